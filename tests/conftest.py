@@ -1,0 +1,59 @@
+"""Shared fixtures: seeded generators, small prepared datasets, and an isolated result cache."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's real cache."""
+    monkeypatch.setenv("QMU_KIT_CACHE", str(tmp_path_factory.mktemp("qmu-cache")))
+
+
+def write_idx(path: Path, array: np.ndarray, *, compress: bool = False) -> Path:
+    """Write ``array`` (uint8) as an IDX file, the MNIST format."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + array.tobytes()
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        path.write_bytes(gzip.compress(payload))
+    else:
+        path.write_bytes(payload)
+    return path
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path):
+    """A directory with four tiny MNIST-format IDX files (gzipped), 28x28, 10 classes.
+
+    Each class is a distinct bright block, so models can learn it; sizes: 300 train, 120 test.
+    """
+    generator = np.random.default_rng(7)
+
+    def make(n):
+        labels = np.arange(n) % 10
+        images = generator.integers(0, 40, size=(n, 28, 28))
+        for i, label in enumerate(labels):
+            row, col = divmod(int(label), 4)
+            images[i, 2 + 8 * row : 8 + 8 * row, 2 + 6 * col : 8 + 6 * col] = 255
+        return images.astype(np.uint8), labels.astype(np.uint8)
+
+    directory = tmp_path / "mnist"
+    directory.mkdir()
+    for prefix, n in (("train", 300), ("t10k", 120)):
+        images, labels = make(n)
+        write_idx(directory / f"{prefix}-images-idx3-ubyte", images, compress=True)
+        write_idx(directory / f"{prefix}-labels-idx1-ubyte", labels, compress=True)
+    return directory
