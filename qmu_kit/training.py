@@ -61,11 +61,15 @@ class TrainingConfig:
 
 
 #: The published training settings (science.md). The basic QNN's epoch count is not stated in the
-#: paper; 30 epochs reach a plateau on the digits data.
+#: paper; 50 epochs reach a plateau on the digits data.
 PAPER_TRAINING = {
-    "basic": TrainingConfig(lr=0.05, batch_size=32, epochs=30, momentum=0.9, nesterov=True),
+    "basic": TrainingConfig(lr=0.05, batch_size=32, epochs=50, momentum=0.9, nesterov=True),
     "hybrid": TrainingConfig(lr=0.1, batch_size=8, epochs=25, momentum=0.9),
 }
+
+
+#: Circuit depth per model in the paper: 10 layers for the basic QNN, 1 for the hybrid QNN.
+PAPER_DEPTH = {"basic": 10, "hybrid": 1}
 
 
 def as_tensor(x) -> torch.Tensor:
@@ -164,7 +168,7 @@ class QNNClassifier:
     Args:
         model: ``"basic"`` or ``"hybrid"``.
         n_qubits: circuit width (the basic QNN's inputs have ``2**n_qubits`` features).
-        depth: number of circuit layers.
+        depth: number of circuit layers (default: the paper's, 10 for the basic QNN, 1 for the hybrid).
         n_classes: output classes (default: ``max(y) + 1``); set it when a class is absent from the
             training labels, as in retraining without a forgotten class.
         lr, batch_size, epochs, momentum, nesterov, optimizer: override the paper's defaults.
@@ -183,7 +187,7 @@ class QNNClassifier:
         self,
         model: str = "basic",
         n_qubits: int = 6,
-        depth: int = 2,
+        depth: int | None = None,
         *,
         n_classes: int | None = None,
         lr: float | None = None,
@@ -233,15 +237,16 @@ class QNNClassifier:
         if len(X) != len(y) or len(y) == 0:
             raise ValueError(f"X and y must be non-empty and the same length, got {len(X)} and {len(y)}")
         n_classes = self.n_classes if self.n_classes is not None else int(y.max()) + 1
+        depth = self.depth if self.depth is not None else PAPER_DEPTH[self.model]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
-            module = build_model(self.model, self.n_qubits, self.depth, n_classes, np.shape(X)[1:], self.backend)
+            module = build_model(self.model, self.n_qubits, depth, n_classes, np.shape(X)[1:], self.backend)
         history = train(
             module, X, y, config, seed=self.seed, validation=validation_data, progress=self.progress,
             description=f"training {self.model} QNN",
         )
         self.module_, self.history_, self.training_config_ = module, history, config
-        self.n_classes_ = n_classes
+        self.n_classes_, self.input_shape_ = n_classes, tuple(np.shape(X)[1:])
         self.n_params_ = parameter_counts(module)
         return self
 
@@ -276,12 +281,44 @@ class QNNClassifier:
         self._check_fitted()
         return self.module_.quantum.circuit_evaluations
 
+    def to_state(self) -> dict:
+        """Everything needed to rebuild this fitted classifier: settings, weights, history.
+
+        Only plain values and tensors, so ``torch.load(..., weights_only=True)`` can read it back.
+        """
+        self._check_fitted()
+        return {
+            "params": self.get_params(),
+            "n_classes": self.n_classes_,
+            "input_shape": list(self.input_shape_),
+            "state_dict": self.module_.state_dict(),
+            "history": self.history_,
+            "circuit_evaluations": self.circuit_evaluations_,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> "QNNClassifier":
+        """Rebuild a fitted classifier from :meth:`to_state`'s output."""
+        clf = cls(**state["params"])
+        config = clf.training_config()
+        depth = clf.depth if clf.depth is not None else PAPER_DEPTH[clf.model]
+        module = build_model(clf.model, clf.n_qubits, depth, state["n_classes"], tuple(state["input_shape"]), clf.backend)
+        module.load_state_dict(state["state_dict"])
+        module.eval()
+        module.quantum.circuit_evaluations = int(state["circuit_evaluations"])
+        clf.module_, clf.history_, clf.training_config_ = module, list(state["history"]), config
+        clf.n_classes_, clf.input_shape_ = state["n_classes"], tuple(state["input_shape"])
+        clf.n_params_ = parameter_counts(module)
+        return clf
+
     def copy(self) -> "QNNClassifier":
         """An independent deep copy (e.g. to unlearn without touching the original)."""
         return copy.deepcopy(self)
 
     def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in self.__init__.__code__.co_varnames[1:14]}
+        """The constructor arguments (scikit-learn's convention), e.g. to build an unfitted twin."""
+        code = self.__init__.__code__
+        return {name: getattr(self, name) for name in code.co_varnames[1 : code.co_argcount + code.co_kwonlyargcount]}
 
     def __repr__(self) -> str:
-        return f"QNNClassifier(model={self.model!r}, n_qubits={self.n_qubits}, depth={self.depth}, seed={self.seed})"
+        return f"QNNClassifier(model={self.model!r}, n_qubits={self.n_qubits}, depth={self.depth!r}, seed={self.seed})"
