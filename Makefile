@@ -29,6 +29,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_experiment.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -7,7 +7,9 @@ Compares, in one run on this machine:
                layer applied to the whole batch;
   (c) PennyLane broadcast - default.qubit with the whole batch at once (for context only: it is the
                kit's selectable ``backend="pennylane"`` path).
-The last line reads ``vs-per-sample: <kit speed-up over (a)>x  vs-fused: <kit time / (b) time>x``.
+It also times the classroom preset's basic and hybrid QNN training (target for the basic QNN:
+<= 10 s) and reports their test accuracy. The last line reads
+``vs-per-sample: <kit speed-up over (a)>x  vs-fused: <kit time / (b) time>x``.
 Targets (issue 2): >= 50x and <= 1.5x.
 
 Run: ``make bench`` or ``python benchmarks/bench_training.py [--quick]``.
@@ -61,6 +63,25 @@ def fused_reference(features: torch.Tensor, weights: torch.Tensor) -> torch.Tens
     return probs @ signs
 
 
+def classroom_training() -> None:
+    from qmu_kit.data import prepare_data
+    from qmu_kit.experiment import ExperimentConfig
+    from qmu_kit.training import QNNClassifier
+
+    config = ExperimentConfig()
+    for model in ("basic", "hybrid"):
+        training = config.replace(model=model).training()
+        data = prepare_data("digits", model=model, n_qubits=config.n_qubits, n_train=config.n_train, n_test=config.n_test)
+        start = time.perf_counter()
+        clf = QNNClassifier(model, config.n_qubits, training["depth"], epochs=training["epochs"], seed=0)
+        clf.fit(data.x_train, data.y_train)
+        seconds = time.perf_counter() - start
+        print(
+            f"classroom {model} QNN: depth {training['depth']}, {training['epochs']} epochs on {config.n_train} digits: "
+            f"{seconds:.1f} s, test accuracy {clf.score(data.x_test, data.y_test):.3f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and per-sample calls")
@@ -98,6 +119,7 @@ def main() -> None:
         broadcast_model.zero_grad()
         loss_fn(broadcast_model(features), labels).backward()
 
+    classroom_training()
     kit = per_sample_seconds(kit_step, BATCH, repeats)
     broadcast = per_sample_seconds(broadcast_step, BATCH, max(1, repeats // 2))
     fused = per_sample_seconds(fused_step, BATCH, repeats)

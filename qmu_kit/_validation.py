@@ -60,12 +60,12 @@ def check_float(
     allowed = f"a number in {lo}{low}, {high if high is not None else 'inf'}{hi if high is not None else ')'}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ValueError(f"{name}={value!r} is not valid: {name} must be {allowed}")
-    value = float(value)
-    too_low = value < low or (not low_inclusive and value == low)
-    too_high = high is not None and (value > high or (not high_inclusive and value == high))
+    number = float(value)
+    too_low = number < low or (not low_inclusive and number == low)
+    too_high = high is not None and (number > high or (not high_inclusive and number == high))
     if too_low or too_high:
         raise ValueError(f"{name}={value!r} is out of range: {name} must be {allowed}")
-    return value
+    return number
 
 
 def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:

@@ -91,7 +91,7 @@ class ResultCache:
         try:
             with open(path, encoding="utf-8") as file:
                 value = json.load(file)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except (OSError, ValueError) as error:
             self._report(path, error)

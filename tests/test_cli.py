@@ -1,0 +1,64 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qmu_kit.cli import main
+
+QUICK = ["--model", "basic", "--qubits", "4", "--depth", "1", "--n-train", "100", "--n-test", "100", "--epochs", "2",
+         "--attacks", "loss", "--method", "ga", "--quiet"]
+
+
+@pytest.mark.parametrize(
+    "argv, flag, allowed",
+    [
+        (["run", "--shots", "0"], "--shots", "1 to 1000000"),
+        (["run", "--shots", "-5"], "--shots", "1 to 1000000"),
+        (["run", "--shots", "2.5"], "--shots", "'exact' or an integer"),
+        (["run", "--shots", "many"], "--shots", "'exact' or an integer"),
+        (["run", "--depth", "0"], "--depth", "from 1 to 50"),
+        (["run", "--depth", "500"], "--depth", "from 1 to 50"),
+        (["run", "--qubits", "40"], "--qubits", "from 2 to 12"),
+        (["run", "--model", "cnn"], "--model", "'basic', 'hybrid'"),
+        (["run", "--method", "delete"], "--method", "ga, ssd, rga, finetune, or 'all'"),
+        (["run", "--dataset", "cifar"], "--dataset", "'digits', 'mnist'"),
+        (["run", "--preset", "huge"], "--preset", "'classroom', 'paper'"),
+        (["run", "--forget", "random:2"], "--forget", "(0.0, 1.0)"),
+        (["run", "--forget", "class"], "--forget", "'class:K'"),
+        (["run", "--seed", "x"], "--seed", "integer from 0 to 4294967295"),
+        (["run", "--dataset", "mnist"], "--data-path", "directory of IDX files or an .npz"),
+        (["run", "--option", "ga.speed=3"], "--option", "allowed are ['lr'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(capsys, argv, flag, allowed):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("qmu-kit: error: ")
+    assert flag in err and allowed in err
+    assert "Traceback" not in err
+
+
+def test_missing_mnist_files_exit_2(capsys, tmp_path):
+    assert main(["run", "--dataset", "mnist", "--data-path", str(tmp_path / "none"), *QUICK]) == 2
+    err = capsys.readouterr().err
+    assert "argument --data-path: MNIST path not found" in err and err.count("\n") == 1
+
+
+def test_run_prints_a_table_and_writes_json(capsys, tmp_path):
+    out_file = tmp_path / "result.json"
+    assert main(["run", *QUICK, "--shots", "exact", "--json", str(out_file), "--cache-dir", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "MIA-success" in out and "retrained" in out and "shots exact" in out
+    data = json.loads(out_file.read_text())
+    assert set(data) == {"config", "versions", "models"} and set(data["models"]) == {"original", "retrained", "ga"}
+    assert main(["run", *QUICK, "--shots", "exact", "--cache-dir", str(tmp_path / "c")]) == 0
+    assert "(from cache)" in capsys.readouterr().out
+
+
+def test_console_script_is_installed():
+    script = Path(sys.executable).parent / "qmu-kit"
+    done = subprocess.run([str(script), "run", "--shots", "0"], capture_output=True, text=True)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().startswith("qmu-kit: error: argument --shots")

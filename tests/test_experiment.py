@@ -1,0 +1,146 @@
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from qmu_kit.cache import CacheWarning, ResultCache
+from qmu_kit.experiment import (
+    ATTACK_NAMES,
+    METHODS,
+    PRESETS,
+    ExperimentConfig,
+    ExperimentResult,
+    run_experiment,
+)
+
+REQUIRED = {
+    "acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget", "mia_success_forget", "mia_auc",
+    "mia_tpr_at_1pct_fpr", "mia_tpr_at_0_1pct_fpr", "seconds", "circuit_evaluations",
+}
+FRACTIONS = REQUIRED - {"seconds", "circuit_evaluations"}
+
+# A small, quick experiment for behaviour tests (the classroom preset itself runs in test_classroom).
+QUICK = dict(model="basic", n_qubits=4, depth=1, n_train=120, n_test=120, epochs=2, attacks=("loss", "mlp"), methods=("ga", "ssd"))
+
+
+@pytest.mark.parametrize(
+    "field, value, pattern",
+    [
+        ("n_qubits", 13, r"n_qubits=13 is out of range: n_qubits must be an integer from 2 to 12"),
+        ("depth", 0, r"depth=0 is out of range: depth must be an integer from 1 to 50"),
+        ("shots", 0, r"shots=0 is out of range: .*1 to 1000000"),
+        ("shots", -4, r"shots=-4 is out of range"),
+        ("shots", 2.5, r"shots=2.5 is not valid"),
+        ("shots", "lots", r"shots='lots' is not valid"),
+        ("model", "deep", r"unknown model 'deep': choose one of 'basic', 'hybrid'"),
+        ("dataset", "cifar", r"unknown dataset 'cifar': choose one of 'digits', 'mnist'"),
+        ("methods", ("ga", "forget"), r"unknown method 'forget': choose one of 'ga', 'ssd', 'rga', 'finetune'"),
+        ("methods", ("ga", "ga"), r"repeats a name"),
+        ("attacks", ("loss", "magic"), r"unknown attack 'magic'"),
+        ("attack", "lira", r"attack='lira' must be one of the attacks run: mlp, loss"),
+        ("forget", "random:1.2", r"forget fraction=1.2 is out of range: .*\(0.0, 1.0\)"),
+        ("forget", "class:x", r"after 'class:' give an integer class label"),
+        ("n_train", 5, r"n_train=5 is out of range: n_train must be an integer from 20 to 100000"),
+        ("n_shadows", 0, r"n_shadows=0 is out of range: n_shadows must be an integer from 1 to 64"),
+        ("seed", -1, r"seed=-1 is out of range"),
+        ("epochs", 0, r"epochs=0 is out of range"),
+        ("lr", 0.0, r"lr=0.0 is out of range"),
+        ("unlearn_params", "head", r"unknown unlearn_params 'head': choose one of 'all', 'quantum', 'classical'"),
+        ("method_options", {"ga": {"lr": -1}}, r"ga lr=-1 is out of range"),
+        ("method_options", {"sgd": {}}, r"unknown method in method_options 'sgd'"),
+        ("data_path", "/tmp/x", r"data_path='/tmp/x' is only used with dataset='mnist'"),
+    ],
+)
+def test_config_validation_names_value_and_range(field, value, pattern):
+    kwargs = {field: value}
+    if field == "attack":
+        kwargs["attacks"] = ("mlp", "loss")
+    with pytest.raises(ValueError, match=pattern):
+        ExperimentConfig(**kwargs)
+
+
+def test_presets_and_round_trip():
+    classroom = ExperimentConfig.from_preset("classroom")
+    assert classroom == ExperimentConfig()
+    assert (classroom.model, classroom.n_qubits, classroom.n_train, classroom.n_test) == ("hybrid", 6, 300, 700)
+    paper = ExperimentConfig.from_preset("paper", shots=100)
+    assert (paper.n_qubits, paper.n_train, paper.n_test, paper.shots) == (8, 1000, 500, 100)
+    assert paper.training() == {"depth": 1, "epochs": 25, "lr": 0.1, "batch_size": 8}
+    assert paper.method_options["ssd"]["alpha"] == 10.0
+    assert set(PRESETS) == {"classroom", "paper"}
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        ExperimentConfig.from_preset("huge")
+    with pytest.raises(ValueError, match=r"unknown config field\(s\) \['qbits'\]"):
+        ExperimentConfig.from_preset("classroom", qbits=3)
+    assert ExperimentConfig.from_dict(json.loads(json.dumps(paper.to_dict()))) == paper.resolved()
+    assert ExperimentConfig(shots="exact").shots is None and ExperimentConfig(methods="ga").methods == ("ga",)
+
+
+def test_cache_keys():
+    base = ExperimentConfig()
+    assert base.cache_key() == ExperimentConfig().cache_key() == base.resolved().cache_key()
+    assert base.cache_key() != base.replace(shots=100).cache_key()
+    # the original model does not depend on shots, methods or the forget set: sliders reuse it
+    assert base.cache_key("original") == base.replace(shots=100, methods=("ga",), forget="class:3").cache_key("original")
+    assert base.cache_key("original") != base.replace(depth=2).cache_key("original")
+
+
+@pytest.fixture(scope="module")
+def quick_result(tmp_path_factory):
+    cache = ResultCache(tmp_path_factory.mktemp("cache"))
+    return run_experiment(ExperimentConfig(**QUICK), cache=cache), cache
+
+
+def test_result_json_contract(quick_result, tmp_path):
+    result, _ = quick_result
+    data = json.loads(result.to_json(tmp_path / "out" / "r.json").read_text())
+    assert set(data) == {"config", "versions", "models"}
+    assert set(data["models"]) == {"original", "retrained", "ga", "ssd"}
+    assert data["versions"]["schema"] == 1 and data["config"]["seed"] == 0
+    for name, model in data["models"].items():
+        assert REQUIRED <= set(model), name
+        for key in FRACTIONS:
+            assert math.isnan(model[key]) or 0.0 <= model[key] <= 1.0, (name, key)
+        assert model["circuit_evaluations"] > 0 and model["seconds"] > 0
+        assert set(model["attacks"]) == {"loss", "mlp"}
+    assert data["models"]["ga"]["speedup_vs_retrain"] > 0
+    assert ExperimentResult.from_dict(data) == result
+    assert "MIA-success" in result.summary() and list(result.table().index) == ["original", "retrained", "ga", "ssd"]
+
+
+def test_cached_replay_and_corrupt_entry(quick_result):
+    result, cache = quick_result
+    again = run_experiment(ExperimentConfig(**QUICK), cache=cache)
+    assert again.from_cache and again == result
+    path = cache.directory / "results" / f"{ExperimentConfig(**QUICK).cache_key()}.json"
+    path.write_text(path.read_text()[:200])  # truncated, as after a crash of some other tool
+    with pytest.warns(CacheWarning, match="corrupt cache entry"):
+        recomputed = run_experiment(ExperimentConfig(**QUICK), cache=cache)
+    assert not recomputed.from_cache
+    assert json.dumps(recomputed.to_dict()["models"]["ga"]["mia_auc"]) == json.dumps(result.models["ga"]["mia_auc"])
+    assert run_experiment(ExperimentConfig(**QUICK), cache=cache).from_cache  # and it was repaired
+    path.write_text(json.dumps({"config": {}, "models": {}, "versions": {"schema": 1}}))
+    with pytest.warns(CacheWarning, match="invalid cached result"):
+        assert not run_experiment(ExperimentConfig(**QUICK), cache=cache).from_cache
+
+
+def test_same_config_same_numbers_in_a_fresh_process(quick_result, tmp_path):
+    result, _ = quick_result
+    script = (
+        "import json, sys; from qmu_kit.experiment import ExperimentConfig, run_experiment;"
+        f"r = run_experiment(ExperimentConfig(**{QUICK!r}), cache=False);"
+        "json.dump(r.to_dict()['models'], sys.stdout, sort_keys=True)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    fresh = json.loads(out)
+    for name, model in fresh.items():
+        for key in REQUIRED - {"seconds"}:
+            assert json.dumps(model[key]) == json.dumps(result.models[name][key]), (name, key)
+        assert model["losses"] == result.models[name]["losses"]
+
+
+def test_default_lists():
+    assert METHODS == ("ga", "ssd", "rga", "finetune")
+    assert ATTACK_NAMES == ("mlp", "loss", "confidence", "entropy", "lira")
