@@ -24,12 +24,17 @@ $(STAMP): pyproject.toml
 app: $(STAMP)
 	$(VENV)/bin/jupyter lab --ip=$(HOST) --port=$(PORT) --no-browser notebooks/
 
+# The notebooks run under nbval (copies with the reference outputs of the quoted cells, see
+# tests/notebook_tools.py) before the unit tests, which rerun them through papermill with other
+# parameters; both share one cache, invalidated automatically when the kit's code changes.
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m tests.notebook_tools prepare build/nbval > /dev/null
+	QMU_KIT_CACHE=$(CURDIR)/build/test-cache $(PY) -m pytest build/nbval tests \
+		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_experiment.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache test-artifacts build

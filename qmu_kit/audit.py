@@ -49,6 +49,11 @@ class AuditSplit:
 
     @classmethod
     def draw(cls, data: PreparedData, seed: int = 0) -> "AuditSplit":
+        """Two folds over the data's training (member) and test (non-member) sets."""
+        return cls.from_masks(data.forget_train, data.forget_test, seed)
+
+    @classmethod
+    def from_masks(cls, forget_members: np.ndarray, forget_nonmembers: np.ndarray, seed: int = 0) -> "AuditSplit":
         """Two folds, drawn separately within the forget and retain parts so both folds hold each."""
         rng = np.random.default_rng([seed, 3])
 
@@ -58,7 +63,8 @@ class AuditSplit:
                 fold[rng.permutation(part)[: len(part) // 2]] = 1
             return fold
 
-        return cls(folds(data.forget_train), folds(data.forget_test), data.forget_train, data.forget_test)
+        forget_members, forget_nonmembers = np.asarray(forget_members, bool), np.asarray(forget_nonmembers, bool)
+        return cls(folds(forget_members), folds(forget_nonmembers), forget_members, forget_nonmembers)
 
 
 @dataclass(frozen=True)

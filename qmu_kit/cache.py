@@ -102,7 +102,7 @@ class ResultCache:
         return value
 
     def store_json(self, key: str, value: dict) -> None:
-        payload = json.dumps(value, sort_keys=True, allow_nan=True).encode()
+        payload = json.dumps(value, allow_nan=True).encode()
         self._store(self._path("results", key, ".json"), lambda file: file.write(payload))
 
     def load_state(self, key: str) -> dict | None:

@@ -10,7 +10,7 @@ The result's JSON schema (version :data:`SCHEMA_VERSION`; stable: fields are onl
       "config":   {...every ExperimentConfig field, defaults resolved...},
       "versions": {"schema": 1, "qmu_kit": ..., "python": ..., "torch": ..., "pennylane": ..., ...},
       "models": {
-        NAME: {                       # "original", "retrained", and one per method ("ga", ...)
+        NAME: {                       # "original", "retrained" (unless retrain=false), one per method
           "acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget",
           "mia_success_forget",       # the paper's metric, primary attack (config.attack)
           "mia_flag_rate_forget_nonmembers",   # its control
@@ -19,6 +19,7 @@ The result's JSON schema (version :data:`SCHEMA_VERSION`; stable: fields are onl
           "seconds", "circuit_evaluations",     # cost of producing the model (training/unlearning)
           "speedup_vs_retrain",       # retrained seconds / seconds (null for the original)
           "distance_to_retrained",    # mean total-variation distance of exact outputs on the forget set
+                                      # (null when the experiment ran without retraining)
           "attacks": {ATTACK: AttackOutcome.to_dict()},   # every attack, with ROC curves
           "losses": {"train_retain": [...], "train_forget": [...], "test_retain": [...], "test_forget": [...]},
           "details": {...}            # training history (original) or the unlearning report
@@ -38,6 +39,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -94,6 +96,20 @@ PRESETS: dict[str, dict] = {
 }
 
 
+#: Modules that only present numbers; editing them must not invalidate cached results.
+_PRESENTATION_MODULES = {"plots.py", "widgets.py", "notebook.py", "cli.py", "sweep.py", "reproduce.py", "__init__.py"}
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the kit's computing code: cached results never outlive a change to it."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if path.name not in _PRESENTATION_MODULES:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _as_tuple(name: str, value, allowed: tuple[str, ...]) -> tuple[str, ...]:
     if isinstance(value, str):
         value = (value,)
@@ -121,6 +137,8 @@ class ExperimentConfig:
         shots: ``None`` (exact) or 1..1000000 measurement shots for every query and every
             unlearning gradient.
         methods: unlearning methods to run, any of ``ga, ssd, rga, finetune``.
+        retrain: also retrain from scratch on the retain set (the gold standard every method is
+            compared with). Only a leakage study without unlearning (``methods=()``) may skip it.
         unlearn_params: which parameters unlearning may change: ``all``, ``quantum``, ``classical``.
         method_options: per-method knobs, e.g. ``{"ga": {"lr": 0.02}}``.
         attack: the attack behind the headline ``mia_*`` fields (one of ``attacks``).
@@ -142,6 +160,7 @@ class ExperimentConfig:
     forget: str = "class:4"
     shots: int | None = None
     methods: tuple[str, ...] = METHODS
+    retrain: bool = True
     unlearn_params: str = "all"
     method_options: Mapping[str, Mapping] = field(default_factory=dict)
     attack: str = "mlp"
@@ -173,6 +192,10 @@ class ExperimentConfig:
         set_("forget", str(ForgetSpec.parse(self.forget)))
         set_("shots", check_shots(self.shots))
         set_("methods", _as_tuple("methods", self.methods, METHODS))
+        if not isinstance(self.retrain, bool):
+            raise ValueError(f"retrain={self.retrain!r} is not valid: retrain must be True or False")
+        if self.methods and not self.retrain:
+            raise ValueError("retrain=False is only allowed without unlearning methods: every method is judged against the retrained model")
         check_choice("unlearn_params", self.unlearn_params, PARAMETER_GROUPS)
         options = {}
         for name, knobs in dict(self.method_options or {}).items():
@@ -250,7 +273,10 @@ class ExperimentConfig:
             keep = ("dataset", "data_path", "model", "n_qubits", "depth", "n_train", "n_test", "epochs", "lr", "batch_size", "seed")
             extra = {"original": (), "shadows": ("n_shadows",), "retrained": ("forget",)}[part]
             config = {k: config[k] for k in keep + extra}
-        payload = {"part": part, "config": config, "kit": __version__, "schema": SCHEMA_VERSION, "data": self._data_fingerprint()}
+        payload = {
+            "part": part, "config": config, "kit": __version__, "code": code_fingerprint(),
+            "schema": SCHEMA_VERSION, "data": self._data_fingerprint(),
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -293,24 +319,47 @@ class ExperimentResult:
                 raise ValueError(f"not an experiment result: the key {key!r} is missing")
         if data["versions"].get("schema") != SCHEMA_VERSION:
             raise ValueError(f"result schema {data['versions'].get('schema')!r} is not {SCHEMA_VERSION}")
-        if "original" not in data["models"] or "retrained" not in data["models"]:
+        if "original" not in data["models"] or ("retrained" not in data["models"] and data["config"].get("retrain", True)):
             raise ValueError("not an experiment result: models 'original' and 'retrained' are missing")
-        return cls(ExperimentConfig.from_dict(data["config"]), dict(data["versions"]), dict(data["models"]), from_cache)
+        config = ExperimentConfig.from_dict(data["config"])
+        # Canonical order (original, retrained, methods; attacks as configured) whatever the JSON's.
+        order = ["original", "retrained", *config.methods]
+        models = {name: data["models"][name] for name in sorted(data["models"], key=lambda n: order.index(n) if n in order else len(order))}
+        for model in models.values():
+            if isinstance(model.get("attacks"), dict):
+                model["attacks"] = {a: model["attacks"][a] for a in sorted(model["attacks"], key=lambda a: config.attacks.index(a) if a in config.attacks else len(config.attacks))}
+        return cls(config, dict(data["versions"]), models, from_cache)
 
     def to_json(self, path: str | Path) -> Path:
         """Write the JSON atomically (a crash never leaves half a file)."""
         path = Path(path)
-        payload = json.dumps(self.to_dict(), indent=1, sort_keys=True).encode()
+        payload = json.dumps(self.to_dict(), indent=1).encode()
         atomic_write(path, lambda file: file.write(payload))
         return path
 
-    def table(self):
-        """The headline numbers as a pandas DataFrame, one row per model."""
+    def table(self, columns: list[str] | None = None):
+        """Numbers per model as a pandas DataFrame (default: the headline columns of :meth:`summary`)."""
         import pandas as pd
 
-        columns = list(TABLE_COLUMNS)
+        columns = list(columns or TABLE_COLUMNS)
         frame = pd.DataFrame({name: {c: model.get(c) for c in columns} for name, model in self.models.items()}).T
         return frame[columns].astype(float)
+
+    def attack_table(self, model: str = "original"):
+        """Every attack against one model: MIA success, its control, AUC and TPR (a DataFrame)."""
+        import pandas as pd
+
+        rows = {}
+        for attack, outcome in self.models[model]["attacks"].items():
+            rows[attack] = {
+                "MIA success (forget)": outcome["mia_success_forget"],
+                "control (forget non-members)": outcome["flag_rate_forget_nonmembers"],
+                "AUC forget": outcome["forget"]["auc"],
+                "AUC overall": outcome["overall"]["auc"],
+                "TPR@1%FPR overall": outcome["overall"]["tpr_at_1pct_fpr"],
+                "TPR@0.1%FPR overall": outcome["overall"]["tpr_at_0_1pct_fpr"],
+            }
+        return pd.DataFrame(rows).T
 
     def summary(self) -> str:
         """A readable fixed-width table (what ``qmu-kit run`` prints)."""
@@ -472,7 +521,7 @@ def run_experiment(
 
                 warnings.warn(f"ignoring invalid cached result {key} ({error}); recomputing", CacheWarning, stacklevel=2)
 
-    bar = _Progress(4 + len(config.methods) + ("lira" in config.attacks), progress)
+    bar = _Progress(3 + config.retrain + len(config.methods) + ("lira" in config.attacks), progress)
     try:
         data = prepare_data(
             config.dataset, model=config.model, n_qubits=config.n_qubits, n_train=config.n_train,
@@ -502,8 +551,9 @@ def run_experiment(
         task = UnlearningTask.from_data(data, original, task_readout)
         models = {"original": original}
         reports = {}
-        models["retrained"], reports["retrained"] = retrain(config, original, task, store)
-        bar.step("retrained")
+        if config.retrain:
+            models["retrained"], reports["retrained"] = retrain(config, original, task, store)
+            bar.step("retrained")
         for name in config.methods:
             method = make_method(name, **config.method_options.get(name, {}))
             readout = make_readout(config.shots, _stream_seed(config.seed, f"unlearn-{name}"))
@@ -526,7 +576,10 @@ def run_experiment(
                 seconds, evaluations = report.seconds, report.circuit_evaluations
                 speedup = reports["retrained"].seconds / max(seconds, 1e-9) if name != "retrained" else 1.0
                 details = report.to_dict()
-            distance = 0.5 * np.abs(exact_forget[name] - exact_forget["retrained"]).sum(1).mean()
+            distance = (
+                float(0.5 * np.abs(exact_forget[name] - exact_forget["retrained"]).sum(1).mean())
+                if "retrained" in exact_forget else None
+            )
             member_losses = loss_signal(members.probs, members.labels)
             nonmember_losses = loss_signal(nonmembers.probs, nonmembers.labels)
             results[name] = {
@@ -544,7 +597,7 @@ def run_experiment(
                 "seconds": float(seconds),
                 "circuit_evaluations": int(evaluations),
                 "speedup_vs_retrain": speedup,
-                "distance_to_retrained": float(distance),
+                "distance_to_retrained": distance,
                 "attacks": {
                     attack: {
                         **outcome.to_dict(curves=False),

@@ -45,6 +45,22 @@ def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np
     return rng.multinomial(shots, probs)
 
 
+def repeated_estimates(expval: float, shots: int, repeats: int, rng: np.random.Generator) -> np.ndarray:
+    """``repeats`` independent ``shots``-shot estimates of one qubit's ``<Z>`` (a teaching aid).
+
+    Example:
+        >>> est = repeated_estimates(0.4, 100, 2000, np.random.default_rng(0))
+        >>> abs(est.std() - np.sqrt((1 - 0.4**2) / 100)) < 0.005
+        True
+    """
+    shots = check_shots(shots)
+    if shots is None:
+        return np.full(repeats, float(expval))
+    check_float("expval", expval, -1.0, 1.0)
+    zeros = rng.binomial(shots, (1 + expval) / 2, size=repeats)
+    return 2 * zeros / shots - 1
+
+
 class ExactReadout:
     """Exact expectation values (``shots=None``)."""
 

@@ -1,0 +1,273 @@
+"""Figures for the notebooks and apps. Computing lives elsewhere: every function here draws numbers
+it is given (an experiment's result dict, a sweep's table) and returns matplotlib objects.
+
+Figures that a widget updates are classes with a ``draw(...)`` method: the figure and its axes are
+built once and each update only replaces the data, then re-renders (see :mod:`qmu_kit.widgets`).
+
+Example:
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = threat_model_figure()
+    >>> len(fig.axes)
+    1
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+#: One colour per model name, used consistently across every figure of the kit.
+MODEL_COLORS = {
+    "original": "#d62728",
+    "retrained": "#2ca02c",
+    "ga": "#1f77b4",
+    "ssd": "#9467bd",
+    "rga": "#ff7f0e",
+    "finetune": "#8c564b",
+}
+MODEL_LABELS = {
+    "original": "original",
+    "retrained": "retrained (gold standard)",
+    "ga": "GA",
+    "ssd": "SSD",
+    "rga": "RGA",
+    "finetune": "fine-tune",
+}
+
+
+def new_figure(width: float = 10, height: float = 4, ncols: int = 1, nrows: int = 1):
+    """A figure independent of pyplot's global state (safe in widget callbacks and servers)."""
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes.ravel()
+
+
+def to_png(fig: Figure, dpi: int = 90) -> bytes:
+    """Render a figure to PNG bytes (what an ``ipywidgets.Image`` shows)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def threat_model_figure() -> Figure:
+    """The gray-box threat model in one picture: data, the QNN, the attacker's view."""
+    fig, (ax,) = new_figure(10, 3.6)
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 3.6)
+    ax.axis("off")
+    boxes = [
+        (0.2, 1.9, 2.2, 1.3, "training data\n(members)\none of them is yours", "#fde0dd"),
+        (0.2, 0.2, 2.2, 1.3, "other data\n(non-members)", "#e5f5e0"),
+        (3.6, 1.0, 2.4, 1.6, "QNN\ncircuit + readout\n(S shots)", "#deebf7"),
+        (7.3, 1.0, 2.5, 1.6, "attacker\nsees probabilities\nand true labels", "#f0f0f0"),
+    ]
+    for x, y, w, h, text, color in boxes:
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05", facecolor=color, edgecolor="0.3"))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=10)
+    arrows = [((2.45, 2.55), (3.55, 2.1), "trained on"), ((6.05, 1.8), (7.25, 1.8), "p(y | x)"), ((2.45, 0.85), (3.55, 1.4), "queried")]
+    for start, end, label in arrows:
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, color="0.25"))
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.15, label, ha="center", fontsize=9, color="0.25")
+    ax.text(8.55, 0.55, '"was this sample\nin the training set?"', ha="center", va="center", fontsize=10, style="italic")
+    return fig
+
+
+def digits_figure(images: np.ndarray, labels: np.ndarray, n: int = 20) -> Figure:
+    """A grid of example images with their labels."""
+    n = min(n, len(images))
+    cols = min(10, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = new_figure(cols * 0.9, rows * 1.0, ncols=cols, nrows=rows)
+    for ax in axes:
+        ax.axis("off")
+    for ax, image, label in zip(axes, images[:n], labels[:n]):
+        ax.imshow(np.squeeze(image), cmap="gray_r")
+        ax.set_title(str(label), fontsize=9)
+    return fig
+
+
+class ShotNoiseFigure:
+    """Histogram of repeated shot estimates of one ``<Z>``, with the exact value and +-1 sd."""
+
+    def __init__(self, width: float = 7, height: float = 3):
+        self.fig, (self.ax,) = new_figure(width, height)
+
+    def draw(self, estimates: np.ndarray, exact: float, shots) -> Figure:
+        ax = self.ax
+        ax.clear()
+        ax.hist(estimates, bins=np.linspace(-1, 1, 81), color="#1f77b4", alpha=0.8)
+        ax.axvline(exact, color="#d62728", lw=2, label=f"exact <Z> = {exact:.2f}")
+        if shots is not None:
+            sd = np.sqrt((1 - exact**2) / shots)
+            for sign in (-1, 1):
+                ax.axvline(exact + sign * sd, color="#d62728", ls="--", lw=1)
+        label = "exact" if shots is None else f"{shots} shots"
+        ax.set(xlim=(-1, 1), xlabel="estimated <Z>", ylabel="how often",
+               title=f"{len(estimates)} repeated measurements, {label}: spread {estimates.std():.3f}")
+        ax.legend(fontsize=8)
+        return self.fig
+
+
+class TrainingCurves:
+    """Loss and train/test accuracy per epoch for one or more training histories."""
+
+    def __init__(self, width: float = 10, height: float = 3.4):
+        self.fig, (self.ax_loss, self.ax_acc) = new_figure(width, height, ncols=2)
+
+    def draw(self, histories: dict[str, list[dict]]) -> Figure:
+        for ax in (self.ax_loss, self.ax_acc):
+            ax.clear()
+        for (label, history), color in zip(histories.items(), ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")):
+            epochs = [r["epoch"] for r in history]
+            self.ax_loss.plot(epochs, [r["loss"] for r in history], color=color, label=label)
+            self.ax_acc.plot(epochs, [r["train_accuracy"] for r in history], color=color, label=f"{label}: train")
+            if history and history[0].get("test_accuracy") is not None:
+                self.ax_acc.plot(epochs, [r["test_accuracy"] for r in history], color=color, ls="--", label=f"{label}: test")
+        self.ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss", yscale="log")
+        self.ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy (dashed: test)", ylim=(0, 1.02))
+        self.ax_acc.legend(fontsize=8, loc="lower right")
+        return self.fig
+
+
+def _roc_points(roc: dict, floor: float):
+    fpr, tpr = np.asarray(roc["fpr"]), np.asarray(roc["tpr"])
+    return np.clip(fpr, floor, 1), np.clip(tpr, floor, 1)
+
+
+def draw_roc(ax, models: dict[str, dict], attack: str, which: str = "overall", loglog: bool = True) -> None:
+    """ROC curves of ``attack`` against several models (``which``: ``overall`` or ``forget``)."""
+    ax.clear()
+    floor = 1e-3
+    for name, model in models.items():
+        outcome = model["attacks"][attack]
+        fpr, tpr = _roc_points(outcome[f"roc_{which}"], floor)
+        auc = outcome[which]["auc"]
+        ax.step(fpr, tpr, where="post", color=MODEL_COLORS.get(name, "0.3"), label=f"{MODEL_LABELS.get(name, name)} (AUC {auc:.2f})")
+    ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
+    if loglog:
+        ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05))
+    ax.set(xlabel="false-positive rate", ylabel="true-positive rate")
+    what = "retain members vs non-members" if which == "overall" else "forget set vs its non-members"
+    ax.set_title(f"ROC, {attack} attack: {what}", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def draw_attack_rocs(ax, model: dict, attacks: list[str] | None = None, which: str = "overall") -> None:
+    """ROC curves of several attacks against one model, on log-log axes."""
+    ax.clear()
+    floor = 1e-3
+    for attack, color in zip(attacks or list(model["attacks"]), ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")):
+        outcome = model["attacks"][attack]
+        fpr, tpr = _roc_points(outcome[f"roc_{which}"], floor)
+        ax.step(fpr, tpr, where="post", color=color, label=f"{attack} (AUC {outcome[which]['auc']:.2f})")
+    ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
+    ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
+    ax.set_title("every attack, " + ("retain members vs non-members" if which == "overall" else "forget set vs its non-members"), fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def draw_loss_histograms(ax, model: dict, which: str = "retain", title: str | None = None) -> None:
+    """Distribution of the loss on members vs non-members (the signal most attacks build on)."""
+    ax.clear()
+    members, nonmembers = np.asarray(model["losses"][f"train_{which}"]), np.asarray(model["losses"][f"test_{which}"])
+    values = np.r_[members, nonmembers]
+    if len(values) == 0:
+        return
+    bins = np.logspace(np.log10(max(values.min(), 1e-6)), np.log10(max(values.max(), 1e-5)), 30)
+    # Fractions per bin on a log axis: the non-members' long tail of high losses is what leaks.
+    for losses, color, label in ((members, "#d62728", "members"), (nonmembers, "#2ca02c", "non-members")):
+        weights = np.full(len(losses), 1 / max(len(losses), 1))
+        ax.hist(losses, bins=bins, weights=weights, histtype="step", linewidth=2, color=color, label=f"{label} ({len(losses)})")
+    ax.set(xscale="log", yscale="log", xlabel="cross-entropy loss", ylabel="fraction of samples")
+    ax.set_title(title or f"loss on {which} samples", fontsize=10)
+    ax.legend(fontsize=8)
+
+
+class LeakageFigure:
+    """Left: ROC of one attack on the original model (log-log). Right: member vs non-member losses."""
+
+    def __init__(self, width: float = 11, height: float = 4):
+        self.fig, (self.ax_roc, self.ax_hist) = new_figure(width, height, ncols=2)
+
+    def draw(self, result: dict, attack: str = "mlp", which: str = "overall") -> Figure:
+        original = {"original": result["models"]["original"]}
+        draw_roc(self.ax_roc, original, attack, which)
+        draw_loss_histograms(self.ax_hist, result["models"]["original"], "retain" if which == "overall" else "forget")
+        return self.fig
+
+
+#: Bars of the unlearning figure: (field, label).
+UNLEARNING_BARS = (
+    ("acc_train_forget", "forget-set\naccuracy"),
+    ("acc_test_forget", "test accuracy,\nforgotten class"),
+    ("acc_test_retain", "test accuracy,\nretained classes"),
+    ("mia_success_forget", "MIA success\n(forget set)"),
+    ("mia_flag_rate_forget_nonmembers", "MIA control\n(non-members)"),
+)
+
+
+class UnlearningFigure:
+    """Before/after bars (original, unlearned, retrained) and the forget-set ROC of each."""
+
+    def __init__(self, width: float = 12, height: float = 4.2):
+        self.fig, (self.ax_bars, self.ax_roc) = new_figure(width, height, ncols=2)
+
+    def draw(self, result: dict, method: str, attack: str = "mlp") -> Figure:
+        names = ["original", method, "retrained"]
+        models = {name: result["models"][name] for name in names}
+        ax = self.ax_bars
+        ax.clear()
+        width = 0.26
+        x = np.arange(len(UNLEARNING_BARS))
+        for i, name in enumerate(names):
+            values = [models[name][field] for field, _ in UNLEARNING_BARS]
+            bars = ax.bar(x + (i - 1) * width, values, width, color=MODEL_COLORS.get(name), label=MODEL_LABELS.get(name, name))
+            ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+        ax.set_xticks(x, [label for _, label in UNLEARNING_BARS], fontsize=8)
+        ax.set(ylim=(0, 1.12), ylabel="fraction")
+        ax.set_title(f"{MODEL_LABELS.get(method, method)}: target = the retrained model, not 0", fontsize=10)
+        ax.legend(fontsize=8, loc="upper right")
+        draw_roc(self.ax_roc, models, attack, "forget")
+        return self.fig
+
+
+def band_plot(ax, table, x: str, y: str, by: str | None = None, *, logx: bool = True, label: str | None = None) -> None:
+    """Mean of ``y`` over seeds with a 95 % confidence band (t-interval), per value of ``x``.
+
+    Args:
+        table: a pandas DataFrame with one row per run (columns ``x``, ``y``, ``seed``, and ``by``).
+        by: optional column whose values get separate lines.
+    """
+    from scipy import stats
+
+    groups = table.groupby(by) if by else [(label or y, table)]
+    for (name, part), color in zip(groups, ("#1f77b4", "#ff7f0e", "#9467bd", "#2ca02c", "#d62728")):
+        summary = part.groupby(x)[y].agg(["mean", "std", "count"]).reset_index()
+        half = summary["std"].fillna(0) / np.sqrt(summary["count"]) * stats.t.ppf(0.975, np.maximum(summary["count"] - 1, 1))
+        xs = summary[x].to_numpy(dtype=float)
+        color = MODEL_COLORS.get(str(name), color)
+        ax.plot(xs, summary["mean"], marker="o", color=color, label=MODEL_LABELS.get(str(name), str(name)))
+        ax.fill_between(xs, summary["mean"] - half, summary["mean"] + half, color=color, alpha=0.2)
+    if logx:
+        ax.set_xscale("log")
+    ax.set(xlabel=x, ylabel=y)
+    ax.legend(fontsize=8)
+
+
+def shots_axis_values(shots: list) -> np.ndarray:
+    """Shot counts for a log axis, with exact (``None``) placed one decade past the largest."""
+    finite = [s for s in shots if s is not None]
+    top = max(finite) * 10 if finite else 1
+    return np.array([top if s is None else s for s in shots], dtype=float)
+
+
+def label_exact_tick(ax, shots: list) -> None:
+    """Label the tick where :func:`shots_axis_values` put the exact readout."""
+    finite = sorted(s for s in set(shots) if s is not None)
+    ticks = list(finite) + ([finite[-1] * 10] if None in shots and finite else [])
+    ax.set_xticks(ticks, [str(s) for s in finite] + (["exact"] if None in shots and finite else []), fontsize=8)
+    ax.minorticks_off()

@@ -1,0 +1,217 @@
+"""Sweeps: run a grid of experiments, in parallel, and collect a tidy table.
+
+* :func:`expand_grid` turns a base config and ``{field: [values]}`` into configs (refusing an empty
+  grid, unknown fields, and grids too large for the machine, with the estimate).
+* :func:`run_sweep` runs them serially, on local processes with joblib (``n_jobs``), or on a Dask
+  cluster (``scheduler="tcp://HOST:PORT"``). Every finished run is cached as it completes, so a sweep
+  whose worker dies resumes from what finished when it is run again; nothing computed is lost.
+* :class:`SweepResult` gives one row per (run, model) as a pandas DataFrame, CSV and JSON.
+
+Every path gives the same numbers: each run is deterministic in its config's seed.
+
+Example:
+    >>> from qmu_kit.experiment import ExperimentConfig
+    >>> configs = expand_grid(ExperimentConfig(), {"shots": [100, None], "seed": [0, 1]})
+    >>> [(c.shots, c.seed) for c in configs]
+    [(100, 0), (100, 1), (None, 0), (None, 1)]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from qmu_kit.cache import ResultCache, atomic_write
+from qmu_kit.experiment import ExperimentConfig, ExperimentResult, run_experiment
+
+MAX_RUNS = 5000
+DEFAULT_MAX_HOURS = 6.0
+#: Seconds per (training sample x epoch) of a 6-qubit model on one core of the reference machine,
+#: measured at the classroom preset; scaled by circuit size below. Used only to refuse grids that
+#: would not finish in reasonable time.
+_SECONDS_PER_SAMPLE_EPOCH = {"basic": 2.5e-4, "hybrid": 2.0e-4}
+
+
+class SweepError(RuntimeError):
+    """A sweep could not finish; the message says what finished and how to resume."""
+
+
+def expand_grid(base: ExperimentConfig, grid: Mapping[str, Sequence], *, max_runs: int = MAX_RUNS) -> list[ExperimentConfig]:
+    """All combinations of ``grid`` values applied to ``base`` (later fields vary fastest)."""
+    fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
+    if not grid:
+        raise ValueError(f"the sweep grid is empty: give at least one field with values, e.g. shots: [100, 1000] (fields: {', '.join(sorted(fields))})")
+    unknown = sorted(set(grid) - fields)
+    if unknown:
+        raise ValueError(f"unknown sweep field(s) {unknown}: allowed are {', '.join(sorted(fields))}")
+    for name, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ValueError(f"sweep field {name!r} needs a non-empty list of values, got {values!r}")
+    size = math.prod(len(v) for v in grid.values())
+    if size > max_runs:
+        raise ValueError(f"the sweep grid has {size} runs, more than the {max_runs} allowed: shrink the grid")
+    names = list(grid)
+    return [base.replace(**dict(zip(names, combo))) for combo in itertools.product(*(grid[n] for n in names))]
+
+
+def estimate_seconds(config: ExperimentConfig) -> float:
+    """A rough single-core time for one cold run of ``config`` (training dominates)."""
+    training = config.training()
+    scale = max(1.0, 2 ** (config.n_qubits - 6)) * max(1.0, training["depth"] / (10 if config.model == "basic" else 1))
+    trainings = 2 + (config.n_shadows if "lira" in config.attacks else 0)  # original, retrained, shadows
+    per_training = config.n_train * training["epochs"] * _SECONDS_PER_SAMPLE_EPOCH[config.model] * scale
+    return 3.0 + trainings * per_training + 0.5 * len(config.methods) * scale
+
+
+def _run_one(config_dict: dict, cache_dir: str | None, threads: int | None) -> dict:
+    """Run one experiment in a worker process (joblib or Dask) and return its JSON dict."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    config = ExperimentConfig.from_dict(config_dict)
+    cache = ResultCache(cache_dir) if cache_dir is not None else False
+    return run_experiment(config, cache=cache).to_dict()
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The runs of a sweep, in grid order, and the grid that produced them."""
+
+    grid: dict
+    results: tuple[ExperimentResult, ...]
+
+    def table(self):
+        """One row per (run, model): the grid fields, ``seed``, ``model_name`` and every number."""
+        import pandas as pd
+
+        rows = []
+        for result in self.results:
+            config = result.config.to_dict()
+            for name, model in result.models.items():
+                row = {field: _cell(config[field]) for field in self.grid}
+                row["seed"] = config["seed"]
+                row["model_name"] = name
+                row.update({k: v for k, v in model.items() if isinstance(v, (int, float)) or v is None})
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def to_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        text = self.table().to_csv(index=False).encode()
+        atomic_write(path, lambda file: file.write(text))
+        return path
+
+    def to_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        payload = json.dumps({"grid": self.grid, "runs": [r.to_dict() for r in self.results]}, indent=1).encode()
+        atomic_write(path, lambda file: file.write(payload))
+        return path
+
+
+def _cell(value):
+    return "exact" if value is None else (",".join(value) if isinstance(value, (list, tuple)) else value)
+
+
+def run_sweep(
+    base: ExperimentConfig,
+    grid: Mapping[str, Sequence],
+    *,
+    n_jobs: int = 1,
+    scheduler: str | None = None,
+    cache: ResultCache | bool = True,
+    progress: bool = False,
+    max_hours: float = DEFAULT_MAX_HOURS,
+) -> SweepResult:
+    """Run every config of the grid; see the module docstring.
+
+    Args:
+        base: the config every grid point starts from.
+        grid: ``{field: [values]}``.
+        n_jobs: local worker processes (joblib); 1 runs in this process.
+        scheduler: a Dask scheduler address (``tcp://HOST:PORT``); overrides ``n_jobs``.
+        cache: as in :func:`~qmu_kit.experiment.run_experiment`; workers share it (writes are atomic).
+        progress: show a progress bar over runs.
+        max_hours: refuse grids whose estimated single-core time (of the runs not yet cached) is
+            larger; the error gives the estimate.
+    """
+    from tqdm.auto import tqdm
+
+    configs = expand_grid(base, grid)
+    store = ResultCache() if cache is True else (cache or None)
+    done: dict[int, ExperimentResult] = {}
+    if store is not None:
+        for i, config in enumerate(configs):
+            cached = store.load_json(config.resolved().cache_key())
+            if cached is not None:
+                try:
+                    done[i] = ExperimentResult.from_dict(cached, from_cache=True)
+                except (ValueError, TypeError, KeyError):
+                    pass
+    todo = [i for i in range(len(configs)) if i not in done]
+    workers = max(1, n_jobs) if scheduler is None else 1
+    estimate = sum(estimate_seconds(configs[i]) for i in todo) / 3600
+    if estimate > max_hours:
+        raise ValueError(
+            f"the sweep would take about {estimate:.1f} CPU-hours for {len(todo)} uncached runs "
+            f"(estimate for this machine; the limit is max_hours={max_hours:g}): shrink the grid or raise the limit"
+        )
+    cache_dir = str(store.directory) if store is not None else None
+    bar = tqdm(total=len(configs), initial=len(done), desc="sweep", disable=not progress)
+    try:
+        if not todo:
+            pass
+        elif scheduler is not None:
+            _run_dask(configs, todo, scheduler, cache_dir, done, bar)
+        elif workers > 1 and len(todo) > 1:
+            _run_joblib(configs, todo, workers, cache_dir, done, bar)
+        else:
+            for i in todo:
+                done[i] = run_experiment(configs[i], cache=store if store is not None else False)
+                bar.update(1)
+    except SweepError:
+        raise
+    except Exception as error:
+        finished = len(done)
+        raise SweepError(
+            f"the sweep stopped after {finished} of {len(configs)} runs ({type(error).__name__}: {error}); "
+            + (f"finished runs are cached under {cache_dir}: run the same sweep again to resume" if cache_dir else "runs were not cached")
+        ) from error
+    finally:
+        bar.close()
+    return SweepResult({k: list(v) for k, v in grid.items()}, tuple(done[i] for i in range(len(configs))))
+
+
+def _run_joblib(configs, todo, workers, cache_dir, done, bar) -> None:
+    from joblib import Parallel, delayed
+
+    jobs = (delayed(_indexed)(i, configs[i].to_dict(), cache_dir, 1) for i in todo)
+    for i, result in Parallel(n_jobs=workers, return_as="generator_unordered")(jobs):
+        done[i] = ExperimentResult.from_dict(result)
+        bar.update(1)
+
+
+def _run_dask(configs, todo, scheduler, cache_dir, done, bar) -> None:
+    from distributed import Client, as_completed
+
+    with Client(scheduler, timeout="30s") as client:
+        futures = [client.submit(_indexed, i, configs[i].to_dict(), cache_dir, 1, pure=False) for i in todo]
+        for future in as_completed(futures):
+            i, result = future.result()
+            done[i] = ExperimentResult.from_dict(result)
+            bar.update(1)
+
+
+def _indexed(i: int, config_dict: dict, cache_dir: str | None, threads: int | None) -> tuple[int, dict]:
+    return i, _run_one(config_dict, cache_dir, threads)
+
+
+def default_workers() -> int:
+    """Local worker processes for a sweep: one per core."""
+    return max(1, os.cpu_count() or 1)

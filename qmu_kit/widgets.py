@@ -1,0 +1,269 @@
+"""Interactive controls and panels for the notebooks and the Voila apps.
+
+A panel is a few controls, one figure and a table of numbers. The figure is built once; a callback
+reads the controls, asks :mod:`qmu_kit.experiment` for the result (replayed instantly from the cache
+when these settings ran before, computed with a progress bar otherwise), redraws the figure's data and
+updates the numbers. Errors are shown in the panel as a readable message, never as a traceback.
+
+Example (in a notebook)::
+
+    from qmu_kit.widgets import UnlearningPanel
+    UnlearningPanel()          # displays itself
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as widgets
+from IPython.display import display
+
+from qmu_kit._validation import check_shots
+from qmu_kit.attacks import ATTACKS
+from qmu_kit.cache import ResultCache
+from qmu_kit.data import MODELS
+from qmu_kit.experiment import METHODS, ExperimentConfig, run_experiment, train_original
+import numpy as np
+
+from qmu_kit.plots import MODEL_LABELS, LeakageFigure, ShotNoiseFigure, TrainingCurves, UnlearningFigure, to_png
+from qmu_kit.readout import repeated_estimates
+from qmu_kit.unlearning import PARAMETER_GROUPS
+
+#: The shots slider's stops: a log scale from 10 to 10000, then exact expectations. The slider's
+#: value is the label; :func:`qmu_kit._validation.check_shots` turns it into ``int`` or ``None``.
+SHOT_OPTIONS = ("10", "30", "100", "300", "1000", "3000", "10000", "exact")
+METHOD_LABELS = {"ga": "GA: gradient ascent", "ssd": "SSD: selective synaptic dampening", "rga": "RGA: relative gradient ascent", "finetune": "fine-tune on the retain set"}
+
+
+def shots_slider(value: int | str | None = None, description: str = "shots") -> widgets.SelectionSlider:
+    """Shots on a log scale, with "exact" (``None``) as the last stop."""
+    label = "exact" if check_shots(value) is None else str(check_shots(value))
+    if label not in SHOT_OPTIONS:
+        raise ValueError(f"shots={value!r} is not a slider stop: choose one of {', '.join(SHOT_OPTIONS)}")
+    return widgets.SelectionSlider(options=SHOT_OPTIONS, value=label, description=description, continuous_update=False)
+
+
+def depth_slider(value: int = 1, maximum: int = 10) -> widgets.IntSlider:
+    return widgets.IntSlider(value=value, min=1, max=maximum, description="depth", continuous_update=False)
+
+
+def method_selector(value: str = "ga") -> widgets.Dropdown:
+    return widgets.Dropdown(options=[(METHOD_LABELS[m], m) for m in METHODS], value=value, description="method")
+
+
+def model_selector(value: str = "hybrid") -> widgets.ToggleButtons:
+    return widgets.ToggleButtons(options=[(f"{m} QNN", m) for m in MODELS], value=value, description="model")
+
+
+def attack_selector(value: str = "mlp") -> widgets.Dropdown:
+    return widgets.Dropdown(options=list(ATTACKS), value=value, description="attack")
+
+
+def params_selector(value: str = "all") -> widgets.ToggleButtons:
+    return widgets.ToggleButtons(options=list(PARAMETER_GROUPS), value=value, description="unlearn")
+
+
+def numbers_table(rows: list[tuple[str, str, str]], columns: list[str]) -> str:
+    """An HTML table; each row is ``(css_class, label, *cells)`` so tests and styles can find cells."""
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        f'<tr class="{css}"><td>{html.escape(label)}</td>' + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+        for css, label, *cells in rows
+    )
+    return f'<table class="qmu-numbers"><tr><th></th>{head}</tr>{body}</table>'
+
+
+def fmt(value) -> str:
+    return "-" if value is None or value != value else f"{value:.2f}"
+
+
+class Panel:
+    """Base of every panel: controls, a figure rendered to an image, numbers, status and progress.
+
+    Subclasses define ``_controls()``, ``_compute(values)`` and ``_render(result, values)``.
+    """
+
+    title = ""
+
+    def __init__(self, base: ExperimentConfig | None = None, cache: ResultCache | bool = True):
+        self.base = base if base is not None else ExperimentConfig()
+        self.cache = cache
+        self.controls = self._controls()
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="1100px"))
+        self.numbers = widgets.HTML()
+        self.status = widgets.HTML()
+        self.progress = widgets.Output()
+        self.result = None
+        for control in self.controls.values():
+            control.observe(self.refresh, names="value")
+        self.refresh()
+
+    def values(self) -> dict:
+        values = {name: control.value for name, control in self.controls.items()}
+        if "shots" in values:
+            values["shots"] = check_shots(values["shots"])
+        return values
+
+    def refresh(self, change=None) -> None:
+        """Recompute (or replay) for the current control values and redraw."""
+        values = self.values()
+        self.status.value = '<span class="qmu-busy">computing... (new settings take a few seconds; seen settings replay instantly)</span>'
+        try:
+            with self.progress:
+                result = self._compute(values)
+            self.progress.clear_output()
+            self.result = result
+            self.image.value = to_png(self._render(result, values))
+            self.status.value = '<span class="qmu-ready">ready</span>'
+        except Exception as error:  # shown to the learner, not raised into the widget machinery
+            self.progress.clear_output()
+            self.status.value = f'<span class="qmu-error" style="color:#b00">Could not compute these settings: {html.escape(str(error))}</span>'
+
+    def widget(self) -> widgets.Widget:
+        header = widgets.HTML(f"<h3>{html.escape(self.title)}</h3>") if self.title else widgets.HTML()
+        controls = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+        return widgets.VBox([header, controls, self.status, self.progress, self.image, self.numbers])
+
+    def _ipython_display_(self):
+        display(self.widget())
+
+
+class ShotNoisePanel(Panel):
+    """How many shots does an expectation value need? One qubit, measured again and again."""
+
+    title = "Shot noise: estimating <Z> from a finite number of measurements"
+
+    def __init__(self, expval: float = 0.4, shots="100", seed: int = 0):
+        self._initial = (expval, shots, seed)
+        self.figure = ShotNoiseFigure()
+        super().__init__(None, False)
+
+    def _controls(self):
+        expval, shots, seed = self._initial
+        return {
+            "shots": shots_slider(shots),
+            "expval": widgets.FloatSlider(value=expval, min=-1, max=1, step=0.05, description="exact <Z>", continuous_update=False),
+        }
+
+    def _compute(self, values):
+        rng = np.random.default_rng(self._initial[2])
+        return repeated_estimates(values["expval"], values["shots"], 2000, rng)
+
+    def _render(self, estimates, values):
+        theory = "0" if values["shots"] is None else f"{np.sqrt((1 - values['expval'] ** 2) / values['shots']):.3f}"
+        self.numbers.value = numbers_table(
+            [("qmu-shot-spread", "spread of the estimates", f"{estimates.std():.3f}", theory)],
+            ["measured", "theory sqrt((1-<Z>^2)/S)"],
+        )
+        return self.figure.draw(estimates, values["expval"], values["shots"])
+
+
+class ClassifierPanel(Panel):
+    """Train a QNN at a chosen depth; show its training curves and accuracies."""
+
+    title = "QNN classifiers: how depth changes learning"
+
+    def __init__(self, base=None, cache=True, model: str = "hybrid", depth: int = 1):
+        self._initial = (model, depth)
+        self.figure = TrainingCurves()
+        super().__init__(base, cache)
+
+    def _controls(self):
+        model, depth = self._initial
+        return {"model": model_selector(model), "depth": depth_slider(depth)}
+
+    def _compute(self, values):
+        from qmu_kit.data import prepare_data
+
+        config = self.base.replace(model=values["model"], depth=values["depth"])
+        data = prepare_data(config.dataset, model=config.model, n_qubits=config.n_qubits, n_train=config.n_train,
+                            n_test=config.n_test, forget=config.forget, seed=config.seed, data_path=config.data_path)
+        store = ResultCache() if self.cache is True else (self.cache or None)
+        return train_original(config, data, store, progress=True)
+
+    def _render(self, classifier, values):
+        history = classifier.history_
+        last = history[-1]
+        label = f"{values['model']} QNN, depth {values['depth']}"
+        self.numbers.value = numbers_table(
+            [("qmu-accuracy", label, fmt(last["train_accuracy"]), fmt(last["test_accuracy"]),
+              str(classifier.n_params_["quantum"]), str(classifier.n_params_["classical"]), f"{last['seconds']:.1f}")],
+            ["train accuracy", "test accuracy", "quantum params", "classical params", "seconds"],
+        )
+        return self.figure.draw({label: history})
+
+
+class LeakagePanel(Panel):
+    """How much does the trained QNN leak? Shots, depth, model and attack as controls."""
+
+    title = "Membership leakage of a trained QNN"
+
+    def __init__(self, base=None, cache=True, shots=None, depth: int = 1, model: str = "hybrid", attack: str = "mlp"):
+        self._initial = (shots, depth, model, attack)
+        self.figure = LeakageFigure()
+        super().__init__(base, cache)
+
+    def _controls(self):
+        shots, depth, model, attack = self._initial
+        return {"shots": shots_slider(shots), "depth": depth_slider(depth), "model": model_selector(model), "attack": attack_selector(attack)}
+
+    def _compute(self, values):
+        config = self.base.replace(shots=values["shots"], depth=values["depth"], model=values["model"], methods=(), retrain=False)
+        return run_experiment(config, cache=self.cache, progress=True).to_dict()
+
+    def _render(self, result, values):
+        original = result["models"]["original"]
+        outcome = original["attacks"][values["attack"]]
+        self.numbers.value = numbers_table(
+            [
+                ("qmu-mia-success", "MIA success on the forget set (paper's metric)", fmt(outcome["mia_success_forget"])),
+                ("qmu-mia-control", "same flag rate on non-members of that class (control)", fmt(outcome["flag_rate_forget_nonmembers"])),
+                ("qmu-auc-overall", "AUC, held-out members vs non-members", fmt(outcome["overall"]["auc"])),
+                ("qmu-tpr", "TPR at 1% FPR", fmt(outcome["overall"]["tpr_at_1pct_fpr"])),
+                ("qmu-accuracy", "train / test accuracy", f"{fmt(original['acc_train_retain'])} / {fmt(original['acc_test_retain'])}"),
+            ],
+            [f"{values['attack']} attack, shots {values['shots'] or 'exact'}"],
+        )
+        return self.figure.draw(result, values["attack"])
+
+
+class UnlearningPanel(Panel):
+    """Unlearn the forget set with a chosen method; compare with the original and retrained models."""
+
+    title = "Quantum machine unlearning"
+
+    def __init__(self, base=None, cache=True, method: str = "ga", shots=None, params: str = "all", attack: str = "mlp"):
+        self._initial = (method, shots, params, attack)
+        self.figure = UnlearningFigure()
+        super().__init__(base, cache)
+
+    def _controls(self):
+        method, shots, params, attack = self._initial
+        return {"method": method_selector(method), "shots": shots_slider(shots), "params": params_selector(params), "attack": attack_selector(attack)}
+
+    def _compute(self, values):
+        config = self.base.replace(methods=(values["method"],), shots=values["shots"], unlearn_params=values["params"])
+        return run_experiment(config, cache=self.cache, progress=True).to_dict()
+
+    def _render(self, result, values):
+        names = ["original", values["method"], "retrained"]
+        models = result["models"]
+        attack = values["attack"]
+        rows = []
+        for name in names:
+            model, outcome = models[name], models[name]["attacks"][attack]
+            speed = "-" if name == "original" else f"{model['speedup_vs_retrain']:.1f}x"
+            rows.append((
+                f"qmu-model-{name}", MODEL_LABELS.get(name, name), fmt(model["acc_train_forget"]), fmt(model["acc_test_retain"]),
+                fmt(outcome["mia_success_forget"]), fmt(outcome["forget"]["auc"]), f"{model['seconds']:.2f}", speed,
+            ))
+        self.numbers.value = numbers_table(
+            rows, ["forget acc.", "test acc. (retained)", f"MIA success ({attack})", "AUC forget", "seconds", "speed-up"]
+        )
+        return self.figure.draw(result, values["method"], attack)
+
+
+__all__ = [
+    "SHOT_OPTIONS", "ClassifierPanel", "LeakagePanel", "Panel", "ShotNoisePanel", "UnlearningPanel", "attack_selector", "depth_slider",
+    "method_selector", "model_selector", "params_selector", "shots_slider",
+]
