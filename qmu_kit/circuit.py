@@ -257,11 +257,15 @@ def draw(spec: CircuitSpec, **kwargs):
     """
     import pennylane as qml
 
+    import matplotlib.pyplot as plt
+
     features = torch.ones(spec.dim, dtype=torch.float64)
     weights = torch.zeros(spec.weight_shape, dtype=torch.float64)
     kwargs.setdefault("decimals", None)
     kwargs.setdefault("style", "pennylane")
-    return qml.draw_mpl(make_qnode(spec), **kwargs)(features, weights)
+    figure, axes = qml.draw_mpl(make_qnode(spec), **kwargs)(features, weights)
+    plt.close(figure)  # detach from pyplot: shown once, when returned, not again by the inline backend
+    return figure, axes
 
 
 def to_qiskit(spec: CircuitSpec, state, weights, *, measure: bool = True):

@@ -110,38 +110,130 @@ def _option(text: str) -> tuple[str, str, object]:
     return method, knob, value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that describe one experiment (``run``; the base of a ``sweep``)."""
     from qmu_kit.experiment import ATTACK_NAMES, METHODS, PRESETS
     from qmu_kit.unlearning import PARAMETER_GROUPS
+
+    parser.add_argument("--preset", choices=tuple(PRESETS), default="classroom", help="starting point (default classroom)")
+    parser.add_argument("--model", choices=MODELS, help="basic or hybrid QNN")
+    parser.add_argument("--qubits", type=_flag_type(_qubits), metavar="N", help="number of qubits (2..12)")
+    parser.add_argument("--depth", type=_flag_type(_depth), metavar="L", help="circuit layers (1..50)")
+    parser.add_argument("--shots", type=_flag_type(_shots), metavar="exact|S", help=f"'exact' or 1..{MAX_SHOTS} shots")
+    parser.add_argument("--method", type=_names("method", METHODS), metavar="NAMES", help=f"{'|'.join(METHODS)}|all, or a comma list")
+    parser.add_argument("--forget", type=_flag_type(_forget), metavar="class:K|random:F", help="what to forget")
+    parser.add_argument("--seed", type=_integer("seed", 0, 2**32 - 1), metavar="N", help="the one seed (0..2**32-1)")
+    parser.add_argument("--dataset", choices=DATASETS, help="digits (embedded) or mnist (local files)")
+    parser.add_argument("--data-path", metavar="PATH", help="MNIST directory of IDX files or mnist.npz")
+    parser.add_argument("--n-train", type=_integer("n_train", 20, 100_000), metavar="N", help="training-set size")
+    parser.add_argument("--n-test", type=_integer("n_test", 20, 100_000), metavar="N", help="test-set size")
+    parser.add_argument("--epochs", type=_integer("epochs", 1, 10_000), metavar="N", help="training epochs")
+    parser.add_argument("--attacks", type=_names("attack", ATTACK_NAMES), metavar="NAMES", help=f"{'|'.join(ATTACK_NAMES)}|all")
+    parser.add_argument("--attack", choices=ATTACK_NAMES, help="attack behind the headline MIA numbers (default mlp)")
+    parser.add_argument("--shadows", type=_integer("n_shadows", 1, 64), metavar="K", help="LiRA shadow models")
+    parser.add_argument("--unlearn-params", choices=PARAMETER_GROUPS, help="parameters unlearning may change")
+    parser.add_argument("--option", type=_flag_type(_option), action="append", default=[], metavar="METHOD.KNOB=VALUE",
+                        help="a method knob, e.g. ga.lr=0.02 (repeatable)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="cache location (default: the user cache dir)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from qmu_kit.app import DEFAULT_HOST, DEFAULT_PORT
+    from qmu_kit.experiment import PRESETS
+    from qmu_kit.sweep import DEFAULT_MAX_HOURS, default_workers
 
     parser = _Parser(prog="qmu-kit", description="Membership leakage and unlearning of quantum neural networks.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run one experiment and print its table")
-    run.add_argument("--preset", choices=tuple(PRESETS), default="classroom", help="starting point (default classroom)")
-    run.add_argument("--model", choices=MODELS, help="basic or hybrid QNN")
-    run.add_argument("--qubits", type=_flag_type(_qubits), metavar="N", help="number of qubits (2..12)")
-    run.add_argument("--depth", type=_flag_type(_depth), metavar="L", help="circuit layers (1..50)")
-    run.add_argument("--shots", type=_flag_type(_shots), metavar="exact|S", help=f"'exact' or 1..{MAX_SHOTS} shots")
-    run.add_argument("--method", type=_names("method", METHODS), metavar="NAMES", help=f"{'|'.join(METHODS)}|all, or a comma list")
-    run.add_argument("--forget", type=_flag_type(_forget), metavar="class:K|random:F", help="what to forget")
-    run.add_argument("--seed", type=_integer("seed", 0, 2**32 - 1), metavar="N", help="the one seed (0..2**32-1)")
-    run.add_argument("--dataset", choices=DATASETS, help="digits (embedded) or mnist (local files)")
-    run.add_argument("--data-path", metavar="PATH", help="MNIST directory of IDX files or mnist.npz")
-    run.add_argument("--n-train", type=_integer("n_train", 20, 100_000), metavar="N", help="training-set size")
-    run.add_argument("--n-test", type=_integer("n_test", 20, 100_000), metavar="N", help="test-set size")
-    run.add_argument("--epochs", type=_integer("epochs", 1, 10_000), metavar="N", help="training epochs")
-    run.add_argument("--attacks", type=_names("attack", ATTACK_NAMES), metavar="NAMES", help=f"{'|'.join(ATTACK_NAMES)}|all")
-    run.add_argument("--attack", choices=ATTACK_NAMES, help="attack behind the headline MIA numbers (default mlp)")
-    run.add_argument("--shadows", type=_integer("n_shadows", 1, 64), metavar="K", help="LiRA shadow models")
-    run.add_argument("--unlearn-params", choices=PARAMETER_GROUPS, help="parameters unlearning may change")
-    run.add_argument("--option", type=_flag_type(_option), action="append", default=[], metavar="METHOD.KNOB=VALUE",
-                     help="a method knob, e.g. ga.lr=0.02 (repeatable)")
+    _add_experiment_flags(run)
     run.add_argument("--json", metavar="PATH", help="also write the result as JSON")
-    run.add_argument("--cache-dir", metavar="DIR", help="cache location (default: the user cache dir)")
-    run.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    sweep = commands.add_parser("sweep", help="run a grid of experiments (joblib or Dask) into CSV and JSON")
+    _add_experiment_flags(sweep)
+    sweep.add_argument("--grid", type=_flag_type(_grid_item), action="append", default=[], metavar="FIELD=V1,V2",
+                       help="a config field and its values, e.g. shots=100,1000,exact (repeatable)")
+    sweep.add_argument("--file", metavar="YAML", help="a sweep file: preset, base fields and a grid")
+    sweep.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+                       help="local worker processes (joblib; default: one per core)")
+    sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    sweep.add_argument("--csv", metavar="PATH", default="sweep.csv", help="tidy table, one row per run and model")
+    sweep.add_argument("--json", metavar="PATH", help="every result in full")
+    sweep.add_argument("--max-hours", type=_flag_type(_positive_float("max_hours")), default=DEFAULT_MAX_HOURS,
+                       metavar="H", help=f"refuse grids estimated to need more CPU-hours (default {DEFAULT_MAX_HOURS:g})")
+
+    app = commands.add_parser("app", help="serve the apps with Voila (localhost only by default)")
+    app.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
+    app.add_argument("--port", type=_integer("port", 1, 65535), default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    app.add_argument("--no-warm", action="store_true", help="skip precomputing the apps' default results")
+
+    reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
+    reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
+    reproduce.add_argument("--preset", choices=tuple(PRESETS), default="paper", help="preset for every notebook (default paper)")
+    reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=3, metavar="N", help="seeds for the confidence intervals")
+    reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=60, metavar="N",
+                           help="members and non-members queried on the emulated device")
     return parser
+
+
+def _positive_float(name: str) -> Callable:
+    def check(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{name}={text!r} is not valid: {name} must be a number > 0") from None
+        if not value > 0 or value != value:
+            raise ValueError(f"{name}={text!r} is out of range: {name} must be a number > 0")
+        return value
+
+    return check
+
+
+#: How a sweep grid value given as text becomes a config value.
+_INT_FIELDS = {"n_qubits", "depth", "n_train", "n_test", "epochs", "batch_size", "n_shadows", "seed"}
+
+
+def _grid_value(field: str, text: str):
+    text = text.strip()
+    if field == "shots":
+        return check_shots(text)
+    if field in _INT_FIELDS:
+        value = _parsed_int(text)
+        if not isinstance(value, int):
+            raise ValueError(f"{field}={text!r} is not valid: {field} takes integers")
+        return value
+    if field == "lr":
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"lr={text!r} is not valid: lr takes numbers") from None
+    if field == "retrain":
+        if text.lower() not in ("true", "false"):
+            raise ValueError(f"retrain={text!r} is not valid: use true or false")
+        return text.lower() == "true"
+    if field in ("methods", "attacks"):
+        return tuple(part for part in text.split("+") if part) if text not in ("", "none") else ()
+    return text
+
+
+def _grid_item(text: str) -> tuple[str, list]:
+    """``FIELD=V1,V2,...`` -> (field, [values]); tuple fields join names with ``+`` (``methods=ga+rga,ssd``)."""
+    import dataclasses
+
+    from qmu_kit.experiment import ExperimentConfig
+
+    fields = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name != "method_options"]
+    if "=" not in text:
+        raise ValueError(f"grid item {text!r} is not FIELD=V1,V2 (fields: {', '.join(fields)})")
+    field, values = text.split("=", 1)
+    field = field.strip().replace("-", "_")
+    check_choice("sweep field", field, fields)
+    parts = [v for v in values.split(",") if v.strip()]
+    if not parts:
+        raise ValueError(f"grid item {text!r} lists no values")
+    return field, [_grid_value(field, v) for v in parts]
 
 
 #: CLI flag -> ExperimentConfig field.
@@ -182,14 +274,18 @@ def config_from_args(args: argparse.Namespace):
         raise UsageError(f"argument {flag}: {error}" if flag else str(error)) from None
 
 
-def command_run(args: argparse.Namespace) -> int:
+def _cache(args):
     from qmu_kit.cache import ResultCache
+
+    return False if args.no_cache else ResultCache(args.cache_dir)
+
+
+def command_run(args: argparse.Namespace) -> int:
     from qmu_kit.experiment import run_experiment
 
     config = config_from_args(args)
-    cache = False if args.no_cache else ResultCache(args.cache_dir)
     try:
-        result = run_experiment(config, cache=cache, progress=not args.quiet and sys.stderr.isatty())
+        result = run_experiment(config, cache=_cache(args), progress=not args.quiet and sys.stderr.isatty())
     except (ValueError, FileNotFoundError) as error:  # bad data files and the like
         prefix = "argument --data-path: " if config.data_path else ""
         raise UsageError(f"{prefix}{error}") from None
@@ -207,7 +303,76 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run}
+def _sweep_file(path: str) -> tuple[str | None, dict, dict]:
+    """Read a YAML sweep file: ``preset``, ``base`` (config fields) and ``grid`` ({field: [values]})."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(open(path, encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"argument --file: no such file: {path}") from None
+    except yaml.YAMLError as error:
+        raise UsageError(f"argument --file: {path} is not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(data, dict) or set(data) - {"preset", "base", "grid"}:
+        raise UsageError(f"argument --file: {path} must be a mapping with keys preset, base and grid")
+    grid = data.get("grid") or {}
+    if not isinstance(grid, dict) or not isinstance(data.get("base") or {}, dict):
+        raise UsageError(f"argument --file: in {path}, base and grid must be mappings (grid: field -> list of values)")
+    return data.get("preset"), dict(data.get("base") or {}), {k: (v if isinstance(v, list) else [v]) for k, v in grid.items()}
+
+
+def command_sweep(args: argparse.Namespace) -> int:
+    from qmu_kit.sweep import SweepError, run_sweep
+
+    grid = dict(args.grid)
+    if args.file:
+        preset, base_fields, file_grid = _sweep_file(args.file)
+        if preset:
+            args.preset = preset
+        grid = {**file_grid, **grid}
+    else:
+        base_fields = {}
+    base = config_from_args(args)
+    try:
+        base = base.replace(**base_fields) if base_fields else base
+        result = run_sweep(base, grid, n_jobs=args.jobs, scheduler=args.scheduler, cache=_cache(args),
+                           progress=not args.quiet and sys.stderr.isatty(), max_hours=args.max_hours)
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"argument --grid: {error}" if "grid" in str(error) or "sweep" in str(error) else str(error)) from None
+    except SweepError as error:
+        print(f"qmu-kit: sweep failed: {error}", file=sys.stderr)
+        return 1
+    table = result.table()
+    csv_path = result.to_csv(args.csv)
+    fields = list(grid)
+    columns = ["acc_train_forget", "acc_test_retain", "mia_success_forget", "mia_auc"]
+    summary = table.groupby(fields + ["model_name"], sort=False)[columns].mean() if fields else table[columns]
+    print(f"qmu-kit sweep: {len(result.results)} runs over {', '.join(f'{k} ({len(v)})' for k, v in grid.items())}")
+    print(summary.to_string(float_format="{:.3f}".format))
+    print(f"wrote {csv_path}")
+    if args.json:
+        print(f"wrote {result.to_json(args.json)}")
+    return 0
+
+
+def command_app(args: argparse.Namespace) -> int:
+    from qmu_kit.app import serve
+
+    try:
+        return serve(args.host, args.port, warm=not args.no_warm)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def command_reproduce(args: argparse.Namespace) -> int:
+    from qmu_kit.reproduce import reproduce
+
+    path = reproduce(args.out, preset=args.preset, n_seeds=args.seeds, n_queries=args.queries, progress=sys.stderr.isatty())
+    print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

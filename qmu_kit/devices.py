@@ -27,13 +27,14 @@ from dataclasses import asdict
 
 import numpy as np
 
-from qmu_kit._validation import check_int, check_shots
+from qmu_kit._validation import check_choice, check_int, check_shots
 from qmu_kit.attacks import Observations
 from qmu_kit.audit import AuditSplit, MembershipAudit
 from qmu_kit.cache import ResultCache
 from qmu_kit.data import prepare_data
 from qmu_kit.experiment import ExperimentConfig, train_original
 from qmu_kit.readout import AerReadout, NoiseSpec, ShotReadout
+from qmu_kit.unlearning import UnlearningTask, make_method
 
 #: Attacks that need nothing but the target's outputs (LiRA's shadows would need the device too).
 DEVICE_ATTACKS = ("mlp", "loss", "confidence", "entropy")
@@ -61,6 +62,7 @@ def run_device_audit(
     shots: int = 1000,
     n_queries: int = 150,
     engine: str = "aer",
+    methods: tuple[str, ...] = (),
     cache: ResultCache | bool = True,
     progress: bool = False,
 ) -> dict:
@@ -74,11 +76,15 @@ def run_device_audit(
         n_queries: members and non-members queried (each), 20..2000.
         engine: ``"aer"`` runs qiskit-aer; ``"sampler"`` samples the exact distribution (noiseless
             only; the fast equivalent of a noiseless device).
+        methods: unlearning methods (with the config's knobs) whose unlearned models are also
+            deployed on the device and audited with the attacks fitted on the original, as in
+            :mod:`qmu_kit.audit`. Unlearning itself runs in simulation.
         cache: as in :func:`~qmu_kit.experiment.run_experiment`.
 
     Returns:
-        ``{"device", "shots", "n_queries", "accuracy_members", "accuracy_nonmembers", "seconds",
-        "attacks": {name: AttackOutcome.to_dict(curves=False)}}``.
+        ``{"device", "engine", "shots", "n_queries", "accuracy_members", "accuracy_nonmembers",
+        "seconds", "attacks": {name: AttackOutcome.to_dict(curves=False)}, "models": {method: {same
+        keys for that unlearned model}}}``.
     """
     shots = check_shots(shots)
     if shots is None:
@@ -90,8 +96,14 @@ def run_device_audit(
         raise ValueError("engine='sampler' is noiseless; use engine='aer' with a noise model")
     config = config.resolved()
     store = ResultCache() if cache is True else (cache or None)
+    from qmu_kit.experiment import METHODS
+
+    methods = tuple(methods)
+    for name in methods:
+        check_choice("method", name, METHODS)
     payload = {"config": config.cache_key("original"), "noise": asdict(noise) if noise else None, "shots": shots,
-               "n_queries": n_queries, "engine": engine, "seed": config.seed}
+               "n_queries": n_queries, "engine": engine, "seed": config.seed, "forget": config.forget,
+               "methods": {m: config.method_options.get(m, {}) for m in methods}}
     key = "device" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
     if store is not None and (cached := store.load_json(key)) is not None and "attacks" in cached:
         return cached
@@ -107,23 +119,32 @@ def run_device_audit(
     nonmembers = _subset(data.forget_test, n_queries, n_forget, rng)
     start = time.perf_counter()
     readout = AerReadout(shots, config.seed, noise) if engine == "aer" else ShotReadout(shots, config.seed)
-    probs_m = original.predict_proba(data.x_train[members], readout=readout)
-    probs_n = original.predict_proba(data.x_test[nonmembers], readout=readout)
-    seconds = time.perf_counter() - start
-    observed_m = Observations(probs_m, data.y_train[members])
-    observed_n = Observations(probs_n, data.y_test[nonmembers])
+
+    def query(model):
+        return (
+            Observations(model.predict_proba(data.x_train[members], readout=readout), data.y_train[members]),
+            Observations(model.predict_proba(data.x_test[nonmembers], readout=readout), data.y_test[nonmembers]),
+        )
+
+    def summary(observed_m, observed_n, outcomes):
+        return {
+            "accuracy_members": float((observed_m.probs.argmax(1) == observed_m.labels).mean()),
+            "accuracy_nonmembers": float((observed_n.probs.argmax(1) == observed_n.labels).mean()),
+            "attacks": {name: outcome.to_dict(curves=False) for name, outcome in outcomes.items()},
+        }
+
+    observed = query(original)
     split = AuditSplit.from_masks(data.forget_train[members], data.forget_test[nonmembers], config.seed)
-    outcomes = MembershipAudit(DEVICE_ATTACKS, config.seed).fit(observed_m, observed_n, split).evaluate(observed_m, observed_n)
-    result = {
-        "device": device_label(noise),
-        "engine": engine,
-        "shots": shots,
-        "n_queries": n_queries,
-        "accuracy_members": float((probs_m.argmax(1) == observed_m.labels).mean()),
-        "accuracy_nonmembers": float((probs_n.argmax(1) == observed_n.labels).mean()),
-        "seconds": seconds,
-        "attacks": {name: outcome.to_dict(curves=False) for name, outcome in outcomes.items()},
-    }
+    audit = MembershipAudit(DEVICE_ATTACKS, config.seed).fit(*observed, split)
+    result = {"device": device_label(noise), "engine": engine, "shots": shots, "n_queries": n_queries,
+              **summary(*observed, audit.evaluate(*observed)), "models": {}}
+    if methods:
+        task = UnlearningTask.from_data(data, original)
+        for name in methods:
+            unlearned, _ = make_method(name, **config.method_options.get(name, {})).unlearn(original, task, seed=config.seed)
+            observed_unlearned = query(unlearned)
+            result["models"][name] = summary(*observed_unlearned, audit.evaluate(*observed_unlearned))
+    result["seconds"] = time.perf_counter() - start
     if store is not None:
         store.store_json(key, result)
     return result

@@ -76,6 +76,7 @@ SCHEMA_VERSION = 1
 METHODS = tuple(name for name in UNLEARNING_METHODS if name != "retrain")
 ATTACK_NAMES = tuple(ATTACKS)
 MAX_SAMPLES = 100_000
+DIGITS_SAMPLES = 1797  # scikit-learn's load_digits
 
 #: Named starting points; any field can be overridden.
 PRESETS: dict[str, dict] = {
@@ -183,6 +184,11 @@ class ExperimentConfig:
             check_depth(self.depth)
         check_int("n_train", self.n_train, 20, MAX_SAMPLES)
         check_int("n_test", self.n_test, 20, MAX_SAMPLES)
+        if self.dataset == "digits" and self.n_train + self.n_test > DIGITS_SAMPLES:
+            raise ValueError(
+                f"n_train + n_test = {self.n_train + self.n_test} is out of range: the digits data has "
+                f"{DIGITS_SAMPLES} samples (use dataset='mnist' with a data_path for more)"
+            )
         if self.epochs is not None:
             check_int("epochs", self.epochs, 1, 10_000)
         if self.lr is not None:

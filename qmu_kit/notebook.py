@@ -106,13 +106,12 @@ def experiment_config(params: Mapping, **overrides):
     return ExperimentConfig.from_preset(params.get("preset", "classroom"), **{**fields, **overrides})
 
 
-def record_metrics(**metrics) -> dict:
+def record_metrics(**metrics) -> None:
     """Display ``metrics`` (JSON-serializable) as one output that tests and reports read back."""
     from IPython.display import display
 
     data = json.loads(json.dumps(metrics))
     display({METRICS_MIME: data, "text/plain": ", ".join(f"{k} = {_short(v)}" for k, v in data.items())}, raw=True)
-    return data
 
 
 def _short(value) -> str:

@@ -39,6 +39,22 @@ MODEL_LABELS = {
 }
 
 
+def _register_png_display() -> None:
+    """Show the kit's figures as PNG in notebooks and Voila.
+
+    The kit builds figures without pyplot (no global state in widget callbacks and servers), so
+    IPython has no display rule for them until one is registered; this does what matplotlib's inline
+    backend does for pyplot figures.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with the notebook stack
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["image/png"].for_type(Figure, lambda fig: to_png(fig, dpi=100))
+
+
 def new_figure(width: float = 10, height: float = 4, ncols: int = 1, nrows: int = 1):
     """A figure independent of pyplot's global state (safe in widget callbacks and servers)."""
     fig = Figure(figsize=(width, height), layout="constrained")
@@ -228,30 +244,42 @@ class UnlearningFigure:
             bars = ax.bar(x + (i - 1) * width, values, width, color=MODEL_COLORS.get(name), label=MODEL_LABELS.get(name, name))
             ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
         ax.set_xticks(x, [label for _, label in UNLEARNING_BARS], fontsize=8)
-        ax.set(ylim=(0, 1.12), ylabel="fraction")
+        ax.set(ylim=(0, 1.3), ylabel="fraction")
         ax.set_title(f"{MODEL_LABELS.get(method, method)}: target = the retrained model, not 0", fontsize=10)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
         draw_roc(self.ax_roc, models, attack, "forget")
         return self.fig
 
 
-def band_plot(ax, table, x: str, y: str, by: str | None = None, *, logx: bool = True, label: str | None = None) -> None:
+#: Line colours for :func:`band_plot` when several series share one axes.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+
+
+def band_plot(
+    ax, table, x: str, y: str, by: str | None = None, *, logx: bool = True, label: str | None = None,
+    clip: tuple[float, float] | None = (0.0, 1.0),
+) -> None:
     """Mean of ``y`` over seeds with a 95 % confidence band (t-interval), per value of ``x``.
 
     Args:
         table: a pandas DataFrame with one row per run (columns ``x``, ``y``, ``seed``, and ``by``).
-        by: optional column whose values get separate lines.
+        by: optional column whose values get separate lines (model names get their usual colours).
+        clip: the band is cut to this range (fractions cannot leave [0, 1]); ``None`` to keep it.
     """
     from scipy import stats
 
     groups = table.groupby(by) if by else [(label or y, table)]
-    for (name, part), color in zip(groups, ("#1f77b4", "#ff7f0e", "#9467bd", "#2ca02c", "#d62728")):
+    for name, part in groups:
         summary = part.groupby(x)[y].agg(["mean", "std", "count"]).reset_index()
-        half = summary["std"].fillna(0) / np.sqrt(summary["count"]) * stats.t.ppf(0.975, np.maximum(summary["count"] - 1, 1))
+        dof = np.maximum(summary["count"] - 1, 1)
+        half = summary["std"].fillna(0) / np.sqrt(summary["count"]) * stats.t.ppf(0.975, dof)
+        low, high = summary["mean"] - half, summary["mean"] + half
+        if clip is not None:
+            low, high = low.clip(*clip), high.clip(*clip)
         xs = summary[x].to_numpy(dtype=float)
-        color = MODEL_COLORS.get(str(name), color)
+        color = MODEL_COLORS.get(str(name)) or PALETTE[len(ax.get_lines()) % len(PALETTE)]
         ax.plot(xs, summary["mean"], marker="o", color=color, label=MODEL_LABELS.get(str(name), str(name)))
-        ax.fill_between(xs, summary["mean"] - half, summary["mean"] + half, color=color, alpha=0.2)
+        ax.fill_between(xs, low, high, color=color, alpha=0.15)
     if logx:
         ax.set_xscale("log")
     ax.set(xlabel=x, ylabel=y)
@@ -271,3 +299,6 @@ def label_exact_tick(ax, shots: list) -> None:
     ticks = list(finite) + ([finite[-1] * 10] if None in shots and finite else [])
     ax.set_xticks(ticks, [str(s) for s in finite] + (["exact"] if None in shots and finite else []), fontsize=8)
     ax.minorticks_off()
+
+
+_register_png_display()

@@ -63,10 +63,16 @@ def expand_grid(base: ExperimentConfig, grid: Mapping[str, Sequence], *, max_run
 def estimate_seconds(config: ExperimentConfig) -> float:
     """A rough single-core time for one cold run of ``config`` (training dominates)."""
     training = config.training()
-    scale = max(1.0, 2 ** (config.n_qubits - 6)) * max(1.0, training["depth"] / (10 if config.model == "basic" else 1))
+    # Up to 8 qubits the batched simulator's cost is dominated by overheads; beyond, it doubles per qubit.
+    scale = max(1.0, 2 ** (config.n_qubits - 8)) * max(1.0, training["depth"] / (10 if config.model == "basic" else 1))
     trainings = 2 + (config.n_shadows if "lira" in config.attacks else 0)  # original, retrained, shadows
     per_training = config.n_train * training["epochs"] * _SECONDS_PER_SAMPLE_EPOCH[config.model] * scale
     return 3.0 + trainings * per_training + 0.5 * len(config.methods) * scale
+
+
+#: Fault injection for the tests: a worker process given a config with this seed exits abruptly, as
+#: a killed worker would. Never set outside tests; in-process (serial) runs ignore it.
+CRASH_ENV = "QMU_KIT_SWEEP_CRASH_SEED"
 
 
 def _run_one(config_dict: dict, cache_dir: str | None, threads: int | None) -> dict:
@@ -76,6 +82,8 @@ def _run_one(config_dict: dict, cache_dir: str | None, threads: int | None) -> d
     if threads:
         torch.set_num_threads(threads)
     config = ExperimentConfig.from_dict(config_dict)
+    if os.environ.get(CRASH_ENV) == str(config.seed):
+        os._exit(70)
     cache = ResultCache(cache_dir) if cache_dir is not None else False
     return run_experiment(config, cache=cache).to_dict()
 
@@ -178,9 +186,11 @@ def run_sweep(
     except SweepError:
         raise
     except Exception as error:
-        finished = len(done)
+        # Workers cache each run as it finishes, so count what the cache holds now.
+        finished = sum(1 for i, c in enumerate(configs) if i in done or (store is not None and store.load_json(c.resolved().cache_key()) is not None))
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise SweepError(
-            f"the sweep stopped after {finished} of {len(configs)} runs ({type(error).__name__}: {error}); "
+            f"the sweep stopped after {finished} of {len(configs)} runs ({type(error).__name__}: {reason}); "
             + (f"finished runs are cached under {cache_dir}: run the same sweep again to resume" if cache_dir else "runs were not cached")
         ) from error
     finally:

@@ -63,6 +63,13 @@ def params_selector(value: str = "all") -> widgets.ToggleButtons:
     return widgets.ToggleButtons(options=list(PARAMETER_GROUPS), value=value, description="unlearn")
 
 
+TABLE_STYLE = (
+    "<style>.qmu-numbers{border-collapse:collapse;font-size:13px;margin:6px 0}"
+    ".qmu-numbers td,.qmu-numbers th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}"
+    ".qmu-numbers td:first-child{text-align:left}</style>"
+)
+
+
 def numbers_table(rows: list[tuple[str, str, str]], columns: list[str]) -> str:
     """An HTML table; each row is ``(css_class, label, *cells)`` so tests and styles can find cells."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
@@ -70,7 +77,7 @@ def numbers_table(rows: list[tuple[str, str, str]], columns: list[str]) -> str:
         f'<tr class="{css}"><td>{html.escape(label)}</td>' + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
         for css, label, *cells in rows
     )
-    return f'<table class="qmu-numbers"><tr><th></th>{head}</tr>{body}</table>'
+    return f'{TABLE_STYLE}<table class="qmu-numbers"><tr><th></th>{head}</tr>{body}</table>'
 
 
 def fmt(value) -> str:

@@ -1,0 +1,249 @@
+"""The Voila apps in a real browser: Debian's Chromium driven by playwright.
+
+``make test`` installs Chromium with apt-get when it is missing. Only where apt-get itself is
+unavailable do these tests skip, loudly; anywhere else a missing browser is a failure.
+Screenshots are saved under ``test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from qmu_kit.app import apps_directory, voila_command
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+SHARED_CACHE = os.environ.get("QMU_KIT_CACHE")
+LOAD_TIMEOUT_MS = 180_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a listening TCP socket on ``port`` (read from /proc, no traffic)."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A = LISTEN
+                if width == 8:
+                    found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+                else:
+                    found.add(address)
+    return found
+
+
+def start_voila(directory: Path, cache_dir: str):
+    port = free_port()
+    env = {**os.environ, "QMU_KIT_CACHE": cache_dir}
+    process = subprocess.Popen(voila_command(directory, "127.0.0.1", port), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"voila exited early: {process.stdout.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/", timeout=2) as response:
+                if response.status == 200:
+                    return process, url, port
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError("voila did not start within 90 s")
+
+
+def stop(process) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        if shutil.which("apt-get") is None:
+            pytest.skip("!!! BROWSER TESTS SKIPPED: Chromium is missing and apt-get is unavailable to install it !!!")
+        pytest.fail("Chromium is missing although apt-get is available: `make test` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    cache_dir = SHARED_CACHE or str(tmp_path_factory.mktemp("app-cache"))
+    env_backup = os.environ.get("QMU_KIT_CACHE")
+    os.environ["QMU_KIT_CACHE"] = cache_dir
+    try:
+        from qmu_kit.app import warm_cache
+
+        warm_cache(progress=False)  # what `qmu-kit app` does before serving
+    finally:
+        if env_backup is None:
+            os.environ.pop("QMU_KIT_CACHE", None)
+        else:
+            os.environ["QMU_KIT_CACHE"] = env_backup
+    process, url, port = start_voila(apps_directory(), cache_dir)
+    yield url, port
+    stop(process)
+
+
+def open_app(browser, url: str, name: str):
+    page = browser.new_page(viewport={"width": 1300, "height": 1100})
+    page.goto(f"{url}/voila/render/{name}.ipynb")
+    page.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
+    return page
+
+
+def wait_ready(page) -> None:
+    page.wait_for_selector(".qmu-ready", timeout=LOAD_TIMEOUT_MS)
+
+
+def numbers(page) -> str:
+    return page.inner_text("table.qmu-numbers")
+
+
+def figure_png(page) -> bytes:
+    return page.locator(".widget-image").first.screenshot()
+
+
+def test_server_listens_on_localhost_only(server):
+    _, port = server
+    assert listening_addresses(port) == {"127.0.0.1"}
+
+
+def test_landing_page_links_every_app(browser, server):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto(url + "/")
+    page.wait_for_selector("li.jp-DirListing-item", timeout=60_000)
+    names = {item.inner_text().strip() for item in page.query_selector_all("li.jp-DirListing-item .jp-DirListing-itemText")}
+    assert names == {p.name for p in apps_directory().glob("*.ipynb")}
+    page.screenshot(path=str(ARTIFACTS / "landing.png"))
+    with page.context.expect_page(timeout=30_000) as opened:
+        page.dblclick("li.jp-DirListing-item:has-text('leakage.ipynb')")
+    app = opened.value
+    app.wait_for_load_state()
+    assert app.url.split("?")[0] == f"{url}/voila/render/leakage.ipynb"
+    app.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
+    assert "def " not in app.inner_text("body") and "import" not in app.inner_text("body")  # no code cells
+    app.screenshot(path=str(ARTIFACTS / "leakage.png"), full_page=True)
+    app.close()
+    page.close()
+
+
+def test_shots_slider_and_method_change_the_numbers_and_figure(browser, server):
+    url, _ = server
+    page = open_app(browser, url, "unlearning")
+    wait_ready(page)
+    page.screenshot(path=str(ARTIFACTS / "unlearning-initial.png"), full_page=True)
+    first_numbers, first_figure = numbers(page), figure_png(page)
+    assert "GA" in first_numbers
+
+    handle = page.locator(".noUi-handle").first  # the shots slider: from exact to its first stop, 10 shots
+    handle.focus()
+    page.keyboard.press("Home")
+    page.wait_for_function("b => document.querySelector('table.qmu-numbers').innerText !== b", arg=first_numbers, timeout=LOAD_TIMEOUT_MS)
+    wait_ready(page)
+    assert page.inner_text(".widget-readout") == "10"
+    shots_numbers, shots_figure = numbers(page), figure_png(page)
+    assert shots_numbers != first_numbers and shots_figure != first_figure
+    page.screenshot(path=str(ARTIFACTS / "unlearning-10-shots.png"), full_page=True)
+
+    page.select_option("select >> nth=0", label="RGA: relative gradient ascent")
+    page.wait_for_selector("tr.qmu-model-rga", timeout=LOAD_TIMEOUT_MS)
+    wait_ready(page)
+    method_numbers = numbers(page)
+    assert "RGA" in method_numbers and "GA\t" not in method_numbers.replace("RGA", "")
+    assert figure_png(page) != shots_figure
+    page.screenshot(path=str(ARTIFACTS / "unlearning-rga.png"), full_page=True)
+    page.close()
+
+
+def test_two_sessions_each_get_their_own_results(browser, server):
+    url, _ = server
+    context_a, context_b = browser.new_context(viewport={"width": 1300, "height": 1100}), browser.new_context(viewport={"width": 1300, "height": 1100})
+    page_a, page_b = context_a.new_page(), context_b.new_page()
+    for page in (page_a, page_b):  # both sessions open before either changes anything
+        page.goto(f"{url}/voila/render/unlearning.ipynb")
+    for page in (page_a, page_b):
+        page.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
+        wait_ready(page)
+    page_a.select_option("select >> nth=0", label="SSD: selective synaptic dampening")
+    page_b.select_option("select >> nth=0", label="RGA: relative gradient ascent")
+    page_a.wait_for_selector("tr.qmu-model-ssd", timeout=LOAD_TIMEOUT_MS)
+    page_b.wait_for_selector("tr.qmu-model-rga", timeout=LOAD_TIMEOUT_MS)
+    wait_ready(page_a)
+    wait_ready(page_b)
+    a, b = numbers(page_a), numbers(page_b)
+    assert "SSD" in a and "RGA" not in a
+    assert "RGA" in b and "SSD" not in b
+    page_a.screenshot(path=str(ARTIFACTS / "session-a-ssd.png"), full_page=True)
+    page_b.screenshot(path=str(ARTIFACTS / "session-b-rga.png"), full_page=True)
+    # the same method in a fresh session gives the same numbers (the results are seeded)
+    page_c = open_app(browser, url, "unlearning")
+    wait_ready(page_c)
+    page_c.select_option("select >> nth=0", label="RGA: relative gradient ascent")
+    page_c.wait_for_selector("tr.qmu-model-rga", timeout=LOAD_TIMEOUT_MS)
+    wait_ready(page_c)
+    assert numbers(page_c) == b
+    for context in (context_a, context_b):
+        context.close()
+    page_c.close()
+
+
+def test_no_tracebacks_reach_the_browser(browser, tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    notebook = new_notebook(cells=[new_code_cell("raise ValueError('secret detail from /home/someone')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "broken.ipynb")
+    process, url, _ = start_voila(tmp_path, str(tmp_path / "cache"))
+    try:
+        page = browser.new_page()
+        page.goto(url + "/voila/render/broken.ipynb")
+        page.wait_for_load_state("networkidle", timeout=60_000)
+        text = page.inner_text("body")
+        page.screenshot(path=str(ARTIFACTS / "error-page.png"))
+        assert "Traceback" not in text and "secret detail" not in text
+        page.close()
+    finally:
+        stop(process)
+
+
+def test_voila_command_is_safe_by_default():
+    command = voila_command(Path("notebooks/apps"))
+    assert "--Voila.ip=127.0.0.1" in command and "--VoilaConfiguration.show_tracebacks=False" in command
+    assert command[:3] == [sys.executable, "-m", "voila"]
+    with pytest.raises(ValueError, match="port=70000 is out of range"):
+        voila_command(Path("x"), port=70000)
