@@ -1,10 +1,14 @@
 """The ``qmu-kit`` command line.
 
-``qmu-kit run`` runs one experiment and prints a table (``--json PATH`` also writes the result).
+* ``qmu-kit run`` runs one experiment and prints a table (``--json PATH`` also writes the result).
+* ``qmu-kit sweep`` runs a grid of experiments (joblib processes or a Dask cluster) into CSV and JSON.
+* ``qmu-kit app`` serves the Voila apps on 127.0.0.1; ``qmu-kit reproduce`` writes ``reports/``.
+
 Bad input exits with status 2 and one line naming the flag and its allowed values; no traceback.
 
 Example:
     qmu-kit run --preset classroom --shots 300 --method ga --json result.json
+    qmu-kit sweep --grid shots=100,1000,exact --grid seed=0,1,2 --csv sweep.csv
 """
 
 from __future__ import annotations
@@ -249,8 +253,6 @@ def config_from_args(args: argparse.Namespace):
     from qmu_kit.experiment import ExperimentConfig
 
     overrides = {field: getattr(args, flag) for flag, field in FLAG_FIELDS.items() if getattr(args, flag) is not None}
-    if args.shots is None and "--shots" in sys.argv:  # 'exact' parses to None
-        overrides["shots"] = None
     if args.dataset == "mnist" and not args.data_path:
         raise UsageError("argument --data-path: --dataset mnist needs --data-path (a directory of IDX files or an .npz)")
     if args.data_path and args.dataset != "mnist":

@@ -190,45 +190,32 @@ def _reached(module, task: UnlearningTask, readout) -> bool:
     return accuracy(module, task.x_forget, task.y_forget, readout) <= task.target_forget_accuracy
 
 
-class GradientAscent(UnlearningMethod):
-    """Gradient ascent on the forget set, stopped once the target accuracy is reached.
+class _SteppedUnlearning(UnlearningMethod):
+    """The loop GA and RGA share: SGD with momentum over forget-set batches, optionally fixed-length
+    steps, stopped once the forget-set accuracy reaches the target. Subclasses set the gradients."""
 
-    By default each step has a fixed length (``normalize=True``: the step is ``lr * g / |g|``, then
-    SGD momentum): a well-trained model is so confident on its training samples that the raw
-    gradient of the forget loss nearly vanishes (plain GA barely moves), and once the loss grows the
-    raw gradient explodes and wrecks the retained classes. Fixed-length steps forget the class on
-    the classroom preset within a few points of retain accuracy (tuned over lr in {0.01, 0.02, 0.05}
-    and momentum in {0, 0.9} on four seeds: 0.01 with momentum kept the retain accuracy within 5
-    points). Defaults: ``lr=0.01``, ``momentum=0.9``, ``batch_size=16``, at most ``epochs=20``. The paper's settings (plain steps,
-    ``lr=0.01, batch_size=16, epochs=6``) are ``GradientAscent(**GradientAscent.PAPER)``; on digits
-    they leave the forget accuracy near 1.00 (they do not forget).
-    """
-
-    name = "ga"
-    PAPER = {"lr": 0.01, "momentum": 0.9, "batch_size": 16, "epochs": 6, "normalize": False}
-
-    def __init__(
-        self, lr: float = 0.01, momentum: float = 0.9, batch_size: int = 16, epochs: int = 20,
-        normalize: bool = True, stop_at_target: bool = True,
-    ):
-        self.lr = check_float("ga lr", lr, 0.0, 10.0, low_inclusive=False)
-        self.momentum = check_float("ga momentum", momentum, 0.0, 1.0, high_inclusive=False)
-        self.batch_size = check_int("ga batch_size", batch_size, 1)
-        self.epochs = check_int("ga epochs", epochs, 1, 1000)
+    def __init__(self, lr: float, momentum: float, batch_size: int, epochs: int, normalize: bool, stop_at_target: bool):
+        self.lr = check_float(f"{self.name} lr", lr, 0.0, 10.0, low_inclusive=False)
+        self.momentum = check_float(f"{self.name} momentum", momentum, 0.0, 1.0, high_inclusive=False)
+        self.batch_size = check_int(f"{self.name} batch_size", batch_size, 1)
+        self.epochs = check_int(f"{self.name} epochs", epochs, 1, 1000)
         self.normalize = bool(normalize)
         self.stop_at_target = bool(stop_at_target)
 
+    def _set_gradients(self, module, forget_batch, state: dict, readout, parameters) -> None:  # pragma: no cover
+        raise NotImplementedError
+
     def _update(self, model, task, readout, parameters, seed, progress):
         module = model.module_
-        x, y = as_tensor(task.x_forget), torch.as_tensor(task.y_forget)
         optimizer = torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum)
         generator = torch.Generator().manual_seed(seed)
+        state = {"task": task, "generator": generator, "x_forget": as_tensor(task.x_forget), "y_forget": torch.as_tensor(task.y_forget)}
         steps = 0
         for _ in range(self.epochs):
-            for batch in _batches(len(x), self.batch_size, generator):
+            for batch in _batches(len(task.y_forget), self.batch_size, generator):
                 module.train()
                 optimizer.zero_grad()
-                (-nn.functional.cross_entropy(module(x[batch], readout), y[batch])).backward()
+                self._set_gradients(module, batch, state, readout, parameters)
                 if self.normalize:
                     _scale_gradients(parameters, 1.0)
                 optimizer.step()
@@ -247,7 +234,36 @@ def _scale_gradients(parameters: list[nn.Parameter], length: float) -> None:
             p.grad *= length / norm.clamp_min(1e-12)
 
 
-class RelativeGradientAscent(UnlearningMethod):
+class GradientAscent(_SteppedUnlearning):
+    """Gradient ascent on the forget set, stopped once the target accuracy is reached.
+
+    By default each step has a fixed length (``normalize=True``: the step is ``lr * g / |g|``, then
+    SGD momentum): a well-trained model is so confident on its training samples that the raw
+    gradient of the forget loss nearly vanishes (plain GA barely moves), and once the loss grows the
+    raw gradient explodes and wrecks the retained classes. Fixed-length steps forget the class on
+    the classroom preset within a few points of retain accuracy (tuned over lr in {0.01, 0.02, 0.05}
+    and momentum in {0, 0.9} on four seeds: 0.01 with momentum kept the retain accuracy within 5
+    points). Defaults: ``lr=0.01``, ``momentum=0.9``, ``batch_size=16``, at most ``epochs=20``.
+    The paper's settings (plain steps, ``lr=0.01, batch_size=16, epochs=6``) are
+    ``GradientAscent(**GradientAscent.PAPER)``; on digits they leave the forget accuracy near 1.00
+    (they do not forget).
+    """
+
+    name = "ga"
+    PAPER = {"lr": 0.01, "momentum": 0.9, "batch_size": 16, "epochs": 6, "normalize": False}
+
+    def __init__(
+        self, lr: float = 0.01, momentum: float = 0.9, batch_size: int = 16, epochs: int = 20,
+        normalize: bool = True, stop_at_target: bool = True,
+    ):
+        super().__init__(lr, momentum, batch_size, epochs, normalize, stop_at_target)
+
+    def _set_gradients(self, module, forget_batch, state, readout, parameters):
+        logits = module(state["x_forget"][forget_batch], readout)
+        (-nn.functional.cross_entropy(logits, state["y_forget"][forget_batch])).backward()
+
+
+class RelativeGradientAscent(_SteppedUnlearning):
     """Descend on the retain loss while ascending the forget loss, scaled relative to it.
 
     Each step: ``g = g_r - beta * (|g_r| / |g_f|) * g_f`` from one retain and one forget batch, then an
@@ -264,48 +280,27 @@ class RelativeGradientAscent(UnlearningMethod):
         normalize: bool = True, stop_at_target: bool = True,
     ):
         self.beta = check_float("rga beta", beta, 0.0, 100.0, low_inclusive=False)
-        self.lr = check_float("rga lr", lr, 0.0, 10.0, low_inclusive=False)
-        self.momentum = check_float("rga momentum", momentum, 0.0, 1.0, high_inclusive=False)
-        self.batch_size = check_int("rga batch_size", batch_size, 1)
-        self.epochs = check_int("rga epochs", epochs, 1, 1000)
-        self.normalize = bool(normalize)
-        self.stop_at_target = bool(stop_at_target)
+        super().__init__(lr, momentum, batch_size, epochs, normalize, stop_at_target)
 
-    def _update(self, model, task, readout, parameters, seed, progress):
-        module = model.module_
-        xf, yf = as_tensor(task.x_forget), torch.as_tensor(task.y_forget)
-        xr, yr = as_tensor(task.x_retain), torch.as_tensor(task.y_retain)
-        optimizer = torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum)
-        generator = torch.Generator().manual_seed(seed)
-        retain_batches = iter(())
-        steps = 0
+    def _set_gradients(self, module, forget_batch, state, readout, parameters):
+        if "x_retain" not in state:
+            state.update(x_retain=as_tensor(state["task"].x_retain), y_retain=torch.as_tensor(state["task"].y_retain),
+                         retain_batches=iter(()))
+        retain_batch = next(state["retain_batches"], None)
+        if retain_batch is None:  # a new pass over the retain set
+            state["retain_batches"] = iter(_batches(len(state["y_retain"]), self.batch_size, state["generator"]))
+            retain_batch = next(state["retain_batches"])
 
         def gradient(x, y):
-            loss = nn.functional.cross_entropy(module(x, readout), y)
-            return torch.autograd.grad(loss, parameters)
+            return torch.autograd.grad(nn.functional.cross_entropy(module(x, readout), y), parameters)
 
-        for _ in range(self.epochs):
-            for forget_batch in _batches(len(xf), self.batch_size, generator):
-                retain_batch = next(retain_batches, None)
-                if retain_batch is None:
-                    retain_batches = iter(_batches(len(xr), self.batch_size, generator))
-                    retain_batch = next(retain_batches)
-                module.train()
-                g_retain = gradient(xr[retain_batch], yr[retain_batch])
-                g_forget = gradient(xf[forget_batch], yf[forget_batch])
-                norm_r = torch.sqrt(sum((g**2).sum() for g in g_retain))
-                norm_f = torch.sqrt(sum((g**2).sum() for g in g_forget)).clamp_min(1e-12)
-                scale = self.beta * norm_r / norm_f
-                for p, gr, gf in zip(parameters, g_retain, g_forget):
-                    p.grad = gr - scale * gf
-                if self.normalize:
-                    _scale_gradients(parameters, 1.0)
-                optimizer.step()
-                steps += 1
-                module.eval()
-                if self.stop_at_target and _reached(module, task, readout):
-                    return {"steps": steps, "stopped_early": True}
-        return {"steps": steps, "stopped_early": False}
+        g_retain = gradient(state["x_retain"][retain_batch], state["y_retain"][retain_batch])
+        g_forget = gradient(state["x_forget"][forget_batch], state["y_forget"][forget_batch])
+        norm_r = torch.sqrt(sum((g**2).sum() for g in g_retain))
+        norm_f = torch.sqrt(sum((g**2).sum() for g in g_forget)).clamp_min(1e-12)
+        scale = self.beta * norm_r / norm_f
+        for p, gr, gf in zip(parameters, g_retain, g_forget):
+            p.grad = gr - scale * gf
 
 
 def diagonal_fisher(module: nn.Module, x, y, parameters: list[nn.Parameter], readout) -> list[torch.Tensor]:

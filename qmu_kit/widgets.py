@@ -18,7 +18,7 @@ import html
 import ipywidgets as widgets
 from IPython.display import display
 
-from qmu_kit._validation import check_shots
+from qmu_kit._validation import check_float, check_shots
 from qmu_kit.attacks import ATTACKS
 from qmu_kit.cache import ResultCache
 from qmu_kit.data import MODELS
@@ -141,7 +141,8 @@ class ShotNoisePanel(Panel):
     title = "Shot noise: estimating <Z> from a finite number of measurements"
 
     def __init__(self, expval: float = 0.4, shots="100", seed: int = 0):
-        self._initial = (expval, shots, seed)
+        # The slider would clamp an out-of-range value silently; refuse it instead.
+        self._initial = (check_float("expval", expval, -1.0, 1.0), shots, seed)
         self.figure = ShotNoiseFigure()
         super().__init__(None, False)
 

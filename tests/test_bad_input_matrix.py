@@ -1,0 +1,211 @@
+"""The bad-input matrix: odd values from every door a learner can use, each answered clearly.
+
+Every case names the value and what is allowed, and leaves no half-written file behind. Doors: the
+Python API, the ``qmu-kit`` CLI, papermill parameters and the widgets. Faults (corrupt cache entries,
+unwritable caches, dying sweep workers) are tested beside the code they concern (test_cache.py,
+test_experiment.py, test_sweep.py); an interrupted notebook kernel is tested here.
+
+``python -m tests.test_bad_input_matrix`` prints every case with the message it produces.
+"""
+
+from __future__ import annotations
+
+import gzip
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qmu_kit.cli import main
+from qmu_kit.data import load_mnist, prepare_data
+from qmu_kit.experiment import ExperimentConfig, run_experiment
+from qmu_kit.sweep import run_sweep
+
+
+def config(**fields):
+    return lambda tmp: ExperimentConfig(**fields)
+
+
+def mnist(kind: str):
+    def make(tmp: Path):
+        if kind == "missing":
+            return load_mnist(tmp / "no-such-mnist")
+        if kind == "csv":
+            path = tmp / "mnist.csv"
+            path.write_text("label,pixel0\n5,0\n")
+            return load_mnist(path)
+        directory = tmp / "mnist"
+        directory.mkdir()
+        header = bytes([0, 0, 8, 3]) + (10).to_bytes(4, "big") + (28).to_bytes(4, "big") + (28).to_bytes(4, "big")
+        (directory / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + bytes(500)))  # far too short
+        return load_mnist(directory)
+
+    return make
+
+
+#: (case id, action taking a temporary directory, text the error must contain)
+API_CASES = [
+    ("shots-zero", config(shots=0), "shots=0 is out of range: shots must be 'exact' (None) or an integer from 1 to 1000000"),
+    ("shots-negative", config(shots=-5), "shots=-5 is out of range: shots must be 'exact' (None) or an integer from 1 to 1000000"),
+    ("shots-float", config(shots=2.5), "shots=2.5 is not valid: shots must be 'exact' (None) or an integer from 1 to 1000000"),
+    ("shots-string", config(shots="many"), "shots='many' is not valid: shots must be 'exact' or an integer from 1 to 1000000"),
+    ("depth-zero", config(depth=0), "depth=0 is out of range: depth must be an integer from 1 to 50"),
+    ("depth-far-too-deep", config(depth=5000), "depth=5000 is out of range: depth must be an integer from 1 to 50"),
+    ("qubits-beyond-memory", config(n_qubits=30), "n_qubits=30 is out of range: n_qubits must be an integer from 2 to 12 (the statevector needs 2**n_qubits amplitudes"),
+    ("unknown-model", config(model="transformer"), "unknown model 'transformer': choose one of 'basic', 'hybrid'"),
+    ("unknown-method", config(methods=("ga", "delete")), "unknown method 'delete': choose one of 'ga', 'ssd', 'rga', 'finetune'"),
+    ("unknown-dataset", config(dataset="cifar10"), "unknown dataset 'cifar10': choose one of 'digits', 'mnist'"),
+    ("unknown-preset", lambda tmp: ExperimentConfig.from_preset("huge"), "unknown preset 'huge': choose one of 'classroom', 'paper'"),
+    ("forget-class-absent", lambda tmp: prepare_data("digits", forget="class:12", n_train=100, n_test=100),
+     "forget class 12 is not in the training data: its classes are 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"),
+    ("forget-fraction-above-one", config(forget="random:1.5"), "forget fraction=1.5 is out of range: forget fraction must be a number in (0.0, 1.0)"),
+    ("forget-fraction-zero", config(forget="random:0"), "forget fraction=0.0 is out of range: forget fraction must be a number in (0.0, 1.0)"),
+    ("mnist-missing", mnist("missing"), "MNIST path not found"),
+    ("mnist-truncated", mnist("truncated"), "is truncated or corrupt: its header promises shape (10, 28, 28)"),
+    ("mnist-wrong-format", mnist("csv"), "is neither a directory of MNIST IDX files nor a .npz archive"),
+    ("sizes-beyond-digits", config(n_train=1500, n_test=500), "n_train + n_test = 2000 is out of range: the digits data has 1797 samples"),
+    ("sweep-grid-empty", lambda tmp: run_sweep(ExperimentConfig(), {}, cache=False), "the sweep grid is empty"),
+    ("sweep-grid-too-large", lambda tmp: run_sweep(ExperimentConfig.from_preset("paper"), {"seed": list(range(2000))}, cache=False),
+     "CPU-hours for 2000 uncached runs (estimate for this machine; the limit is max_hours=6)"),
+]
+
+
+@pytest.mark.parametrize("case, action, message", API_CASES, ids=[c[0] for c in API_CASES])
+def test_python_api(case, action, message, tmp_path):
+    with pytest.raises((ValueError, FileNotFoundError)) as info:
+        action(tmp_path)
+    assert message in str(info.value)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+CLI_CASES = [
+    ("cli-shots-zero", ["run", "--shots", "0"], "argument --shots: shots=0 is out of range"),
+    ("cli-shots-string", ["run", "--shots", "lots"], "argument --shots: shots='lots' is not valid"),
+    ("cli-depth-zero", ["run", "--depth", "0"], "argument --depth: depth=0 is out of range: depth must be an integer from 1 to 50"),
+    ("cli-qubits-too-many", ["run", "--qubits", "64"], "argument --qubits: n_qubits=64 is out of range: n_qubits must be an integer from 2 to 12"),
+    ("cli-unknown-method", ["run", "--method", "delete"], "argument --method: unknown method 'delete': choose from ga, ssd, rga, finetune, or 'all'"),
+    ("cli-unknown-model", ["run", "--model", "cnn"], "argument --model: invalid choice: 'cnn' (choose from 'basic', 'hybrid')"),
+    ("cli-unknown-preset", ["run", "--preset", "huge"], "argument --preset: invalid choice: 'huge' (choose from 'classroom', 'paper')"),
+    ("cli-forget-fraction", ["run", "--forget", "random:1.5"], "argument --forget: forget fraction=1.5 is out of range"),
+    ("cli-mnist-missing", ["run", "--dataset", "mnist", "--data-path", "/no/such/mnist", "--n-train", "50", "--n-test", "50"],
+     "argument --data-path: MNIST path not found: /no/such/mnist"),
+    ("cli-sweep-empty", ["sweep", "--no-cache"], "argument --grid: the sweep grid is empty"),
+    ("cli-sweep-too-large", ["sweep", "--no-cache", "--preset", "paper", "--grid", "seed=" + ",".join(map(str, range(2000)))],
+     "CPU-hours for 2000 uncached runs"),
+]
+
+
+@pytest.mark.parametrize("case, argv, message", CLI_CASES, ids=[c[0] for c in CLI_CASES])
+def test_cli(case, argv, message, capsys, tmp_path):
+    outputs = ["--json", str(tmp_path / "out.json")] + (["--csv", str(tmp_path / "out.csv")] if argv[0] == "sweep" else [])
+    assert main([*argv, *outputs]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # no result file, not even a partial one
+
+
+PAPERMILL_CASES = [
+    ("notebook-unknown-parameter", "03_quantum_unlearning", {"methd": "ga"},
+     "unknown notebook parameter(s) methd: this notebook takes preset, method, shots, seed"),
+    ("notebook-shots-zero", "04_shots_privacy_and_stability", {"n_seeds": 0}, "n_seeds=0 is out of range: n_seeds must be an integer from 1 to 20"),
+    ("notebook-bad-method", "03_quantum_unlearning", {"method": "forget"}, "unknown method 'forget': choose one of 'ga', 'ssd', 'rga', 'finetune'"),
+    ("notebook-depth-too-deep", "01_qnn_classifiers", {"depth": 99}, "depth=99 is out of range: depth must be an integer from 1 to 50"),
+    ("notebook-device-exact-shots", "05_noisy_devices", {"shots": "exact"}, "shots='exact' is not possible on a device"),
+]
+
+
+@pytest.mark.parametrize("case, notebook, parameters, message", PAPERMILL_CASES, ids=[c[0] for c in PAPERMILL_CASES])
+def test_papermill_parameters(case, notebook, parameters, message, tmp_path):
+    import nbformat
+    import papermill
+
+    output = tmp_path / "out.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError) as info:
+        papermill.execute_notebook(f"notebooks/{notebook}.ipynb", str(output), parameters=parameters,
+                                   cwd="notebooks", kernel_name="python3", progress_bar=False)
+    assert message in str(info.value)
+    executed = nbformat.read(output, as_version=4)
+    errors = [i for i, c in enumerate(executed.cells) if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs)]
+    parameters_cell = next(i for i, c in enumerate(executed.cells) if "parameters" in c.metadata.get("tags", []))
+    assert errors and errors[0] <= parameters_cell + 3  # stopped at validation, before any computing
+
+
+def widget_cases():
+    from qmu_kit.widgets import ShotNoisePanel, UnlearningPanel, shots_slider
+
+    quick = ExperimentConfig(model="basic", n_qubits=3, depth=1, n_train=60, n_test=60, epochs=1, attacks=("loss",), attack="loss")
+    return [
+        ("widget-shots-not-a-stop", lambda: shots_slider(50), "shots=50 is not a slider stop: choose one of 10, 30, 100, 300, 1000, 3000, 10000, exact"),
+        ("widget-shots-zero", lambda: shots_slider(0), "shots=0 is out of range"),
+        ("widget-panel-bad-data", lambda: UnlearningPanel(base=quick.replace(dataset="mnist", data_path="/no/mnist"), cache=False),
+         "Could not compute these settings: MNIST path not found: /no/mnist"),
+        ("widget-panel-expval", lambda: ShotNoisePanel(expval=1.5), "expval=1.5 is out of range: expval must be a number in [-1.0, 1.0]"),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4), ids=lambda i: ["shots-not-a-stop", "shots-zero", "panel-bad-data", "panel-expval"][i])
+def test_widgets(index):
+    case, action, message = widget_cases()[index]
+    try:
+        outcome = action()
+    except ValueError as error:
+        assert message in str(error)
+    else:  # panels never raise into the widget machinery: they show the message
+        assert message in outcome.status.value and "qmu-error" in outcome.status.value
+
+
+@pytest.mark.slow
+def test_kernel_interrupt_during_training_then_the_next_run_works(tmp_path):
+    """Ctrl-C (a kernel interrupt) mid-training leaves no partial cache entry; rerunning works."""
+    from jupyter_client.manager import start_new_kernel
+
+    code = (
+        "import os; os.environ['QMU_KIT_CACHE'] = {cache!r}\n"
+        "from qmu_kit.experiment import ExperimentConfig, run_experiment\n"
+        "config = ExperimentConfig(model='basic', n_qubits=5, depth=4, n_train=300, n_test=200, epochs=400, "
+        "attacks=('loss',), attack='loss', methods=('ga',))\n"
+        "result = run_experiment(config)\n"
+        "print('done', result.models['ga']['acc_train_forget'])"
+    ).format(cache=str(tmp_path / "cache"))
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        client.execute(code)
+        time.sleep(12)  # well into the 400 training epochs
+        manager.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=120)
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+        assert not list((tmp_path / "cache").rglob("*.json")) and not list((tmp_path / "cache").rglob("*.tmp"))
+        quick = code.replace("epochs=400", "epochs=3")
+        msg_id = client.execute(quick)
+        reply = client.get_shell_msg(timeout=300)
+        assert reply["parent_header"]["msg_id"] == msg_id and reply["content"]["status"] == "ok"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert len(list((tmp_path / "cache" / "results").glob("*.json"))) == 1
+
+
+def test_the_matrix_has_at_least_twenty_cases():
+    assert len(API_CASES) + len(CLI_CASES) + len(PAPERMILL_CASES) + 4 >= 20
+
+
+if __name__ == "__main__":  # print the matrix with the messages it produces
+    import contextlib
+    import io
+    import tempfile
+
+    for case, action, _ in API_CASES:
+        try:
+            action(Path(tempfile.mkdtemp()))
+        except (ValueError, FileNotFoundError) as error:
+            print(f"{case}: {error}")
+    for case, argv, _ in CLI_CASES:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            main([*argv, "--json", str(Path(tempfile.mkdtemp()) / "x.json")] + (["--csv", "/tmp/x.csv"] if argv[0] == "sweep" else []))
+        print(f"{case}: {err.getvalue().strip()}")
+    for case, notebook, parameters, message in PAPERMILL_CASES:
+        print(f"{case}: papermill -p {parameters} {notebook} -> {message}")
+    for case, action, message in widget_cases():
+        print(f"{case}: {message}")
