@@ -580,7 +580,7 @@ def run_experiment(
             else:
                 report = reports[name]
                 seconds, evaluations = report.seconds, report.circuit_evaluations
-                speedup = reports["retrained"].seconds / max(seconds, 1e-9) if name != "retrained" else 1.0
+                speedup = report.speedup_over(reports["retrained"])["seconds"] if name != "retrained" else 1.0
                 details = report.to_dict()
             distance = (
                 float(0.5 * np.abs(exact_forget[name] - exact_forget["retrained"]).sum(1).mean())

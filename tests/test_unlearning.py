@@ -117,8 +117,13 @@ def test_shots_make_unlearning_use_parameter_shift(setup):
     assert not torch.equal(exact_model.module_.quantum.weights, shot_model.module_.quantum.weights)
 
 
-def test_retrain_keeps_all_classes(setup):
+def test_retrain_keeps_all_classes_and_reports_speedups(setup):
     data, original, task = setup
     model, report = make_method("retrain").unlearn(original, task, seed=0)
     assert model.n_classes_ == 10 and report.steps > 0
+    _, ga = make_method("ga").unlearn(original, task, seed=0)
+    speedup = ga.speedup_over(report)
+    assert speedup["seconds"] == pytest.approx(report.seconds / ga.seconds)
+    assert speedup["circuit_evaluations"] == pytest.approx(report.circuit_evaluations / ga.circuit_evaluations)
+    assert speedup["circuit_evaluations"] > 1
     assert accuracy(model.module_, task.x_forget, task.y_forget) == 0.0
