@@ -108,7 +108,9 @@ def test_cli(case, argv, message, capsys, tmp_path):
 PAPERMILL_CASES = [
     ("notebook-unknown-parameter", "03_quantum_unlearning", {"methd": "ga"},
      "unknown notebook parameter(s) methd: this notebook takes preset, method, shots, seed"),
-    ("notebook-shots-zero", "04_shots_privacy_and_stability", {"n_seeds": 0}, "n_seeds=0 is out of range: n_seeds must be an integer from 1 to 20"),
+    ("notebook-shots-zero", "02_membership_leakage", {"shots": 0},
+     "shots=0 is out of range: shots must be 'exact' (None) or an integer from 1 to 1000000"),
+    ("notebook-n-seeds-zero", "04_shots_privacy_and_stability", {"n_seeds": 0}, "n_seeds=0 is out of range: n_seeds must be an integer from 1 to 20"),
     ("notebook-bad-method", "03_quantum_unlearning", {"method": "forget"}, "unknown method 'forget': choose one of 'ga', 'ssd', 'rga', 'finetune'"),
     ("notebook-depth-too-deep", "01_qnn_classifiers", {"depth": 99}, "depth=99 is out of range: depth must be an integer from 1 to 50"),
     ("notebook-device-exact-shots", "05_noisy_devices", {"shots": "exact"}, "shots='exact' is not possible on a device"),
