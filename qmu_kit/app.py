@@ -48,12 +48,13 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
 
 
 def warm_cache(progress: bool = True) -> None:
-    """Compute (or replay) what the apps show at their default settings."""
-    from qmu_kit.experiment import ExperimentConfig, run_experiment
+    """Compute (or replay) what the apps show at their default settings (the classifier app's model is
+    the leakage app's original model; the shot-noise app needs nothing)."""
+    from qmu_kit.experiment import run_experiment
+    from qmu_kit.widgets import LeakagePanel, UnlearningPanel
 
-    base = ExperimentConfig()
-    run_experiment(base.replace(methods=("ga",)), progress=progress)
-    run_experiment(base.replace(methods=(), retrain=False), progress=progress)
+    for panel in (UnlearningPanel, LeakagePanel):
+        run_experiment(panel.config_for(panel.default_values()), progress=progress)
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True) -> int:

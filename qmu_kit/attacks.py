@@ -164,21 +164,32 @@ class LiRAOfflineAttack(MembershipAttack):
 
     The score is ``(phi_target - mean_out) / sd_out`` with ``phi`` the scaled logit
     ``log p_y - log(1 - p_y)``; ``mean_out`` is per sample over the shadows, ``sd_out`` one global
-    value (few shadows make per-sample variances unreliable; Carlini et al. do the same).
+    value fitted on the known members and non-members (few shadows make per-sample variances
+    unreliable; Carlini et al. use a global variance too).
     """
 
     name = "lira"
     needs_reference = True
 
-    def score(self, observations: Observations) -> np.ndarray:
+    @staticmethod
+    def _logits(observations: Observations) -> tuple[np.ndarray, np.ndarray]:
         if observations.reference is None:
             raise ValueError("the LiRA attack needs shadow-model outputs (Observations.reference)")
         target = scaled_logit(observations.probs, observations.labels)
         shadows = np.stack([scaled_logit(p, observations.labels) for p in observations.reference])
-        mean = shadows.mean(0)
-        spread = shadows - mean if len(shadows) > 1 else shadows - shadows.mean()
-        sd = max(float(spread.std()), 1e-6)
-        return (target - mean) / sd
+        return target, shadows
+
+    def fit(self, members: Observations, nonmembers: Observations) -> "LiRAOfflineAttack":
+        # One sd_out for every sample the attack will score: computed once, from all known samples,
+        # so that members and non-members are measured on the same scale.
+        shadows = np.concatenate([self._logits(members)[1], self._logits(nonmembers)[1]], axis=1)
+        spread = shadows - shadows.mean(0) if len(shadows) > 1 else shadows - shadows.mean()
+        self.sd_ = max(float(spread.std()), 1e-6)
+        return super().fit(members, nonmembers)
+
+    def score(self, observations: Observations) -> np.ndarray:
+        target, shadows = self._logits(observations)
+        return (target - shadows.mean(0)) / self.sd_
 
 
 #: The attack registry: name -> factory taking a seed.
@@ -194,6 +205,11 @@ ATTACKS: dict[str, Callable[[int], MembershipAttack]] = {
 def make_attack(name: str, seed: int = 0) -> MembershipAttack:
     """An unfitted attack by registry name."""
     return ATTACKS[check_choice("attack", name, ATTACKS)](seed)
+
+
+def needs_reference(names) -> bool:
+    """Whether any of the named attacks needs shadow-model outputs (:attr:`Observations.reference`)."""
+    return any(make_attack(name).needs_reference for name in names)
 
 
 class ShadowModels:
@@ -229,6 +245,13 @@ class ShadowModels:
             classifier = self.make_classifier(int(rng.integers(2**31)))
             self.models_.append(classifier.fit(x_population[subset], y_population[subset]))
         return self
+
+    @classmethod
+    def from_models(cls, models: list) -> "ShadowModels":
+        """Shadows that were trained before (e.g. replayed from the model cache)."""
+        shadows = cls(None, len(models))
+        shadows.models_ = list(models)
+        return shadows
 
     def predict_proba(self, x: np.ndarray, **readout_options) -> np.ndarray:
         """Every shadow's class probabilities on ``x``: ``(n_shadows, N, C)``."""

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qmu_kit._random import stream_seed
 from qmu_kit.attacks import ATTACKS, Observations, make_attack
 from qmu_kit.data import PreparedData
 from qmu_kit.metrics import MembershipMetrics, balanced_indices, membership_metrics
@@ -127,8 +128,8 @@ class MembershipAudit:
             for fold in (0, 1):
                 m = np.flatnonzero(split.member_fold == fold)
                 n = np.flatnonzero(split.nonmember_fold == fold)
-                keep_m, keep_n = balanced_indices(len(m), len(n), self.seed + fold)
-                attack = make_attack(name, self.seed + fold)
+                keep_m, keep_n = balanced_indices(len(m), len(n), stream_seed(self.seed, f"balance-fold{fold}"))
+                attack = make_attack(name, stream_seed(self.seed, f"attack-{name}-fold{fold}"))
                 per_fold.append(attack.fit(members.take(m[keep_m]), nonmembers.take(n[keep_n])))
             self.fitted_[name] = per_fold
         return self
@@ -160,8 +161,8 @@ class MembershipAudit:
                 attack=name,
                 mia_success_forget=float(member_flags[split.forget_members].mean()),
                 flag_rate_forget_nonmembers=float(nonmember_flags[split.forget_nonmembers].mean()),
-                forget=compare(split.forget_members, split.forget_nonmembers, self.seed + 11),
-                overall=compare(~split.forget_members, ~split.forget_nonmembers, self.seed + 12),
+                forget=compare(split.forget_members, split.forget_nonmembers, stream_seed(self.seed, "balance-forget")),
+                overall=compare(~split.forget_members, ~split.forget_nonmembers, stream_seed(self.seed, "balance-overall")),
             )
         return outcomes
 

@@ -58,6 +58,13 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
+def resolve_cache(cache: "ResultCache | bool | None") -> "ResultCache | None":
+    """What a ``cache=`` argument means: ``True`` the default cache, ``False``/``None`` none, or the given cache."""
+    if cache is True:
+        return ResultCache()
+    return cache or None
+
+
 class ResultCache:
     """JSON results and torch model states stored under ``directory`` by key.
 

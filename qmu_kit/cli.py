@@ -46,15 +46,7 @@ def _flag_type(check: Callable) -> Callable:
 
 
 def _integer(name: str, low: int, high: int | None = None) -> Callable:
-    def check(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            allowed = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
-            raise ValueError(f"{name}={text!r} is not valid: {name} must be {allowed}") from None
-        return check_int(name, value, low, high)
-
-    return _flag_type(check)
+    return _flag_type(lambda text: check_int(name, _parsed_int(text), low, high))
 
 
 def _parsed_int(text: str):
@@ -71,10 +63,6 @@ def _qubits(text: str) -> int:
 
 def _depth(text: str) -> int:
     return check_depth(_parsed_int(text))
-
-
-def _shots(text: str) -> int | None:
-    return check_shots(text)
 
 
 def _forget(text: str) -> str:
@@ -123,7 +111,7 @@ def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=MODELS, help="basic or hybrid QNN")
     parser.add_argument("--qubits", type=_flag_type(_qubits), metavar="N", help="number of qubits (2..12)")
     parser.add_argument("--depth", type=_flag_type(_depth), metavar="L", help="circuit layers (1..50)")
-    parser.add_argument("--shots", type=_flag_type(_shots), metavar="exact|S", help=f"'exact' or 1..{MAX_SHOTS} shots")
+    parser.add_argument("--shots", type=_flag_type(check_shots), metavar="exact|S", help=f"'exact' or 1..{MAX_SHOTS} shots")
     parser.add_argument("--method", type=_names("method", METHODS), metavar="NAMES", help=f"{'|'.join(METHODS)}|all, or a comma list")
     parser.add_argument("--forget", type=_flag_type(_forget), metavar="class:K|random:F", help="what to forget")
     parser.add_argument("--seed", type=_integer("seed", 0, 2**32 - 1), metavar="N", help="the one seed (0..2**32-1)")
@@ -257,18 +245,11 @@ def config_from_args(args: argparse.Namespace):
         raise UsageError("argument --data-path: --dataset mnist needs --data-path (a directory of IDX files or an .npz)")
     if args.data_path and args.dataset != "mnist":
         raise UsageError("argument --data-path: only used with --dataset mnist")
-    if args.attacks and "attack" not in overrides:
-        overrides["attack"] = "mlp" if "mlp" in args.attacks else args.attacks[0]
     options = {}
     for method, knob, value in args.option:
         options.setdefault(method, {})[knob] = value
     if options:
-        from qmu_kit.experiment import PRESETS
-
-        merged = {k: dict(v) for k, v in PRESETS[args.preset].get("method_options", {}).items()}
-        for method, knobs in options.items():
-            merged.setdefault(method, {}).update(knobs)
-        overrides["method_options"] = merged
+        overrides["method_options"] = options  # merged into the preset's knobs
     try:
         return ExperimentConfig.from_preset(args.preset, **overrides)
     except ValueError as error:
@@ -295,7 +276,7 @@ def command_run(args: argparse.Namespace) -> int:
     print(
         f"qmu-kit {args.preset}: {config.model} QNN, {config.n_qubits} qubits, depth {training['depth']}, "
         f"{config.dataset} {config.n_train}/{config.n_test}, forget {config.forget}, "
-        f"shots {config.shots or 'exact'}, seed {config.seed}, attack {config.attack}"
+        f"shots {config.shots or 'exact'}, seed {config.seed}, attack {config.primary_attack}"
         + (" (from cache)" if result.from_cache else "")
     )
     print(result.summary())

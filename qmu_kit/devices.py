@@ -27,15 +27,16 @@ from dataclasses import asdict
 
 import numpy as np
 
+from qmu_kit._random import stream_seed
 from qmu_kit._validation import check_choice, check_int, check_shots
 from qmu_kit.attacks import Observations
 from qmu_kit.audit import AuditSplit, MembershipAudit
-from qmu_kit.cache import ResultCache
-from qmu_kit.data import prepare_data
+from qmu_kit.cache import ResultCache, resolve_cache
 from qmu_kit.experiment import ExperimentConfig, train_original
 from qmu_kit.readout import AerReadout, NoiseSpec, ShotReadout
 from qmu_kit.unlearning import UnlearningTask, make_method
 
+ENGINES = ("aer", "sampler")
 #: Attacks that need nothing but the target's outputs (LiRA's shadows would need the device too).
 DEVICE_ATTACKS = ("mlp", "loss", "confidence", "entropy")
 
@@ -78,7 +79,8 @@ def run_device_audit(
             only; the fast equivalent of a noiseless device).
         methods: unlearning methods (with the config's knobs) whose unlearned models are also
             deployed on the device and audited with the attacks fitted on the original, as in
-            :mod:`qmu_kit.audit`. Unlearning itself runs in simulation.
+            :mod:`qmu_kit.audit`. Unlearning itself runs in simulation, with exact gradients, on the
+            config's ``unlearn_params``.
         cache: as in :func:`~qmu_kit.experiment.run_experiment`.
 
     Returns:
@@ -90,26 +92,20 @@ def run_device_audit(
     if shots is None:
         raise ValueError("a device always samples: shots must be an integer from 1 to 1000000")
     check_int("n_queries", n_queries, 20, 2000)
-    if engine not in ("aer", "sampler"):
-        raise ValueError(f"unknown engine {engine!r}: choose one of 'aer', 'sampler'")
+    check_choice("engine", engine, ENGINES)
     if engine == "sampler" and noise is not None:
         raise ValueError("engine='sampler' is noiseless; use engine='aer' with a noise model")
-    config = config.resolved()
-    store = ResultCache() if cache is True else (cache or None)
-    from qmu_kit.experiment import METHODS
-
-    methods = tuple(methods)
-    for name in methods:
-        check_choice("method", name, METHODS)
+    config = config.resolved().replace(methods=tuple(methods), retrain=True)  # validates the method names
+    store = resolve_cache(cache)
     payload = {"config": config.cache_key("original"), "noise": asdict(noise) if noise else None, "shots": shots,
                "n_queries": n_queries, "engine": engine, "seed": config.seed, "forget": config.forget,
-               "methods": {m: config.method_options.get(m, {}) for m in methods}}
+               "unlearn_params": config.unlearn_params,
+               "methods": {m: config.method_options.get(m, {}) for m in config.methods}}
     key = "device" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
     if store is not None and (cached := store.load_json(key)) is not None and "attacks" in cached:
         return cached
 
-    data = prepare_data(config.dataset, model=config.model, n_qubits=config.n_qubits, n_train=config.n_train,
-                        n_test=config.n_test, forget=config.forget, seed=config.seed, data_path=config.data_path)
+    data = config.prepare_data()
     original = train_original(config, data, store, progress)
     rng = np.random.default_rng([config.seed, 5])
     # Members and non-members hold the same number of forget-set samples, so that no attack can
@@ -118,12 +114,16 @@ def run_device_audit(
     members = _subset(data.forget_train, n_queries, n_forget, rng)
     nonmembers = _subset(data.forget_test, n_queries, n_forget, rng)
     start = time.perf_counter()
-    readout = AerReadout(shots, config.seed, noise) if engine == "aer" else ShotReadout(shots, config.seed)
 
-    def query(model):
+    def query(model, name):
+        # One random stream per model and query set: auditing another method never changes these numbers.
+        def readout(part):
+            seed = stream_seed(config.seed, f"device-{name}-{part}")
+            return AerReadout(shots, seed, noise) if engine == "aer" else ShotReadout(shots, seed)
+
         return (
-            Observations(model.predict_proba(data.x_train[members], readout=readout), data.y_train[members]),
-            Observations(model.predict_proba(data.x_test[nonmembers], readout=readout), data.y_test[nonmembers]),
+            Observations(model.predict_proba(data.x_train[members], readout=readout("members")), data.y_train[members]),
+            Observations(model.predict_proba(data.x_test[nonmembers], readout=readout("nonmembers")), data.y_test[nonmembers]),
         )
 
     def summary(observed_m, observed_n, outcomes):
@@ -133,16 +133,17 @@ def run_device_audit(
             "attacks": {name: outcome.to_dict(curves=False) for name, outcome in outcomes.items()},
         }
 
-    observed = query(original)
+    observed = query(original, "original")
     split = AuditSplit.from_masks(data.forget_train[members], data.forget_test[nonmembers], config.seed)
     audit = MembershipAudit(DEVICE_ATTACKS, config.seed).fit(*observed, split)
     result = {"device": device_label(noise), "engine": engine, "shots": shots, "n_queries": n_queries,
               **summary(*observed, audit.evaluate(*observed)), "models": {}}
-    if methods:
+    if config.methods:
         task = UnlearningTask.from_data(data, original)
-        for name in methods:
-            unlearned, _ = make_method(name, **config.method_options.get(name, {})).unlearn(original, task, seed=config.seed)
-            observed_unlearned = query(unlearned)
+        for name in config.methods:
+            method = make_method(name, **config.method_options.get(name, {}))
+            unlearned, _ = method.unlearn(original, task, params=config.unlearn_params, seed=config.seed)
+            observed_unlearned = query(unlearned, name)
             result["models"][name] = summary(*observed_unlearned, audit.evaluate(*observed_unlearned))
     result["seconds"] = time.perf_counter() - start
     if store is not None:

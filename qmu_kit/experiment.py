@@ -12,7 +12,7 @@ The result's JSON schema (version :data:`SCHEMA_VERSION`; stable: fields are onl
       "models": {
         NAME: {                       # "original", "retrained" (unless retrain=false), one per method
           "acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget",
-          "mia_success_forget",       # the paper's metric, primary attack (config.attack)
+          "mia_success_forget",       # the paper's metric, primary attack (config.primary_attack)
           "mia_flag_rate_forget_nonmembers",   # its control
           "mia_auc", "mia_accuracy", "mia_tpr_at_1pct_fpr", "mia_tpr_at_0_1pct_fpr",  # forget set
           "mia_auc_overall",          # retain members vs retain non-members
@@ -45,7 +45,6 @@ import json
 import math
 import platform
 import time
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +53,11 @@ import numpy as np
 import torch
 
 from qmu_kit import __version__
+from qmu_kit._random import stream_seed
 from qmu_kit._validation import check_choice, check_depth, check_float, check_int, check_qubits, check_shots
-from qmu_kit.attacks import ATTACKS, Observations, ShadowModels
+from qmu_kit.attacks import ATTACKS, Observations, ShadowModels, needs_reference
 from qmu_kit.audit import AuditSplit, MembershipAudit
-from qmu_kit.cache import ResultCache, atomic_write
+from qmu_kit.cache import CacheWarning, ResultCache, atomic_write, resolve_cache
 from qmu_kit.data import DATASETS, MODELS, ForgetSpec, prepare_data
 from qmu_kit.readout import make_readout
 from qmu_kit.signals import loss as loss_signal
@@ -67,6 +67,7 @@ from qmu_kit.unlearning import (
     UNLEARNING_METHODS,
     GradientAscent,
     SelectiveSynapticDampening,
+    UnlearningReport,
     UnlearningTask,
     make_method,
 )
@@ -98,7 +99,7 @@ PRESETS: dict[str, dict] = {
 
 
 #: Modules that only present numbers; editing them must not invalidate cached results.
-_PRESENTATION_MODULES = {"plots.py", "widgets.py", "notebook.py", "cli.py", "sweep.py", "reproduce.py", "__init__.py"}
+_PRESENTATION_MODULES = {"plots.py", "widgets.py", "notebook.py", "cli.py", "sweep.py", "reproduce.py", "app.py", "__init__.py"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -142,7 +143,8 @@ class ExperimentConfig:
             compared with). Only a leakage study without unlearning (``methods=()``) may skip it.
         unlearn_params: which parameters unlearning may change: ``all``, ``quantum``, ``classical``.
         method_options: per-method knobs, e.g. ``{"ga": {"lr": 0.02}}``.
-        attack: the attack behind the headline ``mia_*`` fields (one of ``attacks``).
+        attack: the attack behind the headline ``mia_*`` fields, one of ``attacks`` (``None``: ``mlp``
+            when it runs, else the first of ``attacks``; see :attr:`primary_attack`).
         attacks: attacks to run, any of ``mlp, loss, confidence, entropy, lira``.
         n_shadows: LiRA shadow models, 1..64.
         seed: the one seed every random choice flows from, 0..2**32-1.
@@ -164,7 +166,7 @@ class ExperimentConfig:
     retrain: bool = True
     unlearn_params: str = "all"
     method_options: Mapping[str, Mapping] = field(default_factory=dict)
-    attack: str = "mlp"
+    attack: str | None = None
     attacks: tuple[str, ...] = ATTACK_NAMES
     n_shadows: int = 2
     seed: int = 0
@@ -210,24 +212,38 @@ class ExperimentConfig:
             options[name] = dict(sorted(dict(knobs).items()))
         set_("method_options", dict(sorted(options.items())))
         set_("attacks", _as_tuple("attacks", self.attacks, ATTACK_NAMES))
-        check_choice("attack", self.attack, ATTACK_NAMES)
-        if self.attack not in self.attacks:
+        if self.attack is not None and check_choice("attack", self.attack, ATTACK_NAMES) not in self.attacks:
             raise ValueError(f"attack={self.attack!r} must be one of the attacks run: {', '.join(self.attacks)}")
         check_int("n_shadows", self.n_shadows, 1, 64)
         check_int("seed", self.seed, 0, 2**32 - 1)
 
     @classmethod
     def from_preset(cls, preset: str = "classroom", **overrides) -> "ExperimentConfig":
-        """The named preset (``classroom`` or ``paper``) with any fields overridden."""
+        """The named preset (``classroom`` or ``paper``) with any fields overridden.
+
+        ``method_options`` are merged knob by knob into the preset's, so
+        ``from_preset("paper", method_options={"ga": {"lr": 0.02}})`` keeps the paper's other GA knobs.
+        """
         check_choice("preset", preset, PRESETS)
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
             raise ValueError(f"unknown config field(s) {unknown}: allowed are {', '.join(f.name for f in dataclasses.fields(cls))}")
-        return cls(**{**PRESETS[preset], **overrides})
+        fields = {**PRESETS[preset], **overrides}
+        options = {name: dict(knobs) for name, knobs in PRESETS[preset].get("method_options", {}).items()}
+        for name, knobs in dict(overrides.get("method_options") or {}).items():
+            options[name] = {**options.get(name, {}), **dict(knobs)}
+        return cls(**(fields | {"method_options": options}))
 
     def replace(self, **changes) -> "ExperimentConfig":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
+
+    def prepare_data(self):
+        """The data this experiment runs on (:func:`qmu_kit.data.prepare_data` with this config's fields)."""
+        return prepare_data(
+            self.dataset, model=self.model, n_qubits=self.n_qubits, n_train=self.n_train, n_test=self.n_test,
+            forget=self.forget, seed=self.seed, data_path=self.data_path,
+        )
 
     def training(self) -> dict:
         """The original model's settings with the model defaults filled in."""
@@ -239,14 +255,21 @@ class ExperimentConfig:
             "batch_size": self.batch_size if self.batch_size is not None else paper.batch_size,
         }
 
+    @property
+    def primary_attack(self) -> str:
+        """The attack behind the headline ``mia_*`` numbers (``attack``, or its default)."""
+        if self.attack is not None:
+            return self.attack
+        return "mlp" if "mlp" in self.attacks else self.attacks[0]
+
     def resolved(self) -> "ExperimentConfig":
-        """The same experiment with every ``None`` (model default) replaced by its value."""
-        return self.replace(**self.training())
+        """The same experiment with every ``None`` (model or attack default) replaced by its value."""
+        return self.replace(**self.training(), attack=self.primary_attack)
 
     def to_dict(self) -> dict:
         """JSON-ready, with model defaults resolved (so the record says what actually ran)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out.update(self.training())
+        out.update(self.training(), attack=self.primary_attack)
         out["methods"], out["attacks"] = list(self.methods), list(self.attacks)
         out["method_options"] = {k: dict(v) for k, v in self.method_options.items()}
         return out
@@ -330,10 +353,13 @@ class ExperimentResult:
         config = ExperimentConfig.from_dict(data["config"])
         # Canonical order (original, retrained, methods; attacks as configured) whatever the JSON's.
         order = ["original", "retrained", *config.methods]
-        models = {name: data["models"][name] for name in sorted(data["models"], key=lambda n: order.index(n) if n in order else len(order))}
-        for model in models.values():
+        rank = lambda names: (lambda name: names.index(name) if name in names else len(names))  # noqa: E731
+        models = {}
+        for name in sorted(data["models"], key=rank(order)):
+            model = dict(data["models"][name])  # copies: the caller's dict stays as it was
             if isinstance(model.get("attacks"), dict):
-                model["attacks"] = {a: model["attacks"][a] for a in sorted(model["attacks"], key=lambda a: config.attacks.index(a) if a in config.attacks else len(config.attacks))}
+                model["attacks"] = {a: model["attacks"][a] for a in sorted(model["attacks"], key=rank(config.attacks))}
+            models[name] = model
         return cls(config, dict(data["versions"]), models, from_cache)
 
     def to_json(self, path: str | Path) -> Path:
@@ -407,11 +433,6 @@ TABLE_COLUMNS = {
 }
 
 
-def _stream_seed(seed: int, name: str) -> int:
-    """An independent, reproducible seed per named random stream."""
-    return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
-
-
 def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     return float((probs.argmax(1) == labels).mean()) if len(labels) else float("nan")
 
@@ -436,53 +457,65 @@ class _Progress:
         self.bar.close()
 
 
+def _restore(cache: ResultCache | None, key: str, restore):
+    """``restore(state)`` of the model state stored under ``key``, or ``None`` when there is none or it
+    is unusable (an entry from an incompatible model: reported, then recomputed and overwritten)."""
+    state = cache.load_state(key) if cache is not None else None
+    if state is None:
+        return None
+    try:
+        return restore(state)
+    except Exception as error:
+        import warnings
+
+        warnings.warn(f"ignoring unusable cached model {key} ({type(error).__name__}: {error}); recomputing", CacheWarning, stacklevel=3)
+        return None
+
+
 def train_original(config: ExperimentConfig, data, cache: ResultCache | None, progress: bool = False) -> QNNClassifier:
     """The original model, from the model cache when the same data and training settings ran before."""
     key = config.cache_key("original")
-    state = cache.load_state(key) if cache is not None else None
-    if state is not None:
-        try:
-            return QNNClassifier.from_state(state)
-        except Exception as error:  # an entry from an incompatible model: recompute it
-            import warnings
-
-            from qmu_kit.cache import CacheWarning
-
-            warnings.warn(f"ignoring unusable cached model {key} ({error}); retraining", CacheWarning, stacklevel=2)
-    settings = config.training()
-    model = QNNClassifier(
-        config.model, config.n_qubits, settings["depth"], n_classes=data.n_classes, lr=settings["lr"],
-        batch_size=settings["batch_size"], epochs=settings["epochs"], seed=config.seed, progress=progress,
-    ).fit(data.x_train, data.y_train, (data.x_test, data.y_test))
-    if cache is not None:
-        cache.store_state(key, model.to_state())
+    model = _restore(cache, key, QNNClassifier.from_state)
+    if model is None:
+        settings = config.training()
+        model = QNNClassifier(
+            config.model, config.n_qubits, settings["depth"], n_classes=data.n_classes, lr=settings["lr"],
+            batch_size=settings["batch_size"], epochs=settings["epochs"], seed=config.seed, progress=progress,
+        ).fit(data.x_train, data.y_train, (data.x_test, data.y_test))
+        if cache is not None:
+            cache.store_state(key, model.to_state())
     return model
+
+
+def original_model(config: ExperimentConfig | None = None, cache: ResultCache | bool = True, progress: bool = False) -> QNNClassifier:
+    """The experiment's trained original model (replayed from the model cache when it ran before).
+
+    Example:
+        >>> clf = original_model(ExperimentConfig(model="basic", depth=2, epochs=3), cache=False)  # doctest: +SKIP
+        >>> clf.history_[-1]["test_accuracy"]                                                      # doctest: +SKIP
+    """
+    config = config if config is not None else ExperimentConfig()
+    return train_original(config, config.prepare_data(), resolve_cache(cache), progress)
 
 
 def retrain(config: ExperimentConfig, original: QNNClassifier, task: UnlearningTask, cache: ResultCache | None):
     """The gold standard, from the model cache when the same data, training and forget set ran before."""
-    from qmu_kit.unlearning import UnlearningReport
-
     key = config.cache_key("retrained")
-    state = cache.load_state(key) if cache is not None else None
-    if state is not None and "report" in state:
-        try:
-            return QNNClassifier.from_state(state), UnlearningReport(**state["report"])
-        except Exception:  # unusable entry: recompute below, which overwrites it
-            pass
+    restored = _restore(cache, key, lambda state: (QNNClassifier.from_state(state), UnlearningReport(**state["report"])))
+    if restored is not None:
+        return restored
     model, report = make_method("retrain").unlearn(original, task, seed=config.seed)
     if cache is not None:
         cache.store_state(key, {**model.to_state(), "report": report.to_dict()})
     return model, report
 
 
-def _shadow_outputs(config, data, original, cache, readout_seed) -> tuple[np.ndarray, np.ndarray]:
+def _shadow_outputs(config, data, original, cache) -> tuple[np.ndarray, np.ndarray]:
     """LiRA's shadow models' outputs on the training and test sets (shadows cached like the original)."""
     key = config.cache_key("shadows")
-    states = [cache.load_state(f"{key}{k}") for k in range(config.n_shadows)] if cache is not None else [None]
-    if all(state is not None for state in states):
-        shadows = ShadowModels(None, config.n_shadows)
-        shadows.models_ = [QNNClassifier.from_state(state) for state in states]
+    restored = [_restore(cache, f"{key}{k}", QNNClassifier.from_state) for k in range(config.n_shadows)]
+    if all(model is not None for model in restored):
+        shadows = ShadowModels.from_models(restored)
     else:
         twin = original.get_params() | {"progress": False}
         shadows = ShadowModels(
@@ -492,11 +525,28 @@ def _shadow_outputs(config, data, original, cache, readout_seed) -> tuple[np.nda
         if cache is not None:
             for k, model in enumerate(shadows.models_):
                 cache.store_state(f"{key}{k}", model.to_state())
-    readout = lambda part: make_readout(config.shots, _stream_seed(readout_seed, part))  # noqa: E731
+    readout = lambda part: make_readout(config.shots, stream_seed(config.seed, part))  # noqa: E731
     return (
         shadows.predict_proba(data.x_train, readout=readout("shadow-train")),
         shadows.predict_proba(data.x_test, readout=readout("shadow-test")),
     )
+
+
+def cached_result(config: ExperimentConfig, cache: ResultCache | None) -> ExperimentResult | None:
+    """The stored result of ``config``, or ``None`` when it never ran or the entry is unusable (reported)."""
+    if cache is None:
+        return None
+    key = config.cache_key()
+    stored = cache.load_json(key)
+    if stored is None:
+        return None
+    try:
+        return ExperimentResult.from_dict(stored, from_cache=True)
+    except (ValueError, TypeError, KeyError) as error:
+        import warnings
+
+        warnings.warn(f"ignoring invalid cached result {key} ({error}); recomputing", CacheWarning, stacklevel=3)
+        return None
 
 
 def run_experiment(
@@ -513,37 +563,25 @@ def run_experiment(
         The :class:`ExperimentResult`; ``from_cache`` says whether it was replayed.
     """
     config = (config if config is not None else ExperimentConfig()).resolved()
-    store = ResultCache() if cache is True else (cache or None)
-    key = config.cache_key()
-    if store is not None:
-        cached = store.load_json(key)
-        if cached is not None:
-            try:
-                return ExperimentResult.from_dict(cached, from_cache=True)
-            except (ValueError, TypeError, KeyError) as error:
-                import warnings
+    store = resolve_cache(cache)
+    cached = cached_result(config, store)
+    if cached is not None:
+        return cached
 
-                from qmu_kit.cache import CacheWarning
-
-                warnings.warn(f"ignoring invalid cached result {key} ({error}); recomputing", CacheWarning, stacklevel=2)
-
-    bar = _Progress(3 + config.retrain + len(config.methods) + ("lira" in config.attacks), progress)
+    bar = _Progress(3 + config.retrain + len(config.methods) + needs_reference(config.attacks), progress)
     try:
-        data = prepare_data(
-            config.dataset, model=config.model, n_qubits=config.n_qubits, n_train=config.n_train,
-            n_test=config.n_test, forget=config.forget, seed=config.seed, data_path=config.data_path,
-        )
+        data = config.prepare_data()
         bar.step("data")
         original = train_original(config, data, store, progress)
         bar.step("original model")
 
         reference_train = reference_test = None
-        if "lira" in config.attacks:
-            reference_train, reference_test = _shadow_outputs(config, data, original, store, config.seed)
+        if needs_reference(config.attacks):
+            reference_train, reference_test = _shadow_outputs(config, data, original, store)
             bar.step("shadow models")
 
         def observe(model: QNNClassifier, name: str):
-            readout = lambda part: make_readout(config.shots, _stream_seed(config.seed, f"{name}-{part}"))  # noqa: E731
+            readout = lambda part: make_readout(config.shots, stream_seed(config.seed, f"{name}-{part}"))  # noqa: E731
             return (
                 Observations(model.predict_proba(data.x_train, readout=readout("train")), data.y_train, reference_train),
                 Observations(model.predict_proba(data.x_test, readout=readout("test")), data.y_test, reference_test),
@@ -553,7 +591,7 @@ def run_experiment(
         observed = {"original": observe(original, "original")}
         audit = MembershipAudit(config.attacks, config.seed).fit(*observed["original"], split)
 
-        task_readout = make_readout(config.shots, _stream_seed(config.seed, "task"))
+        task_readout = make_readout(config.shots, stream_seed(config.seed, "task"))
         task = UnlearningTask.from_data(data, original, task_readout)
         models = {"original": original}
         reports = {}
@@ -562,7 +600,7 @@ def run_experiment(
             bar.step("retrained")
         for name in config.methods:
             method = make_method(name, **config.method_options.get(name, {}))
-            readout = make_readout(config.shots, _stream_seed(config.seed, f"unlearn-{name}"))
+            readout = make_readout(config.shots, stream_seed(config.seed, f"unlearn-{name}"))
             models[name], reports[name] = method.unlearn(
                 original, task, readout=readout, params=config.unlearn_params, seed=config.seed
             )
@@ -573,9 +611,9 @@ def run_experiment(
         for name, model in models.items():
             members, nonmembers = observed.get(name) or observe(model, name)
             outcomes = audit.evaluate(members, nonmembers)
-            primary = outcomes[config.attack]
+            primary = outcomes[config.primary_attack]
             if name == "original":
-                seconds, evaluations = model.history_[-1]["seconds"], model.circuit_evaluations_
+                seconds, evaluations = model.history_[-1]["seconds"], model.history_[-1]["circuit_evaluations"]
                 speedup, details = None, {"history": model.history_, "n_params": model.n_params_}
             else:
                 report = reports[name]
@@ -625,5 +663,5 @@ def run_experiment(
         bar.close()
     result = ExperimentResult(config, versions(), results)
     if store is not None:
-        store.store_json(key, result.to_dict())
+        store.store_json(config.cache_key(), result.to_dict())
     return result

@@ -100,3 +100,88 @@ def balanced_indices(n_members: int, n_nonmembers: int, seed: int = 0) -> tuple[
     rng = np.random.default_rng(seed)
     pick = lambda n: np.sort(rng.choice(n, size, replace=False))  # noqa: E731
     return pick(n_members), pick(n_nonmembers)
+
+
+def shot_noise_std(expval: float, shots: int | None) -> float:
+    """Standard deviation of a ``shots``-shot estimate of an expectation value ``<Z>``.
+
+    Each shot reads +1 or -1, so the average of ``S`` shots spreads by ``sqrt((1 - <Z>^2) / S)``
+    around the exact value; exact readout (``shots=None``) does not spread at all.
+
+    Args:
+        expval: the exact expectation value, in [-1, 1].
+        shots: the number of shots ``S``, or ``None`` for exact expectations.
+
+    Returns:
+        The standard deviation of the estimate (``0.0`` for exact readout).
+
+    Example:
+        >>> round(shot_noise_std(0.4, 100), 4)
+        0.0917
+        >>> shot_noise_std(0.4, None)
+        0.0
+    """
+    return 0.0 if shots is None else float(np.sqrt((1 - expval**2) / shots))
+
+
+def mean_ci(values) -> tuple[float, float]:
+    """Mean and half-width of its 95 % t-interval, ignoring ``None`` and NaN.
+
+    Returns ``(nan, nan)`` without values and a half-width of 0 for a single value.
+
+    Example:
+        >>> mean, half = mean_ci([0.4, 0.6])
+        >>> round(mean, 2), round(half, 2)
+        (0.5, 1.27)
+    """
+    from scipy import stats
+
+    values = np.asarray([v for v in values if v is not None and v == v], dtype=float)
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    if len(values) == 1:
+        return float(values[0]), 0.0
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    return float(values.mean()), float(half)
+
+
+def seed_summary(table, x: str, ys, by: str | None = None, bounds: tuple[float, float] | None = None):
+    """Mean over seeds and its 95 % t-interval (:func:`mean_ci`) of the columns ``ys``, per value of ``x``.
+
+    Args:
+        table: a pandas DataFrame with one row per run (such as a sweep's table).
+        x: the column whose values are the points, e.g. ``"shots"``.
+        ys: the columns to summarize.
+        by: an optional column whose values are summarized separately, e.g. ``"model_name"``.
+        bounds: the range the interval is cut to (``(0, 1)`` for fractions); ``None`` keeps it whole.
+
+    Returns:
+        A DataFrame indexed by ``x`` (or by ``(by, x)``), sorted, with two column levels: the
+        statistic (``mean``, ``low``, ``high``, ``std`` over seeds, ``n`` values) and the column of
+        ``ys``: ``summary["mean"]["auc"]`` is the mean AUC at every point.
+
+    Example:
+        >>> import pandas as pd
+        >>> runs = pd.DataFrame({"shots": [10, 10, 100, 100], "seed": [0, 1, 0, 1], "auc": [0.5, 0.7, 0.6, 0.6]})
+        >>> summary = seed_summary(runs, "shots", ["auc"], bounds=(0, 1))
+        >>> summary["mean"]["auc"].tolist(), summary["low"]["auc"].tolist(), summary["n"]["auc"].tolist()
+        ([0.6, 0.6], [0.0, 0.6], [2, 2])
+    """
+    import pandas as pd
+
+    keys = [by, x] if by else [x]
+    rows = {}
+    for key, part in table.groupby(keys):
+        row = {}
+        for y in ys:
+            values = pd.to_numeric(part[y]).dropna().to_numpy(dtype=float)
+            mean, half = mean_ci(values)
+            low, high = mean - half, mean + half
+            if bounds is not None:
+                low, high = min(max(low, bounds[0]), bounds[1]), min(max(high, bounds[0]), bounds[1])
+            std = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+            row.update({("mean", y): mean, ("low", y): low, ("high", y): high, ("std", y): std, ("n", y): len(values)})
+        rows[key if by else key[0]] = row
+    summary = pd.DataFrame.from_dict(rows, orient="index")
+    summary.index.names = keys
+    return summary

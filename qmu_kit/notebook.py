@@ -1,4 +1,4 @@
-"""Helpers for the notebooks themselves: parameter validation and recorded metrics.
+"""Helpers for the notebooks themselves: parameter validation, recorded metrics, numbers for display.
 
 Every notebook starts with a cell tagged ``parameters`` (papermill's convention) holding plain
 assignments, followed by a cell that calls :func:`check_parameters`. Papermill only *warns* about a
@@ -8,6 +8,9 @@ naming it and the declared ones, so a typo in a rerun never silently runs the de
 :func:`record_metrics` displays the numbers a notebook wants checked as one JSON output with its own
 MIME type; :func:`read_metrics` reads them back from an executed notebook (the papermill tests and
 ``qmu-kit reproduce`` use it).
+
+:func:`format_number`, :func:`format_speedup` and :func:`format_metrics` write numbers the same way in
+the panels' tables, recorded metrics and ``qmu-kit reproduce``'s summary.
 
 Example:
     >>> check_parameters({"shots": "300", "seed": 0}, ["shots", "seed"])
@@ -43,8 +46,18 @@ def _validators() -> dict[str, Callable]:
         "attack": lambda v: check_choice("attack", v, ATTACK_NAMES),
         "n_seeds": lambda v: check_int("n_seeds", v, 1, 20),
         "n_queries": lambda v: check_int("n_queries", v, 20, 2000),
-        "forget_class": lambda v: check_int("forget_class", v, 0, 9),
     }
+
+
+def check_device_shots(value) -> int:
+    """A ``shots`` parameter for a device: a number of shots, never ``"exact"`` (a device always samples).
+
+    Give it to :func:`check_parameters` as ``extra={"shots": check_device_shots}``.
+    """
+    shots = check_shots(value)
+    if shots is None:
+        raise ValueError("shots='exact' is not possible on a device: give an integer number of shots")
+    return shots
 
 
 def injected_parameters(namespace: Mapping) -> list[str]:
@@ -101,8 +114,6 @@ def experiment_config(params: Mapping, **overrides):
     from qmu_kit.experiment import ExperimentConfig
 
     fields = {name: params[name] for name in ("model", "depth", "shots", "seed", "attack") if name in params}
-    if "attack" in fields:
-        fields["attacks"] = ("mlp", "loss", "confidence", "entropy", "lira")
     return ExperimentConfig.from_preset(params.get("preset", "classroom"), **{**fields, **overrides})
 
 
@@ -111,11 +122,74 @@ def record_metrics(**metrics) -> None:
     from IPython.display import display
 
     data = json.loads(json.dumps(metrics))
-    display({METRICS_MIME: data, "text/plain": ", ".join(f"{k} = {_short(v)}" for k, v in data.items())}, raw=True)
+    display({METRICS_MIME: data, "text/plain": format_metrics(data)}, raw=True)
 
 
-def _short(value) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+def format_metrics(metrics: Mapping) -> str:
+    """``name = value, ...`` with floats to three decimals (how recorded metrics are shown).
+
+    Example:
+        >>> format_metrics({"auc": 0.61234, "n_seeds": 3})
+        'auc = 0.612, n_seeds = 3'
+    """
+    return ", ".join(f"{name} = {value:.3f}" if isinstance(value, float) else f"{name} = {value}"
+                     for name, value in metrics.items())
+
+
+def format_number(value, digits: int = 2) -> str:
+    """A number for a table: ``digits`` decimals, ``-`` for a missing one (``None`` or NaN).
+
+    Example:
+        >>> format_number(0.8765), format_number(None), format_number(float("nan"))
+        ('0.88', '-', '-')
+    """
+    return "-" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def format_speedup(value) -> str:
+    """A speed-up over retraining such as ``12.3x``; ``-`` where there is none (the original model).
+
+    Example:
+        >>> format_speedup(12.34), format_speedup(None)
+        ('12.3x', '-')
+    """
+    return "-" if value is None or value != value else f"{value:.1f}x"
+
+
+def attack_metric(results, attack: str, which: str = "overall", field: str = "auc",
+                  model: str = "original") -> list[float]:
+    """One attack's number in each result, e.g. the loss attack's AUC against the original model.
+
+    The results' tables (:meth:`~qmu_kit.sweep.SweepResult.table`) hold the headline attack's numbers
+    only; this reads any attack's, in the results' order.
+
+    Args:
+        results: experiment results, such as a sweep's ``results``.
+        attack: the attack, one the experiments ran.
+        which: ``"overall"`` (retain members vs non-members) or ``"forget"``.
+        field: a field of :class:`~qmu_kit.metrics.MembershipMetrics`, e.g. ``"auc"``.
+        model: the model the attack was run against.
+    """
+    return [result.models[model]["attacks"][attack][which][field] for result in results]
+
+
+def device_audit_table(audits: Mapping[str, dict]):
+    """One row per device of :func:`~qmu_kit.devices.run_device_audit` results (``{name: audit}``):
+    accuracies, the paper's metric and its control, and two attacks' AUCs (a pandas DataFrame)."""
+    import pandas as pd
+
+    rows = {}
+    for name, audit in audits.items():
+        mlp, loss = audit["attacks"]["mlp"], audit["attacks"]["loss"]
+        rows[name] = {
+            "accuracy (members)": audit["accuracy_members"],
+            "accuracy (non-members)": audit["accuracy_nonmembers"],
+            "MIA success": mlp["mia_success_forget"],
+            "control": mlp["flag_rate_forget_nonmembers"],
+            "AUC (paper's attack)": mlp["overall"]["auc"],
+            "AUC (loss attack)": loss["overall"]["auc"],
+        }
+    return pd.DataFrame(rows).T
 
 
 def read_metrics(notebook: str | Path | Mapping) -> dict:

@@ -1,5 +1,6 @@
 """Figures for the notebooks and apps. Computing lives elsewhere: every function here draws numbers
-it is given (an experiment's result dict, a sweep's table) and returns matplotlib objects.
+it is given (an experiment's result dict, a summary of a sweep from :func:`qmu_kit.metrics.seed_summary`)
+and returns matplotlib objects.
 
 Figures that a widget updates are classes with a ``draw(...)`` method: the figure and its axes are
 built once and each update only replaces the data, then re-renders (see :mod:`qmu_kit.widgets`).
@@ -19,6 +20,8 @@ import io
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from qmu_kit._validation import check_shots
 
 #: One colour per model name, used consistently across every figure of the kit.
 MODEL_COLORS = {
@@ -112,13 +115,13 @@ class ShotNoiseFigure:
     def __init__(self, width: float = 7, height: float = 3):
         self.fig, (self.ax,) = new_figure(width, height)
 
-    def draw(self, estimates: np.ndarray, exact: float, shots) -> Figure:
+    def draw(self, estimates: np.ndarray, exact: float, shots, sd: float) -> Figure:
+        """``sd``: the theoretical spread (:func:`qmu_kit.metrics.shot_noise_std`), drawn at +-1 sd."""
         ax = self.ax
         ax.clear()
         ax.hist(estimates, bins=np.linspace(-1, 1, 81), color="#1f77b4", alpha=0.8)
         ax.axvline(exact, color="#d62728", lw=2, label=f"exact <Z> = {exact:.2f}")
         if shots is not None:
-            sd = np.sqrt((1 - exact**2) / shots)
             for sign in (-1, 1):
                 ax.axvline(exact + sign * sd, color="#d62728", ls="--", lw=1)
         label = "exact" if shots is None else f"{shots} shots"
@@ -154,8 +157,8 @@ def _roc_points(roc: dict, floor: float):
     return np.clip(fpr, floor, 1), np.clip(tpr, floor, 1)
 
 
-def draw_roc(ax, models: dict[str, dict], attack: str, which: str = "overall", loglog: bool = True) -> None:
-    """ROC curves of ``attack`` against several models (``which``: ``overall`` or ``forget``)."""
+def draw_roc(ax, models: dict[str, dict], attack: str, which: str = "overall") -> None:
+    """ROC curves of ``attack`` against several models on log-log axes (``which``: ``overall`` or ``forget``)."""
     ax.clear()
     floor = 1e-3
     for name, model in models.items():
@@ -164,25 +167,22 @@ def draw_roc(ax, models: dict[str, dict], attack: str, which: str = "overall", l
         auc = outcome[which]["auc"]
         ax.step(fpr, tpr, where="post", color=MODEL_COLORS.get(name, "0.3"), label=f"{MODEL_LABELS.get(name, name)} (AUC {auc:.2f})")
     ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
-    if loglog:
-        ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05))
-    ax.set(xlabel="false-positive rate", ylabel="true-positive rate")
+    ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
     what = "retain members vs non-members" if which == "overall" else "forget set vs its non-members"
     ax.set_title(f"ROC, {attack} attack: {what}", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
 
 
-def draw_attack_rocs(ax, model: dict, attacks: list[str] | None = None, which: str = "overall") -> None:
-    """ROC curves of several attacks against one model, on log-log axes."""
+def draw_attack_rocs(ax, model: dict) -> None:
+    """ROC curves of every attack against one model (retain members vs non-members), on log-log axes."""
     ax.clear()
     floor = 1e-3
-    for attack, color in zip(attacks or list(model["attacks"]), ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")):
-        outcome = model["attacks"][attack]
-        fpr, tpr = _roc_points(outcome[f"roc_{which}"], floor)
-        ax.step(fpr, tpr, where="post", color=color, label=f"{attack} (AUC {outcome[which]['auc']:.2f})")
+    for (attack, outcome), color in zip(model["attacks"].items(), ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")):
+        fpr, tpr = _roc_points(outcome["roc_overall"], floor)
+        ax.step(fpr, tpr, where="post", color=color, label=f"{attack} (AUC {outcome['overall']['auc']:.2f})")
     ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
     ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
-    ax.set_title("every attack, " + ("retain members vs non-members" if which == "overall" else "forget set vs its non-members"), fontsize=10)
+    ax.set_title("every attack, retain members vs non-members", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
 
 
@@ -209,10 +209,10 @@ class LeakageFigure:
     def __init__(self, width: float = 11, height: float = 4):
         self.fig, (self.ax_roc, self.ax_hist) = new_figure(width, height, ncols=2)
 
-    def draw(self, result: dict, attack: str = "mlp", which: str = "overall") -> Figure:
-        original = {"original": result["models"]["original"]}
-        draw_roc(self.ax_roc, original, attack, which)
-        draw_loss_histograms(self.ax_hist, result["models"]["original"], "retain" if which == "overall" else "forget")
+    def draw(self, result: dict, attack: str = "mlp") -> Figure:
+        original = result["models"]["original"]
+        draw_roc(self.ax_roc, {"original": original}, attack)
+        draw_loss_histograms(self.ax_hist, original, "retain")
         return self.fig
 
 
@@ -251,54 +251,116 @@ class UnlearningFigure:
         return self.fig
 
 
-#: Line colours for :func:`band_plot` when several series share one axes.
+#: Line colours for :func:`shots_band_plot` when several series share one axes.
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-def band_plot(
-    ax, table, x: str, y: str, by: str | None = None, *, logx: bool = True, label: str | None = None,
-    clip: tuple[float, float] | None = (0.0, 1.0),
-) -> None:
-    """Mean of ``y`` over seeds with a 95 % confidence band (t-interval), per value of ``x``.
-
-    Args:
-        table: a pandas DataFrame with one row per run (columns ``x``, ``y``, ``seed``, and ``by``).
-        by: optional column whose values get separate lines (model names get their usual colours).
-        clip: the band is cut to this range (fractions cannot leave [0, 1]); ``None`` to keep it.
-    """
-    from scipy import stats
-
-    groups = table.groupby(by) if by else [(label or y, table)]
-    for name, part in groups:
-        summary = part.groupby(x)[y].agg(["mean", "std", "count"]).reset_index()
-        dof = np.maximum(summary["count"] - 1, 1)
-        half = summary["std"].fillna(0) / np.sqrt(summary["count"]) * stats.t.ppf(0.975, dof)
-        low, high = summary["mean"] - half, summary["mean"] + half
-        if clip is not None:
-            low, high = low.clip(*clip), high.clip(*clip)
-        xs = summary[x].to_numpy(dtype=float)
-        color = MODEL_COLORS.get(str(name)) or PALETTE[len(ax.get_lines()) % len(PALETTE)]
-        ax.plot(xs, summary["mean"], marker="o", color=color, label=MODEL_LABELS.get(str(name), str(name)))
-        ax.fill_between(xs, low, high, color=color, alpha=0.15)
-    if logx:
-        ax.set_xscale("log")
-    ax.set(xlabel=x, ylabel=y)
-    ax.legend(fontsize=8)
-
-
-def shots_axis_values(shots: list) -> np.ndarray:
-    """Shot counts for a log axis, with exact (``None``) placed one decade past the largest."""
+def shots_axis_values(shots) -> np.ndarray:
+    """Shot counts for a log axis, with exact (``None`` or ``"exact"``) placed one decade past the largest."""
+    shots = [check_shots(s) for s in shots]
     finite = [s for s in shots if s is not None]
     top = max(finite) * 10 if finite else 1
     return np.array([top if s is None else s for s in shots], dtype=float)
 
 
-def label_exact_tick(ax, shots: list) -> None:
-    """Label the tick where :func:`shots_axis_values` put the exact readout."""
+def label_exact_tick(ax, shots) -> None:
+    """Label the ticks where :func:`shots_axis_values` put the shot counts, ``exact`` included."""
+    shots = [check_shots(s) for s in shots]
     finite = sorted(s for s in set(shots) if s is not None)
     ticks = list(finite) + ([finite[-1] * 10] if None in shots and finite else [])
     ax.set_xticks(ticks, [str(s) for s in finite] + (["exact"] if None in shots and finite else []), fontsize=8)
     ax.minorticks_off()
+
+
+def _series(summary):
+    """``(name, rows)`` per line of a :func:`~qmu_kit.metrics.seed_summary`: one per ``by`` value, or one."""
+    if summary.index.nlevels == 1:
+        return [(None, summary)]
+    return [(name, part.droplevel(0)) for name, part in summary.groupby(level=0)]
+
+
+def shots_band_plot(ax, summary, y: str, label: str | None = None) -> None:
+    """Mean of ``y`` over seeds and its 95 % band against the number of shots (log axis, exact last).
+
+    Args:
+        summary: :func:`qmu_kit.metrics.seed_summary` over ``"shots"``; summarized ``by`` a column
+            (such as ``model_name``), it gives one line per value (model names get their usual colours).
+        label: the line's label when there is one line (default ``y``).
+    """
+    for name, rows in _series(summary):
+        xs = shots_axis_values(rows.index)
+        name = (label or y) if name is None else str(name)
+        color = MODEL_COLORS.get(name) or PALETTE[len(ax.get_lines()) % len(PALETTE)]
+        ax.plot(xs, rows["mean"][y], marker="o", color=color, label=MODEL_LABELS.get(name, name))
+        ax.fill_between(xs, rows["low"][y], rows["high"][y], color=color, alpha=0.15)
+    ax.set_xscale("log")
+    label_exact_tick(ax, summary.index.get_level_values(-1))
+    ax.set(xlabel="shots", ylabel=y)
+    ax.legend(fontsize=8)
+
+
+def leakage_vs_shots_figure(summary) -> Figure:
+    """Leakage, the paper's metric and utility against shots (notebook 04).
+
+    Args:
+        summary: :func:`qmu_kit.metrics.seed_summary` over ``"shots"`` of ``loss_auc``,
+            ``mia_auc_overall``, ``mia_success_forget``, ``mia_flag_rate_forget_nonmembers`` and
+            ``acc_test_retain``.
+    """
+    fig, axes = new_figure(12, 3.6, ncols=3)
+    panels = (
+        ({"loss_auc": "loss attack", "mia_auc_overall": "paper's attack"}, "AUC, members vs non-members", "leakage"),
+        ({"mia_success_forget": "MIA success", "mia_flag_rate_forget_nonmembers": "control"}, "flag rate, forgotten class",
+         "the paper's metric and its control"),
+        ({"acc_test_retain": "test accuracy"}, "accuracy", "utility"),
+    )
+    for ax, (lines, ylabel, title) in zip(axes, panels):
+        for y, label in lines.items():
+            shots_band_plot(ax, summary, y, label)
+        ax.set(xlabel="shots per query", ylabel=ylabel, title=title)
+    return fig
+
+
+def unlearning_vs_shots_figure(summary) -> Figure:
+    """Forgetting, utility and its spread over seeds against shots, one line per method (notebook 04).
+
+    Args:
+        summary: :func:`qmu_kit.metrics.seed_summary` over ``"shots"`` by ``"model_name"`` of
+            ``acc_train_forget`` and ``acc_test_retain``.
+    """
+    fig, axes = new_figure(12, 3.6, ncols=3)
+    shots_band_plot(axes[0], summary, "acc_train_forget")
+    axes[0].set(ylabel="forget-set accuracy (target 0)", title="did it forget?")
+    shots_band_plot(axes[1], summary, "acc_test_retain")
+    axes[1].set(ylabel="test accuracy, retained classes", title="what did it keep?")
+    for name, rows in _series(summary):
+        axes[2].plot(shots_axis_values(rows.index), rows["std"]["acc_test_retain"], marker="o",
+                     color=MODEL_COLORS.get(name), label=MODEL_LABELS.get(name, name))
+    axes[2].set(xscale="log", ylabel="std over seeds", title="instability of the retained accuracy")
+    label_exact_tick(axes[2], summary.index.get_level_values(-1))
+    axes[2].legend(fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("shots per circuit")
+    return fig
+
+
+def privacy_utility_figure(summary, labelled=(10, 30, 100, "exact")) -> Figure:
+    """The privacy-utility dial: mean loss-attack AUC against mean test accuracy, one point per shot count.
+
+    Args:
+        summary: :func:`qmu_kit.metrics.seed_summary` over ``"shots"`` of ``loss_auc`` and ``acc_test_retain``.
+        labelled: the shot counts whose points get a label (the others crowd near exact).
+    """
+    means = summary["mean"]
+    fig, (ax,) = new_figure(5.5, 4)
+    ax.plot(means["acc_test_retain"], means["loss_auc"], marker="o")
+    for shots, row in means.iterrows():
+        if shots in labelled:
+            ax.annotate("exact" if shots == "exact" else f"{shots} shots", (row["acc_test_retain"], row["loss_auc"]),
+                        fontsize=8, xytext=(4, -10), textcoords="offset points")
+    ax.axhline(0.5, color="0.6", ls=":")
+    ax.set(xlabel="test accuracy (utility)", ylabel="loss-attack AUC (leakage)", title="shots as a dial")
+    return fig
 
 
 _register_png_display()

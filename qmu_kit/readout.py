@@ -263,7 +263,7 @@ class AerReadout:
 
 
 def make_readout(shots: int | str | None = None, seed: int = 0, noise: NoiseSpec | None = None):
-    """The readout for a shot setting: exact, sampled, or (with ``noise`` or ``engine``) qiskit-aer.
+    """The readout for a shot setting: exact, sampled, or (with ``noise``) qiskit-aer.
 
     Example:
         >>> make_readout(None), make_readout(300, seed=1)

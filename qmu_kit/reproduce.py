@@ -15,9 +15,8 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
-from qmu_kit.notebook import read_metrics
+from qmu_kit.metrics import mean_ci
+from qmu_kit.notebook import format_metrics, format_speedup, read_metrics
 
 SERIES = (
     "00_start_here", "01_qnn_classifiers", "02_membership_leakage", "03_quantum_unlearning",
@@ -39,20 +38,8 @@ def notebooks_directory() -> Path:
     return path
 
 
-def mean_ci(values) -> tuple[float, float]:
-    """Mean and half-width of the 95 % t-interval (0 for a single value)."""
-    from scipy import stats
-
-    values = np.asarray([v for v in values if v is not None and v == v], dtype=float)
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    if len(values) == 1:
-        return float(values[0]), 0.0
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return float(values.mean()), float(half)
-
-
-def fmt(value: tuple[float, float], percent: bool = True) -> str:
+def fmt_mean_ci(value: tuple[float, float], percent: bool = True) -> str:
+    """A :func:`~qmu_kit.metrics.mean_ci` pair as ``mean ± half-width``, in percent unless ``percent=False``."""
     mean, half = value
     if percent:
         return f"{mean * 100:.1f} ± {half * 100:.1f} %"
@@ -148,15 +135,15 @@ def write_summary(out: Path, preset: str, runs: dict, notebooks: dict, seconds: 
         "",
         "| | paper | qmu-kit |",
         "|---|---|---|",
-        f"| noiseless simulation, before unlearning | {PAPER['simulation_before'] * 100:.1f} % | {fmt(sim_before)} |",
-        f"| noiseless simulation, after unlearning ({method.upper()}) | {PAPER['simulation_after'] * 100:.1f} % | {fmt(sim_after)} |",
-        f"| noisy device, before unlearning | {PAPER['hardware_before'] * 100:.1f} % | {fmt(hw_before)} ({per_seed(hw_before_values)}) |",
-        f"| noisy device, after unlearning ({method.upper()}) | {PAPER['hardware_after'] * 100:.1f} % | {fmt(hw_after)} ({per_seed(hw_after_values)}) |",
+        f"| noiseless simulation, before unlearning | {PAPER['simulation_before'] * 100:.1f} % | {fmt_mean_ci(sim_before)} |",
+        f"| noiseless simulation, after unlearning ({method.upper()}) | {PAPER['simulation_after'] * 100:.1f} % | {fmt_mean_ci(sim_after)} |",
+        f"| noisy device, before unlearning | {PAPER['hardware_before'] * 100:.1f} % | {fmt_mean_ci(hw_before)} ({per_seed(hw_before_values)}) |",
+        f"| noisy device, after unlearning ({method.upper()}) | {PAPER['hardware_after'] * 100:.1f} % | {fmt_mean_ci(hw_after)} ({per_seed(hw_after_values)}) |",
         "",
         f"The noisy device is qiskit-aer with the authors' default noise (depolarizing 5e-4 / 5e-3, readout 1e-2), "
         f"{devices[0]['shots']} shots, {devices[0]['n_queries']} members and non-members queried per seed "
         "(one circuit per query makes larger audits slow; the wide intervals are the honest price). "
-        f"Control: the same attack flags {fmt(control)} of the forgotten class's *test* images (non-members) in "
+        f"Control: the same attack flags {fmt_mean_ci(control)} of the forgotten class's *test* images (non-members) in "
         "simulation, so most of the \"success\" before unlearning is the model recognizing the class.",
         "",
         "## Every model (noiseless simulation)",
@@ -165,12 +152,11 @@ def write_summary(out: Path, preset: str, runs: dict, notebooks: dict, seconds: 
         "|---|---|---|---|---|---|---|",
     ]
     for name in models:
-        speed = over_seeds(name, "speedup_vs_retrain") if name != "original" else (float("nan"), float("nan"))
         lines.append(
-            f"| {name} | {fmt(over_seeds(name, 'acc_train_forget'))} | {fmt(over_seeds(name, 'acc_test_retain'))} | "
-            f"{fmt(over_seeds(name, 'mia_success_forget'))} | {fmt(over_seeds(name, 'mia_flag_rate_forget_nonmembers'))} | "
-            f"{fmt(over_seeds(name, 'mia_auc'), percent=False)} | "
-            + ("-" if name == "original" else f"{speed[0]:.1f}x") + " |"
+            f"| {name} | {fmt_mean_ci(over_seeds(name, 'acc_train_forget'))} | {fmt_mean_ci(over_seeds(name, 'acc_test_retain'))} | "
+            f"{fmt_mean_ci(over_seeds(name, 'mia_success_forget'))} | {fmt_mean_ci(over_seeds(name, 'mia_flag_rate_forget_nonmembers'))} | "
+            f"{fmt_mean_ci(over_seeds(name, 'mia_auc'), percent=False)} | "
+            f"{format_speedup(over_seeds(name, 'speedup_vs_retrain')[0])} |"
         )
     lines += [
         "",
@@ -187,8 +173,7 @@ def write_summary(out: Path, preset: str, runs: dict, notebooks: dict, seconds: 
             lines.append("")
     lines += ["## The notebooks", "", "| notebook | minutes | recorded metrics |", "|---|---|---|"]
     for name, (metrics, figures, elapsed) in notebooks.items():
-        shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
-        lines.append(f"| `{name}` | {elapsed / 60:.1f} | {shown} |")
+        lines.append(f"| `{name}` | {elapsed / 60:.1f} | {format_metrics(metrics)} |")
     lines += ["", "## Versions", "", "```json", json.dumps(versions(), indent=1), "```", ""]
     path = out / "summary.md"
     path.write_text("\n".join(lines))

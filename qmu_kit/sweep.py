@@ -27,8 +27,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qmu_kit.cache import ResultCache, atomic_write
-from qmu_kit.experiment import ExperimentConfig, ExperimentResult, run_experiment
+from qmu_kit.attacks import needs_reference
+from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
+from qmu_kit.experiment import ExperimentConfig, ExperimentResult, cached_result, run_experiment
+from qmu_kit.training import PAPER_DEPTH
 
 MAX_RUNS = 5000
 DEFAULT_MAX_HOURS = 6.0
@@ -64,8 +66,8 @@ def estimate_seconds(config: ExperimentConfig) -> float:
     """A rough single-core time for one cold run of ``config`` (training dominates)."""
     training = config.training()
     # Up to 8 qubits the batched simulator's cost is dominated by overheads; beyond, it doubles per qubit.
-    scale = max(1.0, 2 ** (config.n_qubits - 8)) * max(1.0, training["depth"] / (10 if config.model == "basic" else 1))
-    trainings = 2 + (config.n_shadows if "lira" in config.attacks else 0)  # original, retrained, shadows
+    scale = max(1.0, 2 ** (config.n_qubits - 8)) * max(1.0, training["depth"] / PAPER_DEPTH[config.model])
+    trainings = 2 + (config.n_shadows if needs_reference(config.attacks) else 0)  # original, retrained, shadows
     per_training = config.n_train * training["epochs"] * _SECONDS_PER_SAMPLE_EPOCH[config.model] * scale
     return 3.0 + trainings * per_training + 0.5 * len(config.methods) * scale
 
@@ -75,17 +77,16 @@ def estimate_seconds(config: ExperimentConfig) -> float:
 CRASH_ENV = "QMU_KIT_SWEEP_CRASH_SEED"
 
 
-def _run_one(config_dict: dict, cache_dir: str | None, threads: int | None) -> dict:
-    """Run one experiment in a worker process (joblib or Dask) and return its JSON dict."""
+def _run_one(index: int, config_dict: dict, cache_dir: str | None) -> tuple[int, dict]:
+    """Run one experiment in a worker process (joblib or Dask): ``(index, its JSON dict)``."""
     import torch
 
-    if threads:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(1)  # one process per core: threads inside a worker would oversubscribe
     config = ExperimentConfig.from_dict(config_dict)
     if os.environ.get(CRASH_ENV) == str(config.seed):
         os._exit(70)
     cache = ResultCache(cache_dir) if cache_dir is not None else False
-    return run_experiment(config, cache=cache).to_dict()
+    return index, run_experiment(config, cache=cache).to_dict()
 
 
 @dataclass(frozen=True)
@@ -152,16 +153,8 @@ def run_sweep(
     from tqdm.auto import tqdm
 
     configs = expand_grid(base, grid)
-    store = ResultCache() if cache is True else (cache or None)
-    done: dict[int, ExperimentResult] = {}
-    if store is not None:
-        for i, config in enumerate(configs):
-            cached = store.load_json(config.resolved().cache_key())
-            if cached is not None:
-                try:
-                    done[i] = ExperimentResult.from_dict(cached, from_cache=True)
-                except (ValueError, TypeError, KeyError):
-                    pass
+    store = resolve_cache(cache)
+    done = {i: result for i, config in enumerate(configs) if (result := cached_result(config, store)) is not None}
     todo = [i for i in range(len(configs)) if i not in done]
     workers = max(1, n_jobs) if scheduler is None else 1
     estimate = sum(estimate_seconds(configs[i]) for i in todo) / 3600
@@ -187,7 +180,7 @@ def run_sweep(
         raise
     except Exception as error:
         # Workers cache each run as it finishes, so count what the cache holds now.
-        finished = sum(1 for i, c in enumerate(configs) if i in done or (store is not None and store.load_json(c.resolved().cache_key()) is not None))
+        finished = sum(1 for i, c in enumerate(configs) if i in done or cached_result(c, store) is not None)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise SweepError(
             f"the sweep stopped after {finished} of {len(configs)} runs ({type(error).__name__}: {reason}); "
@@ -201,7 +194,7 @@ def run_sweep(
 def _run_joblib(configs, todo, workers, cache_dir, done, bar) -> None:
     from joblib import Parallel, delayed
 
-    jobs = (delayed(_indexed)(i, configs[i].to_dict(), cache_dir, 1) for i in todo)
+    jobs = (delayed(_run_one)(i, configs[i].to_dict(), cache_dir) for i in todo)
     for i, result in Parallel(n_jobs=workers, return_as="generator_unordered")(jobs):
         done[i] = ExperimentResult.from_dict(result)
         bar.update(1)
@@ -211,15 +204,11 @@ def _run_dask(configs, todo, scheduler, cache_dir, done, bar) -> None:
     from distributed import Client, as_completed
 
     with Client(scheduler, timeout="30s") as client:
-        futures = [client.submit(_indexed, i, configs[i].to_dict(), cache_dir, 1, pure=False) for i in todo]
+        futures = [client.submit(_run_one, i, configs[i].to_dict(), cache_dir, pure=False) for i in todo]
         for future in as_completed(futures):
             i, result = future.result()
             done[i] = ExperimentResult.from_dict(result)
             bar.update(1)
-
-
-def _indexed(i: int, config_dict: dict, cache_dir: str | None, threads: int | None) -> tuple[int, dict]:
-    return i, _run_one(config_dict, cache_dir, threads)
 
 
 def default_workers() -> int:

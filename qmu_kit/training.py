@@ -119,7 +119,8 @@ def train(
 
     Returns:
         One dict per epoch: ``epoch``, ``loss`` (mean training loss), ``train_accuracy``,
-        ``test_accuracy`` (``None`` without ``validation``), ``seconds`` (cumulative).
+        ``test_accuracy`` (``None`` without ``validation``), and the cumulative cost of training so
+        far, ``seconds`` and ``circuit_evaluations`` (validation passes not included).
     """
     from tqdm.auto import tqdm
 
@@ -128,7 +129,9 @@ def train(
     optimizer = config.make_optimizer(list(params) if params is not None else list(module.parameters()))
     loss_fn = nn.CrossEntropyLoss()
     history: list[dict] = []
-    start = time.perf_counter()
+    counter = module.quantum  # counts device-equivalent circuit executions
+    start, start_evaluations = time.perf_counter(), counter.circuit_evaluations
+    monitoring_seconds = monitoring_evaluations = 0  # validation passes watch training; they are not its cost
     bar = tqdm(range(config.epochs), desc=description, disable=not progress, leave=False)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
@@ -150,9 +153,15 @@ def train(
                 "epoch": epoch + 1,
                 "loss": total / len(x),
                 "train_accuracy": correct / len(x),
-                "test_accuracy": accuracy(module, *validation) if validation is not None else None,
-                "seconds": time.perf_counter() - start,
+                "test_accuracy": None,
+                "seconds": time.perf_counter() - start - monitoring_seconds,
+                "circuit_evaluations": counter.circuit_evaluations - start_evaluations - monitoring_evaluations,
             }
+            if validation is not None:
+                before, evaluations_before = time.perf_counter(), counter.circuit_evaluations
+                record["test_accuracy"] = accuracy(module, *validation)
+                monitoring_seconds += time.perf_counter() - before
+                monitoring_evaluations += counter.circuit_evaluations - evaluations_before
             history.append(record)
             bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['train_accuracy']:.2f}")
     return history

@@ -397,7 +397,7 @@ class Retrain(UnlearningMethod):
         report = UnlearningReport(
             method=self.name,
             seconds=time.perf_counter() - start,
-            circuit_evaluations=fresh.circuit_evaluations_,
+            circuit_evaluations=fresh.history_[-1]["circuit_evaluations"],
             steps=steps,
             options={},
         )

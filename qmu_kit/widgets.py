@@ -14,17 +14,19 @@ Example (in a notebook)::
 from __future__ import annotations
 
 import html
+import inspect
 
 import ipywidgets as widgets
+import numpy as np
 from IPython.display import display
 
 from qmu_kit._validation import check_float, check_shots
 from qmu_kit.attacks import ATTACKS
 from qmu_kit.cache import ResultCache
 from qmu_kit.data import MODELS
-from qmu_kit.experiment import METHODS, ExperimentConfig, run_experiment, train_original
-import numpy as np
-
+from qmu_kit.experiment import METHODS, ExperimentConfig, original_model, run_experiment
+from qmu_kit.metrics import shot_noise_std
+from qmu_kit.notebook import format_number, format_speedup
 from qmu_kit.plots import MODEL_LABELS, LeakageFigure, ShotNoiseFigure, TrainingCurves, UnlearningFigure, to_png
 from qmu_kit.readout import repeated_estimates
 from qmu_kit.unlearning import PARAMETER_GROUPS
@@ -80,22 +82,21 @@ def numbers_table(rows: list[tuple[str, str, str]], columns: list[str]) -> str:
     return f'{TABLE_STYLE}<table class="qmu-numbers"><tr><th></th>{head}</tr>{body}</table>'
 
 
-def fmt(value) -> str:
-    return "-" if value is None or value != value else f"{value:.2f}"
-
-
 class Panel:
     """Base of every panel: controls, a figure rendered to an image, numbers, status and progress.
 
-    Subclasses define ``_controls()``, ``_compute(values)`` and ``_render(result, values)``.
+    A subclass builds its controls from its keyword arguments, hands them to this ``__init__`` and
+    defines ``_compute(values)`` and ``_render(result, values)``; ``values`` maps each control's name
+    to its value.
     """
 
     title = ""
 
-    def __init__(self, base: ExperimentConfig | None = None, cache: ResultCache | bool = True):
+    def __init__(self, controls: dict[str, widgets.ValueWidget], base: ExperimentConfig | None = None,
+                 cache: ResultCache | bool = True):
         self.base = base if base is not None else ExperimentConfig()
         self.cache = cache
-        self.controls = self._controls()
+        self.controls = controls
         self.image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="1100px"))
         self.numbers = widgets.HTML()
         self.status = widgets.HTML()
@@ -104,6 +105,13 @@ class Panel:
         for control in self.controls.values():
             control.observe(self.refresh, names="value")
         self.refresh()
+
+    @classmethod
+    def default_values(cls) -> dict:
+        """The settings a panel starts with when given none: its ``__init__``'s keyword defaults
+        other than ``base`` and ``cache`` (what the apps show first)."""
+        parameters = inspect.signature(cls.__init__).parameters
+        return {name: p.default for name, p in parameters.items() if name not in ("self", "base", "cache")}
 
     def values(self) -> dict:
         values = {name: control.value for name, control in self.controls.items()}
@@ -141,29 +149,25 @@ class ShotNoisePanel(Panel):
     title = "Shot noise: estimating <Z> from a finite number of measurements"
 
     def __init__(self, expval: float = 0.4, shots="100", seed: int = 0):
-        # The slider would clamp an out-of-range value silently; refuse it instead.
-        self._initial = (check_float("expval", expval, -1.0, 1.0), shots, seed)
+        self.seed = seed
         self.figure = ShotNoiseFigure()
-        super().__init__(None, False)
-
-    def _controls(self):
-        expval, shots, seed = self._initial
-        return {
+        super().__init__({
             "shots": shots_slider(shots),
-            "expval": widgets.FloatSlider(value=expval, min=-1, max=1, step=0.05, description="exact <Z>", continuous_update=False),
-        }
+            # The slider would clamp an out-of-range value silently; refuse it instead.
+            "expval": widgets.FloatSlider(value=check_float("expval", expval, -1.0, 1.0), min=-1, max=1, step=0.05,
+                                          description="exact <Z>", continuous_update=False),
+        }, None, False)
 
     def _compute(self, values):
-        rng = np.random.default_rng(self._initial[2])
-        return repeated_estimates(values["expval"], values["shots"], 2000, rng)
+        return repeated_estimates(values["expval"], values["shots"], 2000, np.random.default_rng(self.seed))
 
     def _render(self, estimates, values):
-        theory = "0" if values["shots"] is None else f"{np.sqrt((1 - values['expval'] ** 2) / values['shots']):.3f}"
+        sd = shot_noise_std(values["expval"], values["shots"])
         self.numbers.value = numbers_table(
-            [("qmu-shot-spread", "spread of the estimates", f"{estimates.std():.3f}", theory)],
+            [("qmu-shot-spread", "spread of the estimates", f"{estimates.std():.3f}", f"{sd:.3f}")],
             ["measured", "theory sqrt((1-<Z>^2)/S)"],
         )
-        return self.figure.draw(estimates, values["expval"], values["shots"])
+        return self.figure.draw(estimates, values["expval"], values["shots"], sd)
 
 
 class ClassifierPanel(Panel):
@@ -172,29 +176,23 @@ class ClassifierPanel(Panel):
     title = "QNN classifiers: how depth changes learning"
 
     def __init__(self, base=None, cache=True, model: str = "hybrid", depth: int = 1):
-        self._initial = (model, depth)
         self.figure = TrainingCurves()
-        super().__init__(base, cache)
+        super().__init__({"model": model_selector(model), "depth": depth_slider(depth)}, base, cache)
 
-    def _controls(self):
-        model, depth = self._initial
-        return {"model": model_selector(model), "depth": depth_slider(depth)}
+    @classmethod
+    def config_for(cls, values: dict, base: ExperimentConfig | None = None) -> ExperimentConfig:
+        """The experiment whose original model the panel shows at these control values."""
+        return (base or ExperimentConfig()).replace(model=values["model"], depth=values["depth"])
 
     def _compute(self, values):
-        from qmu_kit.data import prepare_data
-
-        config = self.base.replace(model=values["model"], depth=values["depth"])
-        data = prepare_data(config.dataset, model=config.model, n_qubits=config.n_qubits, n_train=config.n_train,
-                            n_test=config.n_test, forget=config.forget, seed=config.seed, data_path=config.data_path)
-        store = ResultCache() if self.cache is True else (self.cache or None)
-        return train_original(config, data, store, progress=True)
+        return original_model(self.config_for(values, self.base), self.cache, progress=True)
 
     def _render(self, classifier, values):
         history = classifier.history_
         last = history[-1]
         label = f"{values['model']} QNN, depth {values['depth']}"
         self.numbers.value = numbers_table(
-            [("qmu-accuracy", label, fmt(last["train_accuracy"]), fmt(last["test_accuracy"]),
+            [("qmu-accuracy", label, format_number(last["train_accuracy"]), format_number(last["test_accuracy"]),
               str(classifier.n_params_["quantum"]), str(classifier.n_params_["classical"]), f"{last['seconds']:.1f}")],
             ["train accuracy", "test accuracy", "quantum params", "classical params", "seconds"],
         )
@@ -207,28 +205,32 @@ class LeakagePanel(Panel):
     title = "Membership leakage of a trained QNN"
 
     def __init__(self, base=None, cache=True, shots=None, depth: int = 1, model: str = "hybrid", attack: str = "mlp"):
-        self._initial = (shots, depth, model, attack)
         self.figure = LeakageFigure()
-        super().__init__(base, cache)
+        super().__init__({"shots": shots_slider(shots), "depth": depth_slider(depth), "model": model_selector(model),
+                          "attack": attack_selector(attack)}, base, cache)
 
-    def _controls(self):
-        shots, depth, model, attack = self._initial
-        return {"shots": shots_slider(shots), "depth": depth_slider(depth), "model": model_selector(model), "attack": attack_selector(attack)}
+    @classmethod
+    def config_for(cls, values: dict, base: ExperimentConfig | None = None) -> ExperimentConfig:
+        """The experiment the panel shows at these control values: the original model only, attacked."""
+        return (base or ExperimentConfig()).replace(shots=values["shots"], depth=values["depth"], model=values["model"],
+                                                    methods=(), retrain=False)
 
     def _compute(self, values):
-        config = self.base.replace(shots=values["shots"], depth=values["depth"], model=values["model"], methods=(), retrain=False)
-        return run_experiment(config, cache=self.cache, progress=True).to_dict()
+        return run_experiment(self.config_for(values, self.base), cache=self.cache, progress=True).to_dict()
 
     def _render(self, result, values):
         original = result["models"]["original"]
         outcome = original["attacks"][values["attack"]]
         self.numbers.value = numbers_table(
             [
-                ("qmu-mia-success", "MIA success on the forget set (paper's metric)", fmt(outcome["mia_success_forget"])),
-                ("qmu-mia-control", "same flag rate on non-members of that class (control)", fmt(outcome["flag_rate_forget_nonmembers"])),
-                ("qmu-auc-overall", "AUC, held-out members vs non-members", fmt(outcome["overall"]["auc"])),
-                ("qmu-tpr", "TPR at 1% FPR", fmt(outcome["overall"]["tpr_at_1pct_fpr"])),
-                ("qmu-accuracy", "train / test accuracy", f"{fmt(original['acc_train_retain'])} / {fmt(original['acc_test_retain'])}"),
+                ("qmu-mia-success", "MIA success on the forget set (paper's metric)",
+                 format_number(outcome["mia_success_forget"])),
+                ("qmu-mia-control", "same flag rate on non-members of that class (control)",
+                 format_number(outcome["flag_rate_forget_nonmembers"])),
+                ("qmu-auc-overall", "AUC, held-out members vs non-members", format_number(outcome["overall"]["auc"])),
+                ("qmu-tpr", "TPR at 1% FPR", format_number(outcome["overall"]["tpr_at_1pct_fpr"])),
+                ("qmu-accuracy", "train / test accuracy",
+                 f"{format_number(original['acc_train_retain'])} / {format_number(original['acc_test_retain'])}"),
             ],
             [f"{values['attack']} attack, shots {values['shots'] or 'exact'}"],
         )
@@ -241,17 +243,18 @@ class UnlearningPanel(Panel):
     title = "Quantum machine unlearning"
 
     def __init__(self, base=None, cache=True, method: str = "ga", shots=None, params: str = "all", attack: str = "mlp"):
-        self._initial = (method, shots, params, attack)
         self.figure = UnlearningFigure()
-        super().__init__(base, cache)
+        super().__init__({"method": method_selector(method), "shots": shots_slider(shots),
+                          "params": params_selector(params), "attack": attack_selector(attack)}, base, cache)
 
-    def _controls(self):
-        method, shots, params, attack = self._initial
-        return {"method": method_selector(method), "shots": shots_slider(shots), "params": params_selector(params), "attack": attack_selector(attack)}
+    @classmethod
+    def config_for(cls, values: dict, base: ExperimentConfig | None = None) -> ExperimentConfig:
+        """The experiment the panel shows at these control values: one method, with the retrained model."""
+        return (base or ExperimentConfig()).replace(methods=(values["method"],), shots=values["shots"],
+                                                    unlearn_params=values["params"])
 
     def _compute(self, values):
-        config = self.base.replace(methods=(values["method"],), shots=values["shots"], unlearn_params=values["params"])
-        return run_experiment(config, cache=self.cache, progress=True).to_dict()
+        return run_experiment(self.config_for(values, self.base), cache=self.cache, progress=True).to_dict()
 
     def _render(self, result, values):
         names = ["original", values["method"], "retrained"]
@@ -260,10 +263,11 @@ class UnlearningPanel(Panel):
         rows = []
         for name in names:
             model, outcome = models[name], models[name]["attacks"][attack]
-            speed = "-" if name == "original" else f"{model['speedup_vs_retrain']:.1f}x"
             rows.append((
-                f"qmu-model-{name}", MODEL_LABELS.get(name, name), fmt(model["acc_train_forget"]), fmt(model["acc_test_retain"]),
-                fmt(outcome["mia_success_forget"]), fmt(outcome["forget"]["auc"]), f"{model['seconds']:.2f}", speed,
+                f"qmu-model-{name}", MODEL_LABELS.get(name, name), format_number(model["acc_train_forget"]),
+                format_number(model["acc_test_retain"]), format_number(outcome["mia_success_forget"]),
+                format_number(outcome["forget"]["auc"]), f"{model['seconds']:.2f}",
+                format_speedup(model["speedup_vs_retrain"]),
             ))
         self.numbers.value = numbers_table(
             rows, ["forget acc.", "test acc. (retained)", f"MIA success ({attack})", "AUC forget", "seconds", "speed-up"]

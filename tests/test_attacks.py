@@ -53,10 +53,26 @@ def test_lira_compares_with_shadow_models(rng):
     target[: n // 2] = 0.01
     target[np.arange(n // 2), labels[: n // 2]] = 0.91  # the first half: more confident than the shadows
     observed = Observations(target, labels, shadow)
-    scores = LiRAOfflineAttack().score(observed)
+    members, nonmembers = np.arange(n // 2), np.arange(n // 2, n)
+    attack = LiRAOfflineAttack().fit(observed.take(members), observed.take(nonmembers))
+    scores = attack.score(observed)
     assert scores[: n // 2].min() > scores[n // 2 :].max()
+    assert attack.predict(observed.take(members)).all() and not attack.predict(observed.take(nonmembers)).any()
     with pytest.raises(ValueError, match="needs shadow-model outputs"):
-        LiRAOfflineAttack().score(Observations(target, labels))
+        attack.score(Observations(target, labels))
+
+
+def test_lira_scores_every_sample_on_one_scale(rng):
+    """A sample's score must not depend on which other samples are scored with it (members and
+    non-members are scored in separate calls)."""
+    n = 120
+    labels = rng.integers(0, 10, n)
+    shadow = rng.dirichlet(np.ones(10), (2, n))
+    target = rng.dirichlet(np.ones(10), n)
+    observed = Observations(target, labels, shadow)
+    attack = LiRAOfflineAttack().fit(observed.take(np.arange(60)), observed.take(np.arange(60, n)))
+    part = np.arange(10, 50)
+    np.testing.assert_allclose(attack.score(observed.take(part)), attack.score(observed)[part])
 
 
 def test_threshold_choice_and_registry():

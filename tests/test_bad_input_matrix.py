@@ -17,14 +17,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qmu_kit.cache import ResultCache
 from qmu_kit.cli import main
 from qmu_kit.data import load_mnist, prepare_data
 from qmu_kit.experiment import ExperimentConfig, run_experiment
 from qmu_kit.sweep import run_sweep
 
 
+def cache(tmp: Path) -> ResultCache:
+    """The cache a case may write to: after a refusal it must hold no entry and no temporary file."""
+    return ResultCache(tmp / "cache")
+
+
 def config(**fields):
-    return lambda tmp: ExperimentConfig(**fields)
+    return lambda tmp: run_experiment(ExperimentConfig(**fields), cache=cache(tmp))
 
 
 def mnist(kind: str):
@@ -56,7 +62,7 @@ API_CASES = [
     ("unknown-model", config(model="transformer"), "unknown model 'transformer': choose one of 'basic', 'hybrid'"),
     ("unknown-method", config(methods=("ga", "delete")), "unknown method 'delete': choose one of 'ga', 'ssd', 'rga', 'finetune'"),
     ("unknown-dataset", config(dataset="cifar10"), "unknown dataset 'cifar10': choose one of 'digits', 'mnist'"),
-    ("unknown-preset", lambda tmp: ExperimentConfig.from_preset("huge"), "unknown preset 'huge': choose one of 'classroom', 'paper'"),
+    ("unknown-preset", lambda tmp: run_experiment(ExperimentConfig.from_preset("huge"), cache=cache(tmp)), "unknown preset 'huge': choose one of 'classroom', 'paper'"),
     ("forget-class-absent", lambda tmp: prepare_data("digits", forget="class:12", n_train=100, n_test=100),
      "forget class 12 is not in the training data: its classes are 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"),
     ("forget-fraction-above-one", config(forget="random:1.5"), "forget fraction=1.5 is out of range: forget fraction must be a number in (0.0, 1.0)"),
@@ -65,8 +71,8 @@ API_CASES = [
     ("mnist-truncated", mnist("truncated"), "is truncated or corrupt: its header promises shape (10, 28, 28)"),
     ("mnist-wrong-format", mnist("csv"), "is neither a directory of MNIST IDX files nor a .npz archive"),
     ("sizes-beyond-digits", config(n_train=1500, n_test=500), "n_train + n_test = 2000 is out of range: the digits data has 1797 samples"),
-    ("sweep-grid-empty", lambda tmp: run_sweep(ExperimentConfig(), {}, cache=False), "the sweep grid is empty"),
-    ("sweep-grid-too-large", lambda tmp: run_sweep(ExperimentConfig.from_preset("paper"), {"seed": list(range(2000))}, cache=False),
+    ("sweep-grid-empty", lambda tmp: run_sweep(ExperimentConfig(), {}, cache=cache(tmp)), "the sweep grid is empty"),
+    ("sweep-grid-too-large", lambda tmp: run_sweep(ExperimentConfig.from_preset("paper"), {"seed": list(range(2000))}, cache=cache(tmp)),
      "CPU-hours for 2000 uncached runs (estimate for this machine; the limit is max_hours=6)"),
 ]
 
@@ -76,11 +82,12 @@ def test_python_api(case, action, message, tmp_path):
     with pytest.raises((ValueError, FileNotFoundError)) as info:
         action(tmp_path)
     assert message in str(info.value)
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert not list(tmp_path.rglob("*.tmp"))  # no half-written file
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]  # and no result or model entry
 
 
 CLI_CASES = [
-    ("cli-shots-zero", ["run", "--shots", "0"], "argument --shots: shots=0 is out of range"),
+    ("cli-shots-zero", ["run", "--shots", "0"], "argument --shots: shots=0 is out of range: shots must be 'exact' (None) or an integer from 1 to 1000000"),
     ("cli-shots-string", ["run", "--shots", "lots"], "argument --shots: shots='lots' is not valid"),
     ("cli-depth-zero", ["run", "--depth", "0"], "argument --depth: depth=0 is out of range: depth must be an integer from 1 to 50"),
     ("cli-qubits-too-many", ["run", "--qubits", "64"], "argument --qubits: n_qubits=64 is out of range: n_qubits must be an integer from 2 to 12"),
@@ -102,14 +109,14 @@ def test_cli(case, argv, message, capsys, tmp_path):
     assert main([*argv, *outputs]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("qmu-kit: error: ")
     assert not any(tmp_path.iterdir())  # no result file, not even a partial one
 
 
+# shots=0 on 02_membership_leakage is in tests/test_notebooks.py (which also checks that only the validation cell failed).
 PAPERMILL_CASES = [
     ("notebook-unknown-parameter", "03_quantum_unlearning", {"methd": "ga"},
      "unknown notebook parameter(s) methd: this notebook takes preset, method, shots, seed"),
-    ("notebook-shots-zero", "02_membership_leakage", {"shots": 0},
-     "shots=0 is out of range: shots must be 'exact' (None) or an integer from 1 to 1000000"),
     ("notebook-n-seeds-zero", "04_shots_privacy_and_stability", {"n_seeds": 0}, "n_seeds=0 is out of range: n_seeds must be an integer from 1 to 20"),
     ("notebook-bad-method", "03_quantum_unlearning", {"method": "forget"}, "unknown method 'forget': choose one of 'ga', 'ssd', 'rga', 'finetune'"),
     ("notebook-depth-too-deep", "01_qnn_classifiers", {"depth": 99}, "depth=99 is out of range: depth must be an integer from 1 to 50"),
@@ -133,28 +140,37 @@ def test_papermill_parameters(case, notebook, parameters, message, tmp_path):
     assert errors and errors[0] <= parameters_cell + 3  # stopped at validation, before any computing
 
 
-def widget_cases():
-    from qmu_kit.widgets import ShotNoisePanel, UnlearningPanel, shots_slider
-
-    quick = ExperimentConfig(model="basic", n_qubits=3, depth=1, n_train=60, n_test=60, epochs=1, attacks=("loss",), attack="loss")
-    return [
-        ("widget-shots-not-a-stop", lambda: shots_slider(50), "shots=50 is not a slider stop: choose one of 10, 30, 100, 300, 1000, 3000, 10000, exact"),
-        ("widget-shots-zero", lambda: shots_slider(0), "shots=0 is out of range"),
-        ("widget-panel-bad-data", lambda: UnlearningPanel(base=quick.replace(dataset="mnist", data_path="/no/mnist"), cache=False),
-         "Could not compute these settings: MNIST path not found: /no/mnist"),
-        ("widget-panel-expval", lambda: ShotNoisePanel(expval=1.5), "expval=1.5 is out of range: expval must be a number in [-1.0, 1.0]"),
-    ]
+def quick_widget_config() -> ExperimentConfig:
+    return ExperimentConfig(model="basic", n_qubits=3, depth=1, n_train=60, n_test=60, epochs=1, attacks=("loss",), attack="loss")
 
 
-@pytest.mark.parametrize("index", range(4), ids=lambda i: ["shots-not-a-stop", "shots-zero", "panel-bad-data", "panel-expval"][i])
-def test_widgets(index):
-    case, action, message = widget_cases()[index]
-    try:
-        outcome = action()
-    except ValueError as error:
-        assert message in str(error)
-    else:  # panels never raise into the widget machinery: they show the message
-        assert message in outcome.status.value and "qmu-error" in outcome.status.value
+#: (case id, what a learner's mistake does: "raises" a ValueError or "shows" the message in the panel,
+#: action taking the qmu_kit.widgets module and a temporary directory, text the message must contain).
+#: The widgets module is imported only when a case runs (ipywidgets and matplotlib are slow to import).
+WIDGET_CASES = [
+    ("widget-shots-not-a-stop", "raises", lambda w, tmp: w.shots_slider(50),
+     "shots=50 is not a slider stop: choose one of 10, 30, 100, 300, 1000, 3000, 10000, exact"),
+    ("widget-shots-zero", "raises", lambda w, tmp: w.shots_slider(0), "shots=0 is out of range"),
+    ("widget-panel-bad-data", "shows",
+     lambda w, tmp: w.UnlearningPanel(base=quick_widget_config().replace(dataset="mnist", data_path="/no/mnist"), cache=cache(tmp)),
+     "Could not compute these settings: MNIST path not found: /no/mnist"),
+    ("widget-panel-expval", "raises", lambda w, tmp: w.ShotNoisePanel(expval=1.5), "expval=1.5 is out of range: expval must be a number in [-1.0, 1.0]"),
+]
+
+
+@pytest.mark.parametrize("case, outcome, action, message", WIDGET_CASES, ids=[c[0] for c in WIDGET_CASES])
+def test_widgets(case, outcome, action, message, tmp_path):
+    from qmu_kit import widgets
+
+    if outcome == "raises":
+        with pytest.raises(ValueError) as info:
+            action(widgets, tmp_path)
+        assert message in str(info.value)
+    else:  # panels never raise into the widget machinery: they show the message, readable, not a traceback
+        panel = action(widgets, tmp_path)
+        assert message in panel.status.value and "qmu-error" in panel.status.value
+        assert "Traceback" not in panel.status.value and panel.result is None
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # nothing cached, nothing half-written
 
 
 @pytest.mark.slow
@@ -188,8 +204,18 @@ def test_kernel_interrupt_during_training_then_the_next_run_works(tmp_path):
     assert len(list((tmp_path / "cache" / "results").glob("*.json"))) == 1
 
 
+def parametrized_cases(test) -> list:
+    """The argument values a test function is parametrized over (what pytest actually runs)."""
+    (mark,) = [m for m in test.pytestmark if m.name == "parametrize"]
+    return list(mark.args[1])
+
+
 def test_the_matrix_has_at_least_twenty_cases():
-    assert len(API_CASES) + len(CLI_CASES) + len(PAPERMILL_CASES) + 4 >= 20
+    doors = {test_python_api: API_CASES, test_cli: CLI_CASES, test_papermill_parameters: PAPERMILL_CASES, test_widgets: WIDGET_CASES}
+    for test, cases in doors.items():
+        assert parametrized_cases(test) == cases, test.__name__
+    ids = [case[0] for test in doors for case in parametrized_cases(test)]
+    assert len(ids) == len(set(ids)) >= 20
 
 
 if __name__ == "__main__":  # print the matrix with the messages it produces
@@ -209,5 +235,11 @@ if __name__ == "__main__":  # print the matrix with the messages it produces
         print(f"{case}: {err.getvalue().strip()}")
     for case, notebook, parameters, message in PAPERMILL_CASES:
         print(f"{case}: papermill -p {parameters} {notebook} -> {message}")
-    for case, action, message in widget_cases():
-        print(f"{case}: {message}")
+    from qmu_kit import widgets
+
+    for case, outcome, action, _ in WIDGET_CASES:
+        try:
+            shown = action(widgets, Path(tempfile.mkdtemp())).status.value
+        except ValueError as error:
+            shown = str(error)
+        print(f"{case} ({outcome}): {shown}")

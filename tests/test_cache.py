@@ -1,4 +1,4 @@
-import json
+import warnings
 
 import pytest
 import torch
@@ -70,8 +70,12 @@ def test_unwritable_directory_warns_once_and_carries_on(tmp_path):
     cache = ResultCache(blocker / "cache")  # cannot be created, whoever runs the test (root included)
     with pytest.warns(CacheWarning, match="cannot write to cache"):
         cache.store_json("k", {"v": 1})
-    cache.store_json("k2", {"v": 2})  # reported once only
-    assert cache.load_json("k") is None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cache.store_json("k2", {"v": 2})  # reported once only
+        cache.store_state("k3", {"x": torch.zeros(1)})
+    assert [w for w in caught if issubclass(w.category, CacheWarning)] == []
+    assert cache.load_json("k") is None and cache.load_json("k2") is None and cache.load_state("k3") is None
 
 
 def test_unwritable_cache_as_root_too(tmp_path, monkeypatch):
@@ -91,5 +95,7 @@ def test_clear(tmp_path):
     cache = ResultCache(tmp_path)
     cache.store_json("a", {})
     cache.store_state("b", {"x": torch.zeros(1)})
+    assert cache.load_json("a") == {} and cache.load_state("b") is not None
     assert cache.clear() == 2 and cache.load_json("a") is None
-    assert json.loads("{}") == {}
+    assert cache.load_state("b") is None
+    assert not list((tmp_path / "results").iterdir()) and not list((tmp_path / "models").iterdir())

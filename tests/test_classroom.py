@@ -52,6 +52,7 @@ def test_unlearning_moves_toward_the_retrained_model_and_keeps_retain_accuracy(c
     assert unlearned["acc_train_retain"] >= original["acc_train_retain"] - 0.10
     assert unlearned["mia_success_forget"] < original["mia_success_forget"]
     assert unlearned["speedup_vs_retrain"] > 1
+    assert unlearned["distance_to_retrained"] < original["distance_to_retrained"]
 
 
 def test_papers_ga_settings_do_not_forget_on_digits(classroom):
@@ -66,4 +67,15 @@ def test_papers_ga_settings_do_not_forget_on_digits(classroom):
     assert accuracy(model.module_, task.x_forget, task.y_forget) > 0.8
     tuned, _ = GradientAscent().unlearn(original, task)
     assert accuracy(tuned.module_, task.x_forget, task.y_forget) < 0.1
-    assert np.isfinite(classroom.models["ga"]["distance_to_retrained"])
+    # the paper's settings barely move the forget-set predictions; the tuned defaults move them a lot
+    forget = data.x_train[data.forget_train]
+    before = original.predict_proba(forget)
+
+    def moved(m):  # mean total-variation distance from the original's predictions on the forget set
+        return 0.5 * np.abs(m.predict_proba(forget) - before).sum(1).mean()
+
+    assert moved(model) < 0.5 * moved(tuned)
+    # the classroom experiment's GA runs with these tuned defaults: its forget-set predictions moved toward the
+    # retrained model's (distance_to_retrained: the same distance, to the retrained model's predictions)
+    assert classroom.models["ga"]["distance_to_retrained"] < classroom.models["original"]["distance_to_retrained"]
+    assert classroom.models["retrained"]["distance_to_retrained"] == 0.0

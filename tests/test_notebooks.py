@@ -80,17 +80,37 @@ def test_every_checked_cell_has_a_reference(path):
     assert {c.id for c in checked_cells(read(path))} == set(references)
 
 
+def quoted_in(number: str, text: str) -> bool:
+    """Whether ``number`` appears in ``text`` as a whole number, not as part of a longer one."""
+    return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", text) is not None
+
+
 @pytest.mark.parametrize("path", SERIES, ids=lambda p: p.stem)
 def test_numbers_in_the_prose_are_the_checked_outputs(path):
-    """Every bold number in the text must appear in the output of a checked cell above it."""
+    """Every bold number in the text must appear in the output of a checked cell above it.
+
+    Whole numbers only: 0.60 is not found inside 0.605 or 10.60, nor 63 inside 0.63 or 631.
+    """
     references = load_references(path)
     seen = ""
     for cell in read(path).cells:
         if cell.cell_type == "code" and cell.id in references:
-            seen += json.dumps(references[cell.id])
+            seen += json.dumps(references[cell.id], ensure_ascii=False)  # "±0.60", not "\u00b10.60"
         elif cell.cell_type == "markdown":
-            for number in re.findall(r"\*\*(\d+\.\d+)\*\*", cell.source):
-                assert number in seen, f"{path.name}: the text quotes {number}, which no checked output above shows"
+            for number in re.findall(r"\*\*(\d+(?:\.\d+)?)\*\*", cell.source):
+                assert quoted_in(number, seen), (
+                    f"{path.name}: the text quotes {number}, which no checked output above shows"
+                )
+
+
+@pytest.mark.parametrize(
+    "quoted, output, found",
+    [("0.60", "auc 0.605", False), ("0.60", "auc 10.60", False), ("0.60", "auc 0.60\n", True), ("0.60", "[0.60, 1]", True),
+     ("0.60", "0.50 ±0.60", True), ("63", "0.63", False), ("63", "631 gates", False), ("63", "depth 63,", True)],
+)
+def test_quoted_numbers_match_whole_numbers_only(quoted, output, found):
+    seen = json.dumps([{"text": output}], ensure_ascii=False)
+    assert quoted_in(quoted, seen) is found
 
 
 def _check_00(m):
@@ -165,7 +185,7 @@ def test_papermill_rerun_with_other_parameters(name, tmp_path, notebook_cache):
     "parameters, message",
     [
         ({"shot": 100}, "unknown notebook parameter(s) shot: this notebook takes preset, model, depth, shots, attack, seed"),
-        ({"shots": 0}, "shots=0 is out of range"),
+        ({"shots": 0}, "shots=0 is out of range: shots must be 'exact' (None) or an integer from 1 to 1000000"),
         ({"shots": -5}, "shots=-5 is out of range"),
         ({"shots": 2.5}, "shots=2.5 is not valid"),
         ({"depth": 0}, "depth=0 is out of range"),

@@ -17,7 +17,6 @@ from qmu_kit.widgets import (  # noqa: E402
     LeakagePanel,
     ShotNoisePanel,
     UnlearningPanel,
-    shots_slider,
 )
 
 QUICK = ExperimentConfig(model="basic", n_qubits=4, depth=1, n_train=100, n_test=100, epochs=2,
@@ -86,24 +85,14 @@ def test_leakage_and_classifier_panels(cache):
     assert "qmu-accuracy" in classifier.numbers.value
 
 
-def test_panel_shows_errors_as_text_not_tracebacks(cache):
-    missing = QUICK.replace(dataset="mnist", data_path="/nonexistent/mnist")  # fails when the data is read
-    panel = UnlearningPanel(base=missing, cache=cache)
-    assert "qmu-error" in panel.status.value
-    assert "MNIST path not found: /nonexistent/mnist" in panel.status.value
-    assert "Traceback" not in panel.status.value and panel.result is None
-
-
+# Bad widget input (slider values that are no stop, an out-of-range expval, a panel whose data cannot be
+# read) is in the bad-input matrix: tests/test_bad_input_matrix.py, WIDGET_CASES.
 def test_shot_noise_panel_and_slider_values():
     panel = ShotNoisePanel(expval=0.0, shots="100")
     spread = float(panel.numbers.value.split("<td>")[2].split("<")[0])
     assert abs(spread - 0.1) < 0.01
     panel.controls["shots"].value = "exact"
     assert "<td>0.000</td>" in panel.numbers.value
-    with pytest.raises(ValueError, match="shots=50 is not a slider stop: choose one of 10, 30, 100"):
-        shots_slider(50)
-    with pytest.raises(ValueError, match="shots=0 is out of range"):
-        shots_slider(0)
 
 
 def test_notebook_parameter_helpers():
@@ -125,3 +114,65 @@ def test_read_metrics_from_an_executed_notebook():
         {"cell_type": "code", "outputs": [{"output_type": "display_data", "data": {"application/vnd.qmu-kit.metrics+json": {"a": 2, "b": 3}}}]},
     ]}
     assert read_metrics(notebook) == {"a": 2, "b": 3}
+
+
+def test_seed_summary_and_the_shots_figures():
+    from qmu_kit.metrics import mean_ci, seed_summary
+
+    runs = pd.DataFrame({
+        "shots": [10, 10, "exact", "exact"] * 2, "seed": [0, 1] * 4, "model_name": ["ga"] * 4 + ["ssd"] * 4,
+        "acc_train_forget": [0.1, 0.3, 0.0, 0.0, 0.6, 0.8, 0.1, 0.1], "acc_test_retain": [0.8, 0.9, 0.9, 0.9, 0.5, 0.7, 0.9, 0.95],
+    })
+    summary = seed_summary(runs, "shots", ["acc_train_forget", "acc_test_retain"], by="model_name", bounds=(0, 1))
+    mean, half = mean_ci([0.1, 0.3])
+    assert summary["mean"].loc[("ga", 10), "acc_train_forget"] == pytest.approx(mean)
+    assert summary["low"].loc[("ga", 10), "acc_train_forget"] == 0.0  # cut to the bounds
+    assert summary["high"].loc[("ga", 10), "acc_train_forget"] == pytest.approx(min(mean + half, 1.0))
+    assert summary["n"].loc[("ssd", "exact"), "acc_test_retain"] == 2
+    figure = plots.unlearning_vs_shots_figure(summary)
+    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["GA", "SSD"]
+    assert [t.get_text() for t in figure.axes[2].get_xticklabels()] == ["10", "exact"]
+    assert figure.axes[0].get_xscale() == "log" and len(figure.axes[0].collections) == 2  # one band per method
+
+    leak = runs[runs.model_name == "ga"].assign(loss_auc=0.6, mia_auc_overall=0.55, mia_success_forget=0.9,
+                                                mia_flag_rate_forget_nonmembers=0.6)
+    leak_summary = seed_summary(leak, "shots", ["loss_auc", "mia_auc_overall", "mia_success_forget",
+                                                "mia_flag_rate_forget_nonmembers", "acc_test_retain"])
+    assert len(plots.leakage_vs_shots_figure(leak_summary).axes[0].get_lines()) == 2
+    assert len(plots.privacy_utility_figure(leak_summary).axes[0].texts) == 2  # 10 shots and exact
+    assert plots.shots_axis_values([10, "exact", 100, None]).tolist() == [10, 1000, 100, 1000]
+
+
+def test_shot_noise_std_is_the_panel_theory():
+    from qmu_kit.metrics import shot_noise_std
+
+    assert shot_noise_std(0.0, 100) == pytest.approx(0.1) and shot_noise_std(0.4, None) == 0.0
+    panel = ShotNoisePanel(expval=0.0, shots="100")
+    assert f"<td>{shot_noise_std(0.0, 100):.3f}</td>" in panel.numbers.value
+
+
+def test_panels_config_for_their_defaults():
+    config = LeakagePanel.config_for(LeakagePanel.default_values())
+    assert (config.shots, config.depth, config.model, config.methods, config.retrain) == (None, 1, "hybrid", (), False)
+    config = UnlearningPanel.config_for({**UnlearningPanel.default_values(), "shots": "100"}, QUICK)
+    assert (config.methods, config.shots, config.unlearn_params, config.model) == (("ga",), 100, "all", "basic")
+    assert ShotNoisePanel.default_values() == {"expval": 0.4, "shots": "100", "seed": 0}
+
+
+def test_notebook_formatting_tables_and_device_shots(result):
+    from qmu_kit.experiment import ExperimentResult
+    from qmu_kit.notebook import attack_metric, check_device_shots, device_audit_table, format_metrics, format_number, format_speedup
+
+    assert (format_number(0.456), format_number(None), format_number(float("nan")), format_number(1.0, 1)) == ("0.46", "-", "-", "1.0")
+    assert (format_speedup(3.04), format_speedup(None)) == ("3.0x", "-")
+    assert format_metrics({"auc": 0.61234, "seeds": 3}) == "auc = 0.612, seeds = 3"
+    assert check_device_shots("300") == 300
+    with pytest.raises(ValueError, match="shots='exact' is not possible on a device"):
+        check_device_shots("exact")
+    run = ExperimentResult.from_dict(result)
+    assert attack_metric([run, run], "loss") == [result["models"]["original"]["attacks"]["loss"]["overall"]["auc"]] * 2
+    audit = {"accuracy_members": 1.0, "accuracy_nonmembers": 0.9, "attacks": {
+        "mlp": {"mia_success_forget": 0.9, "flag_rate_forget_nonmembers": 0.6, "overall": {"auc": 0.58}},
+        "loss": {"overall": {"auc": 0.57}}}}
+    table = device_audit_table({"noiseless": audit})
+    assert table.loc["noiseless", "AUC (loss attack)"] == 0.57 and list(table.columns)[0] == "accuracy (members)"

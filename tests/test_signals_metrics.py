@@ -11,7 +11,8 @@ def test_signals_by_hand():
     labels = np.array([0, 0])
     assert np.allclose(loss(probs, labels), [-np.log(0.7), -np.log(0.1)])
     assert np.allclose(confidence(probs, labels), [0.7, 0.1])
-    assert np.allclose(entropy(probs), [-(0.7 * np.log(0.7) + 0.2 * np.log(0.2) + 0.1 * np.log(0.1))] * 1 + [entropy(probs[1:])[0]])
+    assert np.allclose(entropy(probs), [-(0.7 * np.log(0.7) + 0.2 * np.log(0.2) + 0.1 * np.log(0.1)),
+                                        -(2 * 0.1 * np.log(0.1) + 0.8 * np.log(0.8))])
     assert np.allclose(scaled_logit(probs, labels), [np.log(0.7 / 0.3), np.log(0.1 / 0.9)])
     features = paper_features(probs, labels)
     assert features.shape == (2, 6)

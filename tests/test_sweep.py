@@ -7,7 +7,7 @@ import yaml
 
 from qmu_kit.cache import ResultCache
 from qmu_kit.cli import main
-from qmu_kit.experiment import ExperimentConfig
+from qmu_kit.experiment import ExperimentConfig, cached_result
 from qmu_kit.sweep import CRASH_ENV, SweepError, estimate_seconds, expand_grid, run_sweep
 
 BASE = ExperimentConfig(model="basic", n_qubits=3, depth=1, n_train=60, n_test=60, epochs=2,
@@ -90,17 +90,32 @@ def fresh_workers():
 
 
 def test_a_dead_worker_loses_nothing_and_the_sweep_resumes(serial, tmp_path, monkeypatch):
+    import re
+
+    from qmu_kit.experiment import run_experiment
+
     cache = ResultCache(tmp_path)
+    configs = expand_grid(BASE, GRID)  # (50, 0), (50, 1), (exact, 0), (exact, 1)
+    # One seed-1 run finished before (in-process runs ignore the crash hook), so the sweep's last run is the
+    # only one that kills its worker: that worker first finishes (and caches) one of the other two runs.
+    run_experiment(configs[1], cache=cache)
     monkeypatch.setenv(CRASH_ENV, "1")  # every worker given seed 1 dies abruptly
     fresh_workers()
-    with pytest.raises(SweepError, match=r"stopped after \d of 4 runs .* cached under .*: run the same sweep again to resume"):
+    with pytest.raises(SweepError, match=r"stopped after \d of 4 runs .* cached under .*: run the same sweep again to resume") as info:
         run_sweep(BASE, GRID, n_jobs=2, cache=cache)
+    fresh_workers()  # no worker of the broken sweep is still writing
+    reported = int(re.search(r"stopped after (\d) of 4", str(info.value)).group(1))
     finished = len(list((tmp_path / "results").glob("*.json")))
+    assert 2 <= reported <= finished < 4  # the pre-run one and at least one a worker finished; the crashed one is not
+    cached_before = [cached_result(c, cache) is not None for c in configs]
+    assert sum(cached_before) == finished and cached_before[1] and not cached_before[3]
     monkeypatch.delenv(CRASH_ENV)
     fresh_workers()
     resumed = run_sweep(BASE, GRID, n_jobs=2, cache=cache)
-    assert sum(r.from_cache for r in resumed.results) >= finished
+    assert sum(r.from_cache for r in resumed.results) == finished
+    assert [r.from_cache for r in resumed.results] == cached_before
     assert [numbers(r) for r in resumed.results] == [numbers(r) for r in serial.results]
+    assert len(list((tmp_path / "results").glob("*.json"))) == 4
     assert not list(tmp_path.rglob("*.tmp"))  # no half-written files
 
 

@@ -16,11 +16,22 @@ def test_fit_returns_self_with_learned_state(small):
     assert not hasattr(clf, "module_")
     assert clf.fit(small.x_train, small.y_train, (small.x_test, small.y_test)) is clf
     assert [r["epoch"] for r in clf.history_] == [1, 2]
-    assert set(clf.history_[0]) == {"epoch", "loss", "train_accuracy", "test_accuracy", "seconds"}
+    assert set(clf.history_[0]) == {"epoch", "loss", "train_accuracy", "test_accuracy", "seconds", "circuit_evaluations"}
     proba = clf.predict_proba(small.x_test)
     assert proba.shape == (60, 10) and np.allclose(proba.sum(1), 1)
     assert clf.n_params_ == {"quantum": 12, "classical": 50}
     assert clf.training_config_ == TrainingConfig(lr=0.05, batch_size=32, epochs=2, momentum=0.9, nesterov=True)
+
+
+def test_history_counts_the_cost_of_training_not_of_validation(small):
+    watched = QNNClassifier("basic", 4, 1, epochs=2, seed=0).fit(small.x_train, small.y_train, (small.x_test, small.y_test))
+    unwatched = QNNClassifier("basic", 4, 1, epochs=2, seed=0).fit(small.x_train, small.y_train)
+    per_epoch = 120 * (1 + 2 * 12)  # forward + parameter-shift pairs for 12 quantum parameters
+    assert [r["circuit_evaluations"] for r in unwatched.history_] == [per_epoch, 2 * per_epoch]
+    assert [r["circuit_evaluations"] for r in watched.history_] == [per_epoch, 2 * per_epoch]
+    assert watched.circuit_evaluations_ == 2 * per_epoch + 2 * 60  # the validation passes, counted apart
+    watched.predict_proba(small.x_test)
+    assert watched.history_[-1]["circuit_evaluations"] == 2 * per_epoch  # later queries are not training
 
 
 def test_same_seed_same_model_and_global_rng_untouched(small):

@@ -107,12 +107,25 @@ def test_fisher_is_the_mean_squared_per_sample_gradient(setup):
     assert torch.allclose(fisher, (per_sample**2).mean(0))
 
 
-def test_shots_make_unlearning_use_parameter_shift(setup):
+def test_shots_make_unlearning_use_parameter_shift(setup, monkeypatch):
     data, original, task = setup
+    calls = []
+    parameter_shift = ShotReadout._parameter_shift
+
+    def spy(self, spec, states, weights, grad_out, simulate, *args, **kwargs):
+        grad = parameter_shift(self, spec, states, weights, grad_out, simulate, *args, **kwargs)
+        calls.append((self.shots, tuple(weights.shape), tuple(grad.shape)))
+        return grad
+
+    monkeypatch.setattr(ShotReadout, "_parameter_shift", spy)
     exact_model, exact = make_method("ga", epochs=1, stop_at_target=False).unlearn(original, task, seed=0)
+    assert calls == []  # exact readout: autograd through the simulator, no parameter shift
     shot_model, shots = make_method("ga", epochs=1, stop_at_target=False).unlearn(
         original, task, readout=ShotReadout(50, seed=1), seed=0
     )
+    weights_shape = tuple(original.module_.quantum.weights.shape)
+    assert shots.steps > 0 and len(calls) >= shots.steps  # at least one parameter-shift gradient per step
+    assert set(calls) == {(50, weights_shape, weights_shape)}
     assert exact.circuit_evaluations == shots.circuit_evaluations  # same device cost accounting
     assert not torch.equal(exact_model.module_.quantum.weights, shot_model.module_.quantum.weights)
 

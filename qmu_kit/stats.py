@@ -1,0 +1,290 @@
+"""Numbers with their uncertainty: every rate and AUC the kit reports travels as an :class:`Estimate`.
+
+This module is the kit's one place for its statistical rules (the README's "Statistics" section
+describes them for readers):
+
+- a **proportion** ``k / n`` (accuracy, MIA success, a flag rate, a TPR) gets a Wilson 95 % interval;
+- an **AUC** gets a DeLong 95 % interval and a two-sided p-value against 0.5 (Mann-Whitney U: exact
+  for small, tie-free samples);
+- a **TPR at a target FPR** says the lowest FPR its non-members can measure (``1 / n_nonmembers``);
+  below that it is "the TPR at zero false positives" (:class:`TprAtFpr`);
+- a **mean over seeds** gets a Student-t 95 % interval, and a **paired difference** (the same models
+  measured two ways, e.g. at two shot counts) a paired t-interval and p-value.
+
+It depends on numpy and scipy only, so every layer of the kit may use it.
+
+Example:
+    >>> rate = proportion(27, 30)
+    >>> print(rate)
+    0.90 [0.74, 0.97] (n=30)
+    >>> [round(x, 3) for x in rate.to_dict()["ci95"]]
+    [0.744, 0.965]
+    >>> Estimate.from_dict(rate.to_dict()) == rate
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: The confidence level of every interval the kit reports.
+CONFIDENCE = 0.95
+_Z = 1.959963984540054  # the standard normal's 97.5 % quantile
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A measured number, the number of samples behind it and its 95 % interval.
+
+    Attributes:
+        value: the point estimate (``nan`` when nothing could be measured, e.g. ``n = 0``).
+        n: how many samples (or seeds, for a mean over seeds) it rests on.
+        ci95: the 95 % interval ``(low, high)``.
+        kind: how the interval was made: ``"proportion"`` (Wilson), ``"auc"`` (DeLong),
+            ``"mean"`` (Student t over ``n`` values), ``"difference"`` (paired t), ``"bootstrap"``.
+        p_value: where a chance baseline exists (AUC 0.5, a difference of 0), the two-sided p-value
+            against it; otherwise ``None``.
+    """
+
+    value: float
+    n: int
+    ci95: tuple[float, float]
+    kind: str = "proportion"
+    p_value: float | None = None
+
+    @property
+    def half_width(self) -> float:
+        """Half the interval's width (the "±" of a symmetric interval)."""
+        return (self.ci95[1] - self.ci95[0]) / 2
+
+    def contains(self, x: float) -> bool:
+        """Whether ``x`` lies in the 95 % interval."""
+        return self.ci95[0] <= x <= self.ci95[1]
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``{"value", "n", "ci95": [low, high], "kind"}`` plus ``"p_value"`` when there is one."""
+        out = {"value": _plain(self.value), "n": int(self.n), "ci95": [_plain(self.ci95[0]), _plain(self.ci95[1])], "kind": self.kind}
+        if self.p_value is not None:
+            out["p_value"] = _plain(self.p_value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Estimate":
+        """The inverse of :meth:`to_dict`."""
+        low, high = data["ci95"]
+        return cls(_number(data["value"]), int(data["n"]), (_number(low), _number(high)), data.get("kind", "proportion"),
+                   None if data.get("p_value") is None else _number(data["p_value"]))
+
+    def format(self, digits: int = 2, percent: bool = False) -> str:
+        """``value [low, high] (n=N)``; ``percent=True`` writes the numbers as percentages."""
+        scale, unit = (100, " %") if percent else (1, "")
+        if math.isnan(self.value):
+            return f"n/a (n={self.n})"
+        v, lo, hi = (x * scale for x in (self.value, *self.ci95))
+        return f"{v:.{digits}f}{unit} [{lo:.{digits}f}, {hi:.{digits}f}] (n={self.n})"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def _plain(x: float) -> float | None:
+    """JSON has no NaN: ``None`` stands for it."""
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _number(x) -> float:
+    return float("nan") if x is None else float(x)
+
+
+NAN_INTERVAL = (float("nan"), float("nan"))
+
+
+def proportion(successes: int, n: int) -> Estimate:
+    """``successes / n`` with its Wilson 95 % interval (``nan`` for ``n = 0``).
+
+    Wilson's interval stays inside [0, 1] and keeps its coverage near 0 and 1, where the usual
+    ``p ± 1.96 sqrt(p(1-p)/n)`` collapses to a point (0 of 30 is not "exactly 0").
+
+    Example:
+        >>> print(proportion(0, 30))
+        0.00 [0.00, 0.11] (n=30)
+    """
+    successes, n = int(successes), int(n)
+    if n < 0 or not 0 <= successes <= max(n, 0):
+        raise ValueError(f"successes={successes} of n={n} is not a proportion: need 0 <= successes <= n")
+    if n == 0:
+        return Estimate(float("nan"), 0, NAN_INTERVAL)
+    p = successes / n
+    denominator = 1 + _Z**2 / n
+    centre = (p + _Z**2 / (2 * n)) / denominator
+    half = _Z * math.sqrt(p * (1 - p) / n + _Z**2 / (4 * n * n)) / denominator
+    return Estimate(p, n, (max(0.0, centre - half), min(1.0, centre + half)))
+
+
+def rate(flags) -> Estimate:
+    """The fraction of true values in a boolean array, as a :func:`proportion`.
+
+    Example:
+        >>> rate([True, False, True, True]).value
+        0.75
+    """
+    flags = np.asarray(flags, dtype=bool)
+    return proportion(int(flags.sum()), flags.size)
+
+
+def auc(member_scores, nonmember_scores) -> Estimate:
+    """ROC AUC (higher score = member) with DeLong's 95 % interval and a p-value against 0.5.
+
+    ``n`` is the number of members plus non-members. The p-value is the two-sided Mann-Whitney U
+    test's (the AUC is U divided by ``n_members * n_nonmembers``).
+
+    Example:
+        >>> estimate = auc([0.9, 0.8, 0.7, 0.4], [0.1, 0.5, 0.3, 0.2])
+        >>> round(estimate.value, 3), estimate.n, estimate.p_value < 0.05  # 4 vs 4 samples: not enough to rule out chance
+        (0.938, 8, False)
+    """
+    from scipy.stats import mannwhitneyu, rankdata
+
+    x = np.asarray(member_scores, dtype=float).ravel()
+    y = np.asarray(nonmember_scores, dtype=float).ravel()
+    m, n = len(x), len(y)
+    if m == 0 or n == 0:
+        return Estimate(float("nan"), m + n, NAN_INTERVAL, "auc")
+    # DeLong et al. (1988) via midranks (Sun & Xu 2014): structural components of each sample.
+    ranks_all = rankdata(np.r_[x, y])
+    value = (ranks_all[:m].sum() - m * (m + 1) / 2) / (m * n)
+    v10 = (ranks_all[:m] - rankdata(x)) / n  # for each member: fraction of non-members below it
+    v01 = 1 - (ranks_all[m:] - rankdata(y)) / m  # for each non-member: fraction of members above it
+    var = (v10.var(ddof=1) / m if m > 1 else 0.0) + (v01.var(ddof=1) / n if n > 1 else 0.0)
+    half = _Z * math.sqrt(max(var, 0.0))
+    p_value = float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    return Estimate(float(value), m + n, (max(0.0, value - half), min(1.0, value + half)), "auc", p_value)
+
+
+@dataclass(frozen=True)
+class TprAtFpr:
+    """The true-positive rate at a target false-positive rate, honest about what ``n`` can measure.
+
+    With ``n`` non-members the smallest non-zero FPR is ``1/n``: a TPR "at 0.1 % FPR" on 300
+    non-members is really the TPR at zero false positives, and says so (:attr:`at_zero_false_positives`).
+
+    Attributes:
+        target_fpr: the FPR asked for.
+        tpr: the TPR over the members (a :func:`proportion`), at the largest threshold whose FPR does
+            not exceed the target.
+        lowest_measurable_fpr: ``1 / n_nonmembers``.
+        at_zero_false_positives: the target is below ``lowest_measurable_fpr``.
+    """
+
+    target_fpr: float
+    tpr: Estimate
+    lowest_measurable_fpr: float
+    at_zero_false_positives: bool
+
+    def label(self) -> str:
+        """E.g. ``TPR at 1 % FPR`` or ``TPR at zero false positives (target 0.1 % FPR, lowest measurable 3.3 %)``."""
+        target = f"{self.target_fpr * 100:g} % FPR"
+        if self.at_zero_false_positives:
+            return f"TPR at zero false positives (target {target}, lowest measurable {self.lowest_measurable_fpr * 100:.2g} %)"
+        return f"TPR at {target}"
+
+    def to_dict(self) -> dict:
+        return {"target_fpr": self.target_fpr, "tpr": self.tpr.to_dict(), "lowest_measurable_fpr": self.lowest_measurable_fpr,
+                "at_zero_false_positives": self.at_zero_false_positives}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TprAtFpr":
+        return cls(float(data["target_fpr"]), Estimate.from_dict(data["tpr"]), float(data["lowest_measurable_fpr"]),
+                   bool(data["at_zero_false_positives"]))
+
+
+def tpr_at_fpr(member_scores, nonmember_scores, target_fpr: float) -> TprAtFpr:
+    """The TPR at ``target_fpr`` (higher score = member), as :class:`TprAtFpr`.
+
+    Example:
+        >>> result = tpr_at_fpr([0.9, 0.8, 0.3], [0.1, 0.2, 0.85, 0.4], 0.01)
+        >>> result.tpr.value, result.at_zero_false_positives, result.lowest_measurable_fpr
+        (0.333..., True, 0.25)
+    """
+    x = np.asarray(member_scores, dtype=float).ravel()
+    y = np.sort(np.asarray(nonmember_scores, dtype=float).ravel())
+    if len(x) == 0 or len(y) == 0:
+        return TprAtFpr(target_fpr, Estimate(float("nan"), len(x), NAN_INTERVAL), float("nan"), True)
+    allowed_false = math.floor(target_fpr * len(y) + 1e-9)  # non-members allowed above the threshold
+    # Flag "member" when score > threshold; the threshold sits at the (allowed_false+1)-th highest non-member.
+    threshold = y[len(y) - 1 - allowed_false] if allowed_false < len(y) else -np.inf
+    lowest = 1 / len(y)
+    return TprAtFpr(target_fpr, rate(x > threshold), lowest, target_fpr < lowest)
+
+
+def mean(values) -> Estimate:
+    """Mean of ``values`` (NaN and ``None`` dropped) with its Student-t 95 % interval (``kind="mean"``).
+
+    One value gives a zero-width interval; none gives ``nan``.
+
+    Example:
+        >>> print(mean([0.4, 0.6]))
+        0.50 [-0.77, 1.77] (n=2)
+    """
+    from scipy import stats
+
+    values = np.asarray([v for v in values if v is not None and v == v], dtype=float)
+    if len(values) == 0:
+        return Estimate(float("nan"), 0, NAN_INTERVAL, "mean")
+    centre = float(values.mean())
+    if len(values) == 1:
+        return Estimate(centre, 1, (centre, centre), "mean")
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+    return Estimate(centre, len(values), (centre - half, centre + half), "mean")
+
+
+def paired_difference(a, b) -> Estimate:
+    """Mean of ``a - b`` over pairs (the same seeds or models measured two ways), with a paired
+    t-interval and the paired t-test's two-sided p-value against no difference.
+
+    Example:
+        >>> d = paired_difference([0.60, 0.62, 0.58, 0.61, 0.63], [0.55, 0.56, 0.55, 0.57, 0.58])
+        >>> round(d.value, 3), d.p_value < 0.01
+        (0.046, True)
+    """
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values need the same shape, got {a.shape} and {b.shape}")
+    keep = ~(np.isnan(a) | np.isnan(b))
+    diff = a[keep] - b[keep]
+    centre = mean(diff)
+    p_value = None
+    if len(diff) > 1:
+        p_value = 1.0 if np.all(diff == diff[0]) and diff[0] == 0 else float(stats.ttest_1samp(diff, 0.0).pvalue)
+    return Estimate(centre.value, centre.n, centre.ci95, "difference", p_value)
+
+
+def bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 0) -> Estimate:
+    """``statistic(*samples)`` with a percentile-bootstrap 95 % interval (each sample resampled
+    independently, i.e. stratified by sample), for statistics without a closed-form interval.
+
+    Example:
+        >>> est = bootstrap(np.median, np.arange(101.0), n_resamples=200)
+        >>> est.value, est.kind, est.ci95[0] < 50 < est.ci95[1]
+        (50.0, 'bootstrap', True)
+    """
+    arrays = [np.asarray(s) for s in samples]
+    value = float(statistic(*arrays))
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_resamples):
+        draws.append(statistic(*[a[rng.integers(0, len(a), len(a))] for a in arrays]))
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[~np.isnan(draws)]
+    if len(draws) == 0:
+        return Estimate(value, sum(len(a) for a in arrays), NAN_INTERVAL, "bootstrap")
+    low, high = np.quantile(draws, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
+    return Estimate(value, sum(len(a) for a in arrays), (float(low), float(high)), "bootstrap")
+
+
+__all__ = ["CONFIDENCE", "Estimate", "TprAtFpr", "auc", "bootstrap", "mean", "paired_difference", "proportion", "rate", "tpr_at_fpr"]
