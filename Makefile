@@ -5,9 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.qmu-kit-installed
-# Extra pip options (a mirror, a proxy, ...). torch's CPU build comes from PyTorch's index, which
-# requirements.lock names itself.
+# Extra pip options (a mirror, a proxy, ...).
 PIP_OPTIONS ?=
+# torch's CPU build (PyPI's is the multi-GB CUDA build); the same URL as qmu_kit/_environment.py's EXTRA_INDEX.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 HOST ?= 127.0.0.1
 PORT ?= 8866
 LAB_PORT ?= 8888
@@ -16,10 +17,12 @@ LAB_PORT ?= 8888
 
 venv: $(STAMP)
 
-# The exact versions in requirements.lock (what CI, Binder and conda get), then the kit itself.
+# The exact versions in requirements.lock (what CI, Binder and conda get), then the kit itself. torch
+# comes first and alone from TORCH_INDEX, so no other package is looked up there.
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(PIP_OPTIONS) --no-deps --extra-index-url $(TORCH_INDEX) $$(grep '^torch==' requirements.lock)
 	$(PY) -m pip install --quiet $(PIP_OPTIONS) -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
@@ -29,7 +32,7 @@ $(STAMP): pyproject.toml requirements.lock
 # To move every pin to the newest allowed version: make lock PIP_OPTIONS="--upgrade --upgrade-strategy eager"
 lock:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet $(PIP_OPTIONS) -e '.[test]'
+	$(PY) -m pip install --quiet $(PIP_OPTIONS) --extra-index-url $(TORCH_INDEX) -e '.[test]'
 	$(PY) -m qmu_kit._environment write
 	@touch $(STAMP)
 

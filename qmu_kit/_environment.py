@@ -59,6 +59,9 @@ PLATFORM = "linux-x86_64"
 # torch's CPU build lives on PyTorch's own index; on PyPI the same version is the multi-GB CUDA build.
 # Pins carry no local label ("2.13.0", not "2.13.0+cpu"): pip then takes the highest match, which is
 # the "+cpu" wheel from this index on Linux and the plain wheel on macOS, where there is no "+cpu".
+# Binder's and conda's files name the index; the lock does not, because pip would then look every
+# package up on it too, and where that index is unreachable (a mirror-only network) each lookup costs
+# seconds of retries. `make venv` installs torch alone from it (TORCH_INDEX, the same URL), then the lock.
 EXTRA_INDEX = "https://download.pytorch.org/whl/cpu"
 # Installers, never imported by the kit: pinning them would fight the user's own pip.
 NOT_PINNED = {"pip"}
@@ -102,7 +105,7 @@ def installed_closure(root: Path = ROOT) -> dict[str, str]:
         try:
             distribution = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            raise LookupError(f"{name} (required by {parent}) is not installed: run `make venv`") from None
+            raise LookupError(f"{name} (required by {parent}) is not installed") from None
         versions[name] = distribution.version
         # A package is followed again only for extras not seen before (e.g. `dask[array]` after `dask`).
         extras = set(requirement.extras)
@@ -125,8 +128,8 @@ def render_lock(pins: dict[str, str]) -> str:
     lines = [
         GENERATED,
         f"# The exact versions of qmu-kit[{','.join(EXTRAS)}] and everything it needs, as installed and tested",
-        f"# on {PLATFORM}, Python {PYTHON}. `make venv` installs this file, then the kit with --no-deps.",
-        f"--extra-index-url {EXTRA_INDEX}",
+        f"# on {PLATFORM}, Python {PYTHON}. `make venv` installs torch's CPU build from {EXTRA_INDEX},",
+        "# then this file, then the kit with --no-deps.",
     ]
     lines += [f"{name}=={version}" for name, version in sorted(pins.items())]
     return "\n".join(lines) + "\n"

@@ -83,8 +83,14 @@ def test_every_pyproject_requirement_and_the_cpu_torch_are_pinned():
     for requirement in _environment.project_requirements(ROOT):
         assert requirement.specifier.contains(pins[requirement.name.lower()], prereleases=True), requirement
     assert pins["torch"] == "2.13.0"
-    assert f"--extra-index-url {_environment.EXTRA_INDEX}" in lock_text.splitlines()
     assert not any(name.startswith("nvidia-") for name in pins)  # the CPU build: no CUDA libraries
+    # make venv installs that torch alone from PyTorch's CPU index, the index Binder's and conda's files name
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(rf"^TORCH_INDEX \?= {re.escape(_environment.EXTRA_INDEX)}$", makefile, re.M)
+    assert "--no-deps --extra-index-url $(TORCH_INDEX) $$(grep '^torch==' requirements.lock)" in makefile
+    assert "--extra-index-url" not in lock_text  # every other package comes from the default index only
+    for generated in ("binder/requirements.txt", "environment.yml"):
+        assert f"--extra-index-url {_environment.EXTRA_INDEX}" in (ROOT / generated).read_text()
 
 
 def test_binder_builds_with_pip_from_the_pinned_file_and_installs_the_kit():

@@ -20,7 +20,7 @@ def pyproject_requirements() -> dict[str, str]:
 
 def test_torch_is_pinned_to_the_cpu_build_in_one_place():
     assert pyproject_requirements()["torch"] == "==2.13.0"
-    assert "torch==" not in (ROOT / "Makefile").read_text()
+    assert not re.search(r"torch==\d", (ROOT / "Makefile").read_text())  # make venv takes the version from the lock
 
 
 def test_ci_runs_exactly_the_readme_test_command():
