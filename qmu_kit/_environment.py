@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -124,12 +125,26 @@ def pin(version: str) -> str:
     return Version(version).public
 
 
-def render_lock(pins: dict[str, str]) -> str:
+def minimum_python(pins: dict[str, str]) -> str:
+    """The oldest Python ``PYTHON.x`` whose version every pinned package accepts (their installed ``Requires-Python``).
+
+    A lock can need a newer patch release than ``pyproject.toml`` says (a pinned package may require
+    3.11.5, say): the lock's header states it, so an older interpreter is explained, not a mystery.
+    """
+    accepts = [SpecifierSet(metadata.metadata(name).get("Requires-Python") or "") for name in pins]
+    for patch in range(100):
+        version = f"{PYTHON}.{patch}"
+        if all(version in specifier for specifier in accepts):
+            return version
+    raise ValueError(f"no Python {PYTHON}.x satisfies every pinned package's Requires-Python")
+
+
+def render_lock(pins: dict[str, str], python: str = PYTHON) -> str:
     lines = [
         GENERATED,
         f"# The exact versions of qmu-kit[{','.join(EXTRAS)}] and everything it needs, as installed and tested",
-        f"# on {PLATFORM}, Python {PYTHON}. `make venv` installs torch's CPU build from {EXTRA_INDEX},",
-        "# then this file, then the kit with --no-deps.",
+        f"# on {PLATFORM}, Python {PYTHON} (these pins need Python {python} or a newer {PYTHON}.x).",
+        f"# `make venv` installs torch's CPU build from {EXTRA_INDEX}, then this file, then the kit with --no-deps.",
     ]
     lines += [f"{name}=={version}" for name, version in sorted(pins.items())]
     return "\n".join(lines) + "\n"
@@ -206,10 +221,10 @@ def render_readme(root: Path = ROOT) -> str:
     return BADGE_REPOSITORY.sub(lambda m: m.group(1) + repository + m.group(3), (root / README).read_text())
 
 
-def generated_files(pins: dict[str, str]) -> dict[str, str]:
-    """Relative path -> text, for every file this module writes."""
+def generated_files(pins: dict[str, str], python: str = PYTHON) -> dict[str, str]:
+    """Relative path -> text, for every file this module writes (``python``: the lock's minimum Python)."""
     return {
-        LOCK: render_lock(pins),
+        LOCK: render_lock(pins, python),
         BINDER_REQUIREMENTS: render_binder_requirements(pins),
         BINDER_RUNTIME: render_runtime(),
         CONDA_ENVIRONMENT: render_conda_environment(pins),
@@ -296,7 +311,7 @@ def write(root: Path = ROOT) -> list[str]:
     """Pin the installed environment into the lock and regenerate the other files; returns the changed paths."""
     pins = {name: pin(version) for name, version in installed_closure(root).items()}
     changed = []
-    for relative, text in generated_files(pins).items():
+    for relative, text in generated_files(pins, minimum_python(pins)).items():
         path = root / relative
         if not path.exists() or path.read_text() != text:
             path.parent.mkdir(parents=True, exist_ok=True)
