@@ -245,7 +245,10 @@ class EnvironmentCheck:
     def report(self) -> str:
         lines = [f"note: {note}" for note in self.notes]
         if self.ok:
-            lines.append(f"environment: {LOCK}, binder/ and {CONDA_ENVIRONMENT} agree with pyproject.toml and the installed packages")
+            lines.append(
+                f"environment: {LOCK}, binder/ and {CONDA_ENVIRONMENT} agree with pyproject.toml"
+                " and the installed packages"
+            )
         else:
             lines += [f"- {problem}" for problem in self.problems]
             lines.append(f"The pinned environment is out of date. Regenerate it with: {REGENERATE}")

@@ -44,7 +44,9 @@ def notebooks_directory() -> Path:
     """``notebooks/`` of the checkout the kit runs from."""
     candidate = ROOT / "notebooks"
     if not candidate.is_dir():
-        raise FileNotFoundError(f"the notebooks are not at {candidate}: run JupyterLab from a checkout of qmu-kit (make lab)")
+        raise FileNotFoundError(
+            f"the notebooks are not at {candidate}: run JupyterLab from a checkout of qmu-kit (make lab)"
+        )
     return candidate
 
 
@@ -88,7 +90,9 @@ def write_kernel_directory(base: Path, root: Path = ROOT) -> Path:
     return base
 
 
-def lab_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, open_browser: bool = True) -> list[str]:
+def lab_command(
+    directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, open_browser: bool = True
+) -> list[str]:
     """The JupyterLab command line with the kit's settings."""
     check_int("port", port, 1, 65535)
     if not host or any(c.isspace() for c in host):
@@ -119,16 +123,26 @@ def lab_environment(kernel_directory: Path) -> dict[str, str]:
     return {**os.environ, "JUPYTER_PATH": os.pathsep.join(paths), "PYTHONUNBUFFERED": "1"}
 
 
-def serve(directory: Path | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, open_browser: bool = True) -> int:
+def serve(
+    directory: Path | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, open_browser: bool = True
+) -> int:
     """Check the port, then run JupyterLab until interrupted; returns its exit status."""
     directory = notebooks_directory() if directory is None else Path(directory)
     command = lab_command(directory, host, port, open_browser)
     check_port_free(host, port)
     if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"qmu-kit lab: WARNING: listening on {host}: anyone who can reach this port and has the token can run code here", flush=True)
+        print(
+            f"qmu-kit lab: WARNING: listening on {host}: anyone who can reach this port and has the token"
+            " can run code here",
+            flush=True,
+        )
     with tempfile.TemporaryDirectory(prefix="qmu-kit-lab-") as private:
         environment = lab_environment(write_kernel_directory(Path(private)))
-        print(f"qmu-kit lab: JupyterLab on {directory} at http://{host}:{port}/lab (the URL with its token follows; Ctrl-C stops)", flush=True)
+        print(
+            f"qmu-kit lab: JupyterLab on {directory} at http://{host}:{port}/lab"
+            " (the URL with its token follows; Ctrl-C stops)",
+            flush=True,
+        )
         process = subprocess.Popen(command, env=environment)
         # SIGTERM stops JupyterLab too (and so its kernels) instead of orphaning it.
         forward = threading.current_thread() is threading.main_thread()
@@ -146,7 +160,9 @@ def serve(directory: Path | None = None, host: str = DEFAULT_HOST, port: int = D
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qmu_kit.lab", description="JupyterLab on the kit's notebooks")
-    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help="address to listen on (default 127.0.0.1: this machine only)"
+    )
     parser.add_argument("--port", default=str(DEFAULT_PORT), help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     parser.add_argument("--directory", type=Path, default=None, help="notebook directory (default: notebooks/)")

@@ -70,11 +70,12 @@ def test_check_names_every_difference_and_the_command_that_fixes_it(tmp_path):
 
 def test_a_new_dependency_in_pyproject_is_reported_until_the_lock_is_regenerated(tmp_path):
     root = copy_project(tmp_path)
-    pyproject = (root / "pyproject.toml").read_text().replace('"tqdm>=4.66,<5",', '"tqdm>=4.66,<5",\n    "no-such-package-qmu>=1",')
+    pyproject = (root / "pyproject.toml").read_text()
+    pyproject = pyproject.replace('"tqdm>=4.66,<5",', '"tqdm>=4.66,<5",\n    "no-such-package-qmu>=1",')
     (root / "pyproject.toml").write_text(pyproject)
     problems = check(root).problems
     assert any("no-such-package-qmu (required by qmu-kit) is not installed" in p for p in problems), problems
-    assert any("pyproject.toml requires no-such-package-qmu>=1 but requirements.lock does not pin" in p for p in problems)
+    assert any("requires no-such-package-qmu>=1 but requirements.lock does not pin" in p for p in problems)
 
 
 def test_every_pyproject_requirement_and_the_cpu_torch_are_pinned():
@@ -105,7 +106,8 @@ def test_binder_builds_with_pip_from_the_pinned_file_and_installs_the_kit():
     from packaging.specifiers import SpecifierSet
 
     runtime = (binder / "runtime.txt").read_text().strip()
-    assert runtime == f"python-{sys.version_info[0]}.{sys.version_info[1]}" and runtime.removeprefix("python-") in SpecifierSet(requires_python)
+    assert runtime == f"python-{sys.version_info[0]}.{sys.version_info[1]}"
+    assert runtime.removeprefix("python-") in SpecifierSet(requires_python)
 
 
 def test_conda_environment_is_python_and_pip_from_conda_forge_then_the_pinned_list():
@@ -143,7 +145,8 @@ main()
 @pytest.fixture(scope="module")
 def dockerfile():
     completed = subprocess.run(
-        [sys.executable, "-c", OFFLINE_REPO2DOCKER, "--no-build", "--debug", "--user-id", "1000", "--user-name", "jovyan", str(ROOT)],
+        [sys.executable, "-c", OFFLINE_REPO2DOCKER, "--no-build", "--debug",
+         "--user-id", "1000", "--user-name", "jovyan", str(ROOT)],
         capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -155,7 +158,8 @@ def test_repo2docker_writes_a_dockerfile_that_installs_the_pinned_file_and_the_k
     text, log = dockerfile
     assert "FROM " in text and "Building conda environment for python=3.11" in log
     assert re.search(r"^COPY .*src/binder/requirements\.txt \$\{REPO_DIR\}/binder/requirements\.txt$", text, re.M)
-    assert re.search(r'^RUN \$\{KERNEL_PYTHON_PREFIX\}/bin/pip install --no-cache-dir -r "binder/requirements\.txt"$', text, re.M)
+    install = r'^RUN \$\{KERNEL_PYTHON_PREFIX\}/bin/pip install --no-cache-dir -r "binder/requirements\.txt"$'
+    assert re.search(install, text, re.M)
     assert re.search(r"^RUN \./binder/postBuild$", text, re.M)
     # neither of the repository's conda files is used (only repo2docker's own base environment)
     assert "environment.yml" not in text
@@ -193,7 +197,8 @@ def test_write_points_the_badges_at_the_repository_line(tmp_path):
     root = copy_project(tmp_path)
     readme = (root / "README.md").read_text()
     repository = _environment.binder_repository(root)
-    (root / "README.md").write_text(readme.replace(f"Binder repository: `{repository}`", "Binder repository: `someone/fork`"))
+    readme = readme.replace(f"Binder repository: `{repository}`", "Binder repository: `someone/fork`")
+    (root / "README.md").write_text(readme)
     assert any("README.md: a Binder badge" in p for p in check(root).problems)
     write(root)
     assert all(match.group(1) == "someone/fork" for match in BADGE.finditer((root / "README.md").read_text()))

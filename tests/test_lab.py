@@ -50,7 +50,10 @@ def test_a_taken_port_stops_lab_with_one_line_before_starting_anything():
 
 @pytest.mark.parametrize(
     "port, message",
-    [("70000", "port=70000 is out of range: port must be an integer from 1 to 65535"), ("http", "port='http' is not a whole number")],
+    [
+        ("70000", "port=70000 is out of range: port must be an integer from 1 to 65535"),
+        ("http", "port='http' is not a whole number"),
+    ],
 )
 def test_a_bad_port_is_one_line_naming_the_allowed_range(port, message):
     completed = run_lab("--port", port)
@@ -97,7 +100,8 @@ def lab_server(tmp_path_factory):
     shutil.copy(ROOT / "notebooks" / "00_start_here.ipynb", notebooks)
     decoy = base / "data" / "kernels" / "python3"
     decoy.mkdir(parents=True)
-    (decoy / "kernel.json").write_text(json.dumps({"argv": ["/bin/false", "{connection_file}"], "display_name": "decoy", "language": "python"}))
+    decoy_spec = {"argv": ["/bin/false", "{connection_file}"], "display_name": "decoy", "language": "python"}
+    (decoy / "kernel.json").write_text(json.dumps(decoy_spec))
     token = secrets.token_hex(16)
     env = {
         **os.environ,
@@ -161,7 +165,9 @@ def test_a_notebook_opens_in_jupyterlab_and_its_first_cells_run_offline(lab_serv
     if CHROMIUM is None:
         if shutil.which("apt-get") is None:
             pytest.skip("!!! BROWSER TESTS SKIPPED: Chromium is missing and apt-get is unavailable to install it !!!")
-        pytest.fail("Chromium is missing although apt-get is available: `make test` installs it (apt-get install chromium)")
+        pytest.fail(
+            "Chromium is missing although apt-get is available: `make test` installs it (apt-get install chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     url, _, token, notebooks = lab_server
@@ -195,7 +201,8 @@ def test_a_notebook_opens_in_jupyterlab_and_its_first_cells_run_offline(lab_serv
             page.screenshot(path=str(ARTIFACTS / "lab-00-first-cells.png"), full_page=True)
             # its five code cells ran in order, without an error, and this is the fifth
             assert spread_cell.locator(".jp-InputArea-prompt").inner_text().strip() == "[5]:"
-            output = spread_cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']").inner_text()
+            stdout = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']"
+            output = spread_cell.locator(stdout).inner_text()
             assert re.fullmatch(r"measured spread 0\.\d{3}, theory 0\.092\s*", output), output
             assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
             assert "Traceback" not in page.inner_text(".jp-Notebook")
