@@ -90,10 +90,35 @@ def write_kernel_directory(base: Path, root: Path = ROOT) -> Path:
     return base
 
 
+# JupyterLab's own offline switches stop the requests, not the toast that asks every new visitor
+# whether to fetch news: "Never" answers it.
+OFFLINE_SETTINGS = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def write_settings_directory(base: Path) -> Path:
+    """Write ``base/overrides.json``: the environment's JupyterLab setting overrides plus ``OFFLINE_SETTINGS``.
+
+    Returns ``base``, for ``--LabApp.app_settings_dir`` (which replaces the environment's directory, hence the copy).
+    """
+    from jupyterlab.commands import get_app_dir
+
+    existing = Path(get_app_dir()) / "settings" / "overrides.json"
+    overrides = json.loads(existing.read_text()) if existing.exists() else {}
+    for plugin, values in OFFLINE_SETTINGS.items():
+        overrides[plugin] = {**overrides.get(plugin, {}), **values}
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "overrides.json").write_text(json.dumps(overrides, indent=1))
+    return base
+
+
 def lab_command(
-    directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, open_browser: bool = True
+    directory: Path,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    open_browser: bool = True,
+    settings_directory: Path | None = None,
 ) -> list[str]:
-    """The JupyterLab command line with the kit's settings."""
+    """The JupyterLab command line with the kit's settings (``settings_directory``: ``write_settings_directory``)."""
     check_int("port", port, 1, 65535)
     if not host or any(c.isspace() for c in host):
         raise ValueError(f"host={host!r} is not valid: give an address such as 127.0.0.1")
@@ -108,6 +133,8 @@ def lab_command(
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
     ]
+    if settings_directory is not None:
+        command.append(f"--LabApp.app_settings_dir={settings_directory}")
     if not open_browser:
         command.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -128,7 +155,7 @@ def serve(
 ) -> int:
     """Check the port, then run JupyterLab until interrupted; returns its exit status."""
     directory = notebooks_directory() if directory is None else Path(directory)
-    command = lab_command(directory, host, port, open_browser)
+    lab_command(directory, host, port, open_browser)  # checks host and port before anything else
     check_port_free(host, port)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(
@@ -138,6 +165,7 @@ def serve(
         )
     with tempfile.TemporaryDirectory(prefix="qmu-kit-lab-") as private:
         environment = lab_environment(write_kernel_directory(Path(private)))
+        command = lab_command(directory, host, port, open_browser, write_settings_directory(Path(private) / "settings"))
         print(
             f"qmu-kit lab: JupyterLab on {directory} at http://{host}:{port}/lab"
             " (the URL with its token follows; Ctrl-C stops)",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from qmu_kit.lab import DEFAULT_PORT, kernel_spec, lab_command, write_kernel_directory
+from qmu_kit.lab import DEFAULT_PORT, kernel_spec, lab_command, write_kernel_directory, write_settings_directory
 from tests.test_app_browser import CHROMIUM, CHROMIUM_ARGS, free_port, listening_addresses
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +82,25 @@ def test_the_kernel_is_this_interpreter_with_this_checkout_first(tmp_path):
     # the display name the committed notebooks carry, so saving one in JupyterLab does not rewrite its metadata
     notebook = json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text())
     assert spec["display_name"] == notebook["metadata"]["kernelspec"]["display_name"]
+
+
+def test_the_settings_answer_the_news_question_and_keep_the_environments_overrides(tmp_path, monkeypatch):
+    import jupyterlab.commands
+
+    app_dir = tmp_path / "app"
+    (app_dir / "settings").mkdir(parents=True)
+    theirs = {"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+              "@jupyterlab/apputils-extension:notification": {"doNotDisturbMode": True}}
+    (app_dir / "settings" / "overrides.json").write_text(json.dumps(theirs))
+    monkeypatch.setattr(jupyterlab.commands, "get_app_dir", lambda: str(app_dir))
+    written = json.loads((write_settings_directory(tmp_path / "private") / "overrides.json").read_text())
+    assert written == {
+        "@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"},
+        "@jupyterlab/apputils-extension:notification": {"doNotDisturbMode": True, "fetchNews": "false",
+                                                        "checkForUpdates": False},
+    }
+    command = lab_command(ROOT / "notebooks", settings_directory=tmp_path / "private")
+    assert f"--LabApp.app_settings_dir={tmp_path / 'private'}" in command
 
 
 def test_make_lab_runs_the_lab_module_on_localhost():
@@ -207,6 +226,7 @@ def test_a_notebook_opens_in_jupyterlab_and_its_first_cells_run_offline(lab_serv
             assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
             assert "Traceback" not in page.inner_text(".jp-Notebook")
             assert page.locator(".jp-OutputArea-output .widget-slider").count() >= 1  # the shot-noise panel rendered
+            assert "official Jupyter news" not in page.inner_text("body")  # no news question for every visitor
         finally:
             browser.close()
     assert outside == []  # nothing requested beyond 127.0.0.1
