@@ -18,11 +18,12 @@ LAB_PORT ?= 8888
 venv: $(STAMP)
 
 # The exact versions in requirements.lock (what CI, Binder and conda get), then the kit itself. torch
-# comes first and alone from TORCH_INDEX, so no other package is looked up there.
+# comes first and alone from TORCH_INDEX, so no other package is looked up there; where that index is out
+# of reach (an offline mirror serving the CPU build itself), one short try costs seconds, not minutes.
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(PIP_OPTIONS) --no-deps --extra-index-url $(TORCH_INDEX) $$(grep '^torch==' requirements.lock)
+	$(PY) -m pip install --quiet $(PIP_OPTIONS) --retries 0 --timeout 10 --no-deps --extra-index-url $(TORCH_INDEX) $$(grep '^torch==' requirements.lock)
 	$(PY) -m pip install --quiet $(PIP_OPTIONS) -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
@@ -32,7 +33,8 @@ $(STAMP): pyproject.toml requirements.lock
 # To move every pin to the newest allowed version: make lock PIP_OPTIONS="--upgrade --upgrade-strategy eager"
 lock:
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet $(PIP_OPTIONS) --extra-index-url $(TORCH_INDEX) -e '.[test]'
+	$(PY) -m pip install --quiet $(PIP_OPTIONS) --retries 0 --timeout 10 --no-deps --extra-index-url $(TORCH_INDEX) $$(grep '^torch==' requirements.lock)
+	$(PY) -m pip install --quiet $(PIP_OPTIONS) -e '.[test]'
 	$(PY) -m qmu_kit._environment write
 	@touch $(STAMP)
 
