@@ -2,7 +2,17 @@
 
 ``qmu-kit app`` (and ``make app``) first warms the cache for the apps' default settings, so the
 first page load is instant, then starts Voila in tree mode on ``notebooks/apps``: the landing page at
-``/`` links every app at ``/voila/render/<name>.ipynb``.
+``/`` is plain HTML with a real link to every app at ``/voila/render/<name>.ipynb``.
+
+For a classroom, Voila keeps a pool of preheated kernels per app (``pool_size``): each has already
+imported the kit and run the app's notebook, so a visitor gets a usable page at once; a visitor beyond
+the pool waits for a fresh kernel (the browser keeps loading) instead of getting an error. The pages
+load nothing from the internet: the kit's Voila template (``qmu_kit/jupyter/voila/templates/qmu``)
+drops Voila's CDN icon font and serves a static landing page.
+
+If the port is taken, :func:`check_port_free` stops before anything starts, naming the port and
+what to do; Voila itself is told not to wander to another port, so the printed address is the one
+that answers.
 
 Safe defaults: Voila listens on 127.0.0.1 only (``--host`` changes that deliberately), shows no
 tracebacks to the browser, and every visitor gets their own kernel. To reach the apps from another
@@ -12,7 +22,9 @@ anyone who can reach the port can start kernels on your machine.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +33,55 @@ from qmu_kit._validation import check_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
+#: Preheated kernels kept ready per app (each about 0.4 GB once the kit is imported).
+DEFAULT_POOL_SIZE = 2
+MAX_POOL_SIZE = 64
+#: Where the kit's Voila template lives; Voila finds it through ``JUPYTER_PATH``.
+JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter"
+TEMPLATE = "qmu"
+PORT_FLAG = "--port N (make app PORT=N)"
+
+
+class PortInUseError(OSError):
+    """The port asked for is already taken: the message names it and what to do."""
+
+
+def check_port_free(host: str, port: int, what: str = "the server", flag: str = "--port N") -> None:
+    """Raise :class:`PortInUseError` if ``host:port`` cannot be listened on because it is taken.
+
+    Binds (and releases) a socket with ``SO_REUSEADDR`` as Tornado does, so a port left in TIME_WAIT
+    by yesterday's server counts as free and only a live listener counts as taken. Shared by
+    ``qmu-kit app``, ``make lab`` and anything else that prints an address before serving it.
+
+    Args:
+        host: the address to listen on, e.g. ``127.0.0.1``.
+        port: the TCP port, 1-65535.
+        what: what is being started, for the message.
+        flag: how to choose another port, for the message.
+
+    Example:
+        >>> check_port_free("127.0.0.1", 0)  # port 0: any free port, never taken
+    """
+    check_int("port", port, 0, 65535)
+    try:
+        # Every address the name stands for (localhost: IPv4 and IPv6), as Tornado listens on all.
+        families = {info[4][:2]: info[0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except socket.gaierror as error:
+        raise ValueError(f"host={host!r} is not valid ({error.strerror}): give an address such as 127.0.0.1") from None
+    for address, family in sorted(families.items()):
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise PortInUseError(
+                        f"port {port} on {host} is already in use (another qmu-kit app or server still running?): "
+                        f"stop that server or start {what} on another port with {flag}",
+                    ) from None
+                if error.errno == errno.EADDRNOTAVAIL:
+                    raise ValueError(f"host={host!r} is not an address of this machine: give one such as 127.0.0.1") from None
+                raise
 
 
 def apps_directory() -> Path:
@@ -33,9 +94,22 @@ def apps_directory() -> Path:
     return candidate
 
 
-def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> list[str]:
-    """The Voila command line with the kit's safe settings."""
+def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                  pool_size: int = DEFAULT_POOL_SIZE) -> list[str]:
+    """The Voila command line with the kit's safe settings; run it with :func:`voila_environment`.
+
+    Args:
+        directory: the notebooks to serve (tree mode).
+        host: the address to listen on (127.0.0.1 unless you mean otherwise).
+        port: the TCP port; Voila does not try others (``port_retries=0``).
+        pool_size: preheated kernels kept ready per app, 0-64 (0: a kernel starts per visitor).
+
+    Example:
+        >>> voila_command(Path("notebooks/apps"), pool_size=0)[-1]
+        '--VoilaConfiguration.preheat_kernel=False'
+    """
     check_int("port", port, 1, 65535)
+    check_int("pool_size", pool_size, 0, MAX_POOL_SIZE)
     if not host or any(c.isspace() for c in host):
         raise ValueError(f"host={host!r} is not valid: give an address such as 127.0.0.1")
     return [
@@ -43,8 +117,25 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
         "--no-browser",
         f"--Voila.ip={host}",
         f"--port={port}",
+        # Never wander to the next free port: the address printed must be the one that answers.
+        "--Voila.port_retries=0",
         "--VoilaConfiguration.show_tracebacks=False",
+        f"--VoilaConfiguration.template={TEMPLATE}",
+        # The Jinja landing page (real links, no JavaScript-built list).
+        "--VoilaConfiguration.classic_tree=True",
+        f"--VoilaConfiguration.default_pool_size={pool_size}",
+        # A preheated kernel sent to a visitor is replaced at once, not after Voila's default 1 s.
+        "--VoilaKernelManager.fill_delay=0",
+        f"--VoilaConfiguration.preheat_kernel={pool_size > 0}",
     ]
+
+
+def voila_environment(base: dict | None = None) -> dict:
+    """The environment Voila runs in: ``base`` (default ``os.environ``) plus the kit's template path."""
+    env = dict(os.environ if base is None else base)
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DATA), env.get("JUPYTER_PATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def warm_cache(progress: bool = True) -> None:
@@ -57,13 +148,22 @@ def warm_cache(progress: bool = True) -> None:
         run_experiment(panel.config_for(panel.default_values()), progress=progress)
 
 
-def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True) -> int:
-    """Warm the cache, then run Voila until interrupted; returns Voila's exit status."""
-    command = voila_command(apps_directory(), host, port)
+def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,
+          pool_size: int = DEFAULT_POOL_SIZE) -> int:
+    """Check the port, warm the cache, then run Voila until interrupted; returns Voila's exit status.
+
+    Raises:
+        PortInUseError: the port is taken (checked before the cache is warmed, and again just before
+            Voila starts).
+        ValueError: a bad host, port or pool size.
+    """
+    command = voila_command(apps_directory(), host, port, pool_size)
+    check_port_free(host, port, "the apps", PORT_FLAG)
     if warm:
         print("qmu-kit app: preparing the default results (about 20 s the first time, then cached)...", flush=True)
         warm_cache()
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"qmu-kit app: WARNING: listening on {host}: anyone who can reach this port can start kernels here", flush=True)
+    check_port_free(host, port, "the apps", PORT_FLAG)  # warming took a while: still free?
     print(f"qmu-kit app: serving on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-    return subprocess.call(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.call(command, env=voila_environment())
