@@ -13,12 +13,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from qmu_kit.app import apps_directory, voila_command
+from qmu_kit.app import apps_directory, voila_command, voila_environment
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,10 +57,12 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def start_voila(directory: Path, cache_dir: str):
+def start_voila(directory: Path, cache_dir: str, pool_size: int = 1):
+    """Voila as ``qmu-kit app`` runs it (the kit's template, preheated kernels), with a small pool."""
     port = free_port()
-    env = {**os.environ, "QMU_KIT_CACHE": cache_dir}
-    process = subprocess.Popen(voila_command(directory, "127.0.0.1", port), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = voila_environment({**os.environ, "QMU_KIT_CACHE": cache_dir})
+    process = subprocess.Popen(voila_command(directory, "127.0.0.1", port, pool_size), env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -141,24 +144,89 @@ def test_server_listens_on_localhost_only(server):
     assert listening_addresses(port) == {"127.0.0.1"}
 
 
-def test_landing_page_links_every_app(browser, server):
+class OutsideRequests:
+    """Blocks and records every request the browser makes to anything but 127.0.0.1."""
+
+    def __init__(self, context):
+        self.urls = []
+        context.route("**/*", self._route)
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urllib.parse.urlparse(url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            self.urls.append(url)
+            route.abort()
+
+
+def test_landing_page_links_every_app_and_nothing_leaves_localhost(browser, server):
     url, _ = server
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    outside = OutsideRequests(context)
+    page = context.new_page()
     page.goto(url + "/")
-    page.wait_for_selector("li.jp-DirListing-item", timeout=60_000)
-    names = {item.inner_text().strip() for item in page.query_selector_all("li.jp-DirListing-item .jp-DirListing-itemText")}
+    names = {a.inner_text().strip() for a in page.query_selector_all("a.qmu-app")}
     assert names == {p.name for p in apps_directory().glob("*.ipynb")}
     page.screenshot(path=str(ARTIFACTS / "landing.png"))
-    with page.context.expect_page(timeout=30_000) as opened:
-        page.dblclick("li.jp-DirListing-item:has-text('leakage.ipynb')")
-    app = opened.value
-    app.wait_for_load_state()
-    assert app.url.split("?")[0] == f"{url}/voila/render/leakage.ipynb"
-    app.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
-    assert "def " not in app.inner_text("body") and "import" not in app.inner_text("body")  # no code cells
-    app.screenshot(path=str(ARTIFACTS / "leakage.png"), full_page=True)
-    app.close()
-    page.close()
+    page.click("a.qmu-app:has-text('leakage.ipynb')")  # a real link, same tab
+    page.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
+    assert page.url.split("?")[0] == f"{url}/voila/render/leakage.ipynb"
+    page.wait_for_load_state("networkidle", timeout=LOAD_TIMEOUT_MS)
+    assert "def " not in page.inner_text("body") and "import" not in page.inner_text("body")  # no code cells
+    page.screenshot(path=str(ARTIFACTS / "leakage.png"), full_page=True)
+    context.close()
+    assert outside.urls == []  # offline: no font, script or icon from the internet
+
+
+def test_a_crashed_kernel_costs_one_reload_not_the_server(browser, tmp_path):
+    """A kernel killed (out of memory, a crash) while a visitor uses it: the server keeps serving and
+    a reload gives the visitor a fresh, working kernel."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    code = (
+        "import os, signal, ipywidgets as w\n"
+        "pid = w.Label(str(os.getpid()), _dom_classes=['kernel-pid'])\n"
+        "crash = w.Button(description='crash')\n"
+        "crash.on_click(lambda _: os.kill(os.getpid(), signal.SIGKILL))\n"
+        "echo = w.IntText(0, _dom_classes=['echo-in']); out = w.Label('', _dom_classes=['echo-out'])\n"
+        "echo.observe(lambda c: setattr(out, 'value', f'got {c.new}'), 'value')\n"
+        "w.VBox([pid, crash, echo, out])"
+    )
+    notebook = new_notebook(cells=[new_code_cell(code)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "crash.ipynb")
+    process, url, _ = start_voila(tmp_path, str(tmp_path / "cache"), pool_size=1)
+    try:
+        page = browser.new_page()
+        page.goto(url + "/voila/render/crash.ipynb")
+        first_pid = int(page.locator(".kernel-pid").inner_text(timeout=LOAD_TIMEOUT_MS))
+        page.click("text=crash")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _alive(first_pid):
+            time.sleep(0.2)
+        assert not _alive(first_pid)
+        with urllib.request.urlopen(url + "/", timeout=30) as response:  # the server is fine
+            assert response.status == 200
+        page.reload()
+        second_pid = int(page.locator(".kernel-pid").inner_text(timeout=LOAD_TIMEOUT_MS))
+        assert second_pid != first_pid and _alive(second_pid)
+        page.fill(".echo-in input", "7")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".echo-out:has-text('got 7')", timeout=60_000)  # the new kernel answers
+        assert process.poll() is None
+        page.close()
+    finally:
+        stop(process)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def test_shots_slider_and_method_change_the_numbers_and_figure(browser, server):
@@ -245,7 +313,7 @@ def test_no_tracebacks_reach_the_browser(browser, tmp_path):
         stop(process)
 
 
-def test_voila_command_is_safe_by_default():
+def test_voila_command_is_safe_by_default():  # noqa: D103
     command = voila_command(Path("notebooks/apps"))
     assert "--Voila.ip=127.0.0.1" in command and "--VoilaConfiguration.show_tracebacks=False" in command
     assert command[:3] == [sys.executable, "-m", "voila"]
