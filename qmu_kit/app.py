@@ -148,20 +148,71 @@ def warm_cache(progress: bool = True) -> None:
         run_experiment(panel.config_for(panel.default_values()), progress=progress)
 
 
+def slider_stop_grids() -> list[tuple["ExperimentConfig", dict]]:
+    """Every setting the apps can ask for, as ``(base, grid)`` sweeps at the classroom preset.
+
+    The unlearning app: method x shots x parameters; the leakage app: shots x depth x model (its
+    original models are also what the classifier app shows); the shot-noise app computes nothing.
+    The attack selector changes no computation (every attack runs in each experiment).
+    """
+    from qmu_kit.data import MODELS
+    from qmu_kit.experiment import METHODS
+    from qmu_kit.unlearning import PARAMETER_GROUPS
+    from qmu_kit.widgets import SHOT_OPTIONS, LeakagePanel, UnlearningPanel, depth_slider
+    from qmu_kit._validation import check_shots
+
+    shots = [check_shots(stop) for stop in SHOT_OPTIONS]
+    slider = depth_slider()
+    depths = list(range(slider.min, slider.max + 1))
+    return [
+        (LeakagePanel.config_for(LeakagePanel.default_values()), {"model": list(MODELS), "depth": depths, "shots": shots}),
+        (UnlearningPanel.config_for(UnlearningPanel.default_values()),
+         {"methods": [(method,) for method in METHODS], "unlearn_params": list(PARAMETER_GROUPS), "shots": shots}),
+    ]
+
+
+def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
+    """Compute every slider stop of every app ahead of class; returns how many settings are cached.
+
+    Resumable (finished settings are cached as they complete; an interrupted warm-up continues
+    where it stopped) and parallel (``n_jobs`` worker processes). Exact expectations come first,
+    so the trained models every shots stop reuses exist before the stops fan out.
+
+    Example:
+        >>> warm_every_stop(n_jobs=2)  # doctest: +SKIP  (hours on one core the first time)
+    """
+    from qmu_kit.sweep import run_sweep
+
+    total = 0
+    for exact_first in (True, False):
+        total = 0
+        for base, grid in slider_stop_grids():
+            grid = {**grid, "shots": [None]} if exact_first else grid
+            total += len(run_sweep(base, grid, n_jobs=n_jobs, progress=progress, max_hours=float("inf")).results)
+    return total
+
+
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,
-          pool_size: int = DEFAULT_POOL_SIZE) -> int:
+          pool_size: int = DEFAULT_POOL_SIZE, warm_all: bool = False, n_jobs: int = 1) -> int:
     """Check the port, warm the cache, then run Voila until interrupted; returns Voila's exit status.
 
     Raises:
         PortInUseError: the port is taken (checked before the cache is warmed, and again just before
             Voila starts).
         ValueError: a bad host, port or pool size.
+
+    With ``warm_all``, every slider stop is computed first (:func:`warm_every_stop`, ``n_jobs``
+    processes), so every move in class replays from the cache.
     """
     command = voila_command(apps_directory(), host, port, pool_size)
     check_port_free(host, port, "the apps", PORT_FLAG)
     if warm:
         print("qmu-kit app: preparing the default results (about 20 s the first time, then cached)...", flush=True)
         warm_cache()
+    if warm_all:
+        print(f"qmu-kit app: computing every slider stop ahead of class ({n_jobs} processes; resumable: "
+              "Ctrl-C and run again to continue)...", flush=True)
+        warm_every_stop(n_jobs)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"qmu-kit app: WARNING: listening on {host}: anyone who can reach this port can start kernels here", flush=True)
     check_port_free(host, port, "the apps", PORT_FLAG)  # warming took a while: still free?

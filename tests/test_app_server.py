@@ -169,3 +169,33 @@ def test_an_unwritable_cache_degrades_to_computing_without_caching_with_one_mess
         auc = result.models["original"]["attacks"]["loss"]["overall"]["auc"]
         assert auc == pytest.approx(reference.models["original"]["attacks"]["loss"]["overall"]["auc"])
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.json"))
+
+
+# --- qmu-kit app --warm: every slider stop ahead of class -------------------------------------------
+
+def test_the_warm_up_covers_every_setting_the_apps_can_ask_for():
+    from qmu_kit.app import slider_stop_grids
+    from qmu_kit.sweep import expand_grid
+    from qmu_kit.widgets import SHOT_OPTIONS, LeakagePanel, UnlearningPanel
+    from qmu_kit._validation import check_shots
+
+    configs = {config.cache_key("result") for base, grid in slider_stop_grids() for config in expand_grid(base, grid)}
+    assert len(configs) == 2 * 10 * 8 + 4 * 3 * 8  # leakage: model x depth x shots; unlearning: method x params x shots
+    for shots in SHOT_OPTIONS:
+        for depth in (1, 10):
+            values = {**LeakagePanel.default_values(), "shots": check_shots(shots), "depth": depth, "model": "basic"}
+            assert LeakagePanel.config_for(values).cache_key("result") in configs
+        for method in ("ga", "finetune"):
+            values = {**UnlearningPanel.default_values(), "shots": check_shots(shots), "method": method, "params": "quantum"}
+            assert UnlearningPanel.config_for(values).cache_key("result") in configs
+
+
+def test_the_warm_up_is_resumable(tmp_path, monkeypatch):
+    import qmu_kit.app as app
+
+    monkeypatch.setenv("QMU_KIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(app, "slider_stop_grids", lambda: [(TINY, {"shots": [None, 10, 100]})])
+    cache = ResultCache(tmp_path)
+    run_experiment(TINY.replace(shots=10), cache=cache)  # an interrupted warm-up got this far
+    assert app.warm_every_stop(n_jobs=1, progress=False) == 3
+    assert all(run_experiment(TINY.replace(shots=s), cache=cache).from_cache for s in (None, 10, 100))
