@@ -10,6 +10,10 @@ STAMP := $(VENV)/.qmu-kit-installed
 PIP_OPTIONS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8866
+# Preheated kernels per app (about 0.45 GB each); a class of 30 wants POOL=8. APP_OPTIONS=--warm
+# computes every slider stop before serving.
+POOL ?= 2
+APP_OPTIONS ?=
 
 .PHONY: app test bench reproduce venv chromium clean
 
@@ -21,9 +25,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet $(PIP_OPTIONS) -e '.[test]'
 	@touch $@
 
-# The apps (Voila, localhost only); the first start precomputes their default results.
+# The apps (Voila, localhost only); the first start precomputes their default results. A taken port
+# stops it with one line naming the port (make app PORT=N).
 app: $(STAMP)
-	$(VENV)/bin/qmu-kit app --host $(HOST) --port $(PORT)
+	$(VENV)/bin/qmu-kit app --host $(HOST) --port $(PORT) --pool $(POOL) $(APP_OPTIONS)
 
 # Debian's Chromium for the browser tests, installed with apt-get when missing. Only where apt-get
 # is unavailable do the browser tests skip (loudly).

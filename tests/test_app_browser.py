@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
 ]
 SHARED_CACHE = os.environ.get("QMU_KIT_CACHE")
 LOAD_TIMEOUT_MS = 180_000
+START_TIMEOUT_S = 300  # a loaded 2-core machine starting the preheated kernels
 
 
 def free_port() -> int:
@@ -58,24 +59,29 @@ def listening_addresses(port: int) -> set[str]:
 
 
 def start_voila(directory: Path, cache_dir: str, pool_size: int = 1):
-    """Voila as ``qmu-kit app`` runs it (the kit's template, preheated kernels), with a small pool."""
+    """Voila as ``qmu-kit app`` runs it (the kit's template, preheated kernels), with a small pool.
+
+    Its log goes to a file (a pipe nobody reads would fill up and stall the server)."""
+    import tempfile
+
     port = free_port()
     env = voila_environment({**os.environ, "QMU_KIT_CACHE": cache_dir})
-    process = subprocess.Popen(voila_command(directory, "127.0.0.1", port, pool_size), env=env, stdout=subprocess.PIPE,
+    log = tempfile.NamedTemporaryFile(prefix="voila-", suffix=".log", delete=False)
+    process = subprocess.Popen(voila_command(directory, "127.0.0.1", port, pool_size), env=env, stdout=log,
                                stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"voila exited early: {process.stdout.read().decode()[-2000:]}")
+            raise RuntimeError(f"voila exited early: {Path(log.name).read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(url + "/", timeout=2) as response:
+            with urllib.request.urlopen(url + "/", timeout=10) as response:
                 if response.status == 200:
                     return process, url, port
         except OSError:
             time.sleep(0.5)
     process.kill()
-    raise RuntimeError("voila did not start within 90 s")
+    raise RuntimeError(f"voila did not start within {START_TIMEOUT_S} s: {Path(log.name).read_text()[-2000:]}")
 
 
 def stop(process) -> None:
