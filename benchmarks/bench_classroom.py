@@ -100,11 +100,29 @@ class MemorySampler(threading.Thread):
         self.join(timeout=10)
 
 
+_PROCESSES: dict[int, psutil.Process] = {}  # kept, so cpu_percent measures since the previous call
+_SERVERS: list[subprocess.Popen] = []
+
+
+def _process(pid: int) -> psutil.Process:
+    return _PROCESSES.setdefault(pid, psutil.Process(pid))
+
+
 def kernels(pid: int) -> list[psutil.Process]:
     try:
-        return [p for p in psutil.Process(pid).children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+        found = []
+        for child in psutil.Process(pid).children(recursive=True):
+            if "ipykernel" in " ".join(child.cmdline()):
+                found.append(_process(child.pid))
+        return found
     except psutil.Error:
         return []
+
+
+def _stop_all() -> None:
+    for process in _SERVERS:
+        if process.poll() is None:
+            stop_server(process)
 
 
 def start_server(kind: str, pool: int, cache_dir: str, log_dir: Path):
@@ -113,6 +131,7 @@ def start_server(kind: str, pool: int, cache_dir: str, log_dir: Path):
     command = before_command(port) if kind == "before" else voila_command(apps_directory(), "127.0.0.1", port, pool)
     log = open(log_dir / f"voila-{kind}-{port}.log", "wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    _SERVERS.append(process)
     url = f"http://127.0.0.1:{port}"
     import urllib.request
 
@@ -131,9 +150,10 @@ def start_server(kind: str, pool: int, cache_dir: str, log_dir: Path):
     while time.monotonic() < deadline:
         running = kernels(process.pid)
         if len(running) >= expected:
-            busy = sum(p.cpu_percent(interval=None) for p in running + [psutil.Process(process.pid)])
-            time.sleep(2)
-            busy = sum(p.cpu_percent(interval=None) for p in kernels(process.pid) + [psutil.Process(process.pid)])
+            for p in running + [_process(process.pid)]:
+                p.cpu_percent(interval=None)  # starts the measurement
+            time.sleep(3)
+            busy = sum(p.cpu_percent(interval=None) for p in kernels(process.pid) + [_process(process.pid)])
             if busy < 20:
                 break
         else:
@@ -142,12 +162,25 @@ def start_server(kind: str, pool: int, cache_dir: str, log_dir: Path):
 
 
 def stop_server(process) -> None:
+    """Voila shuts its kernels down on SIGTERM; any kernel left after that is ended too."""
+    children = []
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        pass
     process.terminate()
     try:
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except psutil.TimeoutExpired:
+            child.kill()
+        except psutil.Error:
+            pass
 
 
 class External:
@@ -306,7 +339,7 @@ async def main_async(args) -> dict:
             start = time.monotonic()
             warm_stops(args.methods, args.shots_stops)
             results["warm_seconds"] = time.monotonic() - start
-            process, url = start_server("after", 1, args.cache, log_dir)
+            process, url = start_server("after", 0, args.cache, log_dir)  # one visitor: no pool needed
             try:
                 results["slider_stops"] = await slider_stops(browser, url, external, args.timeout, args.methods, args.shots_stops)
             finally:
@@ -355,6 +388,11 @@ def main() -> None:
     if any(not 1 <= v <= 40 for v in args.visitors) or not set(args.configs) <= {"before", "after"} or not 0 <= args.pool <= 16:
         parser.error("visitors must be 1..40 each, configs before/after, pool 0..16")
     os.environ["QMU_KIT_CACHE"] = args.cache
+    import atexit
+    import signal
+
+    atexit.register(_stop_all)  # an interrupted benchmark leaves no server or kernel behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     from qmu_kit.app import warm_cache
 
     warm_cache(progress=False)  # what `qmu-kit app` does before serving, in both configurations

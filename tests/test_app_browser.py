@@ -305,7 +305,7 @@ def test_no_tracebacks_reach_the_browser(browser, tmp_path):
     process, url, _ = start_voila(tmp_path, str(tmp_path / "cache"))
     try:
         page = browser.new_page()
-        response = page.goto(url + "/voila/render/broken.ipynb")
+        response = page.goto(url + "/voila/render/broken.ipynb", timeout=LOAD_TIMEOUT_MS)
         assert response is not None and response.status == 200  # the page itself is served, not a server error
         page.wait_for_load_state("networkidle", timeout=60_000)
         # the cell ran and failed, and Voila (show_tracebacks=False) shows its generic notice in place of the error
