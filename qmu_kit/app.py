@@ -179,7 +179,7 @@ def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
     so the trained models every shots stop reuses exist before the stops fan out.
 
     Example:
-        >>> warm_every_stop(n_jobs=2)  # doctest: +SKIP  (hours on one core the first time)
+        >>> warm_every_stop(n_jobs=2)  # doctest: +SKIP
     """
     from qmu_kit.sweep import run_sweep
 
