@@ -119,6 +119,13 @@ def kernels(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _memory(process: psutil.Process) -> int:
+    try:
+        return process.memory_info().rss
+    except psutil.Error:
+        return 0
+
+
 def _stop_all() -> None:
     for process in _SERVERS:
         if process.poll() is None:
@@ -149,7 +156,10 @@ def start_server(kind: str, pool: int, cache_dir: str, log_dir: Path):
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         running = kernels(process.pid)
-        if len(running) >= expected:
+        # Idle CPU alone misleads on a loaded machine (a starving kernel uses little CPU): the kit is
+        # imported (>= 0.3 GB each) and then the kernels go quiet.
+        loaded = all(_memory(p) >= 0.3e9 for p in running)
+        if len(running) >= expected and loaded:
             for p in running + [_process(process.pid)]:
                 p.cpu_percent(interval=None)  # starts the measurement
             time.sleep(3)
