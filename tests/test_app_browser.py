@@ -128,7 +128,7 @@ def server(tmp_path_factory):
 
 def open_app(browser, url: str, name: str):
     page = browser.new_page(viewport={"width": 1300, "height": 1100})
-    page.goto(f"{url}/voila/render/{name}.ipynb")
+    page.goto(f"{url}/voila/render/{name}.ipynb", timeout=LOAD_TIMEOUT_MS)
     page.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
     return page
 
@@ -169,6 +169,7 @@ class OutsideRequests:
 def test_landing_page_links_every_app_and_nothing_leaves_localhost(browser, server):
     url, _ = server
     context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.set_default_navigation_timeout(LOAD_TIMEOUT_MS)  # an app page arrives once its kernel has run it
     outside = OutsideRequests(context)
     page = context.new_page()
     page.goto(url + "/")
@@ -206,7 +207,7 @@ def test_a_crashed_kernel_costs_one_reload_not_the_server(browser, tmp_path):
     process, url, _ = start_voila(tmp_path, str(tmp_path / "cache"), pool_size=1)
     try:
         page = browser.new_page()
-        page.goto(url + "/voila/render/crash.ipynb")
+        page.goto(url + "/voila/render/crash.ipynb", timeout=LOAD_TIMEOUT_MS)
         first_pid = int(page.locator(".kernel-pid").inner_text(timeout=LOAD_TIMEOUT_MS))
         page.click("text=crash")
         deadline = time.monotonic() + 30
@@ -215,7 +216,7 @@ def test_a_crashed_kernel_costs_one_reload_not_the_server(browser, tmp_path):
         assert not _alive(first_pid)
         with urllib.request.urlopen(url + "/", timeout=30) as response:  # the server is fine
             assert response.status == 200
-        page.reload()
+        page.reload(timeout=LOAD_TIMEOUT_MS)
         second_pid = int(page.locator(".kernel-pid").inner_text(timeout=LOAD_TIMEOUT_MS))
         assert second_pid != first_pid and _alive(second_pid)
         page.fill(".echo-in input", "7")
@@ -268,7 +269,7 @@ def test_two_sessions_each_get_their_own_results(browser, server):
     context_a, context_b = browser.new_context(viewport={"width": 1300, "height": 1100}), browser.new_context(viewport={"width": 1300, "height": 1100})
     page_a, page_b = context_a.new_page(), context_b.new_page()
     for page in (page_a, page_b):  # both sessions open before either changes anything
-        page.goto(f"{url}/voila/render/unlearning.ipynb")
+        page.goto(f"{url}/voila/render/unlearning.ipynb", timeout=LOAD_TIMEOUT_MS)
     for page in (page_a, page_b):
         page.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
         wait_ready(page)
