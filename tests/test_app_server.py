@@ -199,3 +199,13 @@ def test_the_warm_up_is_resumable(tmp_path, monkeypatch):
     run_experiment(TINY.replace(shots=10), cache=cache)  # an interrupted warm-up got this far
     assert app.warm_every_stop(n_jobs=1, progress=False) == 3
     assert all(run_experiment(TINY.replace(shots=s), cache=cache).from_cache for s in (None, 10, 100))
+
+
+def test_the_port_check_for_makefile_targets(occupied_port):
+    command = [sys.executable, "-m", "qmu_kit.app", "check-port", "127.0.0.1", str(occupied_port), "JupyterLab", "make lab PORT=N"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (f"qmu-kit: error: port {occupied_port} on 127.0.0.1 is already in use (another qmu-kit "
+                                     "app or server still running?): stop that server or start JupyterLab on another port "
+                                     "with make lab PORT=N")
+    assert subprocess.run([*command[:5], "0"], capture_output=True, timeout=120, cwd=ROOT).returncode == 0
