@@ -4,7 +4,6 @@ page, the cache shared by many kernels (concurrent writers, full disk, read-only
 from __future__ import annotations
 
 import errno
-import json
 import multiprocessing
 import re
 import socket
