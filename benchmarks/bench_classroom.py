@@ -280,7 +280,7 @@ async def slider_stops(browser, url: str, external: External, timeout_s: float, 
 
     for app, app_methods in (("unlearning", methods), ("leakage", [None])):
         page = await context.new_page()
-        await page.goto(f"{url}/voila/render/{app}.ipynb")
+        await page.goto(f"{url}/voila/render/{app}.ipynb", timeout=timeout_s * 1000)
         await page.wait_for_selector(".qmu-ready", timeout=timeout_s * 1000)
         handle = page.locator(".noUi-handle").first  # the shots slider; it starts at "exact" (its last stop)
         for method in app_methods:
