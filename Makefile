@@ -10,7 +10,7 @@ STAMP := $(VENV)/.qmu-kit-installed
 PIP_OPTIONS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8866
-# Preheated kernels per app (about 0.45 GB each); a class of 30 wants POOL=8. APP_OPTIONS=--warm
+# Preheated kernels per app (about 0.3 GB each, refilled as visitors take them). APP_OPTIONS=--warm
 # computes every slider stop before serving.
 POOL ?= 2
 APP_OPTIONS ?=

@@ -33,7 +33,7 @@ from qmu_kit._validation import check_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
-#: Preheated kernels kept ready per app (each about 0.4 GB once the kit is imported).
+#: Preheated kernels kept ready per app (each about 0.3 GB PSS once the kit is imported).
 DEFAULT_POOL_SIZE = 2
 MAX_POOL_SIZE = 64
 #: Where the kit's Voila template lives; Voila finds it through ``JUPYTER_PATH``.

@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
                      help="processes for --warm (default: one per core)")
     app.add_argument("--pool", type=_integer("pool", 0, 64), default=DEFAULT_POOL_SIZE, metavar="N",
-                     help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.4 GB each)")
+                     help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
 
     reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
     reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
