@@ -6,7 +6,8 @@ first page load is instant, then starts Voila in tree mode on ``notebooks/apps``
 
 For a classroom, Voila keeps a pool of preheated kernels per app (``pool_size``): each has already
 imported the kit and run the app's notebook, so a visitor gets a usable page at once; a visitor beyond
-the pool waits for a fresh kernel (the browser keeps loading) instead of getting an error. The pages
+the pool waits for the next kernel the pool is starting (Voila hands out the pending one; the browser
+keeps loading, with no message yet). The pages
 load nothing from the internet: the kit's Voila template (``qmu_kit/jupyter/voila/templates/qmu``)
 drops Voila's CDN icon font and serves a static landing page.
 
