@@ -12,6 +12,10 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 HOST ?= 127.0.0.1
 PORT ?= 8866
 LAB_PORT ?= 8888
+# Preheated kernels per app (about 0.3 GB each, refilled as visitors take them). APP_OPTIONS=--warm
+# computes every slider stop before serving.
+POOL ?= 2
+APP_OPTIONS ?=
 
 .PHONY: app lab test bench reproduce venv lock chromium clean
 
@@ -38,9 +42,10 @@ lock:
 	$(PY) -m qmu_kit._environment write
 	@touch $(STAMP)
 
-# The apps (Voila, localhost only); the first start precomputes their default results.
+# The apps (Voila, localhost only); the first start precomputes their default results. A taken port
+# stops it with one line naming the port (make app PORT=N).
 app: $(STAMP)
-	$(VENV)/bin/qmu-kit app --host $(HOST) --port $(PORT)
+	$(VENV)/bin/qmu-kit app --host $(HOST) --port $(PORT) --pool $(POOL) $(APP_OPTIONS)
 
 # JupyterLab on notebooks/ (localhost only) with this environment as the notebooks' kernel.
 lab: $(STAMP)

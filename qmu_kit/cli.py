@@ -132,7 +132,7 @@ def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qmu_kit.app import DEFAULT_HOST, DEFAULT_PORT
+    from qmu_kit.app import DEFAULT_HOST, DEFAULT_POOL_SIZE, DEFAULT_PORT
     from qmu_kit.experiment import PRESETS
     from qmu_kit.sweep import DEFAULT_MAX_HOURS, default_workers
 
@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     app.add_argument("--port", type=_integer("port", 1, 65535), default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     app.add_argument("--no-warm", action="store_true", help="skip precomputing the apps' default results")
+    app.add_argument("--warm", action="store_true",
+                     help="first compute every slider stop of every app (resumable; can take hours on one core)")
+    app.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+                     help="processes for --warm (default: one per core)")
+    app.add_argument("--pool", type=_integer("pool", 0, 64), default=DEFAULT_POOL_SIZE, metavar="N",
+                     help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
 
     reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
     reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
@@ -339,11 +345,11 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def command_app(args: argparse.Namespace) -> int:
-    from qmu_kit.app import serve
+    from qmu_kit.app import PortInUseError, serve
 
     try:
-        return serve(args.host, args.port, warm=not args.no_warm)
-    except ValueError as error:
+        return serve(args.host, args.port, warm=not args.no_warm, pool_size=args.pool, warm_all=args.warm, n_jobs=args.jobs)
+    except (ValueError, PortInUseError) as error:
         raise UsageError(str(error)) from None
 
 

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import threading
 from pathlib import Path
 
 from qmu_kit._validation import check_int
+from qmu_kit.app import PortInUseError, check_port_free
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8888
@@ -48,26 +48,6 @@ def notebooks_directory() -> Path:
             f"the notebooks are not at {candidate}: run JupyterLab from a checkout of qmu-kit (make lab)"
         )
     return candidate
-
-
-def check_port_free(host: str, port: int) -> None:
-    """Raise ``ValueError`` if ``host:port`` cannot be bound (something already listens there)."""
-    check_int("port", port, 1, 65535)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        raise ValueError(f"host={host!r} is not an address of this machine: give one such as 127.0.0.1") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        # SO_REUSEADDR, as the server itself sets it: a port left in TIME_WAIT by a stopped server counts as free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as error:
-            raise ValueError(
-                f"port={port} on {host} is already in use ({error.strerror}): stop what is listening there "
-                f"or choose another port (make lab LAB_PORT=N, N from 1 to 65535)"
-            ) from None
 
 
 def kernel_spec(root: Path = ROOT) -> dict:
@@ -156,7 +136,7 @@ def serve(
     """Check the port, then run JupyterLab until interrupted; returns its exit status."""
     directory = notebooks_directory() if directory is None else Path(directory)
     lab_command(directory, host, port, open_browser)  # checks host and port before anything else
-    check_port_free(host, port)
+    check_port_free(host, port, "JupyterLab", "make lab LAB_PORT=N")
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"qmu-kit lab: WARNING: listening on {host}: anyone who can reach this port and has the token"
@@ -201,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             raise ValueError(f"port={args.port!r} is not a whole number: give one from 1 to 65535") from None
         return serve(args.directory, args.host, port, open_browser=not args.no_browser)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, FileNotFoundError, PortInUseError) as error:
         print(f"qmu-kit: error: {error}", file=sys.stderr)
         return 2
 

@@ -42,7 +42,8 @@ def test_a_taken_port_stops_lab_with_one_line_before_starting_anything():
         started = time.monotonic()
         completed = run_lab("--port", str(port))
     assert completed.returncode == 2
-    assert completed.stderr.startswith(f"qmu-kit: error: port={port} on 127.0.0.1 is already in use")
+    assert completed.stderr.startswith(f"qmu-kit: error: port {port} on 127.0.0.1 is already in use")
+    assert "make lab LAB_PORT=N" in completed.stderr
     assert "LAB_PORT" in completed.stderr and len(completed.stderr.strip().splitlines()) == 1
     assert "Traceback" not in completed.stderr and completed.stdout == ""
     assert time.monotonic() - started < 30  # refused up front, JupyterLab never started
