@@ -115,8 +115,8 @@ def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", type=_names("method", METHODS), metavar="NAMES", help=f"{'|'.join(METHODS)}|all, or a comma list")
     parser.add_argument("--forget", type=_flag_type(_forget), metavar="class:K|random:F", help="what to forget")
     parser.add_argument("--seed", type=_integer("seed", 0, 2**32 - 1), metavar="N", help="the one seed (0..2**32-1)")
-    parser.add_argument("--dataset", choices=DATASETS, help="digits (embedded) or mnist (local files)")
-    parser.add_argument("--data-path", metavar="PATH", help="MNIST directory of IDX files or mnist.npz")
+    parser.add_argument("--dataset", choices=DATASETS, help="digits (embedded) or mnist (embedded 5,000 images, or local files with --data-path)")
+    parser.add_argument("--data-path", metavar="PATH", help="full MNIST: directory of IDX files or mnist.npz")
     parser.add_argument("--n-train", type=_integer("n_train", 20, 100_000), metavar="N", help="training-set size")
     parser.add_argument("--n-test", type=_integer("n_test", 20, 100_000), metavar="N", help="test-set size")
     parser.add_argument("--epochs", type=_integer("epochs", 1, 10_000), metavar="N", help="training epochs")
@@ -241,8 +241,6 @@ def config_from_args(args: argparse.Namespace):
     from qmu_kit.experiment import ExperimentConfig
 
     overrides = {field: getattr(args, flag) for flag, field in FLAG_FIELDS.items() if getattr(args, flag) is not None}
-    if args.dataset == "mnist" and not args.data_path:
-        raise UsageError("argument --data-path: --dataset mnist needs --data-path (a directory of IDX files or an .npz)")
     if args.data_path and args.dataset != "mnist":
         raise UsageError("argument --data-path: only used with --dataset mnist")
     options = {}
