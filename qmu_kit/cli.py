@@ -164,9 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
     reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
     reproduce.add_argument("--preset", choices=tuple(PRESETS), default="paper", help="preset for every notebook (default paper)")
-    reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=3, metavar="N", help="seeds for the confidence intervals")
+    reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=5, metavar="N",
+                           help="evaluation seeds 100, 101, ... (default 5; disjoint from the tuning seeds 0-2)")
     reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=60, metavar="N",
                            help="members and non-members queried on the emulated device")
+    reproduce.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+                           help="parallel worker processes for the runs (default: one per core)")
+    reproduce.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     return parser
 
 
@@ -348,7 +352,8 @@ def command_app(args: argparse.Namespace) -> int:
 def command_reproduce(args: argparse.Namespace) -> int:
     from qmu_kit.reproduce import reproduce
 
-    path = reproduce(args.out, preset=args.preset, n_seeds=args.seeds, n_queries=args.queries, progress=sys.stderr.isatty())
+    path = reproduce(args.out, preset=args.preset, n_seeds=args.seeds, n_queries=args.queries, n_jobs=args.jobs,
+                     scheduler=args.scheduler, progress=sys.stderr.isatty())
     print(f"wrote {path}")
     return 0
 
