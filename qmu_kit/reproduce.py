@@ -378,10 +378,16 @@ def _curve_size(runs: Sequence[Mapping], fraction: float) -> int:
 
 
 def _whole(number: int, claim: str, paper: str, parts: list[ClaimRow]) -> ClaimRow:
+    """A claim's summary row from its parts (verdict by :func:`combine`)."""
     verdict = combine([p.verdict for p in parts])
-    reason = "; ".join(f"{p.claim}: {p.verdict}" for p in parts) if len(parts) > 1 else (parts[0].reason if parts else "no runs")
-    kit = "; ".join(f"{p.claim}: {p.kit.split(';')[0]}" for p in parts) if parts else "n/a"
     n = parts[0].n if parts else "0"
+    if len(parts) <= 2:
+        kit = "; ".join(f"{p.claim}: {p.kit.split(';')[0]}" for p in parts) if parts else "n/a"
+        reason = "; ".join(f"{p.claim}: {p.reason}" for p in parts) if parts else "no runs"
+        return ClaimRow(number, claim, paper, kit, n, verdict, reason, tuple(parts))
+    by_verdict = {v: [p.claim for p in parts if p.verdict == v] for v in VERDICTS}
+    kit = f"{len(parts)} parts (below): " + ", ".join(f"{len(names)} {v}" for v, names in by_verdict.items() if names)
+    reason = "; ".join(f"{v}: {', '.join(names)}" for v, names in by_verdict.items() if names)
     return ClaimRow(number, claim, paper, kit, n, verdict, reason, tuple(parts))
 
 
@@ -485,10 +491,12 @@ def claim_mechanisms(m: Measurements) -> ClaimRow:
             evaluations = np.asarray(m.values(model, settings, method, "circuit_evaluations"))
             retrained = np.asarray(m.values(model, settings, "retrained", "circuit_evaluations"))
             spread = np.nanstd(m.values(model, settings, method, "mia_success_forget"), ddof=1) if len(evaluations) > 1 else float("nan")
-            cells.append(f"{label}: reads {DATA_READ[method]}; {_fmt(speedups[label], False)}x faster; "
-                         f"{np.nanmean(retrained / evaluations):.1f}x fewer circuits; spread of MIA success over seeds {spread * 100:.1f} points")
+            cells.append(f"{label} reads {DATA_READ[method]}, {np.nanmean(retrained / evaluations):.1f}x fewer circuits "
+                         f"than retraining, MIA success spread over seeds (SD) {spread * 100:.1f} points")
+        speed = ", ".join(f"{label} {_fmt(value, False)}x" for label, value in speedups.items())
         verdict, reason = judge_cheaper(speedups)
-        parts.append(ClaimRow(7, f"{model}", "qualitative", " | ".join(cells), f"{len(m.seeds)} seeds", verdict, reason))
+        parts.append(ClaimRow(7, f"{model}", "qualitative", f"speed-up over retraining: {speed}; " + "; ".join(cells),
+                              f"{len(m.seeds)} seeds", verdict, reason))
     return _whole(7, "The three mechanisms: data read, cost (speed-up over retraining), robustness (spread over seeds)", "qualitative", parts)
 
 

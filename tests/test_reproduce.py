@@ -142,7 +142,8 @@ def test_judge_on_synthetic_numbers():
     assert rows[5].verdict == "not comparable" and "too wide to judge" in rows[5].parts[0].kit
     assert "60 queries per set (needs >= 500)" in rows[5].parts[0].reason and "73.3" not in rows[5].kit
     assert rows[6].verdict == "reproduced"  # AUC -0.05 and GA/SSD forget accuracy -50 points with shots
-    assert rows[7].verdict == "reproduced" and "reads forget set D_f only" in rows[7].parts[0].kit
+    assert rows[7].verdict == "reproduced" and "GA (published) reads forget set D_f only" in rows[7].parts[0].kit
+    assert rows[3].kit == "12 parts (below): 8 reproduced, 4 not reproduced" and rows[3].reason.startswith("reproduced: hybrid GA (tuned), ")
 
 
 def test_a_device_audit_with_enough_queries_plugs_in():
