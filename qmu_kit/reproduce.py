@@ -11,7 +11,12 @@ reason computed by :func:`judge` and the rules of :mod:`qmu_kit.reproduce` below
 
 Verdict rules (the one place they live; unit-tested on synthetic numbers):
 
-* A kit figure is a mean over seeds with its Student-t 95 % interval (:func:`qmu_kit.stats.mean`).
+* A kit figure is a mean over seeds with its Student-t 95 % interval (:func:`qmu_kit.stats.mean`);
+  for a rate (MIA success, a flag rate, an accuracy) the interval is widened to cover the Wilson
+  interval of the counts pooled over seeds (:func:`qmu_kit.stats.proportion`) and clipped to [0, 1]
+  (:func:`rate_over_seeds`), so a few seeds that happen to agree never give a zero-width interval.
+  Its N is the seeds and what each rests on (the attack's balanced evaluation sets, a conservative
+  count).
 * **Against a paper figure** (:func:`compare_to_paper`): *not comparable* when there is no
   measurement or its interval is wider than ``± TOLERANCE`` (10 points: too wide to judge, and the
   kit's number is then not printed beside the paper's); *reproduced* when the estimate lies within
@@ -162,6 +167,34 @@ def _pct(x: float) -> str:
     return f"{x * 100:.1f} %"
 
 
+#: For each rate field, where its per-seed sample count lives in the primary attack's outcome.
+RATE_COUNTS = {
+    "mia_success_forget": ("forget", "n_members"),
+    "mia_flag_rate_forget_nonmembers": ("forget", "n_nonmembers"),
+    "acc_train_forget": ("forget", "n_members"),
+    "acc_test_retain": ("overall", "n_nonmembers"),
+}
+
+
+def rate_over_seeds(values: Sequence[float], counts: Sequence[int | None] = ()) -> stats.Estimate:
+    """A rate's mean over seeds; the interval covers both the seed-to-seed t-interval and the pooled
+    Wilson interval, clipped to [0, 1] (see the rules above).
+
+    Example:
+        >>> [round(x, 2) for x in rate_over_seeds([0.5, 0.5], [4, 4]).ci95]   # two agreeing seeds, 4 samples each
+        [0.22, 0.78]
+    """
+    spread = stats.mean(values)
+    if spread.n == 0:
+        return spread
+    low, high = spread.ci95
+    pairs = [(v, n) for v, n in zip(values, counts) if n and not math.isnan(v)]
+    if pairs:
+        pooled = stats.proportion(int(round(sum(v * n for v, n in pairs))), int(sum(n for _, n in pairs)))
+        low, high = min(low, pooled.ci95[0]), max(high, pooled.ci95[1])
+    return stats.Estimate(spread.value, spread.n, (max(0.0, low), min(1.0, high)), "mean")
+
+
 def compare_to_paper(estimate: stats.Estimate, paper: float, tolerance: float = TOLERANCE) -> tuple[str, str]:
     """Judge a kit figure (a fraction, with its interval) against the paper's.
 
@@ -308,6 +341,29 @@ class Measurements:
             out.append(float("nan") if value is None else float(value))
         return out
 
+    def counts(self, model: str, variant: str, name: str, key: str) -> list[int | None]:
+        """Per seed, the sample count behind the rate ``key`` (:data:`RATE_COUNTS`), or ``None``."""
+        where = RATE_COUNTS.get(key)
+        out = []
+        for result in self.runs.get((model, variant), ()):
+            attack = result.get("config", {}).get("attack") or "mlp"
+            outcome = result["models"].get(name, {}).get("attacks", {}).get(attack, {})
+            out.append(outcome.get(where[0], {}).get(where[1]) if where else None)
+        return out
+
+    def attack_values(self, model: str, variant: str, name: str, part: str, key: str) -> list[float]:
+        """Per seed, ``key`` of the primary attack's ``part`` (``"forget"`` or ``"overall"``) outcome."""
+        out = []
+        for result in self.runs.get((model, variant), ()):
+            attack = result.get("config", {}).get("attack") or "mlp"
+            value = result["models"].get(name, {}).get("attacks", {}).get(attack, {}).get(part, {}).get(key)
+            out.append(float("nan") if value is None else float(value))
+        return out
+
+    def rate(self, model: str, variant: str, name: str, key: str) -> stats.Estimate:
+        """:func:`rate_over_seeds` of a rate field."""
+        return rate_over_seeds(self.values(model, variant, name, key), self.counts(model, variant, name, key))
+
     def models(self) -> list[str]:
         return [m for m in MODELS if (m, "published") in self.runs]
 
@@ -355,15 +411,17 @@ def claim_leakage(m: Measurements) -> ClaimRow:
     parts = []
     for model in m.models():
         auc = stats.mean(m.values(model, "published", "original", "mia_auc_overall"))
-        tpr = stats.mean(m.values(model, "published", "original", "mia_tpr_at_1pct_fpr"))
         runs = m.runs[(model, "published")]
-        sizes = {r["models"]["original"].get("attacks", {}).get("mlp", {}).get("overall", {}).get("n_nonmembers") for r in runs}
-        floor = min((n for n in sizes if n), default=None)
+        members = m.attack_values(model, "published", "original", "overall", "n_members")
+        tpr = rate_over_seeds(m.attack_values(model, "published", "original", "overall", "tpr_at_1pct_fpr"),
+                              [None if math.isnan(n) else int(n) for n in members])
+        sizes = m.attack_values(model, "published", "original", "overall", "n_nonmembers")
+        floor = int(min(sizes)) if sizes and not any(math.isnan(n) for n in sizes) else None
         curve = {int(variant.split("=")[1]): stats.mean(m.values(model, variant, "original", "mia_auc_overall"))
                  for (name, variant) in m.runs if name == model and variant.startswith("n_train=")}
         curve[int(runs[0].get("config", {}).get("n_train", 0))] = auc
         verdict, reason = judge_leakage(auc)
-        tpr_text = f"TPR at 1 % FPR {_fmt(tpr)}" + (
+        tpr_text = f"TPR at 1 % FPR (all members) {_fmt(tpr)}" + (
             f" ({floor} non-members: lowest measurable FPR {100 / floor:.2f} %)" if floor else "")
         curve_text = "; ".join(f"n_train {size}: {_fmt(curve[size], False)}" for size in sorted(curve))
         parts.append(ClaimRow(1, f"{model}", "leakage (no AUC given); chance AUC 0.5",
@@ -397,13 +455,14 @@ def claim_before(m: Measurements) -> ClaimRow:
     for model in m.models():
         success = m.values(model, "published", "original", "mia_success_forget")
         control = m.values(model, "published", "original", "mia_flag_rate_forget_nonmembers")
-        estimate, gap = stats.mean(success), stats.paired_difference(success, control)
+        estimate, gap = m.rate(model, "published", "original", "mia_success_forget"), stats.paired_difference(success, control)
+        control_rate = m.rate(model, "published", "original", "mia_flag_rate_forget_nonmembers")
         verdict, reason = compare_to_paper(estimate, paper)
         if verdict == "reproduced" and not gap.ci95[0] > 0:
             verdict, reason = "partly", (
-                f"matches the paper's {_pct(paper)} but does not exceed its control {_fmt(stats.mean(control))}: "
+                f"matches the paper's {_pct(paper)} but does not exceed its control {_fmt(control_rate)}: "
                 "the attack recognises the class, not membership")
-        parts.append(ClaimRow(2, f"{model}", _pct(paper), f"{_fmt(estimate)}; control {_fmt(stats.mean(control))}",
+        parts.append(ClaimRow(2, f"{model}", _pct(paper), f"{_fmt(estimate)}; control {_fmt(control_rate)}",
                               _n_per_seed(m, model, "forget"), verdict, reason))
     return _whole(2, "MIA success on the forget class before unlearning (noiseless), beside its control", _pct(paper), parts)
 
@@ -415,13 +474,14 @@ def claim_after(m: Measurements) -> ClaimRow:
         for method, settings in METHOD_ROWS:
             values = m.values(model, settings, method, "mia_success_forget")
             retrained = m.values(model, settings, "retrained", "mia_success_forget")
-            estimate = stats.mean(values)
+            estimate = m.rate(model, settings, method, "mia_success_forget")
+            retrained_rate = m.rate(model, settings, "retrained", "mia_success_forget")
             verdict, reason = compare_to_paper(estimate, paper)
             same = stats.paired_difference(values, retrained)
             if verdict == "not reproduced" and same.n > 1 and same.contains(0.0):
-                verdict, reason = "partly", f"{reason}, but equal to the retrained model's {_fmt(stats.mean(retrained))} (the real target)"
+                verdict, reason = "partly", f"{reason}, but equal to the retrained model's {_fmt(retrained_rate)} (the real target)"
             parts.append(ClaimRow(3, f"{model} {_label(method, settings)}", _pct(paper),
-                                  f"{_fmt(estimate)}; retrained {_fmt(stats.mean(retrained))}",
+                                  f"{_fmt(estimate)}; retrained {_fmt(retrained_rate)}",
                                   _n_per_seed(m, model, "forget"), verdict, reason))
     return _whole(3, "MIA success after unlearning (GA, SSD, RGA; published and tuned settings)", _pct(paper), parts)
 
@@ -435,7 +495,8 @@ def claim_retained(m: Measurements) -> ClaimRow:
             drop = stats.paired_difference(after, original)
             verdict, reason = judge_preserved(drop)
             parts.append(ClaimRow(4, f"{model} {_label(method, settings)}", "preserved",
-                                  f"{_fmt(stats.mean(after))} vs original {_fmt(stats.mean(original))}",
+                                  f"{_fmt(m.rate(model, settings, method, 'acc_test_retain'))} vs original "
+                                  f"{_fmt(m.rate(model, 'published', 'original', 'acc_test_retain'))}",
                                   f"{drop.n} seeds (paired)", verdict, reason))
     return _whole(4, "Retained (test) accuracy preserved", "preserved (qualitative)", parts)
 
@@ -446,8 +507,11 @@ def claim_device(m: Measurements) -> ClaimRow:
         if not audits:
             continue
         queries = min(a["n_queries"] for a in audits)
-        before = stats.mean([a["attacks"]["mlp"]["mia_success_forget"] for a in audits])
-        after = stats.mean([a["models"][m.device_method]["attacks"]["mlp"]["mia_success_forget"] for a in audits])
+        count = lambda outcome: outcome.get("forget", {}).get("n_members")  # noqa: E731
+        before = rate_over_seeds([a["attacks"]["mlp"]["mia_success_forget"] for a in audits],
+                                 [count(a["attacks"]["mlp"]) for a in audits])
+        after = rate_over_seeds([a["models"][m.device_method]["attacks"]["mlp"]["mia_success_forget"] for a in audits],
+                                [count(a["models"][m.device_method]["attacks"]["mlp"]) for a in audits])
         for label, estimate, paper in (("before", before, PAPER["hardware_before"]), (f"after {m.device_method.upper()}", after, PAPER["hardware_after"])):
             verdict, reason = compare_to_paper(estimate, paper)
             if queries < MIN_DEVICE_QUERIES:

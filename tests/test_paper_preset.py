@@ -3,7 +3,8 @@
 The notebooks at the full paper preset take many minutes each (``make reproduce`` runs them); here
 every notebook runs under papermill with ``-p preset paper`` on the embedded MNIST after a first cell
 that shrinks the preset's sizes (300 members / 100 non-members, one epoch, one shadow model) and
-keeps everything else: the dataset, 8 qubits, the paper's architectures and unlearning knobs.
+keeps everything else: the dataset, 8 qubits, the paper's architectures and unlearning knobs
+(notebook 04 with 2 seeds, notebook 05 with 20 queries).
 """
 
 import json
@@ -22,6 +23,8 @@ from qmu_kit.reproduce import SERIES
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 #: The fast variant's changes to the paper preset (everything else stays the paper's).
 FAST = {"n_train": 300, "n_test": 100, "epochs": 1, "n_shadows": 1}
+#: ... and the notebooks' own repetition counts, at their minimum.
+FAST_PARAMETERS = {"04_shots_privacy_and_stability": {"n_seeds": 2}, "05_noisy_devices": {"n_queries": 20}}
 
 
 def test_the_paper_preset_is_the_papers_setting_on_embedded_mnist():
@@ -75,6 +78,7 @@ def test_notebook_runs_on_embedded_mnist_at_the_paper_preset(name, tmp_path, mon
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     parameters = {"preset": "paper"} if any(
         "preset" in cell.source for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])) else {}
+    parameters.update(FAST_PARAMETERS.get(name, {}))
     executed = papermill.execute_notebook(
         str(_fast_copy(name, tmp_path)), str(tmp_path / f"{name}-out.ipynb"), parameters=parameters,
         cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False,

@@ -27,6 +27,7 @@ from qmu_kit.reproduce import (
     judge_leakage,
     judge_preserved,
     plan,
+    rate_over_seeds,
     reproduce,
 )
 
@@ -59,6 +60,16 @@ def test_compare_to_paper_rules():
     assert compare_to_paper(stats.mean([]), 0.5) == ("not comparable", "no measurement")
 
 
+def test_rates_over_seeds_cover_the_pooled_wilson_interval():
+    agreeing = rate_over_seeds([0.5, 0.5], [4, 4])  # two seeds that agree, 4 samples each
+    wilson = stats.proportion(4, 8)
+    assert agreeing.value == 0.5 and agreeing.ci95 == pytest.approx(wilson.ci95) and agreeing.n == 2
+    spread = rate_over_seeds([0.1, 0.9], [1000, 1000])  # seeds disagree: the t-interval, clipped to [0, 1]
+    assert spread.ci95 == (0.0, 1.0)
+    assert rate_over_seeds([0.2, 0.3]).ci95 == pytest.approx((0.0, stats.mean([0.2, 0.3]).ci95[1]))
+    assert rate_over_seeds([]).n == 0
+
+
 def test_leakage_preserved_changes_cheaper_and_combine_rules():
     assert judge_leakage(est(0.59, 0.56, 0.62))[0] == "reproduced"
     assert judge_leakage(est(0.53, 0.48, 0.58))[0] == "partly"
@@ -83,7 +94,8 @@ def _model(**numbers):
     base = {"mia_success_forget": 0.0, "mia_flag_rate_forget_nonmembers": 0.0, "mia_auc_overall": 0.5,
             "mia_tpr_at_1pct_fpr": 0.01, "acc_test_retain": 0.95, "acc_train_forget": 0.0, "speedup_vs_retrain": 20.0,
             "circuit_evaluations": 1e6,
-            "attacks": {"mlp": {"overall": {"n_members": 450, "n_nonmembers": 450}, "forget": {"n_members": 50, "n_nonmembers": 50}}}}
+            "attacks": {"mlp": {"overall": {"n_members": 450, "n_nonmembers": 450, "tpr_at_1pct_fpr": 0.03},
+                                "forget": {"n_members": 50, "n_nonmembers": 50}}}}
     return base | numbers
 
 
@@ -130,7 +142,7 @@ def test_judge_on_synthetic_numbers():
     assert [rows[k].number for k in sorted(rows)] == list(range(1, 8))
     assert rows[1].verdict == "reproduced" and re.match(r"hybrid: held-out AUC 0\.60\d \[0\.59\d, 0\.60\d\]; basic: ", rows[1].kit)
     assert re.search(r"n_train 250: 0\.(69|70)\d .*; n_train 1000: 0\.60\d", rows[1].parts[0].kit)
-    assert "lowest measurable FPR 0.22 %" in rows[1].parts[0].kit
+    assert "TPR at 1 % FPR (all members) 3.0 % [" in rows[1].parts[0].kit and "lowest measurable FPR 0.22 %" in rows[1].parts[0].kit
     # claim 2: 95 % is within 10 points of 90.2 %, but no higher than its control -> partly
     assert rows[2].verdict == "partly" and "does not exceed its control" in rows[2].parts[0].reason
     # claim 3: published GA/SSD forget nothing, tuned ones and RGA reach 0 %
@@ -172,7 +184,8 @@ def test_reproduce_fast_variant_writes_the_claims_table(tmp_path, monkeypatch):
     """The whole pipeline at tiny sizes (the paper preset on the embedded MNIST, 60/40 samples, one epoch)."""
     if SHARED_CACHE:
         monkeypatch.setenv("QMU_KIT_CACHE", SHARED_CACHE)
-    tiny = {"n_train": 60, "n_test": 40, "n_qubits": 4, "epochs": 1, "n_shadows": 1}
+    tiny = {"n_train": 60, "n_test": 40, "n_qubits": 4, "epochs": 1, "n_shadows": 1, "attacks": ["mlp", "loss", "lira"],
+            "methods": ["ga", "ssd", "rga"]}
     summary = reproduce(tmp_path, preset="paper", n_seeds=2, n_queries=20, names=("00_start_here",),
                         n_jobs=1, overrides=tiny, progress=False)
     text = summary.read_text()
