@@ -56,7 +56,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qmu_kit import stats
-from qmu_kit.metrics import mean_ci
 from qmu_kit.notebook import format_metrics, read_metrics
 
 SERIES = (
@@ -109,18 +108,6 @@ def notebooks_directory() -> Path:
     if not path.is_dir():
         raise FileNotFoundError(f"the notebooks are not at {path}: run reproduce from a checkout of qmu-kit")
     return path
-
-
-def fmt_mean_ci(value: tuple[float, float], percent: bool = True) -> str:
-    """A :func:`~qmu_kit.metrics.mean_ci` pair as ``mean ± half-width``, in percent unless ``percent=False``."""
-    mean, half = value
-    if percent:
-        return f"{mean * 100:.1f} ± {half * 100:.1f} %"
-    return f"{mean:.2f} ± {half:.2f}"
-
-
-def per_seed(values) -> str:
-    return "per seed: " + ", ".join(f"{v * 100:.0f} %" for v in values)
 
 
 def execute_notebooks(out: Path, preset: str, n_seeds: int, n_queries: int, names=SERIES, progress: bool = True) -> dict:

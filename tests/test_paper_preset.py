@@ -13,7 +13,6 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-import torch
 
 from qmu_kit.experiment import ExperimentConfig
 from qmu_kit.models import HybridQNN, build_model
