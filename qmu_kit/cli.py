@@ -115,8 +115,8 @@ def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", type=_names("method", METHODS), metavar="NAMES", help=f"{'|'.join(METHODS)}|all, or a comma list")
     parser.add_argument("--forget", type=_flag_type(_forget), metavar="class:K|random:F", help="what to forget")
     parser.add_argument("--seed", type=_integer("seed", 0, 2**32 - 1), metavar="N", help="the one seed (0..2**32-1)")
-    parser.add_argument("--dataset", choices=DATASETS, help="digits (embedded) or mnist (local files)")
-    parser.add_argument("--data-path", metavar="PATH", help="MNIST directory of IDX files or mnist.npz")
+    parser.add_argument("--dataset", choices=DATASETS, help="digits (embedded) or mnist (embedded 5,000 images, or local files with --data-path)")
+    parser.add_argument("--data-path", metavar="PATH", help="full MNIST: directory of IDX files or mnist.npz")
     parser.add_argument("--n-train", type=_integer("n_train", 20, 100_000), metavar="N", help="training-set size")
     parser.add_argument("--n-test", type=_integer("n_test", 20, 100_000), metavar="N", help="test-set size")
     parser.add_argument("--epochs", type=_integer("epochs", 1, 10_000), metavar="N", help="training epochs")
@@ -170,9 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
     reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
     reproduce.add_argument("--preset", choices=tuple(PRESETS), default="paper", help="preset for every notebook (default paper)")
-    reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=3, metavar="N", help="seeds for the confidence intervals")
+    reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=5, metavar="N",
+                           help="evaluation seeds 100, 101, ... (default 5; disjoint from the tuning seeds 0-2)")
     reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=60, metavar="N",
                            help="members and non-members queried on the emulated device")
+    reproduce.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+                           help="parallel worker processes for the runs (default: one per core)")
+    reproduce.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     return parser
 
 
@@ -247,8 +251,6 @@ def config_from_args(args: argparse.Namespace):
     from qmu_kit.experiment import ExperimentConfig
 
     overrides = {field: getattr(args, flag) for flag, field in FLAG_FIELDS.items() if getattr(args, flag) is not None}
-    if args.dataset == "mnist" and not args.data_path:
-        raise UsageError("argument --data-path: --dataset mnist needs --data-path (a directory of IDX files or an .npz)")
     if args.data_path and args.dataset != "mnist":
         raise UsageError("argument --data-path: only used with --dataset mnist")
     options = {}
@@ -356,7 +358,8 @@ def command_app(args: argparse.Namespace) -> int:
 def command_reproduce(args: argparse.Namespace) -> int:
     from qmu_kit.reproduce import reproduce
 
-    path = reproduce(args.out, preset=args.preset, n_seeds=args.seeds, n_queries=args.queries, progress=sys.stderr.isatty())
+    path = reproduce(args.out, preset=args.preset, n_seeds=args.seeds, n_queries=args.queries, n_jobs=args.jobs,
+                     scheduler=args.scheduler, progress=sys.stderr.isatty())
     print(f"wrote {path}")
     return 0
 
