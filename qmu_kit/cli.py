@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=_integer("port", 1, 65535), default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     app.add_argument("--no-warm", action="store_true", help="skip precomputing the apps' default results")
 
+    __import__("qmu_kit.device_cli").device_cli.add_parser(commands)
     reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
     reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
     reproduce.add_argument("--preset", choices=tuple(PRESETS), default="paper", help="preset for every notebook (default paper)")
@@ -356,6 +357,7 @@ def command_reproduce(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce}
+COMMANDS["device"] = lambda args: __import__("qmu_kit.device_cli").device_cli.run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -156,7 +156,7 @@ class RemoteSession:
     def __init__(self, device, *, shots: int, store, journal_key: str, confirm: bool, batch_size: int,
                  runner=None, n_qubits: int, n_circuits: int, timeout: float | None = None):
         self.device, self.shots, self.store = device, shots, store
-        self.journal_key = journal_key + "-jobs"
+        self.journal_key = journal_key + "jobs"
         self.confirm, self.batch_size, self.timeout = confirm, batch_size, timeout
         self.n_qubits, self.n_circuits = n_qubits, n_circuits
         if runner is None:
