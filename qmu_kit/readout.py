@@ -487,11 +487,14 @@ class NoisyReadout(ShotReadout):
 
     def expvals(self, spec: CircuitSpec, states: torch.Tensor, weights: torch.Tensor, simulate=None):
         """``simulate`` is ignored: the noisy simulator is this readout's own."""
-        # The POVM depends on the weights only: computed once per model, reused for every query.
-        key = weights.detach().cpu().numpy().tobytes()
-        if getattr(self, "_povm_key", None) != key:
-            self._povm, self._povm_key = noisy_povm(spec, weights, self.noise), key
-        probs = noisy_probs(spec, states, weights, self.noise, povm=self._povm)
+        povm = None
+        if not _one_layer_plan(spec):
+            # The POVM depends on the weights only: computed once per model, reused for every query.
+            key = weights.detach().cpu().numpy().tobytes()
+            if getattr(self, "_povm_key", None) != key:
+                self._povm, self._povm_key = noisy_povm(spec, weights, self.noise), key
+            povm = self._povm
+        probs = noisy_probs(spec, states, weights, self.noise, povm=povm)
         return self._estimate(probs, spec.n_qubits)
 
     def __repr__(self) -> str:
