@@ -202,3 +202,22 @@ def test_credentials_never_leak(tmp_path, monkeypatch, capsys, caplog):
     outputs = captured.out + captured.err + caplog.text
     outputs += "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.is_file())
     assert token not in outputs
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--device", "bogus"], "unknown device 'bogus': give one of aer:noiseless|aer:default"),
+        (["--device", "fake:FakeManilaV2"], "fake backend FakeManilaV2 has 5 qubits, the circuit needs 6"),
+        (["--shots", "exact"], "--shots"),
+        (["--shots", "0"], "shots=0 is out of range"),
+        (["--queries", "5"], "n_queries=5 is out of range"),
+        (["--device", "tianyan:tianyan504", "--yes"], "only ibm: cloud devices are supported so far"),
+    ],
+)
+def test_device_cli_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
+    from qmu_kit.cli import main
+
+    assert main(["device", "--no-cache", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qmu-kit: error:") and message in err and len(err.strip().splitlines()) == 1
