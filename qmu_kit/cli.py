@@ -167,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--pool", type=_integer("pool", 0, 64), default=DEFAULT_POOL_SIZE, metavar="N",
                      help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
 
+    __import__("qmu_kit.device_cli").device_cli.add_parser(commands)
     reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
     reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
     reproduce.add_argument("--preset", choices=tuple(PRESETS), default="paper", help="preset for every notebook (default paper)")
@@ -365,6 +366,7 @@ def command_reproduce(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce}
+COMMANDS["device"] = lambda args: __import__("qmu_kit.device_cli").device_cli.run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
