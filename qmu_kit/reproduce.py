@@ -666,7 +666,7 @@ def write_summary(out: Path, preset: str, measurements: Measurements, notebooks:
 
 
 def reproduce(out: str | Path = "reports", *, preset: str = "paper", n_seeds: int = len(EVALUATION_SEEDS),
-              n_queries: int = 60, names=SERIES, n_jobs: int = 1, scheduler: str | None = None,
+              n_queries: int = MIN_DEVICE_QUERIES, names=SERIES, n_jobs: int = 1, scheduler: str | None = None,
               overrides: Mapping | None = None, progress: bool = True) -> Path:
     """Run everything and write ``summary.md`` under ``out``; returns its path.
 
