@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -142,9 +141,17 @@ def agrees(reference, actual) -> tuple[bool, str]:
 # --------------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=32)
+_SIZES: dict = {}  # subset sizes by the data's cache key: preparing the data again is not free
+
+
 def _subset_sizes(config) -> dict:
-    data = config.prepare_data()
+    key = config.cache_key("retrained")  # everything the data and the forget set depend on
+    if key not in _SIZES:
+        _SIZES[key] = _count_subsets(config.prepare_data())
+    return _SIZES[key]
+
+
+def _count_subsets(data) -> dict:
     return {
         "acc_train_retain": int(data.retain_train.sum()),
         "acc_train_forget": int(data.forget_train.sum()),
