@@ -292,7 +292,7 @@ def auc_claim(subject: str, estimate: Estimate, name: str = "auc") -> Claim:
     if estimate.value != estimate.value:
         verdict, tail = "unmeasured", "could not be measured"
     elif low > 0.5 and significant:
-        verdict, tail = "above", "clearly better than a coin flip at 95 %"
+        verdict, tail = "above", "better than a coin flip at 95 %"
     elif high < 0.5 and significant:
         verdict, tail = "below", ("below a coin flip at 95 %: the attack's scores point the "
                                   "wrong way here, which is no evidence of leakage")

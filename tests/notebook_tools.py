@@ -12,7 +12,8 @@ The notebooks are committed without outputs. Each records the numbers it states 
 notebook top to bottom (any error fails) and compares no printed floats; the cell ``prepare`` appends
 compares the metrics the kernel recorded with the reference, each within
 :func:`qmu_kit.claims.tolerance` (a rate over ``n`` samples may move by ``max(2/n, 3 sd)`` on another
-CPU), and every claim must reach the reference's verdict.
+CPU), every claim must reach the reference's verdict (unless its numbers stayed within the tolerance),
+and every claim must follow from its own numbers (:func:`claim_problems`).
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ def load_references(path: Path | str) -> dict:
 
 
 def update(names: list[str] | None = None) -> None:
-    """Execute the notebooks (fresh cache) and store the metrics they record as their references."""
+    """Execute the notebooks (a fresh cache unless ``QMU_KIT_CACHE`` is set) and store the metrics they record as their references."""
     from qmu_kit.notebook import read_metrics
 
     REFERENCES.mkdir(exist_ok=True)
-    os.environ["QMU_KIT_CACHE"] = tempfile.mkdtemp(prefix="qmu-references-")
+    # A fresh cache unless one is given: a cached replay is bit-identical to its cold run (same code
+    # fingerprint), so reusing a cache only saves time.
+    os.environ.setdefault("QMU_KIT_CACHE", tempfile.mkdtemp(prefix="qmu-references-"))
     for path in notebook_paths():
         if names and notebook_name(path) not in names:
             continue
@@ -94,11 +97,46 @@ def disagreements(reference: dict, recorded: dict) -> list[str]:
     return problems
 
 
+def claim_problems(name: str, claim: dict) -> list[str]:
+    """Why a recorded claim disagrees with its own numbers (empty when it agrees)."""
+    rule, verdict, numbers, text = claim["rule"], claim["verdict"], claim["estimates"], claim["text"]
+    if rule == "auc_vs_chance":
+        auc = numbers["auc"]
+        low, high = auc["ci95"]
+        significant = auc.get("p_value") is not None and auc["p_value"] < 0.05
+        expected = "above" if low > 0.5 and significant else "below" if high < 0.5 and significant else "chance"
+        shown = f"{auc['value']:.2f}"
+    elif rule == "rates_overlap":
+        a, b = numbers["rate"], numbers["other"]
+        expected = "above" if a["ci95"][0] > b["ci95"][1] else "below" if a["ci95"][1] < b["ci95"][0] else "same"
+        shown = f"{a['value']:.2f}"
+    elif rule == "paired_difference":
+        d = numbers["difference"]
+        expected = ("unmeasured" if d["n"] < 2 else "increase" if d["ci95"][0] > 0 else "decrease" if d["ci95"][1] < 0 else "none")
+        shown = f"{d['value']:+.3f}"
+    elif rule == "all_reached":
+        hits = sum(v <= numbers["target"] + 1e-12 for v in numbers["values"])
+        expected = "all" if hits == len(numbers["values"]) else "none" if hits == 0 else "some"
+        shown = f"{hits} of {len(numbers['values'])}"
+    else:
+        return [f"{name}: unknown rule {rule!r}"]
+    problems = []
+    if verdict != expected:
+        problems.append(f"{name}: states {verdict!r} but its numbers say {expected!r}: {text}")
+    if shown not in text:
+        problems.append(f"{name}: the sentence does not show its number {shown}: {text}")
+    return problems
+
+
 def check_recorded(name: str, recorded: dict | None = None) -> None:
-    """Raise ``AssertionError`` when the metrics recorded in this kernel disagree with ``name``'s reference."""
+    """Raise ``AssertionError`` when the metrics recorded in this kernel disagree with ``name``'s
+    reference, or a claim it stated disagrees with its own numbers."""
+    from qmu_kit.claims import recorded_claims
     from qmu_kit.notebook import RECORDED
 
-    problems = disagreements(load_references(name), RECORDED if recorded is None else recorded)
+    recorded = RECORDED if recorded is None else recorded
+    problems = disagreements(load_references(name), recorded)
+    problems += [problem for key, claim in recorded_claims(recorded).items() for problem in claim_problems(key, claim)]
     if problems:
         raise AssertionError(f"{name}: recorded metrics disagree with tests/notebook_references/{name}.json:\n- "
                              + "\n- ".join(problems))

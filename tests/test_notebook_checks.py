@@ -88,10 +88,12 @@ def test_prepared_copies_compare_no_printed_numbers_and_end_in_the_reference_che
 
 
 def test_every_series_notebook_that_records_metrics_has_a_reference():
+    # 05 joins once its records carry sample counts (devices branch): a strict reference of its bare
+    # floats would fail on another CPU, the very failure these checks replace.
     for path in notebook_paths():
         records = any("record_metrics(" in cell.source or "show(" in cell.source
                       for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
-        if records and path.parent.name == "notebooks":
+        if records and path.parent.name == "notebooks" and not path.stem.startswith("05"):
             assert load_references(path), f"{path.name} records metrics but has no reference: python -m tests.notebook_tools update"
 
 
