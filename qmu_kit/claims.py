@@ -311,7 +311,9 @@ def rate_claim(subject: str, rate: Estimate, other_subject: str, other: Estimate
         verdict, relation = "below", "lower than"
     else:
         verdict, relation = "same", "not distinguishable from"
-    text = f"{subject} {rate} is {relation} {other_subject} {other} (95 % intervals{' do not' if verdict != 'same' else ''} overlap)"
+    digits = 3 if max(abs(rate.value), abs(other.value)) < 0.1 else 2  # small spreads need a third decimal
+    text = (f"{subject} {rate.format(digits)} is {relation} {other_subject} {other.format(digits)} "
+            f"(95 % intervals{' do not' if verdict != 'same' else ''} overlap)")
     return Claim(name, text, verdict, "rates_overlap", {"rate": rate.to_dict(), "other": other.to_dict()})
 
 
