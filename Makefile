@@ -64,7 +64,7 @@ chromium:
 		echo "make: !!!!!! apt-get is unavailable: no chromium, the browser tests will be SKIPPED !!!!!!"; \
 	fi
 
-# The notebooks run under nbval (copies with the reference outputs of the quoted cells, see
+# The notebooks run under nbval (copies ending in a check of their recorded metrics against the references, see
 # tests/notebook_tools.py) before the unit tests, which rerun them through papermill with other
 # parameters and drive the apps in Chromium; all share one cache, invalidated automatically when the
 # kit's code changes.

@@ -103,7 +103,8 @@ PRESETS: dict[str, dict] = {
 
 
 #: Modules that only present numbers; editing them must not invalidate cached results.
-_PRESENTATION_MODULES = {"plots.py", "widgets.py", "notebook.py", "cli.py", "sweep.py", "reproduce.py", "app.py", "__init__.py"}
+_PRESENTATION_MODULES = {"plots.py", "widgets.py", "notebook.py", "cli.py", "sweep.py", "reproduce.py", "app.py", "__init__.py",
+                         "claims.py", "trends.py"}
 
 
 @functools.lru_cache(maxsize=1)
