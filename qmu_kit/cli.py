@@ -18,6 +18,7 @@ import ast
 import sys
 from collections.abc import Callable, Sequence
 
+from qmu_kit import tuning
 from qmu_kit._validation import MAX_SHOTS, check_choice, check_depth, check_int, check_qubits, check_shots
 from qmu_kit.data import DATASETS, MODELS, ForgetSpec
 
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=3, metavar="N", help="seeds for the confidence intervals")
     reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=60, metavar="N",
                            help="members and non-members queried on the emulated device")
+    tuning.add_parser(commands)
     return parser
 
 
@@ -355,7 +357,7 @@ def command_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce}
+COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce, "tune": tuning.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

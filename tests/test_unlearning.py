@@ -10,6 +10,7 @@ from qmu_kit.models import classical_parameters, quantum_parameters
 from qmu_kit.readout import ShotReadout
 from qmu_kit.training import QNNClassifier, accuracy
 from qmu_kit.unlearning import (
+    _fisher_and_error,
     UNLEARNING_METHODS,
     GradientAscent,
     SelectiveSynapticDampening,
@@ -200,14 +201,30 @@ def test_fisher_under_shots_is_unbiased():
         s = readout.noise() if readout is not None else 1.0
         return torch.stack([w * s * torch.ones(len(x), dtype=torch.float64), torch.zeros(len(x), dtype=torch.float64)], 1)
 
-    x, y = torch.zeros(4000, 1), torch.zeros(4000, dtype=torch.long)
+    n = 1000
+    x, y = torch.zeros(n, 1), torch.zeros(n, dtype=torch.long)
     exact = diagonal_fisher(module, x, y, [w], None, batch_size=1)[0]
     assert float(exact) == pytest.approx(0.25)
-    noisy = diagonal_fisher(module, x, y, [w], _NoisyReadout(1.0), batch_size=1)[0]
-    assert float(noisy) == pytest.approx(0.25, abs=0.03)  # sd of the mean: 0.43 / sqrt(4000) = 0.007
+    noisy, (error,) = _fisher_and_error(module, x, y, [w], _NoisyReadout(1.0), 1, 0)
+    # Var(g1 g2) = 2 g^2 s^2 + s^4 = 0.1875 per batch: sd of the mean 0.0137
+    assert float(noisy[0]) == pytest.approx(0.25, abs=0.045)
     readout = _NoisyReadout(1.0)
-    biased = np.mean([(0.5 * readout.noise()) ** 2 for _ in range(4000)])
-    assert biased == pytest.approx(0.5, abs=0.05)  # what squaring one estimate would have given
+    biased = np.mean([(0.5 * readout.noise()) ** 2 for _ in range(n)])
+    assert biased == pytest.approx(0.5, abs=0.08)  # what squaring one estimate would have given
+    # the shot-noise standard error SSD selects with
+    assert float(error) == pytest.approx(np.sqrt(0.1875 / n), rel=0.2)
+    _, (exact_error,) = _fisher_and_error(module, x, y, [w], None, 1, 0)
+    assert float(exact_error) == 0.0
+
+
+def test_ssd_under_few_shots_selects_only_what_stands_out_of_the_noise(setup):
+    """At 20 shots the training set's importances drown in shot noise: SSD dampens fewer
+    parameters than exactly, and never one whose ratio the noise could explain."""
+    data, original, task = setup
+    ssd = SelectiveSynapticDampening(alpha=5.0)
+    _, exact = ssd.unlearn(original, task)
+    _, noisy = ssd.unlearn(original, task, readout=ShotReadout(20, seed=3))
+    assert noisy.dampened < exact.dampened
 
 
 def test_ssd_knobs_and_published_alpha(setup):
