@@ -72,6 +72,8 @@ def test_tuning_reports_tuned_beside_published_with_intervals():
     stored = json.loads(json.dumps(result.to_dict()))
     assert stored["chosen"] == {"ssd": {"alpha": 30.0}} and stored["tuning_seeds"] == [100, 101]
     assert stored["published"] == {"ssd": {"alpha": 10.0, "lam": 1.0}}
+    again = TuningResult.from_dict(stored)
+    assert again.chosen == result.chosen and again.table().equals(result.table())
 
 
 def test_defaults_module_round_trip(tmp_path):
@@ -83,6 +85,7 @@ def test_defaults_module_round_trip(tmp_path):
     spec.loader.exec_module(module)
     assert module.TUNED_DEFAULTS == {"ssd": {"alpha": 30.0}}
     assert module.PROVENANCE["tuning_seeds"] == [100] and module.PROVENANCE["command"] == "qmu-kit tune --methods ssd"
+    assert module.PROVENANCE["feasible"] == {"ssd": True}
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -136,4 +139,3 @@ def test_unlearning_defaults_come_from_the_recorded_tuning_run():
     assert make_method("ssd", alpha=TUNED_DEFAULTS["ssd"]["alpha"] * 2).defaults_provenance()["overridden"] == ["alpha"]
     assert make_method("finetune").defaults_provenance() is None
     assert candidates({"a": [1, 2], "b": [3]}) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}]
-    assert isinstance(TuningResult, type)
