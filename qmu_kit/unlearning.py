@@ -367,7 +367,7 @@ def wrap_angles(angles: torch.Tensor) -> torch.Tensor:
     the global phase).
 
     Example:
-        >>> wrap_angles(torch.tensor([6.2, -3.5, 3.1416])).round(decimals=4).tolist()
+        >>> wrap_angles(torch.tensor([6.2, -3.5, 3.1416], dtype=torch.float64)).round(decimals=4).tolist()
         [-0.0832, 2.7832, -3.1416]
     """
     return math.pi - torch.remainder(math.pi - angles, 2 * math.pi)
