@@ -18,6 +18,7 @@ import ast
 import sys
 from collections.abc import Callable, Sequence
 
+from qmu_kit import tuning
 from qmu_kit._validation import MAX_SHOTS, check_choice, check_depth, check_int, check_qubits, check_shots
 from qmu_kit.data import DATASETS, MODELS, ForgetSpec
 
@@ -178,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
                            help="parallel worker processes for the runs (default: one per core)")
     reproduce.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    tuning.add_parser(commands)
     return parser
 
 
@@ -365,7 +367,7 @@ def command_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce}
+COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce, "tune": tuning.run}
 COMMANDS["device"] = lambda args: __import__("qmu_kit.device_cli").device_cli.run(args)
 
 
