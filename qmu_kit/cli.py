@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 from qmu_kit._validation import MAX_SHOTS, check_choice, check_depth, check_int, check_qubits, check_shots
 from qmu_kit.data import DATASETS, MODELS, ForgetSpec
+from qmu_kit import verify_cli
 
 EXIT_BAD_INPUT = 2
 
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=3, metavar="N", help="seeds for the confidence intervals")
     reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=60, metavar="N",
                            help="members and non-members queried on the emulated device")
+    verify_cli.add_parser(commands)
     return parser
 
 
@@ -355,7 +357,7 @@ def command_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce}
+COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce, "verify": verify_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
