@@ -14,7 +14,7 @@ al., *Inexact unlearning needs more careful evaluations*, 2024):
    read out exactly or with ``shots`` shots). :func:`epsilon_per_example` turns how well a threshold
    separates the two samples into an ``(epsilon, delta)`` estimate for that example, and
    :func:`forgetting_quality` aggregates the examples into one score in [0, 1] (1: indistinguishable
-   from retraining) with a bootstrap interval over the models.
+   from retraining) with a bootstrap interval over the examples.
 2. **Two controls, always reported.** ``"retrain"``: another ``K`` retrained models (other seeds) in the
    place of the unlearned ones; they must score as indistinguishable. ``"none"``: the originals, not
    unlearned; they must score as clearly distinguishable. When the two intervals overlap, the result
@@ -211,25 +211,23 @@ def example_scores(epsilons) -> np.ndarray:
 def forgetting_quality(
     unlearned, retrained, delta: float = DEFAULT_DELTA, *, n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
 ) -> stats.Estimate:
-    """The mean per-example score over the forget set, with a bootstrap 95 % interval over the models.
+    """The mean per-example score over the forget set, with a bootstrap 95 % interval over its examples.
 
-    The interval resamples the ``K_u`` unlearned and the ``K_r`` retrained models (each side
-    independently, with replacement): it is the uncertainty that comes from having ``K`` models, for
-    this forget set. ``n`` is the number of forget-set examples the score averages over.
+    ``n`` is the number of forget-set examples. The interval resamples the examples' scores (a
+    percentile bootstrap of their mean). Resampling the models instead would duplicate some of them,
+    and duplicated outputs are easier to separate: the resampled scores sit systematically below the
+    estimate, so that interval would not even contain it. How much the score moves with other sets of
+    ``K`` models is what the ``"retrain"`` control shows (its score is this estimator's value for
+    "indistinguishable"), and :func:`verify_over_k` shows how the estimate settles as ``K`` grows.
 
     Example:
         >>> rng = np.random.default_rng(1)
         >>> fq = forgetting_quality(rng.normal(size=(16, 30)), rng.normal(size=(16, 30)), n_resamples=200)
-        >>> fq.n, 0.3 < fq.value <= 1.0, fq.ci95[0] <= fq.value <= fq.ci95[1]
+        >>> fq.n, 0.1 < fq.value <= 1.0, fq.ci95[0] <= fq.value <= fq.ci95[1]
         (30, True, True)
     """
-    a, b = np.asarray(unlearned, dtype=float), np.asarray(retrained, dtype=float)
-
-    def score(x, y):
-        return float(example_scores(epsilon_per_example(x, y, delta)).mean())
-
-    boot = stats.bootstrap(score, a, b, n_resamples=n_resamples, seed=seed)
-    return stats.Estimate(boot.value, int(a.shape[1]), boot.ci95, "bootstrap")
+    scores = example_scores(epsilon_per_example(unlearned, retrained, delta))
+    return stats.bootstrap(np.mean, scores, n_resamples=n_resamples, seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -525,7 +523,7 @@ class MethodVerification:
     Attributes:
         name: registry name, ``"retrain"`` or ``"none"``.
         forgetting_quality: mean per-example score in [0, 1] (1: indistinguishable from retraining),
-            bootstrap interval over the models, ``n`` forget-set examples.
+            bootstrap interval over the ``n`` forget-set examples.
         epsilon: per-example epsilons; perfectly separated examples are written as
             :attr:`max_measurable_epsilon` and counted in :attr:`n_separated`.
         max_measurable_epsilon: the largest finite epsilon ``K`` models can estimate.

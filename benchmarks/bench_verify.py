@@ -1,0 +1,73 @@
+"""Cost of ``qmu-kit verify`` at the classroom preset: K = 8 and 16, one method and all methods.
+
+Prints, from one run on this machine (each cold run in its own empty cache):
+  reference - one cold classroom experiment (``run_experiment``, all methods and attacks), measured in
+              the same run, so every time below is also given as a multiple of it (the ratio survives a
+              slower or busier machine better than seconds do);
+  cold      - ``verify`` with an empty cache, for each (K, methods) asked for; target for
+              ``--method all --models 16``: <= 600 s on 2 cores;
+  replay    - the same call again, replayed from the cache (target: well under a second of work
+              after imports);
+  resume    - K = 16 after K = 8 in the same cache: only the second half of the models is new.
+
+Run: ``python benchmarks/bench_verify.py`` (all four combinations, about 4x the headline's time),
+or e.g. ``python benchmarks/bench_verify.py --models 16 --methods all`` for the headline alone.
+``--jobs`` sets the worker processes (default: one per core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+from qmu_kit.cache import ResultCache
+from qmu_kit.experiment import ExperimentConfig, run_experiment
+from qmu_kit.verify import VerifyConfig, verify
+
+TARGET_SECONDS = 600.0
+
+
+def timed(function, *args, **kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=int, nargs="+", default=[8, 16])
+    parser.add_argument("--methods", nargs="+", default=["ga", "all"], help="'all' or one method name per entry")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    reference, _ = timed(run_experiment, ExperimentConfig(), cache=ResultCache(tempfile.mkdtemp(prefix="qmu-bench-")))
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; jobs={args.jobs}")
+    print(f"reference: one cold classroom experiment {reference:7.1f} s")
+    headline = None
+    for models in args.models:
+        for methods in args.methods:
+            cache = ResultCache(tempfile.mkdtemp(prefix="qmu-bench-"))
+            config = VerifyConfig(ExperimentConfig(), models=models)
+            cold, result = timed(verify, config, methods, cache=cache, n_jobs=args.jobs)
+            warm, replay = timed(verify, config, methods, cache=cache, n_jobs=args.jobs)
+            assert replay.from_cache
+            line = (f"K={models:<3d} methods={methods:<5s} cold {cold:7.1f} s ({cold / reference:5.1f}x the experiment"
+                    f"{f'; {cold / TARGET_SECONDS:.2f}x of the {TARGET_SECONDS:.0f} s target' if models == 16 and methods == 'all' else ''})"
+                    f"   replay {warm:6.3f} s   controls separate: {result.has_power}")
+            print(line, flush=True)
+            if models == 16 and methods == "all":
+                headline = (cold, warm)
+    if 8 in args.models and 16 in args.models:
+        cache = ResultCache(tempfile.mkdtemp(prefix="qmu-bench-"))
+        first, _ = timed(verify, VerifyConfig(models=8), "ga", cache=cache, n_jobs=args.jobs)
+        second, _ = timed(verify, VerifyConfig(models=16), "ga", cache=cache, n_jobs=args.jobs)
+        print(f"resume: K=8 ga {first:.1f} s, then K=16 ga in the same cache {second:.1f} s (only models 8..15 are new)")
+    if headline:
+        print(f"headline: verify --method all --models 16: cold {headline[0]:.1f}s  cached {headline[1]:.3f}s  "
+              f"target-ratio {headline[0] / TARGET_SECONDS:.2f}")
+
+
+if __name__ == "__main__":
+    main()
