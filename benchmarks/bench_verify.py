@@ -35,6 +35,14 @@ def timed(function, *args, **kwargs):
     return time.perf_counter() - start, result
 
 
+def cpu_timed(function, *args, **kwargs):
+    """Wall and CPU seconds of this process (with --jobs 1 all work runs here, so the CPU seconds are
+    what the run costs whatever else the machine is doing; CPU / cores is the idle-machine time)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = function(*args, **kwargs)
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, nargs="+", default=[8, 16])
@@ -42,18 +50,19 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
-    reference, _ = timed(run_experiment, ExperimentConfig(), cache=ResultCache(tempfile.mkdtemp(prefix="qmu-bench-")))
+    reference, reference_cpu, _ = cpu_timed(run_experiment, ExperimentConfig(), cache=ResultCache(tempfile.mkdtemp(prefix="qmu-bench-")))
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; jobs={args.jobs}")
-    print(f"reference: one cold classroom experiment {reference:7.1f} s")
+    print(f"reference: one cold classroom experiment {reference:7.1f} s wall, {reference_cpu:7.1f} CPU-s", flush=True)
     headline = None
     for models in args.models:
         for methods in args.methods:
             cache = ResultCache(tempfile.mkdtemp(prefix="qmu-bench-"))
             config = VerifyConfig(ExperimentConfig(), models=models)
-            cold, result = timed(verify, config, methods, cache=cache, n_jobs=args.jobs)
+            cold, cpu, result = cpu_timed(verify, config, methods, cache=cache, n_jobs=args.jobs)
             warm, replay = timed(verify, config, methods, cache=cache, n_jobs=args.jobs)
             assert replay.from_cache
-            line = (f"K={models:<3d} methods={methods:<5s} cold {cold:7.1f} s ({cold / reference:5.1f}x the experiment"
+            cpu_note = f", {cpu:7.1f} CPU-s = {cpu / reference_cpu:5.1f}x the experiment's" if args.jobs == 1 else ""
+            line = (f"K={models:<3d} methods={methods:<5s} cold {cold:7.1f} s wall{cpu_note} ({cold / reference:5.1f}x the experiment's wall"
                     f"{f'; {cold / TARGET_SECONDS:.2f}x of the {TARGET_SECONDS:.0f} s target' if models == 16 and methods == 'all' else ''})"
                     f"   replay {warm:6.3f} s   controls separate: {result.has_power}")
             print(line, flush=True)

@@ -686,18 +686,24 @@ class VerifyResult:
     def summary(self) -> str:
         """A readable table with intervals and the verdict (what ``qmu-kit verify`` prints)."""
         n_examples = len(next(iter(self.methods.values())).epsilon)
-        lines = [f"{'method':<10}{'forgetting quality':>26}{'eps median':>11}{'separated':>10}"
-                 f"{'Streisand AUC':>23}{'relearn steps':>22}{'retain acc':>12}{'forget acc':>12}"]
-        lines.append("-" * len(lines[0]))
+        header = (f"{'method':<10}{'forgetting quality':>20}  {'eps median':>10}  {'separated':>9}  {'Streisand AUC':>19}  "
+                  f"{'relearn steps':>20}  {'retain acc':>10}  {'forget acc':>10}")
+        lines = [header, "-" * len(header)]
         for name, m in self.methods.items():
             fq, auc, steps = m.forgetting_quality, m.streisand_auc, m.relearn_steps
-            lines.append(
-                f"{name:<10}{fq.value:>10.2f} [{fq.ci95[0]:.2f}, {fq.ci95[1]:.2f}]{'':>1}{float(np.median(m.epsilon)):>11.2f}"
-                f"{m.n_separated:>5d}/{n_examples:<4d}{auc.value:>9.2f} [{auc.ci95[0]:.2f}, {auc.ci95[1]:.2f}]"
-                f"{steps.value:>8.1f} [{steps.ci95[0]:.1f}, {steps.ci95[1]:.1f}]{'+' if m.relearn_censored else ' ':1}"
-                f"{m.retain_accuracy.value:>11.2f}{m.forget_accuracy.value:>12.2f}"
-            )
+            cells = [
+                f"{fq.value:.2f} [{fq.ci95[0]:.2f}, {fq.ci95[1]:.2f}]".rjust(20),
+                f"{float(np.median(m.epsilon)):.2f}".rjust(10),
+                f"{m.n_separated}/{n_examples}".rjust(9),
+                f"{auc.value:.2f} [{auc.ci95[0]:.2f}, {auc.ci95[1]:.2f}]".rjust(19),
+                (f"{steps.value:.1f} [{steps.ci95[0]:.1f}, {steps.ci95[1]:.1f}]" + ("+" if m.relearn_censored else "")).rjust(20),
+                f"{m.retain_accuracy.value:.2f}".rjust(10),
+                f"{m.forget_accuracy.value:.2f}".rjust(10),
+            ]
+            lines.append(f"{name:<10}" + "  ".join(cells))
         lines.append(f"verdict: {self.verdict}")
+        if any(m.relearn_censored for m in self.methods.values()):
+            lines.append(f"+: some models did not relearn within {self.config.relearn_max_steps} steps (counted as {self.config.relearn_max_steps + 1})")
         return "\n".join(lines)
 
     def plot(self, ax=None, methods: Iterable[str] | None = None):
