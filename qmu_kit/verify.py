@@ -579,7 +579,7 @@ class MethodVerification:
         eps = np.asarray(self.epsilon)
         return {
             "forgetting_quality": self.forgetting_quality.to_dict(),
-            "epsilon": {"mean": float(eps.mean()), "median": float(np.median(eps)), "per_example": [round(float(e), 6) for e in eps],
+            "epsilon": {"mean": float(eps.mean()), "median": float(np.median(eps)), "per_example": [float(e) for e in eps],
                         "max_measurable": self.max_measurable_epsilon, "n_separated": self.n_separated},
             "streisand_auc": self.streisand_auc.to_dict(),
             "relearn_steps": {**self.relearn_steps.to_dict(), "censored": self.relearn_censored},
