@@ -10,6 +10,12 @@ Prints, from one run on this machine (each cold run in its own empty cache):
               after imports);
   resume    - K = 16 after K = 8 in the same cache: only the second half of the models is new.
 
+``--stage-costs`` instead measures, in this process, the CPU seconds of each piece of one model's
+work at the classroom preset (a training; each method's unlearning and checks; the controls' checks)
+and projects the cold time of any K and method set on an idle machine: the pieces are independent,
+so with J workers the wall time is about total CPU / J. Use it when the machine is too busy for
+the cold runs to finish (the projection says so; it is not a measurement of the whole run).
+
 Run: ``python benchmarks/bench_verify.py`` (all four combinations, about 4x the headline's time),
 or e.g. ``python benchmarks/bench_verify.py --models 16 --methods all`` for the headline alone.
 ``--jobs`` sets the worker processes (default: one per core).
@@ -48,7 +54,11 @@ def main() -> None:
     parser.add_argument("--models", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--methods", nargs="+", default=["ga", "all"], help="'all' or one method name per entry")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--stage-costs", action="store_true", help="CPU seconds per piece of work and a projection")
     args = parser.parse_args()
+    if args.stage_costs:
+        stage_costs(args)
+        return
 
     reference, reference_cpu, _ = cpu_timed(run_experiment, ExperimentConfig(), cache=ResultCache(tempfile.mkdtemp(prefix="qmu-bench-")))
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; jobs={args.jobs}")
@@ -76,6 +86,37 @@ def main() -> None:
     if headline:
         print(f"headline: verify --method all --models 16: cold {headline[0]:.1f}s  cached {headline[1]:.3f}s  "
               f"target-ratio {headline[0] / TARGET_SECONDS:.2f}")
+
+
+def stage_costs(args) -> None:
+    import torch
+
+    from qmu_kit import verify as V
+
+    torch.set_num_threads(1)  # as in a worker process
+    cache = ResultCache(tempfile.mkdtemp(prefix="qmu-bench-"))
+    config = VerifyConfig(ExperimentConfig().resolved(), models=16)
+    config_dict, directory = config.to_dict(), str(cache.directory)
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
+    _, train_cpu, _ = cpu_timed(V._train_unit, config_dict, "original", 0, directory)
+    _, retrain_cpu, _ = cpu_timed(V._train_unit, config_dict, "reference", 0, directory)
+    _, control_cpu, _ = cpu_timed(V._train_unit, config_dict, "control", 0, directory)
+    print(f"training: original {train_cpu:.1f} CPU-s, retrained {retrain_cpu:.1f}, control {control_cpu:.1f}", flush=True)
+    units = {}
+    for name in ("reference", "retrain", "none"):
+        units[name] = cpu_timed(V._run_unit, config_dict, name, 0, None, directory)[1]
+    for name, method in V._method_objects(config, V.available_methods()).items():
+        units[name] = cpu_timed(V._run_unit, config_dict, name, 0, method, directory)[1]
+    print("per model (unlearning where it applies + checks): "
+          + ", ".join(f"{name} {cpu:.1f}" for name, cpu in units.items()) + " CPU-s", flush=True)
+    trainings = train_cpu + retrain_cpu + control_cpu
+    for models in args.models:
+        for methods in args.methods:
+            names = ["reference", "retrain", "none", *(V.available_methods() if methods == "all" else [methods])]
+            total = models * (trainings + sum(units[n] for n in names))
+            print(f"projection K={models:<3d} methods={methods:<5s} {total:7.0f} CPU-s -> {total / args.jobs:6.0f} s on "
+                  f"{args.jobs} idle cores" + (f" ({total / args.jobs / TARGET_SECONDS:.2f}x of the {TARGET_SECONDS:.0f} s target)"
+                                              if models == 16 and methods == "all" else ""), flush=True)
 
 
 if __name__ == "__main__":
