@@ -170,7 +170,7 @@ def epsilon_per_example(unlearned, retrained, delta: float = DEFAULT_DELTA) -> n
     Example:
         >>> eps = epsilon_per_example([[0.0, 1.0], [0.1, 1.1], [0.2, 1.2], [0.3, 1.3]],
         ...                           [[5.0, 1.05], [5.1, 1.15], [5.2, 1.25], [5.3, 1.35]])
-        >>> eps[0], bool(eps[1] < 1)
+        >>> float(eps[0]), bool(eps[1] < 1)
         (inf, True)
     """
     delta = check_delta(delta)
