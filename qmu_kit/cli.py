@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from qmu_kit import tuning
 from qmu_kit._validation import MAX_SHOTS, check_choice, check_depth, check_int, check_qubits, check_shots
 from qmu_kit.data import DATASETS, MODELS, ForgetSpec
+from qmu_kit import verify_cli
 
 EXIT_BAD_INPUT = 2
 
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="parallel worker processes for the runs (default: one per core)")
     reproduce.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     tuning.add_parser(commands)
+    verify_cli.add_parser(commands)
     return parser
 
 
@@ -367,7 +369,8 @@ def command_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce, "tune": tuning.run}
+COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce, "tune": tuning.run,
+            "verify": verify_cli.run}
 COMMANDS["device"] = lambda args: __import__("qmu_kit.device_cli").device_cli.run(args)
 
 

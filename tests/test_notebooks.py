@@ -24,7 +24,7 @@ ALL = notebook_paths()
 SERIES = [p for p in ALL if p.parent == NOTEBOOKS]
 SECTIONS = ["## Aims", "## Parameters", "## Background", "## Practice", "## Discussion", "## Exercises"]
 #: Parameter names the notebooks may use: the CLI's, plus two notebook-specific ones.
-PARAMETER_NAMES = {"preset", "model", "depth", "shots", "method", "attack", "seed", "n_seeds", "n_queries"}
+PARAMETER_NAMES = {"preset", "model", "depth", "shots", "method", "attack", "seed", "n_seeds", "n_queries", "models"}
 # Captured before the autouse fixture isolates each test: make test shares one cache between the
 # nbval pass (defaults) and these reruns, so unchanged trained models are reused.
 SHARED_CACHE = os.environ.get("QMU_KIT_CACHE")
@@ -37,7 +37,7 @@ def read(path: Path):
 def test_the_series_is_complete():
     assert [p.stem for p in SERIES] == [
         "00_start_here", "01_qnn_classifiers", "02_membership_leakage", "03_quantum_unlearning",
-        "04_shots_privacy_and_stability", "05_noisy_devices",
+        "04_shots_privacy_and_stability", "05_noisy_devices", "06_did_it_really_forget",
     ]
 
 
@@ -134,6 +134,12 @@ def _check_05(m):
     assert m["accuracy_fake"] < m["accuracy_noiseless"]
 
 
+def _check_06(m):
+    assert (m["method"], m["shots"], m["models"]) == ("rga", 100, 4)
+    assert 0 <= m["none_forgetting_quality"] < m["retrain_forgetting_quality"] <= 1
+    assert 0 <= m["forgetting_quality"] <= 1 and 0 <= m["streisand_auc"] <= 1 and m["relearn_steps"] >= 0
+
+
 RERUNS = {
     "00_start_here": ({"seed": 3}, _check_00),
     "01_qnn_classifiers": ({"model": "basic", "depth": 2}, _check_01),
@@ -141,6 +147,7 @@ RERUNS = {
     "03_quantum_unlearning": ({"method": "rga", "shots": 300}, _check_03),
     "04_shots_privacy_and_stability": ({"n_seeds": 2}, _check_04),
     "05_noisy_devices": ({"shots": 500, "n_queries": 60}, _check_05),
+    "06_did_it_really_forget": ({"method": "rga", "shots": 100, "models": 4}, _check_06),
 }
 
 
