@@ -131,7 +131,8 @@ def _check_04(m):
 
 def _check_05(m):
     assert (m["shots"], m["n_queries"]) == (500, 60)
-    assert m["accuracy_fake"] < m["accuracy_noiseless"]
+    assert _value(m["accuracy_fake"]) < _value(m["accuracy_noiseless"])
+    assert m["logical_cnots"] < _value(m["device_cnots"])  # routing on the device's coupling map adds SWAPs
 
 
 def _check_06(m):
@@ -229,21 +230,6 @@ def test_the_claim_check_catches_a_claim_its_numbers_contradict(claim, problem):
     assert problems and problem in problems[0]
 
 
-#: The paper preset (the classroom preset's claims are checked in the nbval pass); 04 with two seeds,
-#: its fast variant: its sweeps train one model per seed at the paper's sizes.
-CLAIM_RUNS = [
-    (name, "paper", {"n_seeds": 2} if name.startswith("04") else {})
-    for name in ("01_qnn_classifiers", "02_membership_leakage", "03_quantum_unlearning", "04_shots_privacy_and_stability")
-]
+# At the paper preset, every claim is checked against its numbers in tests/test_paper_preset.py (its fast
+# variant runs each notebook on the embedded MNIST); the classroom preset's claims are checked in the nbval pass.
 
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name, preset, extra", CLAIM_RUNS, ids=[f"{n[:2]}-{p}" for n, p, _ in CLAIM_RUNS])
-def test_every_claim_follows_from_its_numbers_at_the_paper_preset(name, preset, extra, tmp_path, notebook_cache):
-    from qmu_kit.claims import recorded_claims
-
-    executed = execute(name, {"preset": preset, **extra}, tmp_path / f"{name}-{preset}.ipynb")
-    claims = recorded_claims(read_metrics(executed))
-    assert claims, f"{name} states no claims"
-    problems = [problem for key, claim in claims.items() for problem in claim_problems(key, claim)]
-    assert not problems, "\n".join(problems)

@@ -4,7 +4,9 @@ The notebooks at the full paper preset take many minutes each (``make reproduce`
 every notebook runs under papermill with ``-p preset paper`` on the embedded MNIST after a first cell
 that shrinks the preset's sizes (300 members / 100 non-members, one epoch, one shadow model) and
 keeps everything else: the dataset, 8 qubits, the paper's architectures and unlearning knobs
-(notebook 04 with 2 seeds, notebook 05 with 20 queries).
+(notebook 04 with 2 seeds, notebook 05 with 20 queries). Every claim a notebook states there must
+follow from its own numbers (the same check as the nbval pass makes at the classroom preset), so prose
+written with the classroom preset in mind cannot contradict the paper preset's outputs.
 """
 
 import json
@@ -86,6 +88,12 @@ def test_notebook_runs_on_embedded_mnist_at_the_paper_preset(name, tmp_path, mon
     assert not errors
     if parameters:
         assert read_metrics(executed), "the notebook recorded no metrics"
+    from qmu_kit.claims import recorded_claims
+    from tests.notebook_tools import claim_problems
+
+    claims = recorded_claims(read_metrics(executed))
+    problems = [problem for key, claim in claims.items() for problem in claim_problems(key, claim)]
+    assert not problems, "\n".join(problems)
 
 
 def test_cli_without_mlxtend_says_how_to_fix_it(monkeypatch, capsys):

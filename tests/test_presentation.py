@@ -54,10 +54,13 @@ def test_result_figures(result):
 
 
 def test_band_plot_and_exact_tick():
-    table = pd.DataFrame({"S": [10, 10, 100, 100], "auc": [0.5, 0.6, 0.6, 0.7], "seed": [0, 1, 0, 1]})
+    from qmu_kit.metrics import seed_summary
+
+    table = pd.DataFrame({"shots": [10, 10, 100, 100], "auc": [0.5, 0.6, 0.6, 0.7], "seed": [0, 1, 0, 1]})
     figure, (ax,) = plots.new_figure()
-    plots.band_plot(ax, table, "S", "auc", label="auc")
+    plots.shots_band_plot(ax, seed_summary(table, "shots", ["auc"]), "auc", label="auc")
     assert ax.get_xscale() == "log" and len(ax.collections) == 1
+    assert ax.get_lines()[0].get_ydata().tolist() == pytest.approx([0.55, 0.65])
     values = plots.shots_axis_values([10, None, 100])
     assert values.tolist() == [10, 1000, 100]
     plots.label_exact_tick(ax, [10, 100, None])
