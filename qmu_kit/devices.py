@@ -105,7 +105,7 @@ def run_device_audit(
     if store is not None and (cached := store.load_json(key)) is not None and "attacks" in cached:
         return cached
 
-    data = config.prepare_data()
+    data = config.load_data()
     original = train_original(config, data, store, progress)
     rng = np.random.default_rng([config.seed, 5])
     # Members and non-members hold the same number of forget-set samples, so that no attack can

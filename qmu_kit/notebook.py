@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from qmu_kit._validation import check_choice, check_depth, check_int, check_shots
+from qmu_kit.stats import Estimate
 
 METRICS_MIME = "application/vnd.qmu-kit.metrics+json"
 
@@ -161,7 +162,7 @@ def attack_metric(results, attack: str, which: str = "overall", field: str = "au
     """One attack's number in each result, e.g. the loss attack's AUC against the original model.
 
     The results' tables (:meth:`~qmu_kit.sweep.SweepResult.table`) hold the headline attack's numbers
-    only; this reads any attack's, in the results' order.
+    only; this reads any attack's, in the results' order, as plain floats (an estimate's value).
 
     Args:
         results: experiment results, such as a sweep's ``results``.
@@ -170,7 +171,17 @@ def attack_metric(results, attack: str, which: str = "overall", field: str = "au
         field: a field of :class:`~qmu_kit.metrics.MembershipMetrics`, e.g. ``"auc"``.
         model: the model the attack was run against.
     """
-    return [result.models[model]["attacks"][attack][which][field] for result in results]
+    values = []
+    for result in results:
+        value = getattr(getattr(result.models[model].attacks[attack], which), field)
+        value = getattr(value, "tpr", value)  # a TprAtFpr: its TPR
+        values.append(value.value if isinstance(value, Estimate) else value)
+    return values
+
+
+def _rate(value) -> float:
+    """A rate recorded in a device audit's JSON: an estimate (``{"value": ...}``) or a plain number."""
+    return Estimate.from_dict(value).value if isinstance(value, Mapping) else value
 
 
 def device_audit_table(audits: Mapping[str, dict]):
@@ -184,10 +195,10 @@ def device_audit_table(audits: Mapping[str, dict]):
         rows[name] = {
             "accuracy (members)": audit["accuracy_members"],
             "accuracy (non-members)": audit["accuracy_nonmembers"],
-            "MIA success": mlp["mia_success_forget"],
-            "control": mlp["flag_rate_forget_nonmembers"],
-            "AUC (paper's attack)": mlp["overall"]["auc"],
-            "AUC (loss attack)": loss["overall"]["auc"],
+            "MIA success": _rate(mlp["mia_success_forget"]),
+            "control": _rate(mlp["flag_rate_forget_nonmembers"]),
+            "AUC (paper's attack)": _rate(mlp["overall"]["auc"]),
+            "AUC (loss attack)": _rate(loss["overall"]["auc"]),
         }
     return pd.DataFrame(rows).T
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from qmu_kit.metrics import mean_ci
+from qmu_kit.stats import Estimate
 from qmu_kit.notebook import format_metrics, format_speedup, read_metrics
 
 SERIES = (
@@ -110,12 +111,12 @@ def write_summary(out: Path, preset: str, runs: dict, notebooks: dict, seconds: 
     models = list(sweep.results[0].models)
 
     def over_seeds(name, field):
-        return mean_ci([r.models[name][field] for r in sweep.results])
+        return mean_ci([r.models[name].value(field) for r in sweep.results])
 
     sim_before = over_seeds("original", "mia_success_forget")
     sim_after = over_seeds(method, "mia_success_forget")
-    hw_before_values = [d["attacks"]["mlp"]["mia_success_forget"] for d in devices]
-    hw_after_values = [d["models"][method]["attacks"]["mlp"]["mia_success_forget"] for d in devices]
+    hw_before_values = [Estimate.from_dict(d["attacks"]["mlp"]["mia_success_forget"]).value for d in devices]
+    hw_after_values = [Estimate.from_dict(d["models"][method]["attacks"]["mlp"]["mia_success_forget"]).value for d in devices]
     hw_before, hw_after = mean_ci(hw_before_values), mean_ci(hw_after_values)
     control = over_seeds("original", "mia_flag_rate_forget_nonmembers")
     lines = [
