@@ -26,7 +26,7 @@ QUICK = ["--model", "basic", "--qubits", "4", "--depth", "1", "--n-train", "100"
         (["run", "--forget", "class"], "--forget", "'class:K'"),
         (["run", "--seed", "x"], "--seed", "integer from 0 to 4294967295"),
         (["run", "--dataset", "mnist"], "--data-path", "directory of IDX files or an .npz"),
-        (["run", "--option", "ga.speed=3"], "--option", "allowed are ['lr'"),
+        (["run", "--option", "ga.speed=3"], "--option", "unknown option 'speed' for method 'ga': allowed are lr, momentum"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, flag, allowed):

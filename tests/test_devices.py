@@ -4,6 +4,7 @@ from qmu_kit.cache import ResultCache
 from qmu_kit.devices import run_device_audit
 from qmu_kit.experiment import ExperimentConfig
 from qmu_kit.readout import NoiseSpec
+from qmu_kit.stats import Estimate
 
 # Trained well enough (member accuracy 0.8 noiseless) that noise has something to destroy.
 QUICK = ExperimentConfig(model="hybrid", n_qubits=3, n_train=100, n_test=100, epochs=15)
@@ -14,7 +15,12 @@ def test_sampler_and_noisy_device_audits(tmp_path):
     noiseless = run_device_audit(QUICK, None, shots=200, n_queries=20, engine="sampler", cache=cache)
     assert noiseless["device"] == "noiseless device" and set(noiseless["attacks"]) == {"mlp", "loss", "confidence", "entropy"}
     for outcome in noiseless["attacks"].values():
-        assert 0 <= outcome["mia_success_forget"] <= 1 and 0 <= outcome["overall"]["auc"] <= 1
+        success, auc = Estimate.from_dict(outcome["mia_success_forget"]), Estimate.from_dict(outcome["overall"]["auc"])
+        # a rate over the queried forget-set members (half of the 20 queries at most), inside its interval
+        assert 0 < success.n <= 10 and success.ci95[0] <= success.value <= success.ci95[1]
+        assert success.value * success.n == pytest.approx(round(success.value * success.n))  # k of n flagged
+        assert auc.kind == "auc" and auc.n == outcome["overall"]["n_members"] + outcome["overall"]["n_nonmembers"]
+        assert auc.ci95[0] <= auc.value <= auc.ci95[1] and 0 <= auc.p_value <= 1
     strong = NoiseSpec(p1=0.02, p2=0.1, readout=0.1)
     noisy = run_device_audit(QUICK, strong, shots=200, n_queries=20, cache=cache)
     assert noisy["device"].startswith("depolarizing p1=0.02")

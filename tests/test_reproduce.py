@@ -40,15 +40,15 @@ def test_reproduce_writes_the_summary_with_figures(tmp_path, monkeypatch):
     # the kit's cells, recomputed from the same runs
     sweep, devices = given["runs"]["sweep"], given["runs"]["devices"]
     assert [r.config.seed for r in sweep.results] == [0, 1] and len(devices) == 2
-    before = mean_ci([r.models["original"]["mia_success_forget"] for r in sweep.results])
-    after = mean_ci([r.models["rga"]["mia_success_forget"] for r in sweep.results])
+    before = mean_ci([r.models["original"].mia_success_forget.value for r in sweep.results])
+    after = mean_ci([r.models["rga"].mia_success_forget.value for r in sweep.results])
     assert f"| noiseless simulation, before unlearning | 90.2 % | {fmt(before)} |" in text
-    values = [r.models["original"]["mia_success_forget"] for r in sweep.results]
+    values = [r.models["original"].mia_success_forget.value for r in sweep.results]
     assert f"| 90.2 % | {sum(values) / 2 * 100:.1f} ± " in text  # the mean over the two seeds, by hand
     assert f"| noiseless simulation, after unlearning (RGA) | 0.0 % | {fmt(after)} |" in text
-    device_after = [d["models"]["rga"]["attacks"]["mlp"]["mia_success_forget"] for d in devices]
+    device_after = [d["models"]["rga"]["attacks"]["mlp"]["mia_success_forget"]["value"] for d in devices]
     assert f"| 3.7 % | {fmt(mean_ci(device_after))} ({per_seed(device_after)}) |" in text
-    forget, retain = (mean_ci([r.models["retrained"][field] for r in sweep.results]) for field in ("acc_train_forget", "acc_test_retain"))
+    forget, retain = (mean_ci([r.models["retrained"].value(field) for r in sweep.results]) for field in ("acc_train_forget", "acc_test_retain"))
     assert f"| retrained | {fmt(forget)} | {fmt(retain)} | " in text
     assert "nan" not in text and not re.search(r"\bnan\b", text, re.IGNORECASE)  # every cell has a number
     figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
