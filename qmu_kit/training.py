@@ -60,7 +60,7 @@ class TrainingConfig:
         return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov and self.momentum > 0)
 
 
-#: The published training settings (science.md). The basic QNN's epoch count is not stated in the
+#: The published training settings (Su et al., arXiv 2509.06086). The basic QNN's epoch count is not stated in the
 #: paper; 50 epochs reach a plateau on the digits data.
 PAPER_TRAINING = {
     "basic": TrainingConfig(lr=0.05, batch_size=32, epochs=50, momentum=0.9, nesterov=True),
