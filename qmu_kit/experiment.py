@@ -25,7 +25,8 @@ import hashlib
 import json
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,20 @@ import torch
 
 from qmu_kit import __version__
 from qmu_kit._random import stream_seed
-from qmu_kit._validation import check_choice, check_depth, check_float, check_int, check_qubits, check_shots
+from qmu_kit._validation import (
+    MAX_DEPTH,
+    MAX_QUBITS,
+    MAX_SHOTS,
+    MIN_QUBITS,
+    ConfigError,
+    check_choice,
+    check_depth,
+    check_float,
+    check_int,
+    check_qubits,
+    check_shots,
+    parse_text,
+)
 from qmu_kit.attacks import Observations, ShadowModels, attack_names, needs_reference
 from qmu_kit.audit import AuditSplit, MembershipAudit
 from qmu_kit.cache import CacheWarning, ResultCache, atomic_write, resolve_cache
@@ -188,6 +202,95 @@ def _as_tuple(name: str, value, allowed: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
+def _check_bool(name: str):
+    def check(value) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}={value!r} is not valid: {name} must be True or False")
+        return value
+
+    return check
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One :class:`ExperimentConfig` field's rules, in the one place they live.
+
+    The config validates with :attr:`check`; the command line builds its flag from :attr:`flag`,
+    :attr:`metavar`, :attr:`help` and :attr:`choices`; the sweep grid, the YAML sweep file and notebook
+    parameters parse and check values with :meth:`parse` and :attr:`check`.
+
+    Attributes:
+        check: ``value -> value`` (normalized); raises ``ValueError`` naming the value and the range.
+        help: one line for ``--help``.
+        flag: the command-line flag (``None``: not on the command line).
+        metavar: the flag's placeholder.
+        choices: for a field of names, ``() -> tuple`` of the allowed names (read live: registries).
+        names: the value is a tuple of names (``methods``, ``attacks``).
+        nullable: ``None`` is allowed and means the model's or attack's default.
+        text: :attr:`check` reads text itself (``shots="exact"``): :meth:`parse` hands it the text as typed.
+    """
+
+    check: Callable[[Any], Any]
+    help: str
+    flag: str | None = None
+    metavar: str | None = None
+    choices: Callable[[], tuple] | None = None
+    names: bool = False
+    nullable: bool = False
+    text: bool = False
+
+    def validate(self, value):
+        """``check(value)``, with ``None`` passed through where the field allows it."""
+        return None if value is None and self.nullable else self.check(value)
+
+    def parse(self, text: str, separator: str = ","):
+        """A value written as text, validated: ``"300"`` -> 300, names split at ``separator``."""
+        if self.names:
+            text = text.strip()
+            return self.validate(() if text in ("", "none") else tuple(p.strip() for p in text.split(separator) if p.strip()))
+        if self.nullable and text.strip().lower() in ("none", "default"):
+            return None
+        return self.validate(text.strip() if self.text else parse_text(text))
+
+
+def _choice(name: str, allowed: Callable[[], tuple]):
+    return lambda value: check_choice(name, value, allowed())
+
+
+def _ranged(name: str, low: int, high: int):
+    return lambda value: check_int(name, value, low, high)
+
+
+#: Every field's range, parser, help and flag (``method_options`` is checked by the methods themselves).
+FIELDS: dict[str, FieldSpec] = {
+    "dataset": FieldSpec(_choice("dataset", lambda: DATASETS), "digits (embedded) or mnist (local files)", "--dataset",
+                         choices=lambda: DATASETS),
+    "data_path": FieldSpec(str, "MNIST directory of IDX files or mnist.npz", "--data-path", "PATH", nullable=True),
+    "model": FieldSpec(_choice("model", lambda: MODELS), "basic or hybrid QNN", "--model", choices=lambda: MODELS),
+    "n_qubits": FieldSpec(check_qubits, f"number of qubits ({MIN_QUBITS}..{MAX_QUBITS})", "--qubits", "N"),
+    "depth": FieldSpec(check_depth, f"circuit layers (1..{MAX_DEPTH}; default: the paper's)", "--depth", "L", nullable=True),
+    "n_train": FieldSpec(_ranged("n_train", 20, MAX_SAMPLES), f"training-set size (20..{MAX_SAMPLES})", "--n-train", "N"),
+    "n_test": FieldSpec(_ranged("n_test", 20, MAX_SAMPLES), f"test-set size (20..{MAX_SAMPLES})", "--n-test", "N"),
+    "epochs": FieldSpec(_ranged("epochs", 1, 10_000), "training epochs (1..10000)", "--epochs", "N", nullable=True),
+    "lr": FieldSpec(lambda value: check_float("lr", value, 0.0, 10.0, low_inclusive=False), "training learning rate",
+                    nullable=True),
+    "batch_size": FieldSpec(_ranged("batch_size", 1, MAX_SAMPLES), "training batch size", nullable=True),
+    "forget": FieldSpec(lambda value: str(ForgetSpec.parse(value)), "what to forget", "--forget", "class:K|random:F"),
+    "shots": FieldSpec(check_shots, f"'exact' or 1..{MAX_SHOTS} shots", "--shots", "exact|S", text=True),
+    "methods": FieldSpec(lambda value: _as_tuple("methods", value, method_names()), "unlearning methods", "--method",
+                         "NAMES", choices=method_names, names=True),
+    "retrain": FieldSpec(_check_bool("retrain"), "also retrain from scratch (the gold standard)"),
+    "unlearn_params": FieldSpec(_choice("unlearn_params", lambda: PARAMETER_GROUPS), "parameters unlearning may change",
+                                "--unlearn-params", choices=lambda: PARAMETER_GROUPS),
+    "attack": FieldSpec(_choice("attack", attack_names), "attack behind the headline MIA numbers (default mlp)", "--attack",
+                        choices=attack_names, nullable=True),
+    "attacks": FieldSpec(lambda value: _as_tuple("attacks", value, attack_names()), "attacks to run", "--attacks", "NAMES",
+                         choices=attack_names, names=True),
+    "n_shadows": FieldSpec(_ranged("n_shadows", 1, 64), "LiRA shadow models (1..64)", "--shadows", "K"),
+    "seed": FieldSpec(_ranged("seed", 0, 2**32 - 1), "the one seed (0..2**32-1)", "--seed", "N"),
+}
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Everything that determines an experiment's numbers. Defaults are the ``classroom`` preset.
@@ -237,50 +340,40 @@ class ExperimentConfig:
     seed: int = 0
 
     def __post_init__(self):
+        # Each field by its own rule (FIELDS), then the rules that tie fields together. Errors are
+        # ConfigErrors naming the field, so the command line can point at the flag.
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        check_choice("dataset", self.dataset, DATASETS)
+
+        def fail(name: str, message: str):
+            raise ConfigError(message, name)
+
+        for name, spec in FIELDS.items():
+            try:
+                set_(name, spec.validate(getattr(self, name)))
+            except ConfigError:
+                raise
+            except ValueError as error:
+                raise ConfigError(str(error), name) from None
         if self.dataset == "mnist" and not self.data_path:
-            raise ValueError("dataset='mnist' needs data_path: a directory of MNIST IDX files or an mnist.npz")
+            fail("data_path", "dataset='mnist' needs data_path: a directory of MNIST IDX files or an mnist.npz")
         if self.dataset == "digits" and self.data_path:
-            raise ValueError(f"data_path={self.data_path!r} is only used with dataset='mnist'")
-        if self.data_path is not None:
-            set_("data_path", str(self.data_path))
-        check_choice("model", self.model, MODELS)
-        check_qubits(self.n_qubits)
-        if self.depth is not None:
-            check_depth(self.depth)
-        check_int("n_train", self.n_train, 20, MAX_SAMPLES)
-        check_int("n_test", self.n_test, 20, MAX_SAMPLES)
+            fail("data_path", f"data_path={self.data_path!r} is only used with dataset='mnist'")
         if self.dataset == "digits" and self.n_train + self.n_test > DIGITS_SAMPLES:
-            raise ValueError(
-                f"n_train + n_test = {self.n_train + self.n_test} is out of range: the digits data has "
-                f"{DIGITS_SAMPLES} samples (use dataset='mnist' with a data_path for more)"
-            )
-        if self.epochs is not None:
-            check_int("epochs", self.epochs, 1, 10_000)
-        if self.lr is not None:
-            set_("lr", check_float("lr", self.lr, 0.0, 10.0, low_inclusive=False))
-        if self.batch_size is not None:
-            check_int("batch_size", self.batch_size, 1, MAX_SAMPLES)
-        set_("forget", str(ForgetSpec.parse(self.forget)))
-        set_("shots", check_shots(self.shots))
-        set_("methods", _as_tuple("methods", self.methods, method_names()))
-        if not isinstance(self.retrain, bool):
-            raise ValueError(f"retrain={self.retrain!r} is not valid: retrain must be True or False")
+            fail("n_train", f"n_train + n_test = {self.n_train + self.n_test} is out of range: the digits data has "
+                            f"{DIGITS_SAMPLES} samples (use dataset='mnist' with a data_path for more)")
         if self.methods and not self.retrain:
-            raise ValueError("retrain=False is only allowed without unlearning methods: every method is judged against the retrained model")
-        check_choice("unlearn_params", self.unlearn_params, PARAMETER_GROUPS)
+            fail("retrain", "retrain=False is only allowed without unlearning methods: every method is judged against the retrained model")
         options = {}
         for name, knobs in dict(self.method_options or {}).items():
-            check_choice("method in method_options", name, method_names())
-            make_method(name, **dict(knobs))  # validates every knob and its range
+            try:
+                check_choice("method in method_options", name, method_names())
+                make_method(name, **dict(knobs))  # validates every knob and its range
+            except ValueError as error:
+                raise ConfigError(str(error), "method_options") from None
             options[name] = dict(sorted(dict(knobs).items()))
         set_("method_options", dict(sorted(options.items())))
-        set_("attacks", _as_tuple("attacks", self.attacks, attack_names()))
-        if self.attack is not None and check_choice("attack", self.attack, attack_names()) not in self.attacks:
-            raise ValueError(f"attack={self.attack!r} must be one of the attacks run: {', '.join(self.attacks)}")
-        check_int("n_shadows", self.n_shadows, 1, 64)
-        check_int("seed", self.seed, 0, 2**32 - 1)
+        if self.attack is not None and self.attack not in self.attacks:
+            fail("attack", f"attack={self.attack!r} must be one of the attacks run: {', '.join(self.attacks)}")
 
     @classmethod
     def from_preset(cls, preset: str = "classroom", **overrides) -> "ExperimentConfig":

@@ -27,27 +27,26 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from qmu_kit._validation import check_choice, check_depth, check_int, check_shots
+from qmu_kit._validation import check_choice, check_int, check_shots
 from qmu_kit.stats import Estimate
 
 METRICS_MIME = "application/vnd.qmu-kit.metrics+json"
 
 
 def _validators() -> dict[str, Callable]:
-    from qmu_kit.data import MODELS
-    from qmu_kit.experiment import ATTACK_NAMES, METHODS, PRESETS
+    """A validator per notebook parameter: the config's own rule (:data:`qmu_kit.experiment.FIELDS`)
+    where the parameter is a config field, plus the notebooks' own parameters."""
+    from qmu_kit.experiment import FIELDS, PRESETS
 
-    return {
-        "shots": check_shots,
-        "depth": check_depth,
-        "seed": lambda v: check_int("seed", v, 0, 2**32 - 1),
-        "model": lambda v: check_choice("model", v, MODELS),
-        "method": lambda v: check_choice("method", v, METHODS),
-        "preset": lambda v: check_choice("preset", v, PRESETS),
-        "attack": lambda v: check_choice("attack", v, ATTACK_NAMES),
-        "n_seeds": lambda v: check_int("n_seeds", v, 1, 20),
-        "n_queries": lambda v: check_int("n_queries", v, 20, 2000),
-    }
+    validators = {name: spec.validate for name, spec in FIELDS.items() if not spec.names}
+    validators.update(
+        # a notebook shows one method in detail: one name of the methods field's choices
+        method=lambda v: check_choice("method", v, FIELDS["methods"].choices()),
+        preset=lambda v: check_choice("preset", v, PRESETS),
+        n_seeds=lambda v: check_int("n_seeds", v, 1, 20),
+        n_queries=lambda v: check_int("n_queries", v, 20, 2000),
+    )
+    return validators
 
 
 def check_device_shots(value) -> int:
