@@ -55,9 +55,8 @@ from qmu_kit.cache import CacheWarning, ResultCache, atomic_write, resolve_cache
 from qmu_kit.data import DATASETS, MODELS, ForgetSpec, prepare_data
 from qmu_kit.readout import make_readout
 from qmu_kit.results import SCHEMA_VERSION, TABLE_COLUMNS, ExperimentResult, ModelResult
-from qmu_kit.stats import proportion
 from qmu_kit.signals import loss as loss_signal
-from qmu_kit.training import PAPER_DEPTH, PAPER_TRAINING, QNNClassifier
+from qmu_kit.training import PAPER_DEPTH, PAPER_TRAINING, QNNClassifier, prediction_accuracy
 from qmu_kit.unlearning import (
     PARAMETER_GROUPS,
     GradientAscent,
@@ -499,8 +498,8 @@ def _rounded(values, digits: int = 5) -> tuple:
 
 
 def accuracy(probs: np.ndarray, labels: np.ndarray):
-    """The share of ``probs`` whose arg-max is the label, as a Wilson estimate (``nan`` when empty)."""
-    return proportion(int((np.asarray(probs).argmax(1) == np.asarray(labels)).sum()), len(labels))
+    """The share of ``probs`` whose arg-max is the label (:func:`~qmu_kit.training.prediction_accuracy`)."""
+    return prediction_accuracy(np.asarray(probs).argmax(1), labels)
 
 
 class _Progress:
