@@ -5,25 +5,51 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.qmu-kit-installed
-# Extra pip options, e.g. PIP_OPTIONS="--extra-index-url https://download.pytorch.org/whl/cpu" on a
-# machine whose default index would hand out torch's multi-GB CUDA build.
+# Extra pip options (a mirror, a proxy, ...).
 PIP_OPTIONS ?=
+# torch's CPU build (PyPI's is the multi-GB CUDA build); the same URL as qmu_kit/_environment.py's EXTRA_INDEX.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 HOST ?= 127.0.0.1
 PORT ?= 8866
+LAB_PORT ?= 8888
+# Preheated kernels per app (about 0.3 GB each, refilled as visitors take them). APP_OPTIONS=--warm
+# computes every slider stop before serving.
+POOL ?= 2
+APP_OPTIONS ?=
 
-.PHONY: app test bench reproduce venv chromium clean
+.PHONY: app lab test bench reproduce venv lock chromium clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The exact versions in requirements.lock (what CI, Binder and conda get), then the kit itself. torch
+# comes first and alone from TORCH_INDEX, so no other package is looked up there; where that index is out
+# of reach (an offline mirror serving the CPU build itself), one short try costs seconds, not minutes.
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet $(PIP_OPTIONS) -e '.[test]'
+	$(PY) -m pip install --quiet $(PIP_OPTIONS) --retries 0 --timeout 10 --no-deps --extra-index-url $(TORCH_INDEX) $$(grep '^torch==' requirements.lock)
+	$(PY) -m pip install --quiet $(PIP_OPTIONS) -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
-# The apps (Voila, localhost only); the first start precomputes their default results.
+# After a change to pyproject.toml's dependencies: install what its ranges now ask for on top of the
+# current environment, pin the result into requirements.lock and regenerate binder/ and environment.yml.
+# To move every pin to the newest allowed version: make lock PIP_OPTIONS="--upgrade --upgrade-strategy eager"
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(PIP_OPTIONS) --retries 0 --timeout 10 --no-deps --extra-index-url $(TORCH_INDEX) $$(grep '^torch==' requirements.lock)
+	$(PY) -m pip install --quiet $(PIP_OPTIONS) -e '.[test]'
+	$(PY) -m qmu_kit._environment write
+	@touch $(STAMP)
+
+# The apps (Voila, localhost only); the first start precomputes their default results. A taken port
+# stops it with one line naming the port (make app PORT=N).
 app: $(STAMP)
-	$(VENV)/bin/qmu-kit app --host $(HOST) --port $(PORT)
+	$(VENV)/bin/qmu-kit app --host $(HOST) --port $(PORT) --pool $(POOL) $(APP_OPTIONS)
+
+# JupyterLab on notebooks/ (localhost only) with this environment as the notebooks' kernel.
+lab: $(STAMP)
+	$(PY) -m qmu_kit.lab --host $(HOST) --port $(LAB_PORT)
 
 # Debian's Chromium for the browser tests, installed with apt-get when missing. Only where apt-get
 # is unavailable do the browser tests skip (loudly).
@@ -38,11 +64,12 @@ chromium:
 		echo "make: !!!!!! apt-get is unavailable: no chromium, the browser tests will be SKIPPED !!!!!!"; \
 	fi
 
-# The notebooks run under nbval (copies with the reference outputs of the quoted cells, see
+# The notebooks run under nbval (copies ending in a check of their recorded metrics against the references, see
 # tests/notebook_tools.py) before the unit tests, which rerun them through papermill with other
 # parameters and drive the apps in Chromium; all share one cache, invalidated automatically when the
 # kit's code changes.
 test: $(STAMP) chromium
+	$(PY) -m qmu_kit._environment check
 	$(PY) -m tests.notebook_tools prepare build/nbval > /dev/null
 	QMU_KIT_CACHE=$(CURDIR)/build/test-cache $(PY) -m pytest build/nbval tests \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg

@@ -2,7 +2,18 @@
 
 ``qmu-kit app`` (and ``make app``) first warms the cache for the apps' default settings, so the
 first page load is instant, then starts Voila in tree mode on ``notebooks/apps``: the landing page at
-``/`` links every app at ``/voila/render/<name>.ipynb``.
+``/`` is plain HTML with a real link to every app at ``/voila/render/<name>.ipynb``.
+
+For a classroom, Voila keeps a pool of preheated kernels per app (``pool_size``): each has already
+imported the kit and run the app's notebook, so a visitor gets a usable page at once; a visitor beyond
+the pool waits for the next kernel the pool is starting (Voila hands out the pending one; the browser
+keeps loading, with no message yet). The pages
+load nothing from the internet: the kit's Voila template (``qmu_kit/jupyter/voila/templates/qmu``)
+drops Voila's CDN icon font and serves a static landing page.
+
+If the port is taken, :func:`check_port_free` stops before anything starts, naming the port and
+what to do; Voila itself is told not to wander to another port, so the printed address is the one
+that answers.
 
 Safe defaults: Voila listens on 127.0.0.1 only (``--host`` changes that deliberately), shows no
 tracebacks to the browser, and every visitor gets their own kernel. To reach the apps from another
@@ -12,7 +23,9 @@ anyone who can reach the port can start kernels on your machine.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +34,55 @@ from qmu_kit._validation import check_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
+#: Preheated kernels kept ready per app (each about 0.3 GB PSS once the kit is imported).
+DEFAULT_POOL_SIZE = 2
+MAX_POOL_SIZE = 64
+#: Where the kit's Voila template lives; Voila finds it through ``JUPYTER_PATH``.
+JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter"
+TEMPLATE = "qmu"
+PORT_FLAG = "--port N (make app PORT=N)"
+
+
+class PortInUseError(OSError):
+    """The port asked for is already taken: the message names it and what to do."""
+
+
+def check_port_free(host: str, port: int, what: str = "the server", flag: str = "--port N") -> None:
+    """Raise :class:`PortInUseError` if ``host:port`` cannot be listened on because it is taken.
+
+    Binds (and releases) a socket with ``SO_REUSEADDR`` as Tornado does, so a port left in TIME_WAIT
+    by yesterday's server counts as free and only a live listener counts as taken. Shared by
+    ``qmu-kit app``, ``make lab`` and anything else that prints an address before serving it.
+
+    Args:
+        host: the address to listen on, e.g. ``127.0.0.1``.
+        port: the TCP port, 1-65535.
+        what: what is being started, for the message.
+        flag: how to choose another port, for the message.
+
+    Example:
+        >>> check_port_free("127.0.0.1", 0)  # port 0: any free port, never taken
+    """
+    check_int("port", port, 0, 65535)
+    try:
+        # Every address the name stands for (localhost: IPv4 and IPv6), as Tornado listens on all.
+        families = {info[4][:2]: info[0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except socket.gaierror as error:
+        raise ValueError(f"host={host!r} is not valid ({error.strerror}): give an address such as 127.0.0.1") from None
+    for address, family in sorted(families.items()):
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise PortInUseError(
+                        f"port {port} on {host} is already in use (another qmu-kit app or server still running?): "
+                        f"stop that server or start {what} on another port with {flag}",
+                    ) from None
+                if error.errno == errno.EADDRNOTAVAIL:
+                    raise ValueError(f"host={host!r} is not an address of this machine: give one such as 127.0.0.1") from None
+                raise
 
 
 def apps_directory() -> Path:
@@ -33,9 +95,22 @@ def apps_directory() -> Path:
     return candidate
 
 
-def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> list[str]:
-    """The Voila command line with the kit's safe settings."""
+def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
+                  pool_size: int = DEFAULT_POOL_SIZE) -> list[str]:
+    """The Voila command line with the kit's safe settings; run it with :func:`voila_environment`.
+
+    Args:
+        directory: the notebooks to serve (tree mode).
+        host: the address to listen on (127.0.0.1 unless you mean otherwise).
+        port: the TCP port; Voila does not try others (``port_retries=0``).
+        pool_size: preheated kernels kept ready per app, 0-64 (0: a kernel starts per visitor).
+
+    Example:
+        >>> voila_command(Path("notebooks/apps"), pool_size=0)[-1]
+        '--VoilaConfiguration.preheat_kernel=False'
+    """
     check_int("port", port, 1, 65535)
+    check_int("pool_size", pool_size, 0, MAX_POOL_SIZE)
     if not host or any(c.isspace() for c in host):
         raise ValueError(f"host={host!r} is not valid: give an address such as 127.0.0.1")
     return [
@@ -43,8 +118,25 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
         "--no-browser",
         f"--Voila.ip={host}",
         f"--port={port}",
+        # Never wander to the next free port: the address printed must be the one that answers.
+        "--Voila.port_retries=0",
         "--VoilaConfiguration.show_tracebacks=False",
+        f"--VoilaConfiguration.template={TEMPLATE}",
+        # The Jinja landing page (real links, no JavaScript-built list).
+        "--VoilaConfiguration.classic_tree=True",
+        f"--VoilaConfiguration.default_pool_size={pool_size}",
+        # A preheated kernel sent to a visitor is replaced at once, not after Voila's default 1 s.
+        "--VoilaKernelManager.fill_delay=0",
+        f"--VoilaConfiguration.preheat_kernel={pool_size > 0}",
     ]
+
+
+def voila_environment(base: dict | None = None) -> dict:
+    """The environment Voila runs in: ``base`` (default ``os.environ``) plus the kit's template path."""
+    env = dict(os.environ if base is None else base)
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_DATA), env.get("JUPYTER_PATH")]))
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def warm_cache(progress: bool = True) -> None:
@@ -57,13 +149,92 @@ def warm_cache(progress: bool = True) -> None:
         run_experiment(panel.config_for(panel.default_values()), progress=progress)
 
 
-def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True) -> int:
-    """Warm the cache, then run Voila until interrupted; returns Voila's exit status."""
-    command = voila_command(apps_directory(), host, port)
+def slider_stop_grids() -> list[tuple["ExperimentConfig", dict]]:
+    """Every setting the apps can ask for, as ``(base, grid)`` sweeps at the classroom preset.
+
+    The unlearning app: method x shots x parameters; the leakage app: shots x depth x model (its
+    original models are also what the classifier app shows); the shot-noise app computes nothing.
+    The attack selector changes no computation (every attack runs in each experiment).
+    """
+    from qmu_kit.data import MODELS
+    from qmu_kit.experiment import METHODS
+    from qmu_kit.unlearning import PARAMETER_GROUPS
+    from qmu_kit.widgets import SHOT_OPTIONS, LeakagePanel, UnlearningPanel, depth_slider
+    from qmu_kit._validation import check_shots
+
+    shots = [check_shots(stop) for stop in SHOT_OPTIONS]
+    slider = depth_slider()
+    depths = list(range(slider.min, slider.max + 1))
+    return [
+        (LeakagePanel.config_for(LeakagePanel.default_values()), {"model": list(MODELS), "depth": depths, "shots": shots}),
+        (UnlearningPanel.config_for(UnlearningPanel.default_values()),
+         {"methods": [(method,) for method in METHODS], "unlearn_params": list(PARAMETER_GROUPS), "shots": shots}),
+    ]
+
+
+def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
+    """Compute every slider stop of every app ahead of class; returns how many settings are cached.
+
+    Resumable (finished settings are cached as they complete; an interrupted warm-up continues
+    where it stopped) and parallel (``n_jobs`` worker processes). Exact expectations come first,
+    so the trained models every shots stop reuses exist before the stops fan out.
+
+    Example:
+        >>> warm_every_stop(n_jobs=2)  # doctest: +SKIP
+    """
+    from qmu_kit.sweep import run_sweep
+
+    total = 0
+    for exact_first in (True, False):
+        total = 0
+        for base, grid in slider_stop_grids():
+            grid = {**grid, "shots": [None]} if exact_first else grid
+            total += len(run_sweep(base, grid, n_jobs=n_jobs, progress=progress, max_hours=float("inf")).results)
+    return total
+
+
+def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,
+          pool_size: int = DEFAULT_POOL_SIZE, warm_all: bool = False, n_jobs: int = 1) -> int:
+    """Check the port, warm the cache, then run Voila until interrupted; returns Voila's exit status.
+
+    Raises:
+        PortInUseError: the port is taken (checked before the cache is warmed, and again just before
+            Voila starts).
+        ValueError: a bad host, port or pool size.
+
+    With ``warm_all``, every slider stop is computed first (:func:`warm_every_stop`, ``n_jobs``
+    processes), so every move in class replays from the cache.
+    """
+    command = voila_command(apps_directory(), host, port, pool_size)
+    check_port_free(host, port, "the apps", PORT_FLAG)
     if warm:
         print("qmu-kit app: preparing the default results (about 20 s the first time, then cached)...", flush=True)
         warm_cache()
+    if warm_all:
+        print(f"qmu-kit app: computing every slider stop ahead of class ({n_jobs} processes; resumable: "
+              "Ctrl-C and run again to continue)...", flush=True)
+        warm_every_stop(n_jobs)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"qmu-kit app: WARNING: listening on {host}: anyone who can reach this port can start kernels here", flush=True)
+    check_port_free(host, port, "the apps", PORT_FLAG)  # warming took a while: still free?
     print(f"qmu-kit app: serving on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-    return subprocess.call(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.call(command, env=voila_environment())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m qmu_kit.app check-port HOST PORT [WHAT] [HOW]``: for Makefile targets (``make lab``)
+    that start a server: exit 0 if the port is free, else one line on stderr and exit status 2."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) not in (3, 4, 5) or args[0] != "check-port":
+        print("usage: python -m qmu_kit.app check-port HOST PORT [WHAT] [HOW]", file=sys.stderr)
+        return 2
+    try:
+        check_port_free(args[1], int(args[2]) if args[2].isdigit() else args[2], *args[3:])
+    except (PortInUseError, ValueError) as error:
+        print(f"qmu-kit: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -114,6 +114,14 @@ class PaperMLPAttack(MembershipAttack):
 
     Members and non-members are weighted equally in the loss whatever their counts, so the 0.5
     decision threshold is meaningful.
+
+    Deviations from the published attack (the paper fixes the features, the architecture, dropout
+    and Adam): the learning rate (``1e-3``) and the number of epochs (300 full-batch steps) are this
+    kit's choices, not published values; the 13 features are standardised with the training
+    samples' mean and spread before entering the MLP, and the loss weights members and non-members
+    equally (balanced), neither of which the published description mentions. Without them the
+    loss feature, which spans a far wider range than the probabilities, dominates, and an unequal
+    member/non-member count shifts the 0.5 threshold.
     """
 
     name = "mlp"
@@ -164,13 +172,37 @@ class LiRAOfflineAttack(MembershipAttack):
     """Offline likelihood-ratio attack: how far above the shadow (OUT) models is the target?
 
     The score is ``(phi_target - mean_out) / sd_out`` with ``phi`` the scaled logit
-    ``log p_y - log(1 - p_y)``; ``mean_out`` is per sample over the shadows, ``sd_out`` one global
-    value fitted on the known members and non-members (few shadows make per-sample variances
-    unreliable; Carlini et al. use a global variance too).
+    ``log p_y - log(1 - p_y)`` and ``mean_out`` the sample's mean over the shadows (Carlini et al.
+    2022, offline variant). ``sd_out`` is fixed when the attack is fitted and never depends on which
+    other samples are scored in the same call:
+
+    * with at least ``per_example_shadows`` shadows, each sample's own spread over its shadows
+      (Carlini et al.'s per-example variance);
+    * with fewer (the kit's default: 2 shadows), one global value ``sd_`` stored by :meth:`fit`: the
+      pooled within-sample standard deviation of the shadow logits of the known members and
+      non-members (``ddof=1`` per sample), because a per-sample spread of two numbers is mostly
+      noise; Carlini et al. recommend the global variance for few shadows too. With a single shadow
+      there is no within-sample spread and ``sd_`` is the spread of its logits across samples.
+
+    Deviations from the published attack: offline only (no IN models), 2 shadows by default (Carlini
+    et al. use 64 or more), and shadows trained on the attacker's disjoint population split.
+
+    Args:
+        per_example_shadows: shadows needed before per-example variances are used (>= 2).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> seen = Observations(rng.dirichlet(np.ones(3), 20), rng.integers(0, 3, 20), rng.dirichlet(np.ones(3), (2, 20)))
+        >>> attack = LiRAOfflineAttack().fit(seen.take(np.arange(10)), seen.take(np.arange(10, 20)))
+        >>> bool(np.allclose(attack.score(seen)[:5], attack.score(seen.take(np.arange(5)))))
+        True
     """
 
     name = "lira"
     needs_reference = True
+
+    def __init__(self, per_example_shadows: int = 16):
+        self.per_example_shadows = check_int("LiRA per_example_shadows", per_example_shadows, 2)
 
     @staticmethod
     def _logits(observations: Observations) -> tuple[np.ndarray, np.ndarray]:
@@ -181,16 +213,26 @@ class LiRAOfflineAttack(MembershipAttack):
         return target, shadows
 
     def fit(self, members: Observations, nonmembers: Observations) -> "LiRAOfflineAttack":
-        # One sd_out for every sample the attack will score: computed once, from all known samples,
-        # so that members and non-members are measured on the same scale.
-        shadows = np.concatenate([self._logits(members)[1], self._logits(nonmembers)[1]], axis=1)
-        spread = shadows - shadows.mean(0) if len(shadows) > 1 else shadows - shadows.mean()
-        self.sd_ = max(float(spread.std()), 1e-6)
+        shadows = np.concatenate([self._logits(members)[1], self._logits(nonmembers)[1]], axis=1)  # (K, N)
+        self.n_shadows_ = len(shadows)
+        self.per_example_ = self.n_shadows_ >= self.per_example_shadows
+        if self.n_shadows_ > 1:
+            pooled = ((shadows - shadows.mean(0)) ** 2).sum() / (shadows.shape[1] * (self.n_shadows_ - 1))
+            self.sd_ = max(float(np.sqrt(pooled)), 1e-6)
+        else:
+            self.sd_ = max(float(shadows.std(ddof=1)) if shadows.shape[1] > 1 else 0.0, 1e-6)
         return super().fit(members, nonmembers)
 
     def score(self, observations: Observations) -> np.ndarray:
         target, shadows = self._logits(observations)
-        return (target - shadows.mean(0)) / self.sd_
+        if len(shadows) != self.n_shadows_:
+            raise ValueError(
+                f"the LiRA attack was fitted with {self.n_shadows_} shadow models, got outputs of {len(shadows)}"
+            )
+        # Floor a per-example sd at a tenth of the global one: a sample on which the shadows agree
+        # to the last digit would otherwise get an unbounded score.
+        sd = np.maximum(shadows.std(0, ddof=1), 0.1 * self.sd_) if self.per_example_ else self.sd_
+        return (target - shadows.mean(0)) / sd
 
 
 #: The attack registry: name -> factory called with a seed (``factory(seed) -> MembershipAttack``),

@@ -18,6 +18,7 @@ import ast
 import sys
 from collections.abc import Callable, Sequence
 
+from qmu_kit import device_cli, tuning, verify_cli
 from qmu_kit._validation import check_choice, check_int
 
 EXIT_BAD_INPUT = 2
@@ -120,8 +121,9 @@ def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qmu_kit.app import DEFAULT_HOST, DEFAULT_PORT
+    from qmu_kit.app import DEFAULT_HOST, DEFAULT_POOL_SIZE, DEFAULT_PORT
     from qmu_kit.experiment import PRESETS
+    from qmu_kit.reproduce import MIN_DEVICE_QUERIES
     from qmu_kit.sweep import DEFAULT_MAX_HOURS, default_workers
 
     parser = _Parser(prog="qmu-kit", description="Membership leakage and unlearning of quantum neural networks.")
@@ -148,13 +150,27 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
     app.add_argument("--port", type=_integer("port", 1, 65535), default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     app.add_argument("--no-warm", action="store_true", help="skip precomputing the apps' default results")
+    app.add_argument("--warm", action="store_true",
+                     help="first compute every slider stop of every app (resumable; can take hours on one core)")
+    app.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+                     help="processes for --warm (default: one per core)")
+    app.add_argument("--pool", type=_integer("pool", 0, 64), default=DEFAULT_POOL_SIZE, metavar="N",
+                     help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
 
+    device_cli.add_parser(commands)
     reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
     reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
     reproduce.add_argument("--preset", choices=tuple(PRESETS), default="paper", help="preset for every notebook (default paper)")
-    reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=3, metavar="N", help="seeds for the confidence intervals")
-    reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=60, metavar="N",
-                           help="members and non-members queried on the emulated device")
+    reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=5, metavar="N",
+                           help="evaluation seeds 100, 101, ... (default 5; disjoint from the tuning seeds 0-2)")
+    reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=MIN_DEVICE_QUERIES, metavar="N",
+                           help=f"members and non-members queried on the emulated device (default {MIN_DEVICE_QUERIES}, "
+                                "what the device claim needs)")
+    reproduce.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+                           help="parallel worker processes for the runs (default: one per core)")
+    reproduce.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    tuning.add_parser(commands)
+    verify_cli.add_parser(commands)
     return parser
 
 
@@ -305,23 +321,25 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def command_app(args: argparse.Namespace) -> int:
-    from qmu_kit.app import serve
+    from qmu_kit.app import PortInUseError, serve
 
     try:
-        return serve(args.host, args.port, warm=not args.no_warm)
-    except ValueError as error:
+        return serve(args.host, args.port, warm=not args.no_warm, pool_size=args.pool, warm_all=args.warm, n_jobs=args.jobs)
+    except (ValueError, PortInUseError) as error:
         raise UsageError(str(error)) from None
 
 
 def command_reproduce(args: argparse.Namespace) -> int:
     from qmu_kit.reproduce import reproduce
 
-    path = reproduce(args.out, preset=args.preset, n_seeds=args.seeds, n_queries=args.queries, progress=sys.stderr.isatty())
+    path = reproduce(args.out, preset=args.preset, n_seeds=args.seeds, n_queries=args.queries, n_jobs=args.jobs,
+                     scheduler=args.scheduler, progress=sys.stderr.isatty())
     print(f"wrote {path}")
     return 0
 
 
-COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce}
+COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce, "tune": tuning.run,
+            "verify": verify_cli.run, "device": device_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

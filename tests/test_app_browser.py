@@ -13,12 +13,13 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from qmu_kit.app import apps_directory, voila_command
+from qmu_kit.app import apps_directory, voila_command, voila_environment
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -31,6 +32,7 @@ CHROMIUM_ARGS = [
 ]
 SHARED_CACHE = os.environ.get("QMU_KIT_CACHE")
 LOAD_TIMEOUT_MS = 180_000
+START_TIMEOUT_S = 300  # a loaded 2-core machine starting the preheated kernels
 
 
 def free_port() -> int:
@@ -56,23 +58,30 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def start_voila(directory: Path, cache_dir: str):
+def start_voila(directory: Path, cache_dir: str, pool_size: int = 1):
+    """Voila as ``qmu-kit app`` runs it (the kit's template, preheated kernels), with a small pool.
+
+    Its log goes to a file (a pipe nobody reads would fill up and stall the server)."""
+    import tempfile
+
     port = free_port()
-    env = {**os.environ, "QMU_KIT_CACHE": cache_dir}
-    process = subprocess.Popen(voila_command(directory, "127.0.0.1", port), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = voila_environment({**os.environ, "QMU_KIT_CACHE": cache_dir})
+    log = tempfile.NamedTemporaryFile(prefix="voila-", suffix=".log", delete=False)
+    process = subprocess.Popen(voila_command(directory, "127.0.0.1", port, pool_size), env=env, stdout=log,
+                               stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"voila exited early: {process.stdout.read().decode()[-2000:]}")
+            raise RuntimeError(f"voila exited early: {Path(log.name).read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(url + "/", timeout=2) as response:
+            with urllib.request.urlopen(url + "/", timeout=10) as response:
                 if response.status == 200:
                     return process, url, port
         except OSError:
             time.sleep(0.5)
     process.kill()
-    raise RuntimeError("voila did not start within 90 s")
+    raise RuntimeError(f"voila did not start within {START_TIMEOUT_S} s: {Path(log.name).read_text()[-2000:]}")
 
 
 def stop(process) -> None:
@@ -119,7 +128,7 @@ def server(tmp_path_factory):
 
 def open_app(browser, url: str, name: str):
     page = browser.new_page(viewport={"width": 1300, "height": 1100})
-    page.goto(f"{url}/voila/render/{name}.ipynb")
+    page.goto(f"{url}/voila/render/{name}.ipynb", timeout=LOAD_TIMEOUT_MS)
     page.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
     return page
 
@@ -141,24 +150,90 @@ def test_server_listens_on_localhost_only(server):
     assert listening_addresses(port) == {"127.0.0.1"}
 
 
-def test_landing_page_links_every_app(browser, server):
+class OutsideRequests:
+    """Blocks and records every request the browser makes to anything but 127.0.0.1."""
+
+    def __init__(self, context):
+        self.urls = []
+        context.route("**/*", self._route)
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(("data:", "blob:")) or urllib.parse.urlparse(url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            self.urls.append(url)
+            route.abort()
+
+
+def test_landing_page_links_every_app_and_nothing_leaves_localhost(browser, server):
     url, _ = server
-    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    context.set_default_navigation_timeout(LOAD_TIMEOUT_MS)  # an app page arrives once its kernel has run it
+    outside = OutsideRequests(context)
+    page = context.new_page()
     page.goto(url + "/")
-    page.wait_for_selector("li.jp-DirListing-item", timeout=60_000)
-    names = {item.inner_text().strip() for item in page.query_selector_all("li.jp-DirListing-item .jp-DirListing-itemText")}
+    names = {a.inner_text().strip() for a in page.query_selector_all("a.qmu-app")}
     assert names == {p.name for p in apps_directory().glob("*.ipynb")}
     page.screenshot(path=str(ARTIFACTS / "landing.png"))
-    with page.context.expect_page(timeout=30_000) as opened:
-        page.dblclick("li.jp-DirListing-item:has-text('leakage.ipynb')")
-    app = opened.value
-    app.wait_for_load_state()
-    assert app.url.split("?")[0] == f"{url}/voila/render/leakage.ipynb"
-    app.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
-    assert "def " not in app.inner_text("body") and "import" not in app.inner_text("body")  # no code cells
-    app.screenshot(path=str(ARTIFACTS / "leakage.png"), full_page=True)
-    app.close()
-    page.close()
+    page.click("a.qmu-app:has-text('leakage.ipynb')")  # a real link, same tab
+    page.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
+    assert page.url.split("?")[0] == f"{url}/voila/render/leakage.ipynb"
+    page.wait_for_load_state("networkidle", timeout=LOAD_TIMEOUT_MS)
+    assert "def " not in page.inner_text("body") and "import" not in page.inner_text("body")  # no code cells
+    page.screenshot(path=str(ARTIFACTS / "leakage.png"), full_page=True)
+    context.close()
+    assert outside.urls == []  # offline: no font, script or icon from the internet
+
+
+def test_a_crashed_kernel_costs_one_reload_not_the_server(browser, tmp_path):
+    """A kernel killed (out of memory, a crash) while a visitor uses it: the server keeps serving and
+    a reload gives the visitor a fresh, working kernel."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    code = (
+        "import os, signal, ipywidgets as w\n"
+        "pid = w.Label(str(os.getpid()), _dom_classes=['kernel-pid'])\n"
+        "crash = w.Button(description='crash')\n"
+        "crash.on_click(lambda _: os.kill(os.getpid(), signal.SIGKILL))\n"
+        "echo = w.IntText(0, _dom_classes=['echo-in']); out = w.Label('', _dom_classes=['echo-out'])\n"
+        "echo.observe(lambda c: setattr(out, 'value', f'got {c.new}'), 'value')\n"
+        "w.VBox([pid, crash, echo, out])"
+    )
+    notebook = new_notebook(cells=[new_code_cell(code)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "crash.ipynb")
+    process, url, _ = start_voila(tmp_path, str(tmp_path / "cache"), pool_size=1)
+    try:
+        page = browser.new_page()
+        page.goto(url + "/voila/render/crash.ipynb", timeout=LOAD_TIMEOUT_MS)
+        first_pid = int(page.locator(".kernel-pid").inner_text(timeout=LOAD_TIMEOUT_MS))
+        page.click("text=crash")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _alive(first_pid):
+            time.sleep(0.2)
+        assert not _alive(first_pid)
+        with urllib.request.urlopen(url + "/", timeout=30) as response:  # the server is fine
+            assert response.status == 200
+        page.reload(timeout=LOAD_TIMEOUT_MS)
+        second_pid = int(page.locator(".kernel-pid").inner_text(timeout=LOAD_TIMEOUT_MS))
+        assert second_pid != first_pid and _alive(second_pid)
+        page.fill(".echo-in input", "7")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".echo-out:has-text('got 7')", timeout=60_000)  # the new kernel answers
+        assert process.poll() is None
+        page.close()
+    finally:
+        stop(process)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def test_shots_slider_and_method_change_the_numbers_and_figure(browser, server):
@@ -194,7 +269,7 @@ def test_two_sessions_each_get_their_own_results(browser, server):
     context_a, context_b = browser.new_context(viewport={"width": 1300, "height": 1100}), browser.new_context(viewport={"width": 1300, "height": 1100})
     page_a, page_b = context_a.new_page(), context_b.new_page()
     for page in (page_a, page_b):  # both sessions open before either changes anything
-        page.goto(f"{url}/voila/render/unlearning.ipynb")
+        page.goto(f"{url}/voila/render/unlearning.ipynb", timeout=LOAD_TIMEOUT_MS)
     for page in (page_a, page_b):
         page.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
         wait_ready(page)
@@ -231,7 +306,7 @@ def test_no_tracebacks_reach_the_browser(browser, tmp_path):
     process, url, _ = start_voila(tmp_path, str(tmp_path / "cache"))
     try:
         page = browser.new_page()
-        response = page.goto(url + "/voila/render/broken.ipynb")
+        response = page.goto(url + "/voila/render/broken.ipynb", timeout=LOAD_TIMEOUT_MS)
         assert response is not None and response.status == 200  # the page itself is served, not a server error
         page.wait_for_load_state("networkidle", timeout=60_000)
         # the cell ran and failed, and Voila (show_tracebacks=False) shows its generic notice in place of the error
@@ -245,7 +320,7 @@ def test_no_tracebacks_reach_the_browser(browser, tmp_path):
         stop(process)
 
 
-def test_voila_command_is_safe_by_default():
+def test_voila_command_is_safe_by_default():  # noqa: D103
     command = voila_command(Path("notebooks/apps"))
     assert "--Voila.ip=127.0.0.1" in command and "--VoilaConfiguration.show_tracebacks=False" in command
     assert command[:3] == [sys.executable, "-m", "voila"]

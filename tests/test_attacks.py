@@ -73,6 +73,45 @@ def test_lira_scores_every_sample_on_one_scale(rng):
     attack = LiRAOfflineAttack().fit(observed.take(np.arange(60)), observed.take(np.arange(60, n)))
     part = np.arange(10, 50)
     np.testing.assert_allclose(attack.score(observed.take(part)), attack.score(observed)[part])
+    # scored alone, or next to samples with far more spread-out shadows: the same score
+    alone = np.concatenate([attack.score(observed.take(np.array([i]))) for i in part])
+    np.testing.assert_allclose(alone, attack.score(observed)[part])
+    wild = Observations(target, labels, np.stack([shadow[0], np.roll(shadow[1], 3, axis=1) ** 4]))
+    mixed = Observations(np.r_[target[part], wild.probs], np.r_[labels[part], labels],
+                         np.concatenate([shadow[:, part], wild.reference], axis=1))
+    np.testing.assert_allclose(attack.score(mixed)[: len(part)], attack.score(observed)[part])
+
+
+def test_lira_variance_is_pooled_over_shadows_or_per_example():
+    """Few shadows: one pooled within-sample sd fitted once; many: each sample's own sd."""
+    rng = np.random.default_rng(5)
+    n, labels = 200, np.zeros(200, dtype=int)
+
+    def probs_for(logit):  # two classes with scaled logit `logit` on class 0
+        p = 1 / (1 + np.exp(-logit))
+        return np.stack([p, 1 - p], axis=-1)
+
+    spread = np.where(np.arange(n) < n // 2, 0.5, 2.0)  # two groups with different shadow spreads
+    shadow_logits = rng.normal(0.0, spread, (32, n))
+    target = probs_for(np.ones(n))
+    observed = Observations(target, labels, probs_for(shadow_logits))
+    half = np.arange(n // 2)
+
+    few = Observations(target, labels, observed.reference[:2])
+    attack = LiRAOfflineAttack().fit(few.take(half), few.take(half + n // 2))
+    deviations = shadow_logits[:2] - shadow_logits[:2].mean(0)
+    assert not attack.per_example_
+    assert attack.sd_ == pytest.approx(np.sqrt((deviations**2).sum() / n), rel=1e-6)
+
+    many = LiRAOfflineAttack(per_example_shadows=16).fit(observed.take(half), observed.take(half + n // 2))
+    assert many.per_example_
+    scores = many.score(observed)
+    expected = (1.0 - shadow_logits.mean(0)) / shadow_logits.std(0, ddof=1)
+    np.testing.assert_allclose(scores, expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="fitted with 32 shadow models, got outputs of 2"):
+        many.score(few)
+    with pytest.raises(ValueError, match="per_example_shadows=1 is out of range"):
+        LiRAOfflineAttack(per_example_shadows=1)
 
 
 def test_threshold_choice_and_registry():

@@ -13,7 +13,7 @@ QUICK = ["--model", "basic", "--qubits", "4", "--depth", "1", "--n-train", "100"
 
 # Bad flags the bad-input matrix (tests/test_bad_input_matrix.py, CLI_CASES) checks with the same flag and
 # message are not repeated here: --shots 0, --depth 0, --qubits beyond 12, --method delete, --model cnn,
-# --preset huge, a missing --data-path.
+# --preset huge, embedded MNIST sizes that leave no attacker population.
 @pytest.mark.parametrize(
     "argv, flag, allowed",
     [
@@ -25,7 +25,7 @@ QUICK = ["--model", "basic", "--qubits", "4", "--depth", "1", "--n-train", "100"
         (["run", "--forget", "random:2"], "--forget", "(0.0, 1.0)"),
         (["run", "--forget", "class"], "--forget", "'class:K'"),
         (["run", "--seed", "x"], "--seed", "integer from 0 to 4294967295"),
-        (["run", "--dataset", "mnist"], "--data-path", "needs data_path: a directory of MNIST IDX files or an mnist.npz"),
+        (["run", "--dataset", "mnist", "--n-train", "3000"], "--n-train", "n_train <= 2150 with n_test = 700"),
         (["run", "--option", "ga.speed=3"], "--option", "unknown option 'speed' for method 'ga': allowed are lr, momentum"),
     ],
 )

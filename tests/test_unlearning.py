@@ -1,3 +1,6 @@
+import dataclasses
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +10,7 @@ from qmu_kit.models import classical_parameters, quantum_parameters
 from qmu_kit.readout import ShotReadout
 from qmu_kit.training import QNNClassifier, accuracy
 from qmu_kit.unlearning import (
+    _fisher_and_error,
     UNLEARNING_METHODS,
     GradientAscent,
     SelectiveSynapticDampening,
@@ -14,6 +18,7 @@ from qmu_kit.unlearning import (
     UnlearningTask,
     diagonal_fisher,
     make_method,
+    wrap_angles,
 )
 
 
@@ -40,7 +45,7 @@ def test_registry_and_errors():
     assert "retrain" not in method_names() and set(method_names()) == set(UNLEARNING_METHODS) - {"retrain"}
     with pytest.raises(ValueError, match="unknown unlearning method 'forget': choose one of 'ga', 'ssd', 'rga', 'finetune', 'retrain'"):
         make_method("forget")
-    with pytest.raises(ValueError, match=r"unknown option 'gamma' for method 'ssd': allowed are alpha, lam"):
+    with pytest.raises(ValueError, match=r"unknown option 'gamma' for method 'ssd': allowed are alpha, lam, batch_size"):
         make_method("ssd", gamma=1)
     with pytest.raises(ValueError, match=r"unknown options 'rate', 'steps' for method 'ga': allowed are lr, momentum"):
         make_method("ga", lr=0.1, rate=1, steps=2)
@@ -67,10 +72,27 @@ def test_every_method_returns_a_new_model_and_a_report(setup, name):
 def test_task_targets(setup):
     data, original, task = setup
     assert task.target_forget_accuracy == 0.0 and len(task.y_forget) == data.forget_train.sum()
+    assert (task.target_samples, task.target_source) == (0, "class")
+
+
+def test_random_forget_target_never_uses_the_audit_sets(setup):
+    """The stopping target of random:F comes from the held-out population, disjoint from the
+    training members and from every test non-member (so from the audit's control set too)."""
+    data, original, _ = setup
     random_data = prepare_data("digits", model="hybrid", n_qubits=4, n_train=150, n_test=100, forget="random:0.2")
-    random_task = UnlearningTask.from_data(random_data, original)
-    expected = accuracy(original.module_, random_data.x_test[random_data.forget_test], random_data.y_test[random_data.forget_test])
-    assert random_task.target_forget_accuracy == pytest.approx(expected)
+    task = UnlearningTask.from_data(random_data, original)
+    expected = accuracy(original.module_, random_data.x_population, random_data.y_population)
+    assert task.target_forget_accuracy == pytest.approx(expected)
+    assert (task.target_samples, task.target_source) == (len(random_data.y_population), "held-out population")
+    flat = lambda x: {row.tobytes() for row in x.reshape(len(x), -1)}  # noqa: E731
+    population = flat(random_data.x_population)
+    assert population.isdisjoint(flat(random_data.x_train)) and population.isdisjoint(flat(random_data.x_test))
+    # replace every test image (the control set among them) by noise: the target must not move
+    noisy = dataclasses.replace(random_data, x_test=np.random.default_rng(0).random(random_data.x_test.shape))
+    assert UnlearningTask.from_data(noisy, original).target_forget_accuracy == task.target_forget_accuracy
+    no_population = dataclasses.replace(random_data, x_population=random_data.x_population[:0], y_population=random_data.y_population[:0])
+    with pytest.raises(ValueError, match="forget=random:0.2 needs held-out samples"):
+        UnlearningTask.from_data(no_population, original)
 
 
 @pytest.mark.parametrize("name", ["ga", "rga"])
@@ -100,14 +122,44 @@ def test_ssd_dampens_exactly_the_selected_parameters(setup):
     params = list(original.module_.parameters())
     from qmu_kit.readout import ExactReadout
 
-    fisher_all = diagonal_fisher(original.module_, task.x_train, task.y_train, params, ExactReadout())
-    fisher_forget = diagonal_fisher(original.module_, task.x_forget, task.y_forget, params, ExactReadout())
-    selected = sum(int((f > 5.0 * a).sum()) for a, f in zip(fisher_all, fisher_forget))
+    fisher_all = diagonal_fisher(original.module_, task.x_train, task.y_train, params, ExactReadout(), 64, seed=0)
+    fisher_forget = diagonal_fisher(original.module_, task.x_forget, task.y_forget, params, ExactReadout(), 64, seed=0)
+    floor = torch.finfo(torch.float64).eps * max(float(f.max()) for f in fisher_forget)
+    chosen = [(f > 5.0 * a) & (f > floor) for a, f in zip(fisher_all, fisher_forget)]
+    selected = sum(int(mask.sum()) for mask in chosen)
     assert report.dampened == selected > 0
-    for old, new, a, f in zip(params, model.module_.parameters(), fisher_all, fisher_forget):
-        mask = f > 5.0 * a
+    angles = original.module_.quantum.weights
+    at = next(i for i, p in enumerate(params) if p is angles)
+    quantum = int(chosen[at].sum())
+    assert int(((fisher_forget[at] > 5.0 * fisher_all[at]) & ~chosen[at]).sum()) > 0  # inert angles: not dampened
+    assert (report.dampened_quantum, report.dampened_classical) == (quantum, selected - quantum)
+    for old, new, a, f, mask in zip(params, model.module_.parameters(), fisher_all, fisher_forget, chosen):
         assert torch.equal(old[~mask], new[~mask])
-        assert torch.allclose(new[mask], old[mask] * (a[mask] / f[mask]))
+        start = wrap_angles(old[mask]) if old is angles else old[mask]
+        assert torch.allclose(new[mask], start * (a[mask] / f[mask]))
+    # quantum-only SSD touches circuit angles only, and says how many
+    _, quantum_only = ssd.unlearn(original, task, params="quantum")
+    assert quantum_only.dampened_classical == 0 and quantum_only.dampened == quantum_only.dampened_quantum
+
+
+def test_angles_are_wrapped_before_dampening(setup):
+    """A selected angle of 6.2 rad is the gate of -0.08 rad: dampening must shrink that, not 6.2."""
+    data, original, task = setup
+    assert torch.allclose(wrap_angles(torch.tensor([6.2, -3.5, math.pi, -math.pi, 0.3], dtype=torch.float64)),
+                          torch.tensor([6.2 - 2 * math.pi, 2 * math.pi - 3.5, math.pi, math.pi, 0.3], dtype=torch.float64))
+    shifted = original.copy()
+    with torch.no_grad():
+        shifted.module_.quantum.weights += 2 * math.pi * torch.randint(-2, 3, shifted.module_.quantum.weights.shape)
+    np.testing.assert_allclose(shifted.predict_proba(data.x_test[:20]), original.predict_proba(data.x_test[:20]), atol=1e-6)
+    ssd = SelectiveSynapticDampening(alpha=2.0)
+    from_shifted, report = ssd.unlearn(shifted, task, params="quantum")
+    from_original, _ = ssd.unlearn(original, task, params="quantum")
+    assert report.dampened_quantum > 0
+    new = from_shifted.module_.quantum.weights.detach()
+    changed = new != shifted.module_.quantum.weights.detach()
+    assert changed.any() and bool((new[changed].abs() <= math.pi).all())
+    # the same gates before, the same gates after
+    np.testing.assert_allclose(from_shifted.predict_proba(data.x_test[:20]), from_original.predict_proba(data.x_test[:20]), atol=1e-6)
 
 
 def test_fisher_is_the_mean_squared_per_sample_gradient(setup):
@@ -117,10 +169,91 @@ def test_fisher_is_the_mean_squared_per_sample_gradient(setup):
     module = original.module_
     params = [module.head.bias]
     x, y = task.x_forget[:3], task.y_forget[:3]
-    fisher = diagonal_fisher(module, x, y, params, ExactReadout())[0]
+    fisher = diagonal_fisher(module, x, y, params, ExactReadout(), batch_size=1)[0]
     probs = torch.softmax(module(torch.as_tensor(x, dtype=torch.float64)), 1).detach()
     per_sample = probs - torch.nn.functional.one_hot(torch.as_tensor(y), 10)  # dCE/dbias
     assert torch.allclose(fisher, (per_sample**2).mean(0))
+
+
+def test_fisher_squares_the_mini_batch_gradient(setup):
+    """Foster et al.'s estimator: the gradient of a batch's mean loss is squared, so opposite
+    per-sample gradients cancel (here across classes) instead of adding up."""
+    data, original, task = setup
+    from qmu_kit.readout import ExactReadout
+
+    module = original.module_
+    x, y = task.x_retain[:40], task.y_retain[:40]
+    probs = torch.softmax(module(torch.as_tensor(x, dtype=torch.float64)), 1).detach()
+    per_sample = probs - torch.nn.functional.one_hot(torch.as_tensor(y), 10)
+    whole = diagonal_fisher(module, x, y, [module.head.bias], ExactReadout(), batch_size=40)[0]
+    assert torch.allclose(whole, per_sample.mean(0) ** 2)
+    halves = diagonal_fisher(module, x, y, [module.head.bias], ExactReadout(), batch_size=20, seed=3)[0]
+    order = torch.randperm(40, generator=torch.Generator().manual_seed(3))
+    expected = (per_sample[order[:20]].mean(0) ** 2 + per_sample[order[20:]].mean(0) ** 2) / 2
+    assert torch.allclose(halves, expected)
+    per_sample_fisher = diagonal_fisher(module, x, y, [module.head.bias], ExactReadout(), batch_size=1)[0]
+    assert whole.sum() < per_sample_fisher.sum() / 5  # the mixed batch cancels
+
+
+class _NoisyReadout:
+    """A stand-in for a shot readout: every call draws a fresh multiplicative noise."""
+
+    shots = 100
+
+    def __init__(self, sigma):
+        self.sigma, self.rng = sigma, np.random.default_rng(0)
+
+    def noise(self):
+        return 1.0 + self.sigma * float(self.rng.standard_normal())
+
+
+def test_fisher_under_shots_is_unbiased():
+    """With logits (w * s, 0), w = 0 and label 0, dCE/dw = -s / 2 where s = 1 + noise of sd 1 on every
+    call: the true squared gradient is 1/4, a squared estimate averages 1/4 * (1 + 1) = 1/2, the
+    product of two independent estimates averages 1/4."""
+    w = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+
+    def module(x, readout):
+        s = readout.noise() if readout is not None else 1.0
+        return torch.stack([w * s * torch.ones(len(x), dtype=torch.float64), torch.zeros(len(x), dtype=torch.float64)], 1)
+
+    n = 1000
+    x, y = torch.zeros(n, 1), torch.zeros(n, dtype=torch.long)
+    exact = diagonal_fisher(module, x, y, [w], None, batch_size=1)[0]
+    assert float(exact) == pytest.approx(0.25)
+    noisy, (error,) = _fisher_and_error(module, x, y, [w], _NoisyReadout(1.0), 1, 0)
+    # Var(g1 g2) = 2 g^2 s^2 + s^4 = 0.1875 per batch: sd of the mean 0.0137
+    assert float(noisy[0]) == pytest.approx(0.25, abs=0.045)
+    readout = _NoisyReadout(1.0)
+    biased = np.mean([(0.5 * readout.noise()) ** 2 for _ in range(n)])
+    assert biased == pytest.approx(0.5, abs=0.08)  # what squaring one estimate would have given
+    # the shot-noise standard error SSD selects with
+    assert float(error) == pytest.approx(np.sqrt(0.1875 / n), rel=0.2)
+    _, (exact_error,) = _fisher_and_error(module, x, y, [w], None, 1, 0)
+    assert float(exact_error) == 0.0
+
+
+def test_ssd_under_few_shots_selects_only_what_stands_out_of_the_noise(setup):
+    """At 20 shots the training set's importances drown in shot noise: SSD dampens fewer
+    parameters than exactly, and never one whose ratio the noise could explain."""
+    data, original, task = setup
+    ssd = SelectiveSynapticDampening(alpha=5.0)
+    _, exact = ssd.unlearn(original, task)
+    _, noisy = ssd.unlearn(original, task, readout=ShotReadout(20, seed=3))
+    assert noisy.dampened < exact.dampened
+
+
+def test_ssd_knobs_and_published_alpha(setup):
+    data, original, task = setup
+    assert SelectiveSynapticDampening.PAPER == {"alpha": 10.0, "lam": 1.0}
+    with pytest.raises(ValueError, match="ssd batch_size=0 is out of range"):
+        SelectiveSynapticDampening(batch_size=0)
+    # per sample, I_f / I_D <= |D| / |D_f|: an alpha above that ratio selects nothing by construction
+    bound = len(task.y_train) / len(task.y_forget)
+    _, report = SelectiveSynapticDampening(alpha=bound * 1.01, batch_size=1).unlearn(original, task)
+    assert report.dampened == 0
+    _, report = SelectiveSynapticDampening(alpha=bound * 1.01, batch_size=64).unlearn(original, task)
+    assert report.dampened > 0
 
 
 def test_shots_make_unlearning_use_parameter_shift(setup, monkeypatch):

@@ -1,0 +1,452 @@
+"""Tuning: pick each unlearning method's knobs on tuning seeds, report them on other seeds.
+
+A knob chosen on the seeds a notebook then reports flatters the method. :func:`tune` therefore
+
+1. runs every candidate of a small grid (:data:`DEFAULT_GRID`) on the **tuning seeds** and keeps, per
+   method, the candidate whose unlearned model is **closest to the retrained model** on forget-set
+   accuracy and on the paper attack's MIA success (``|d forget accuracy| + |d MIA success|``, mean
+   over tuning seeds), among the candidates whose retained test accuracy is **within 5 points** of the
+   retrained model's (``retain_tolerance``; when no candidate qualifies, the closest one is kept and
+   marked ``feasible=False``);
+2. runs the chosen knobs and the **published settings** (:data:`PUBLISHED`: the papers' values, for
+   the methods that have them) on disjoint **evaluation seeds**, and reports both side by side with
+   95 % intervals over seeds and the paired difference of their distances to the retrained model.
+
+``qmu-kit tune`` does the same from the command line; ``--write-defaults`` writes the chosen knobs and
+their provenance (command, preset, seeds, date) to ``qmu_kit/tuned_defaults.py``, which
+:mod:`qmu_kit.unlearning` takes its defaults from, and every unlearning report records.
+
+Example:
+    >>> fake = lambda config: {  # a stand-in for run_experiment: only the learning rate matters
+    ...     "retrained": {"acc_train_forget": 0.0, "mia_success_forget": 0.1, "acc_test_retain": 0.9},
+    ...     "ga": {"acc_train_forget": abs(config.method_options["ga"]["lr"] - 0.02),
+    ...            "mia_success_forget": 0.1, "acc_test_retain": 0.9}}
+    >>> result = tune("classroom", ["ga"], [7], [8], {"ga": {"lr": [0.01, 0.02, 0.05]}}, runner=fake)
+    >>> result.chosen["ga"]
+    {'lr': 0.02}
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import json
+import pprint
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qmu_kit._validation import check_choice, check_float, check_int
+from qmu_kit.stats import Estimate, mean, paired_difference
+
+#: Methods that can be tuned and the grid ``qmu-kit tune`` searches by default (small on purpose:
+#: every candidate is a full experiment per tuning seed).
+DEFAULT_GRID: dict[str, dict[str, list]] = {
+    "ga": {"lr": [0.005, 0.01, 0.02, 0.05]},
+    "ssd": {"alpha": [10.0, 30.0, 100.0, 300.0]},
+    "rga": {"lr": [0.02, 0.05, 0.1]},
+}
+#: Seeds the kit's defaults are tuned on; the notebooks and tests report seeds 0-9, never these.
+DEFAULT_TUNING_SEEDS = (1000, 1001, 1002)
+DEFAULT_EVALUATION_SEEDS = (0, 1, 2)
+#: How far below the retrained model's retained test accuracy a candidate may fall (5 points).
+RETAIN_TOLERANCE = 0.05
+CRITERION = (
+    "closest to the retrained model: mean over tuning seeds of |forget accuracy - retrained's| + "
+    "|MIA success - retrained's| (paper attack), among candidates whose mean retained test accuracy is "
+    "at least the retrained model's minus {tolerance:g}"
+)
+METRICS = ("acc_train_forget", "mia_success_forget", "acc_test_retain")
+
+
+def _published() -> dict[str, dict]:
+    from qmu_kit.unlearning import UNLEARNING_METHODS
+
+    return {name: dict(cls.PAPER) for name, cls in UNLEARNING_METHODS.items() if getattr(cls, "PAPER", None)}
+
+
+#: The published settings (GA: the authors' HQNN settings; SSD: Foster et al.'s alpha = 10, lambda = 1).
+PUBLISHED: dict[str, dict] = _published()
+
+
+def distance(model: Mapping, retrained: Mapping) -> float:
+    """The tuning criterion's distance of one unlearned model from the retrained one (one seed)."""
+    return abs(model["acc_train_forget"] - retrained["acc_train_forget"]) + abs(
+        model["mia_success_forget"] - retrained["mia_success_forget"]
+    )
+
+
+def candidates(grid: Mapping[str, Sequence]) -> list[dict]:
+    """Every combination of a method's knob values, in grid order.
+
+    Example:
+        >>> candidates({"lr": [0.01, 0.02], "momentum": [0.0]})
+        [{'lr': 0.01, 'momentum': 0.0}, {'lr': 0.02, 'momentum': 0.0}]
+    """
+    names = list(grid)
+    return [dict(zip(names, values)) for values in itertools.product(*(list(grid[n]) for n in names))]
+
+
+def _seeds(name: str, seeds) -> tuple[int, ...]:
+    seeds = tuple(check_int(name, s, 0, 2**32 - 1) for s in seeds)
+    if not seeds:
+        raise ValueError(f"{name} is empty: give at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"{name}={list(seeds)} repeats a seed")
+    return seeds
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """What :func:`tune` tried, chose and measured.
+
+    Attributes:
+        preset: the experiment preset (with ``overrides``) every run used.
+        tuning_seeds, evaluation_seeds: disjoint seed sets.
+        criterion: the selection rule in words.
+        trials: one row per (method, candidate, tuning seed): the options, the seed, the method's and
+            the retrained model's metrics and the distance.
+        chosen: per method, the selected knobs.
+        feasible: per method, whether the chosen candidate met the retained-accuracy condition.
+        evaluation: one row per (method, settings ``"tuned"``/``"published"``, evaluation seed).
+        overrides: config fields changed from the preset.
+        date: when the tuning ran (UTC, ISO 8601).
+    """
+
+    preset: str
+    tuning_seeds: tuple[int, ...]
+    evaluation_seeds: tuple[int, ...]
+    criterion: str
+    trials: list[dict]
+    chosen: dict[str, dict]
+    feasible: dict[str, bool]
+    evaluation: list[dict]
+    overrides: dict = field(default_factory=dict)
+    date: str = ""
+
+    def _rows(self, rows, keys):
+        groups: dict[tuple, list[dict]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+        return groups
+
+    def candidates_table(self):
+        """Mean metrics per candidate on the tuning seeds (a DataFrame; ``chosen`` marks the pick)."""
+        import pandas as pd
+
+        records = []
+        for (method, options), rows in self._rows(self.trials, ("method", "options_key")).items():
+            records.append({
+                "method": method,
+                "options": json.loads(options),
+                "n seeds": len(rows),
+                "distance": mean([r["distance"] for r in rows]).value,
+                "forget acc": mean([r["model"]["acc_train_forget"] for r in rows]).value,
+                "MIA success": mean([r["model"]["mia_success_forget"] for r in rows]).value,
+                "retain test acc": mean([r["model"]["acc_test_retain"] for r in rows]).value,
+                "retrained retain test acc": mean([r["retrained"]["acc_test_retain"] for r in rows]).value,
+                "chosen": json.loads(options) == self.chosen.get(method),
+            })
+        return pd.DataFrame(records)
+
+    def summary(self) -> dict[tuple[str, str], dict[str, Estimate]]:
+        """Per (method, settings) on the evaluation seeds: mean and 95 % interval over seeds of each
+        metric and of the distance to the retrained model."""
+        out = {}
+        for (method, settings), rows in self._rows(self.evaluation, ("method", "settings")).items():
+            stats = {metric: mean([r["model"][metric] for r in rows]) for metric in METRICS}
+            stats["retrained " + "acc_train_forget"] = mean([r["retrained"]["acc_train_forget"] for r in rows])
+            stats["retrained mia_success_forget"] = mean([r["retrained"]["mia_success_forget"] for r in rows])
+            stats["distance"] = mean([r["distance"] for r in rows])
+            out[(method, settings)] = stats
+        return out
+
+    def comparisons(self) -> dict[str, Estimate]:
+        """Per method with published settings: the paired difference (same evaluation seeds) of the
+        distance to the retrained model, tuned minus published (negative: the tuned knobs are closer)."""
+        out = {}
+        for method in self.chosen:
+            by_seed = {(r["settings"], r["seed"]): r["distance"] for r in self.evaluation if r["method"] == method}
+            if any(settings == "published" for settings, _ in by_seed):
+                seeds = list(self.evaluation_seeds)
+                out[method] = paired_difference(
+                    [by_seed[("tuned", s)] for s in seeds], [by_seed[("published", s)] for s in seeds]
+                )
+        return out
+
+    def table(self):
+        """Tuned and published settings side by side on the evaluation seeds (a DataFrame of
+        ``value [low, high]`` strings: means over seeds with 95 % t-intervals)."""
+        import pandas as pd
+
+        records = []
+        options = {(r["method"], r["settings"]): r["options"] for r in self.evaluation}
+        comparisons = self.comparisons()
+        for (method, settings), stats in self.summary().items():
+            record = {"method": method, "settings": settings, "options": options[(method, settings)],
+                      "n seeds": stats["distance"].n}
+            for label, key in (("forget acc", "acc_train_forget"), ("MIA success", "mia_success_forget"),
+                               ("retain test acc", "acc_test_retain"), ("distance to retrained", "distance")):
+                record[label] = stats[key].format(2)
+            if settings == "tuned" and method in comparisons:
+                d = comparisons[method]
+                record["tuned - published distance"] = f"{d.format(2)}, p={d.p_value:.2g}" if d.p_value is not None else d.format(2)
+            records.append(record)
+        return pd.DataFrame(records)
+
+    def to_dict(self) -> dict:
+        return {
+            "preset": self.preset, "overrides": self.overrides, "tuning_seeds": list(self.tuning_seeds),
+            "evaluation_seeds": list(self.evaluation_seeds), "criterion": self.criterion, "date": self.date,
+            "chosen": self.chosen, "feasible": self.feasible, "published": {m: PUBLISHED.get(m) for m in self.chosen},
+            "trials": [{k: v for k, v in r.items() if k != "options_key"} for r in self.trials],
+            "evaluation": self.evaluation,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "TuningResult":
+        """The result :meth:`to_dict` wrote (e.g. read back from ``qmu-kit tune --json``)."""
+        trials = [dict(r, options_key=json.dumps(r["options"], sort_keys=True)) for r in data["trials"]]
+        return cls(data["preset"], tuple(data["tuning_seeds"]), tuple(data["evaluation_seeds"]), data["criterion"],
+                   trials, dict(data["chosen"]), dict(data["feasible"]), list(data["evaluation"]),
+                   dict(data.get("overrides") or {}), data.get("date", ""))
+
+    def to_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
+
+    def defaults_source(self, command: str) -> str:
+        """The text of ``qmu_kit/tuned_defaults.py`` for these choices (the module the unlearning
+        defaults come from), naming the command, preset, seeds and date."""
+        provenance = {
+            "command": command, "preset": self.preset, "overrides": self.overrides,
+            "tuning_seeds": list(self.tuning_seeds), "evaluation_seeds": list(self.evaluation_seeds),
+            "criterion": self.criterion, "feasible": self.feasible, "date": self.date,
+        }
+        return (
+            '"""Unlearning defaults chosen by ``qmu-kit tune`` (generated by it: rerun the command below\n'
+            "rather than editing by hand).\n\n"
+            f"Command: ``{command}``\n"
+            f"Preset {self.preset}; tuning seeds {', '.join(map(str, self.tuning_seeds))}; evaluation seeds "
+            f"{', '.join(map(str, self.evaluation_seeds))}; {self.date}.\n"
+            '"""\n\n'
+            f"TUNED_DEFAULTS = {pprint.pformat(self.chosen, sort_dicts=True)}\n\n"
+            f"PROVENANCE = {pprint.pformat(provenance, sort_dicts=False, width=100)}\n"
+        )
+
+
+def _default_runner(cache):
+    def run(config):
+        from qmu_kit.experiment import run_experiment
+
+        # the typed results' numbers, as plain floats per model (what a test's fake runner returns)
+        models = run_experiment(config, cache=cache).models
+        return {name: {m: model.value(m) for m in METRICS} for name, model in models.items()}
+
+    return run
+
+
+def tune(
+    preset: str = "classroom",
+    methods: Sequence[str] = tuple(DEFAULT_GRID),
+    tuning_seeds: Sequence[int] = DEFAULT_TUNING_SEEDS,
+    evaluation_seeds: Sequence[int] = DEFAULT_EVALUATION_SEEDS,
+    grid: Mapping[str, Mapping[str, Sequence]] | None = None,
+    *,
+    retain_tolerance: float = RETAIN_TOLERANCE,
+    attack: str = "mlp",
+    overrides: Mapping | None = None,
+    cache=True,
+    runner: Callable | None = None,
+    progress: bool = False,
+) -> TuningResult:
+    """Choose each method's knobs on ``tuning_seeds``; report them and the published settings on
+    ``evaluation_seeds``.
+
+    Args:
+        preset: experiment preset (``classroom`` or ``paper``).
+        methods: methods to tune, each a key of ``grid``.
+        tuning_seeds, evaluation_seeds: disjoint seed sets.
+        grid: per method, per knob, the values to try (default :data:`DEFAULT_GRID`).
+        retain_tolerance: a candidate qualifies when its mean retained test accuracy is at least the
+            retrained model's minus this (0.05: 5 points).
+        attack: the attack whose MIA success the criterion uses (only it is run).
+        overrides: other config fields (e.g. ``{"shots": 300}``).
+        cache: as for :func:`~qmu_kit.experiment.run_experiment`.
+        runner: ``config -> {model name: metrics}`` (default: ``run_experiment(config).models``).
+        progress: print one line per run to stderr.
+
+    Raises:
+        ValueError: an unknown preset, method or knob, a knob value out of range, a method without a
+            grid, overlapping or empty seed sets, or a tolerance outside [0, 1].
+    """
+    from qmu_kit.experiment import ATTACK_NAMES, PRESETS, ExperimentConfig
+    from qmu_kit.unlearning import make_method
+
+    check_choice("preset", preset, PRESETS)
+    grid = {name: dict(knobs) for name, knobs in (DEFAULT_GRID if grid is None else grid).items()}
+    methods = tuple(methods)
+    if not methods:
+        raise ValueError("methods is empty: tune at least one of " + ", ".join(grid))
+    for name in methods:
+        check_choice("method to tune", name, grid)
+    tuning_seeds = _seeds("tuning_seeds", tuning_seeds)
+    evaluation_seeds = _seeds("evaluation_seeds", evaluation_seeds)
+    shared = sorted(set(tuning_seeds) & set(evaluation_seeds))
+    if shared:
+        raise ValueError(f"tuning and evaluation seeds must be disjoint: both contain {shared}")
+    retain_tolerance = check_float("retain_tolerance", retain_tolerance, 0.0, 1.0)
+    check_choice("attack", attack, ATTACK_NAMES)
+    overrides = dict(overrides or {})
+    trial_options = {name: candidates(grid[name]) for name in methods}
+    for name, options in trial_options.items():
+        if not options:
+            raise ValueError(f"the grid for {name!r} has no values")
+        for option in options:
+            make_method(name, **option)  # every knob and value checked before any run
+    runner = runner or _default_runner(cache)
+
+    def measure(name, options, seed):
+        config = ExperimentConfig.from_preset(preset, **overrides, seed=seed, methods=(name,), attacks=(attack,))
+        config = config.replace(method_options={name: options})  # exactly these knobs, not merged with the preset's
+        models = runner(config)
+        model = {m: float(models[name][m]) for m in METRICS}
+        retrained = {m: float(models["retrained"][m]) for m in METRICS}
+        if progress:
+            print(f"qmu-kit tune: {name} {options} seed {seed}: distance {distance(model, retrained):.3f}", file=sys.stderr)
+        return model, retrained
+
+    trials, chosen, feasible = [], {}, {}
+    for name in methods:
+        scored = []
+        for options in trial_options[name]:
+            rows = []
+            for seed in tuning_seeds:
+                model, retrained = measure(name, options, seed)
+                rows.append({"method": name, "options": options, "options_key": json.dumps(options, sort_keys=True),
+                             "seed": seed, "model": model, "retrained": retrained, "distance": distance(model, retrained)})
+            trials.extend(rows)
+            score = sum(r["distance"] for r in rows) / len(rows)
+            retain = sum(r["model"]["acc_test_retain"] for r in rows) / len(rows)
+            floor = sum(r["retrained"]["acc_test_retain"] for r in rows) / len(rows) - retain_tolerance
+            scored.append((not retain >= floor - 1e-12, score, options))  # qualifying first, then closest
+        best = min(scored, key=lambda item: (item[0], item[1]))  # min keeps the first of equal scores
+        chosen[name], feasible[name] = dict(best[2]), not best[0]
+
+    evaluation = []
+    for name in methods:
+        settings = [("tuned", chosen[name])] + ([("published", PUBLISHED[name])] if name in PUBLISHED else [])
+        for label, options in settings:
+            for seed in evaluation_seeds:
+                model, retrained = measure(name, dict(options), seed)
+                evaluation.append({"method": name, "settings": label, "options": dict(options), "seed": seed,
+                                   "model": model, "retrained": retrained, "distance": distance(model, retrained)})
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    return TuningResult(preset, tuning_seeds, evaluation_seeds, CRITERION.format(tolerance=retain_tolerance),
+                        trials, chosen, feasible, evaluation, overrides, date)
+
+
+# ---- qmu-kit tune -------------------------------------------------------------------------------
+
+def _grid_flag(text: str) -> tuple[str, str, list]:
+    """``METHOD.KNOB=V1,V2`` -> ``(method, knob, [values])`` (numbers parsed, booleans as true/false)."""
+    key, sep, values = text.partition("=")
+    method, dot, knob = key.partition(".")
+    if not sep or not dot or not method or not knob or not values:
+        raise ValueError(f"grid item {text!r} is not valid: write METHOD.KNOB=V1,V2 (e.g. ssd.alpha=10,30,100)")
+    parsed = []
+    for value in values.split(","):
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            parsed.append(lowered == "true")
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"grid value {value!r} for {key} is not a number (or true/false)") from None
+        parsed.append(int(number) if number.is_integer() and "." not in value and "e" not in lowered else number)
+    return method, knob, parsed
+
+
+def add_parser(subparsers) -> None:
+    """Register ``qmu-kit tune`` on the CLI's subparsers."""
+    from qmu_kit.cli import _flag_type
+    from qmu_kit.experiment import PRESETS
+
+    seeds = _flag_type(lambda text: _seeds("seeds", [int(s) if s.strip().isdigit() else s for s in text.split(",")]))
+    tune_parser = subparsers.add_parser(
+        "tune", help="pick each unlearning method's knobs on tuning seeds, report them on evaluation seeds"
+    )
+    tune_parser.add_argument("--preset", choices=tuple(PRESETS), default="classroom", help="preset (default classroom)")
+    tune_parser.add_argument("--methods", default=",".join(DEFAULT_GRID), metavar="M1,M2",
+                             help=f"methods to tune (default {','.join(DEFAULT_GRID)})")
+    tune_parser.add_argument("--tuning-seeds", type=seeds, default=DEFAULT_TUNING_SEEDS, metavar="S1,S2",
+                             help=f"seeds that choose the knobs (default {','.join(map(str, DEFAULT_TUNING_SEEDS))})")
+    tune_parser.add_argument("--evaluation-seeds", type=seeds, default=DEFAULT_EVALUATION_SEEDS, metavar="S1,S2",
+                             help=f"disjoint seeds that report them (default {','.join(map(str, DEFAULT_EVALUATION_SEEDS))})")
+    tune_parser.add_argument("--grid", type=_flag_type(_grid_flag), action="append", default=[], metavar="M.KNOB=V1,V2",
+                             help="replace a method's grid by these knob values (repeatable; default: the built-in grid)")
+    tune_parser.add_argument("--shots", default=None, metavar="exact|S", help="shots for every run (default: the preset's)")
+    tune_parser.add_argument("--json", metavar="PATH", help="write every trial and evaluation as JSON")
+    tune_parser.add_argument("--write-defaults", metavar="PATH",
+                             help="write the chosen knobs and their provenance as a tuned_defaults.py module")
+    tune_parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    tune_parser.add_argument("--quiet", action="store_true", help="no per-run progress lines")
+
+
+def _command(args) -> str:
+    """The command line that reproduces ``args`` (recorded with the defaults it writes)."""
+    parts = ["qmu-kit tune", f"--preset {args.preset}", f"--methods {args.methods}",
+             f"--tuning-seeds {','.join(map(str, args.tuning_seeds))}",
+             f"--evaluation-seeds {','.join(map(str, args.evaluation_seeds))}"]
+    parts += [f"--grid {m}.{k}={','.join(map(str, v))}" for m, k, v in args.grid]
+    if args.shots is not None:
+        parts.append(f"--shots {args.shots}")
+    return " ".join(parts)
+
+
+def run(args) -> int:
+    """``qmu-kit tune``: tune, print the candidates and the tuned-vs-published table, write files."""
+    from qmu_kit.cli import UsageError
+
+    grid = {}
+    for method, knob, values in args.grid:
+        grid.setdefault(method, {})[knob] = values
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    full_grid = {**DEFAULT_GRID, **grid}
+    overrides = {}
+    if args.shots is not None:
+        from qmu_kit._validation import check_shots
+
+        try:
+            overrides["shots"] = check_shots(args.shots)
+        except ValueError as error:
+            raise UsageError(f"argument --shots: {error}") from None
+    try:
+        result = tune(args.preset, methods, args.tuning_seeds, args.evaluation_seeds, full_grid,
+                      overrides=overrides, cache=not args.no_cache, progress=not args.quiet)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
+        print(f"qmu-kit tune: {result.criterion}")
+        print(f"tuning seeds {list(result.tuning_seeds)}:")
+        print(result.candidates_table().to_string(index=False, float_format="{:.3f}".format))
+        print(f"evaluation seeds {list(result.evaluation_seeds)} (mean [95 % interval] over seeds):")
+        print(result.table().to_string(index=False))
+    if args.json:
+        print(f"wrote {result.to_json(args.json)}")
+    if args.write_defaults:
+        Path(args.write_defaults).write_text(result.defaults_source(_command(args)))
+        print(f"wrote {args.write_defaults}")
+    if not all(result.feasible.values()):
+        infeasible = [m for m, ok in result.feasible.items() if not ok]
+        print(f"note: no candidate of {', '.join(infeasible)} kept the retained accuracy within the tolerance; "
+              "the closest one was chosen", file=sys.stderr)
+    return 0
+
+
+__all__ = ["DEFAULT_GRID", "PUBLISHED", "TuningResult", "add_parser", "candidates", "distance", "run", "tune"]

@@ -1,0 +1,95 @@
+"""``qmu-kit verify``: did it really forget? (see :mod:`qmu_kit.verify`).
+
+Registered in :mod:`qmu_kit.cli` with :func:`add_parser` and :func:`run`. It takes the experiment
+flags of ``qmu-kit run`` (preset, model, shots, forget set, seed, method knobs, cache) and the
+verification's own: ``--models K``, ``--delta``, ``--relearn-samples m``, ``--relearn-accuracy``,
+``--relearn-max-steps``, ``--jobs`` / ``--scheduler`` and ``--json PATH``. Bad input exits with status 2
+and one line naming the flag and its allowed range.
+
+Example:
+    qmu-kit verify --preset classroom --method ga --models 8 --json out.json
+    qmu-kit verify --preset classroom --method all --models 16 --shots 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``verify`` subcommand to ``qmu-kit``'s subparsers."""
+    from qmu_kit.cli import _add_experiment_flags, _flag_type, _integer
+    from qmu_kit.sweep import default_workers
+    from qmu_kit.verify import (
+        DEFAULT_DELTA,
+        DEFAULT_MODELS,
+        DEFAULT_RELEARN_ACCURACY,
+        DEFAULT_RELEARN_MAX_STEPS,
+        DEFAULT_RELEARN_SAMPLES,
+        MAX_MODELS,
+        MIN_MODELS,
+        check_delta,
+        check_models,
+    )
+
+    parser = subparsers.add_parser(
+        "verify", help="did it really forget? many-model forgetting quality with two controls, Streisand and relearning checks"
+    )
+    _add_experiment_flags(parser)
+    parser.add_argument("--models", type=_flag_type(lambda text: check_models(_number(text, int))), default=DEFAULT_MODELS,
+                        metavar="K", help=f"models per side ({MIN_MODELS}..{MAX_MODELS}, default {DEFAULT_MODELS})")
+    parser.add_argument("--delta", type=_flag_type(lambda text: check_delta(_number(text, float))), default=DEFAULT_DELTA,
+                        metavar="D", help=f"delta of the (epsilon, delta) estimate, in (0, 1) (default {DEFAULT_DELTA:g})")
+    parser.add_argument("--relearn-samples", type=_integer("relearn_samples", 1), default=DEFAULT_RELEARN_SAMPLES, metavar="M",
+                        help=f"forgotten samples the relearning attack trains on (1..forget-set size, default {DEFAULT_RELEARN_SAMPLES})")
+    parser.add_argument("--relearn-accuracy", type=_flag_type(lambda text: _accuracy(_number(text, float))),
+                        default=DEFAULT_RELEARN_ACCURACY, metavar="A",
+                        help=f"accuracy on the forgotten class's test images that counts as relearned (default {DEFAULT_RELEARN_ACCURACY:g})")
+    parser.add_argument("--relearn-max-steps", type=_integer("relearn_max_steps", 1, 10_000), default=DEFAULT_RELEARN_MAX_STEPS,
+                        metavar="N", help=f"relearning budget in steps (default {DEFAULT_RELEARN_MAX_STEPS})")
+    parser.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+                        help="local worker processes (joblib; default: one per core)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    return parser
+
+
+def _number(text: str, kind):
+    """``kind(text)`` when the text parses, else the text itself (the validator names it)."""
+    try:
+        return kind(text)
+    except ValueError:
+        return text
+
+
+def _accuracy(value) -> float:
+    from qmu_kit._validation import check_float
+
+    return check_float("relearn_accuracy", value, 0.0, 1.0, low_inclusive=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``qmu-kit verify``: print the table and the verdict; ``--json`` writes the result."""
+    from qmu_kit.cli import UsageError, _cache, config_from_args
+    from qmu_kit.verify import VerifyConfig, verify
+
+    experiment = config_from_args(args)
+    config = VerifyConfig(experiment, models=args.models, delta=args.delta, relearn_samples=args.relearn_samples,
+                          relearn_accuracy=args.relearn_accuracy, relearn_max_steps=args.relearn_max_steps)
+    methods = args.method if args.method is not None else "all"
+    try:
+        result = verify(config, methods, cache=_cache(args), n_jobs=args.jobs, scheduler=args.scheduler,
+                        progress=not args.quiet and sys.stderr.isatty())
+    except ValueError as error:
+        flag = "--relearn-samples" if "relearn_samples" in str(error) else "--method" if "method" in str(error) else None
+        raise UsageError(f"argument {flag}: {error}" if flag else str(error)) from None
+    print(
+        f"qmu-kit verify {args.preset}: {experiment.model} QNN, forget {experiment.forget}, shots {experiment.shots or 'exact'}, "
+        f"seed {experiment.seed}, K={config.models} models per side, delta {config.delta:g}"
+        + (" (from cache)" if result.from_cache else "")
+    )
+    print(result.summary())
+    if args.json:
+        print(f"wrote {result.to_json(args.json)}")
+    return 0

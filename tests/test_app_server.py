@@ -1,0 +1,210 @@
+"""The classroom server without a browser: the taken-port message (issue 17), the plain-HTML landing
+page, the cache shared by many kernels (concurrent writers, full disk, read-only directory)."""
+
+from __future__ import annotations
+
+import errno
+import multiprocessing
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+
+import pytest
+
+from qmu_kit.app import (
+    DEFAULT_HOST, JUPYTER_DATA, PortInUseError, apps_directory, check_port_free, voila_command, voila_environment,
+)
+from qmu_kit.cache import CacheWarning, ResultCache
+from qmu_kit.experiment import ExperimentConfig, run_experiment
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def occupied_port():
+    """A port with a live listener on 127.0.0.1 (what yesterday's `make app` leaves behind)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+def test_check_port_free_names_the_port_and_what_to_do(occupied_port):
+    with pytest.raises(PortInUseError, match=rf"port {occupied_port} on 127.0.0.1 is already in use.*--port N"):
+        check_port_free("127.0.0.1", occupied_port)
+    with socket.socket() as sock:  # a port nobody listens on is free
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    check_port_free("127.0.0.1", free)
+    with pytest.raises(ValueError, match="port=70000 is out of range"):
+        check_port_free("127.0.0.1", 70000)
+
+
+def test_app_on_a_taken_port_stops_with_one_line_and_no_traceback(occupied_port):
+    result = subprocess.run(
+        [sys.executable, "-m", "qmu_kit.cli", "app", "--port", str(occupied_port)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""  # nothing announced, nothing warmed: the check comes first
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert lines[0].startswith(f"qmu-kit: error: port {occupied_port} on 127.0.0.1 is already in use")
+    assert "make app PORT=N" in lines[0]
+
+
+def test_app_rejects_a_bad_pool_size(capsys):
+    from qmu_kit.cli import main
+
+    assert main(["app", "--pool", "65"]) == 2
+    assert "pool=65 is out of range" in capsys.readouterr().err
+
+
+def test_voila_never_wanders_to_another_port_and_uses_the_offline_template():
+    command = voila_command(apps_directory(), pool_size=3)
+    assert "--Voila.port_retries=0" in command and f"--Voila.ip={DEFAULT_HOST}" in command
+    assert "--VoilaConfiguration.default_pool_size=3" in command and "--VoilaConfiguration.preheat_kernel=True" in command
+    assert "--VoilaConfiguration.preheat_kernel=False" in voila_command(apps_directory(), pool_size=0)
+    assert voila_environment({"JUPYTER_PATH": "/elsewhere"})["JUPYTER_PATH"].split(":") == [str(JUPYTER_DATA), "/elsewhere"]
+    template = JUPYTER_DATA / "voila" / "templates" / "qmu"
+    for page in template.glob("*.html"):  # the landing and error pages load nothing from the internet
+        assert not re.search(r"(src|href)=\"https?://", page.read_text()), page
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_landing_page_is_plain_html_with_a_link_to_every_app_and_nothing_external(tmp_path):
+    port = _free_port()
+    command = voila_command(apps_directory(), "127.0.0.1", port, pool_size=0)  # no kernels: the landing page only
+    process = subprocess.Popen(command, env=voila_environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, page = time.monotonic() + 120, None
+        while page is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    page = response.read().decode()
+            except OSError:
+                assert process.poll() is None, "voila exited"
+                time.sleep(0.3)
+        assert page is not None, "voila did not answer within 120 s"
+        links = re.findall(r'<a class="qmu-app" href="([^"]+)">([^<]+)</a>', page)
+        apps = sorted(p.name for p in apps_directory().glob("*.ipynb"))
+        assert [name for _, name in links] == apps
+        assert [href for href, _ in links] == [f"/voila/render/{name}" for name in apps]
+        assert not re.search(r"(src|href)=\"https?://", page)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+# --- the cache every kernel shares -------------------------------------------------------------------
+
+def _hammer(directory: str, key: str, marker: int, rounds: int) -> None:
+    cache = ResultCache(directory)
+    payload = {"writer": marker, "data": [marker] * 50_000}  # ~150 kB: a write takes a while
+    for _ in range(rounds):
+        cache.store_json(key, payload)
+        cache.store_state(key, {"writer": marker, "weights": [float(marker)] * 20_000})
+
+
+def test_two_processes_writing_the_same_entry_never_corrupt_it(tmp_path):
+    context = multiprocessing.get_context("fork")  # no second import of torch: the writers start at once
+    writers = [context.Process(target=_hammer, args=(str(tmp_path), "shared", marker, 15)) for marker in (1, 2)]
+    for writer in writers:
+        writer.start()
+    cache, seen = ResultCache(tmp_path), set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # a torn or half-written entry would warn: fail instead
+        while any(w.is_alive() for w in writers) or not seen:
+            value = cache.load_json("shared")
+            if value is not None:
+                assert value["data"] == [value["writer"]] * 50_000
+                seen.add(value["writer"])
+            state = cache.load_state("shared")
+            if state is not None:
+                seen.add(state["writer"])
+                assert state["weights"] == [float(state["writer"])] * 20_000
+    for writer in writers:
+        writer.join(timeout=60)
+        assert writer.exitcode == 0
+    assert seen <= {1, 2} and seen
+    # no temporary files are left behind
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["shared.json", "shared.pt"]
+
+
+TINY = ExperimentConfig(n_qubits=2, n_train=20, n_test=20, epochs=1, methods=(), retrain=False,
+                        attacks=("loss",), forget="class:1")
+
+
+@pytest.mark.parametrize("failure", [errno.ENOSPC, errno.EROFS], ids=["full disk", "read-only"])
+def test_an_unwritable_cache_degrades_to_computing_without_caching_with_one_message(tmp_path, monkeypatch, failure):
+    import qmu_kit.cache as cache_module
+
+    def refuse(path, write):
+        raise OSError(failure, "simulated", str(path))
+
+    monkeypatch.setattr(cache_module, "atomic_write", refuse)
+    cache = ResultCache(tmp_path / "cache")
+    reference = run_experiment(TINY, cache=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = run_experiment(TINY, cache=cache)
+        second = run_experiment(TINY, cache=cache)
+    messages = [str(w.message) for w in caught if issubclass(w.category, CacheWarning)]
+    assert len(messages) == 1 and "continuing without caching" in messages[0] and str(tmp_path / "cache") in messages[0]
+    assert not first.from_cache and not second.from_cache
+    for result in (first, second):  # the same numbers as without any cache (timings aside)
+        assert result.models["original"].losses == reference.models["original"].losses
+        auc = result.models["original"].attacks["loss"].overall.auc.value
+        assert auc == pytest.approx(reference.models["original"].attacks["loss"].overall.auc.value)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.json"))
+
+
+# --- qmu-kit app --warm: every slider stop ahead of class -------------------------------------------
+
+def test_the_warm_up_covers_every_setting_the_apps_can_ask_for():
+    from qmu_kit.app import slider_stop_grids
+    from qmu_kit.sweep import expand_grid
+    from qmu_kit.widgets import SHOT_OPTIONS, LeakagePanel, UnlearningPanel
+    from qmu_kit._validation import check_shots
+
+    configs = {config.cache_key("result") for base, grid in slider_stop_grids() for config in expand_grid(base, grid)}
+    assert len(configs) == 2 * 10 * 8 + 4 * 3 * 8  # leakage: model x depth x shots; unlearning: method x params x shots
+    for shots in SHOT_OPTIONS:
+        for depth in (1, 10):
+            values = {**LeakagePanel.default_values(), "shots": check_shots(shots), "depth": depth, "model": "basic"}
+            assert LeakagePanel.config_for(values).cache_key("result") in configs
+        for method in ("ga", "finetune"):
+            values = {**UnlearningPanel.default_values(), "shots": check_shots(shots), "method": method, "params": "quantum"}
+            assert UnlearningPanel.config_for(values).cache_key("result") in configs
+
+
+def test_the_warm_up_is_resumable(tmp_path, monkeypatch):
+    import qmu_kit.app as app
+
+    monkeypatch.setenv("QMU_KIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(app, "slider_stop_grids", lambda: [(TINY, {"shots": [None, 10, 100]})])
+    cache = ResultCache(tmp_path)
+    run_experiment(TINY.replace(shots=10), cache=cache)  # an interrupted warm-up got this far
+    assert app.warm_every_stop(n_jobs=1, progress=False) == 3
+    assert all(run_experiment(TINY.replace(shots=s), cache=cache).from_cache for s in (None, 10, 100))
+
+
+def test_the_port_check_for_makefile_targets(occupied_port):
+    command = [sys.executable, "-m", "qmu_kit.app", "check-port", "127.0.0.1", str(occupied_port), "JupyterLab", "make lab PORT=N"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (f"qmu-kit: error: port {occupied_port} on 127.0.0.1 is already in use (another qmu-kit "
+                                     "app or server still running?): stop that server or start JupyterLab on another port "
+                                     "with make lab PORT=N")
+    assert subprocess.run([*command[:5], "0"], capture_output=True, timeout=120, cwd=ROOT).returncode == 0

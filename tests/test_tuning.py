@@ -1,0 +1,141 @@
+"""Tuning: knobs chosen on tuning seeds by the stated criterion, reported on disjoint seeds."""
+
+import importlib.util
+import json
+
+import pytest
+
+from qmu_kit import tuning
+from qmu_kit.cli import main
+from qmu_kit.tuned_defaults import PROVENANCE, TUNED_DEFAULTS
+from qmu_kit.tuning import PUBLISHED, TuningResult, candidates, tune
+from qmu_kit.unlearning import GradientAscent, RelativeGradientAscent, SelectiveSynapticDampening, make_method
+
+RETRAINED = {"acc_train_forget": 0.0, "mia_success_forget": 0.2, "acc_test_retain": 0.90}
+
+
+class FakeRunner:
+    """A stand-in for run_experiment with a known answer: SSD's distance to the retrained model is
+    smallest at alpha 30 (forget accuracy |alpha - 30| / 100), but alpha 10 would be closer still if
+    its retained accuracy (0.80, ten points below the retrained model's) were allowed. Seeds shift
+    every number a little, the same for every candidate."""
+
+    def __init__(self):
+        self.configs = []
+
+    def __call__(self, config):
+        self.configs.append(config)
+        options = config.method_options["ssd"]
+        alpha, wobble = options["alpha"], (config.seed % 3) * 0.01
+        model = {
+            "acc_train_forget": 0.0 if alpha == 10 else abs(alpha - 30) / 100 + wobble,
+            "mia_success_forget": 0.2 + wobble,
+            "acc_test_retain": 0.80 if alpha == 10 else 0.89,
+        }
+        return {"retrained": dict(RETRAINED, mia_success_forget=0.2 + wobble), "ssd": model}
+
+
+def test_tuning_picks_the_known_best_within_the_retain_tolerance():
+    runner = FakeRunner()
+    result = tune("classroom", ["ssd"], [100, 101], [0, 1, 2], {"ssd": {"alpha": [10.0, 30.0, 100.0]}}, runner=runner)
+    assert result.chosen == {"ssd": {"alpha": 30.0}} and result.feasible == {"ssd": True}
+    # every candidate ran on every tuning seed, then tuned and published settings on the evaluation seeds
+    tuned_runs = [(c.seed, c.method_options["ssd"]["alpha"]) for c in runner.configs[:6]]
+    assert tuned_runs == [(100, 10.0), (101, 10.0), (100, 30.0), (101, 30.0), (100, 100.0), (101, 100.0)]
+    evaluated = [(c.seed, c.method_options["ssd"]) for c in runner.configs[6:]]
+    assert evaluated == [(s, {"alpha": 30.0}) for s in (0, 1, 2)] + [(s, PUBLISHED["ssd"]) for s in (0, 1, 2)]
+    assert {c.seed for c in runner.configs[:6]}.isdisjoint({c.seed for c in runner.configs[6:]})
+    assert all(c.methods == ("ssd",) and c.attacks == ("mlp",) for c in runner.configs)
+    # a wider tolerance lets the closer alpha 10 win
+    wide = tune("classroom", ["ssd"], [100, 101], [0], {"ssd": {"alpha": [10.0, 30.0, 100.0]}}, retain_tolerance=0.2,
+                runner=FakeRunner())
+    assert wide.chosen == {"ssd": {"alpha": 10.0}}
+    # nothing qualifies: the closest is kept and flagged
+    strict = tune("classroom", ["ssd"], [100], [0], {"ssd": {"alpha": [10.0, 100.0]}}, retain_tolerance=0.0, runner=FakeRunner())
+    assert strict.chosen == {"ssd": {"alpha": 10.0}} and strict.feasible == {"ssd": False}
+
+
+def test_tuning_reports_tuned_beside_published_with_intervals():
+    result = tune("classroom", ["ssd"], [100, 101], [0, 1, 2], {"ssd": {"alpha": [30.0, 100.0]}}, runner=FakeRunner())
+    table = result.table()
+    assert list(table["settings"]) == ["tuned", "published"]
+    assert list(table["n seeds"]) == [3, 3] and "[" in table.loc[0, "forget acc"]
+    summary = result.summary()
+    assert summary[("ssd", "tuned")]["distance"].value == pytest.approx(0.01)  # (0 + 0.01 + 0.02) / 3
+    # the published alpha 10 forgets exactly (distance 0) but at a cost the tuning rule would not accept
+    assert summary[("ssd", "published")]["distance"].value == pytest.approx(0.0)
+    assert summary[("ssd", "published")]["acc_test_retain"].value == pytest.approx(0.80)
+    difference = result.comparisons()["ssd"]
+    assert difference.value == pytest.approx(0.01) and difference.n == 3
+    candidates_table = result.candidates_table()
+    assert list(candidates_table["chosen"]) == [True, False]
+    stored = json.loads(json.dumps(result.to_dict()))
+    assert stored["chosen"] == {"ssd": {"alpha": 30.0}} and stored["tuning_seeds"] == [100, 101]
+    assert stored["published"] == {"ssd": {"alpha": 10.0, "lam": 1.0}}
+    again = TuningResult.from_dict(stored)
+    assert again.chosen == result.chosen and again.table().equals(result.table())
+
+
+def test_defaults_module_round_trip(tmp_path):
+    result = tune("classroom", ["ssd"], [100], [0], {"ssd": {"alpha": [30.0]}}, runner=FakeRunner())
+    path = tmp_path / "tuned_defaults.py"
+    path.write_text(result.defaults_source("qmu-kit tune --methods ssd"))
+    spec = importlib.util.spec_from_file_location("written", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.TUNED_DEFAULTS == {"ssd": {"alpha": 30.0}}
+    assert module.PROVENANCE["tuning_seeds"] == [100] and module.PROVENANCE["command"] == "qmu-kit tune --methods ssd"
+    assert module.PROVENANCE["feasible"] == {"ssd": True}
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(tuning_seeds=[0, 1], evaluation_seeds=[1, 2]), r"tuning and evaluation seeds must be disjoint: both contain \[1\]"),
+    (dict(tuning_seeds=[]), "tuning_seeds is empty"),
+    (dict(methods=["finetune"]), "unknown method to tune 'finetune'"),
+    (dict(grid={"ssd": {"gamma": [1]}}), r"unknown option\(s\) \['gamma'\] for method 'ssd'"),
+    (dict(grid={"ssd": {"alpha": [0.0]}}), "ssd alpha=0.0 is out of range"),
+    (dict(retain_tolerance=2.0), "retain_tolerance=2.0 is out of range"),
+    (dict(preset="huge"), "unknown preset 'huge'"),
+])
+def test_bad_tuning_input_is_refused_before_any_run(kwargs, message):
+    runner = FakeRunner()
+    arguments = dict(methods=["ssd"], tuning_seeds=[100], evaluation_seeds=[0], grid={"ssd": {"alpha": [30.0]}}) | kwargs
+    preset = arguments.pop("preset", "classroom")
+    with pytest.raises(ValueError, match=message):
+        tune(preset, runner=runner, **arguments)
+    assert runner.configs == []
+
+
+def test_cli_tune(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(tuning, "_default_runner", lambda cache: FakeRunner())
+    out = tmp_path / "defaults.py"
+    code = main(["tune", "--methods", "ssd", "--grid", "ssd.alpha=10,30,100", "--tuning-seeds", "100,101",
+                 "--evaluation-seeds", "0,1", "--json", str(tmp_path / "t.json"), "--write-defaults", str(out), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "tuned" in printed and "published" in printed
+    assert "TUNED_DEFAULTS" in out.read_text() and "--grid ssd.alpha=10,30,100" in out.read_text()
+    assert json.loads((tmp_path / "t.json").read_text())["chosen"] == {"ssd": {"alpha": 30}}
+    for argv, text in (
+        (["tune", "--tuning-seeds", "0", "--evaluation-seeds", "0"], "tuning and evaluation seeds must be disjoint"),
+        (["tune", "--grid", "ssd.alpha"], "argument --grid: grid item 'ssd.alpha' is not valid"),
+        (["tune", "--grid", "ssd.alpha=ten"], "grid value 'ten' for ssd.alpha is not a number"),
+        (["tune", "--tuning-seeds", "a,b"], "argument --tuning-seeds"),
+        (["tune", "--shots", "0"], "argument --shots: shots=0 is out of range"),
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("qmu-kit: error: ") and text in err and err.count("\n") == 1, err
+
+
+def test_unlearning_defaults_come_from_the_recorded_tuning_run():
+    assert GradientAscent().lr == TUNED_DEFAULTS["ga"]["lr"]
+    assert RelativeGradientAscent().lr == TUNED_DEFAULTS.get("rga", {"lr": 0.05})["lr"]
+    assert SelectiveSynapticDampening().alpha == TUNED_DEFAULTS["ssd"]["alpha"]
+    assert set(PROVENANCE["tuning_seeds"]).isdisjoint(PROVENANCE["evaluation_seeds"])
+    assert PROVENANCE["command"].startswith("qmu-kit tune")
+    recorded = make_method("ssd").defaults_provenance()
+    assert recorded["tuning_seeds"] == PROVENANCE["tuning_seeds"] and recorded["overridden"] == []
+    assert make_method("ssd", alpha=TUNED_DEFAULTS["ssd"]["alpha"] * 2).defaults_provenance()["overridden"] == ["alpha"]
+    assert make_method("finetune").defaults_provenance() is None
+    assert candidates({"a": [1, 2], "b": [3]}) == [{"a": 1, "b": 3}, {"a": 2, "b": 3}]
