@@ -137,8 +137,9 @@ def _check_05(m):
 
 def _check_06(m):
     assert (m["method"], m["shots"], m["models"]) == ("rga", 100, 4)
-    assert 0 <= m["none_forgetting_quality"] < m["retrain_forgetting_quality"] <= 1
-    assert 0 <= m["forgetting_quality"] <= 1 and 0 <= m["streisand_auc"] <= 1 and m["relearn_steps"] >= 0
+    v = {key: _value(value) for key, value in m.items()}
+    assert 0 <= v["none_forgetting_quality"] < v["retrain_forgetting_quality"] <= 1
+    assert 0 <= v["forgetting_quality"] <= 1 and 0 <= v["streisand_auc"] <= 1 and v["relearn_steps"] >= 0
 
 
 RERUNS = {
