@@ -522,17 +522,24 @@ def claim_retained(m: Measurements) -> ClaimRow:
     return _whole(4, "Retained (test) accuracy preserved", "preserved (qualitative)", parts)
 
 
+def _device_rate(outcome: Mapping) -> tuple[float, int | None]:
+    """A device audit's MIA success on the forget set and its member count: an estimate's JSON
+    (:class:`~qmu_kit.devices.DeviceAudit`), or a plain rate beside ``forget.n_members`` (synthetic)."""
+    rate = outcome["mia_success_forget"]
+    if isinstance(rate, Mapping):
+        estimate = stats.Estimate.from_dict(rate)
+        return estimate.value, estimate.n
+    return float(rate), outcome.get("forget", {}).get("n_members")
+
+
 def claim_device(m: Measurements) -> ClaimRow:
     parts = []
     for model, audits in m.devices.items():
         if not audits:
             continue
         queries = min(a["n_queries"] for a in audits)
-        count = lambda outcome: outcome.get("forget", {}).get("n_members")  # noqa: E731
-        before = rate_over_seeds([a["attacks"]["mlp"]["mia_success_forget"] for a in audits],
-                                 [count(a["attacks"]["mlp"]) for a in audits])
-        after = rate_over_seeds([a["models"][m.device_method]["attacks"]["mlp"]["mia_success_forget"] for a in audits],
-                                [count(a["models"][m.device_method]["attacks"]["mlp"]) for a in audits])
+        before = rate_over_seeds(*zip(*(_device_rate(a["attacks"]["mlp"]) for a in audits)))
+        after = rate_over_seeds(*zip(*(_device_rate(a["models"][m.device_method]["attacks"]["mlp"]) for a in audits)))
         for label, estimate, paper in (("before", before, PAPER["hardware_before"]), (f"after {m.device_method.upper()}", after, PAPER["hardware_after"])):
             verdict, reason = compare_to_paper(estimate, paper)
             if queries < MIN_DEVICE_QUERIES:
