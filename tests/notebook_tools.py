@@ -109,7 +109,8 @@ def claim_problems(name: str, claim: dict) -> list[str]:
     elif rule == "rates_overlap":
         a, b = numbers["rate"], numbers["other"]
         expected = "above" if a["ci95"][0] > b["ci95"][1] else "below" if a["ci95"][1] < b["ci95"][0] else "same"
-        shown = f"{a['value']:.2f}"
+        digits = 3 if max(abs(a["value"]), abs(b["value"])) < 0.1 else 2  # rate_claim's third decimal for small values
+        shown = f"{a['value']:.{digits}f}"
     elif rule == "paired_difference":
         d = numbers["difference"]
         expected = ("unmeasured" if d["n"] < 2 else "increase" if d["ci95"][0] > 0 else "decrease" if d["ci95"][1] < 0 else "none")
