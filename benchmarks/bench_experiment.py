@@ -36,12 +36,12 @@ def main() -> None:
     print(f"replay from cache   {warm:8.3f} s   ({warm / 0.5:.3f}x of the 0.5 s target; {cold / warm:.0f}x faster than cold)")
     print(f"shots slider move   {moved:8.2f} s   ({moved / cold:.2f}x of cold: trained models come from the cache)")
     retrain = result.models["retrained"]
-    print(f"retrain             {retrain['seconds']:8.2f} s   {retrain['circuit_evaluations']:.2e} circuit evaluations")
+    print(f"retrain             {retrain.seconds:8.2f} s   {retrain.circuit_evaluations:.2e} circuit evaluations")
     for name in config.methods:
         model = result.models[name]
         print(
-            f"{name:<19} {model['seconds']:8.2f} s   speed-up {retrain['seconds'] / model['seconds']:6.1f}x  "
-            f"circuits {retrain['circuit_evaluations'] / model['circuit_evaluations']:6.1f}x fewer"
+            f"{name:<19} {model.seconds:8.2f} s   speed-up {retrain.seconds / model.seconds:6.1f}x  "
+            f"circuits {retrain.circuit_evaluations / model.circuit_evaluations:6.1f}x fewer"
         )
     print(f"cold: {cold:.1f}s  cached: {warm:.3f}s  cached-vs-cold: {warm / cold:.4f}x")
 

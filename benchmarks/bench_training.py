@@ -10,7 +10,7 @@ Compares, in one run on this machine:
 It also times the classroom preset's basic and hybrid QNN training (target for the basic QNN:
 <= 10 s) and reports their test accuracy. The last line reads
 ``vs-per-sample: <kit speed-up over (a)>x  vs-fused: <kit time / (b) time>x``.
-Targets (issue 2): >= 50x and <= 1.5x.
+Targets: >= 50x and <= 1.5x.
 
 Run: ``make bench`` or ``python benchmarks/bench_training.py [--quick]``.
 """

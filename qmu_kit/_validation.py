@@ -22,6 +22,36 @@ MAX_DEPTH = 50
 MAX_SHOTS = 1_000_000
 
 
+class ConfigError(ValueError):
+    """A bad value for one configuration field; ``field`` names it, so the command line can name the
+    flag (and a widget its control) without reading the message.
+
+    Attributes:
+        field: the :class:`~qmu_kit.experiment.ExperimentConfig` field the value was given for.
+    """
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+def parse_text(text: str) -> Any:
+    """A value typed as text (a command-line flag, a sweep-grid entry): an ``int``, a ``float``,
+    ``True``/``False`` for ``true``/``false``, else the text itself, for a validator to judge.
+
+    Example:
+        >>> parse_text("300"), parse_text("0.5"), parse_text("true"), parse_text("exact")
+        (300, 0.5, True, 'exact')
+    """
+    text = text.strip()
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     """Return ``value`` as an ``int`` if it is an integer in ``[low, high]``, else raise ``ValueError``.
 

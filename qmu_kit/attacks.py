@@ -2,7 +2,7 @@
 
 Every attack follows one interface (``fit`` on known members and non-members, then ``score``, higher
 means "member", and ``predict``, a boolean decision). :data:`ATTACKS` is the registry the CLI, the
-widgets and the notebooks list names from.
+widgets and the notebooks list names from; :func:`register` adds one.
 
 * ``mlp`` - the paper's attack (this kit's reading of it): 13 features per sample
   (:func:`~qmu_kit.signals.paper_features`) -> MLP 13->64->64->1 (ReLU, dropout 0.3), Adam, trained on
@@ -33,6 +33,7 @@ from sklearn.metrics import roc_curve
 from torch import nn
 
 from qmu_kit._validation import check_choice, check_int
+from qmu_kit.registry import Registry
 from qmu_kit.signals import MEMBERSHIP_SCORES, paper_features, scaled_logit
 
 
@@ -234,14 +235,23 @@ class LiRAOfflineAttack(MembershipAttack):
         return (target - shadows.mean(0)) / sd
 
 
-#: The attack registry: name -> factory taking a seed.
-ATTACKS: dict[str, Callable[[int], MembershipAttack]] = {
-    "mlp": lambda seed: PaperMLPAttack(seed=seed),
-    "loss": lambda seed: ThresholdAttack("loss"),
-    "confidence": lambda seed: ThresholdAttack("confidence"),
-    "entropy": lambda seed: ThresholdAttack("entropy"),
-    "lira": lambda seed: LiRAOfflineAttack(),
-}
+#: The attack registry: name -> factory called with a seed (``factory(seed) -> MembershipAttack``),
+#: with a label and colour each.
+ATTACKS = Registry("attack")
+#: Decorator adding an attack: ``@register("mine", label="my attack", colour="teal")`` on a function
+#: ``seed -> attack`` (or a class constructed with the seed).
+register = ATTACKS.register
+
+register("mlp", label="paper's MLP attack", colour="#d62728")(lambda seed: PaperMLPAttack(seed=seed))
+register("loss", label="loss threshold", colour="#1f77b4")(lambda seed: ThresholdAttack("loss"))
+register("confidence", label="confidence threshold", colour="#2ca02c")(lambda seed: ThresholdAttack("confidence"))
+register("entropy", label="entropy threshold", colour="#9467bd")(lambda seed: ThresholdAttack("entropy"))
+register("lira", label="LiRA (offline)", colour="#ff7f0e")(lambda seed: LiRAOfflineAttack())
+
+
+def attack_names() -> tuple[str, ...]:
+    """Every registered attack, read live from the registry."""
+    return tuple(ATTACKS)
 
 
 def make_attack(name: str, seed: int = 0) -> MembershipAttack:

@@ -33,10 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qmu_kit import stats
 from qmu_kit._random import stream_seed
-from qmu_kit.attacks import ATTACKS, Observations, make_attack
+from qmu_kit.attacks import ATTACKS, Observations, make_attack  # noqa: F401 (ATTACKS re-exported)
 from qmu_kit.data import PreparedData
 from qmu_kit.metrics import MembershipMetrics, balanced_indices, membership_metrics
+from qmu_kit.stats import Estimate
 
 
 @dataclass(frozen=True)
@@ -73,27 +75,39 @@ class AttackOutcome:
     """One attack replayed against one model.
 
     Attributes:
-        mia_success_forget: share of forget-set members flagged as members (the paper's metric).
+        attack: the attack's registry name.
+        mia_success_forget: share of forget-set members flagged as members (the paper's metric), a
+            Wilson :class:`~qmu_kit.stats.Estimate` over the forget-set members.
         flag_rate_forget_nonmembers: the same share on the forget set's non-member counterparts
-            (a high value means the attack recognizes the class, not membership).
+            (a high value means the attack recognizes the class, not membership): its control.
         forget: forget-set members vs their non-member counterparts (balanced).
-        overall: retain members vs retain non-members (balanced).
+        overall: retain members vs retain non-members (balanced; the larger comparison, where a TPR at
+            1 % FPR can be measured at the classroom sizes).
     """
 
     attack: str
-    mia_success_forget: float
-    flag_rate_forget_nonmembers: float
+    mia_success_forget: Estimate
+    flag_rate_forget_nonmembers: Estimate
     forget: MembershipMetrics
     overall: MembershipMetrics
 
     def to_dict(self, curves: bool = True) -> dict:
+        """JSON-ready; :meth:`from_dict` reads it back (``curves=False`` leaves the ROC curves out)."""
         return {
             "attack": self.attack,
-            "mia_success_forget": self.mia_success_forget,
-            "flag_rate_forget_nonmembers": self.flag_rate_forget_nonmembers,
+            "mia_success_forget": self.mia_success_forget.to_dict(),
+            "flag_rate_forget_nonmembers": self.flag_rate_forget_nonmembers.to_dict(),
             "forget": self.forget.to_dict(curves),
             "overall": self.overall.to_dict(curves),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AttackOutcome":
+        return cls(
+            data["attack"], Estimate.from_dict(data["mia_success_forget"]),
+            Estimate.from_dict(data["flag_rate_forget_nonmembers"]),
+            MembershipMetrics.from_dict(data["forget"]), MembershipMetrics.from_dict(data["overall"]),
+        )
 
 
 class MembershipAudit:
@@ -110,7 +124,7 @@ class MembershipAudit:
         >>> rng = np.random.default_rng(0)
         >>> fake = lambda y: Observations(rng.dirichlet(np.ones(10), len(y)), y)
         >>> audit = MembershipAudit(["loss"]).fit(fake(data.y_train), fake(data.y_test), AuditSplit.draw(data))
-        >>> 0 <= audit.evaluate(fake(data.y_train), fake(data.y_test))["loss"].forget.auc <= 1
+        >>> 0 <= audit.evaluate(fake(data.y_train), fake(data.y_test))["loss"].forget.auc.value <= 1
         True
     """
 
@@ -159,8 +173,8 @@ class MembershipAudit:
 
             outcomes[name] = AttackOutcome(
                 attack=name,
-                mia_success_forget=float(member_flags[split.forget_members].mean()),
-                flag_rate_forget_nonmembers=float(nonmember_flags[split.forget_nonmembers].mean()),
+                mia_success_forget=stats.rate(member_flags[split.forget_members]),
+                flag_rate_forget_nonmembers=stats.rate(nonmember_flags[split.forget_nonmembers]),
                 forget=compare(split.forget_members, split.forget_nonmembers, stream_seed(self.seed, "balance-forget")),
                 overall=compare(~split.forget_members, ~split.forget_nonmembers, stream_seed(self.seed, "balance-overall")),
             )

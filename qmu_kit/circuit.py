@@ -1,6 +1,6 @@
 """The QNN circuit, defined once as a gate list, and three ways to run it.
 
-The circuit (science.md): amplitude-encode a normalized feature vector on ``n`` qubits, then ``depth``
+The circuit (as Su et al., arXiv 2509.06086, define it): amplitude-encode a normalized feature vector on ``n`` qubits, then ``depth``
 layers of U3(theta, phi, lambda) on every qubit followed by a CNOT ring (0->1, ..., n-2->n-1, n-1->0),
 then measure Z on every wire. :meth:`CircuitSpec.gates` is the single definition; every backend reads it:
 

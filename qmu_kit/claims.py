@@ -147,7 +147,7 @@ _SIZES: dict = {}  # subset sizes by the data's cache key: preparing the data ag
 def _subset_sizes(config) -> dict:
     key = config.cache_key("retrained")  # everything the data and the forget set depend on
     if key not in _SIZES:
-        _SIZES[key] = _count_subsets(config.prepare_data())
+        _SIZES[key] = _count_subsets(config.load_data())
     return _SIZES[key]
 
 
@@ -179,15 +179,11 @@ def sample_count(config, name: str) -> int:
     return {**sizes, **aucs}[name]
 
 
-def _as_dict(result):
-    return result.to_dict() if hasattr(result, "to_dict") else result
+def _typed(result):
+    """An :class:`~qmu_kit.results.ExperimentResult` (its JSON is read back with ``from_dict``)."""
+    from qmu_kit.results import ExperimentResult
 
-
-def _config(result):
-    from qmu_kit.experiment import ExperimentConfig
-
-    config = result.config if hasattr(result, "config") else result["config"]
-    return config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config)
+    return ExperimentResult.from_dict(result) if isinstance(result, Mapping) else result
 
 
 def auc_from_roc(roc: Mapping, n_members: int, n_nonmembers: int) -> Estimate:
@@ -220,21 +216,19 @@ def measure(result, model: str, name: str, attack: str | None = None) -> Estimat
         >>> print(measure(result, "original", "acc_test_retain"))                                     # doctest: +SKIP
         0.92 [0.90, 0.94] (n=630)
     """
-    config = _config(result)
-    entry = _as_dict(result)["models"][model]
-    attack = attack or config.primary_attack
-    outcome = entry["attacks"][attack]
-    if name in ("mia_auc", "mia_auc_overall"):
-        which = "forget" if name == "mia_auc" else "overall"
-        metrics = outcome[which]
-        return auc_from_roc(outcome[f"roc_{which}"], metrics["n_members"], metrics["n_nonmembers"])
-    sizes = _subset_sizes(config)
-    if name not in sizes:
-        raise ValueError(f"unknown measurable number {name!r}: allowed are {', '.join([*sizes, 'mia_auc', 'mia_auc_overall'])}")
-    value = {"mia_success_forget": outcome["mia_success_forget"],
-             "mia_flag_rate_forget_nonmembers": outcome["flag_rate_forget_nonmembers"]}.get(name, entry.get(name))
-    n = sizes[name]
-    return proportion(int(round(value * n)), n)
+    typed = _typed(result)
+    entry = typed.models[model]
+    outcome = entry.attacks[attack or entry.primary_attack]
+    estimates = {
+        "acc_train_retain": entry.acc_train_retain, "acc_train_forget": entry.acc_train_forget,
+        "acc_test_retain": entry.acc_test_retain, "acc_test_forget": entry.acc_test_forget,
+        "mia_success_forget": outcome.mia_success_forget,
+        "mia_flag_rate_forget_nonmembers": outcome.flag_rate_forget_nonmembers,
+        "mia_auc": outcome.forget.auc, "mia_auc_overall": outcome.overall.auc,
+    }
+    if name not in estimates:
+        raise ValueError(f"unknown measurable number {name!r}: allowed are {', '.join(estimates)}")
+    return estimates[name]
 
 
 def recordable(estimate: Estimate) -> dict:

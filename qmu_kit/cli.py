@@ -18,10 +18,8 @@ import ast
 import sys
 from collections.abc import Callable, Sequence
 
-from qmu_kit import tuning
-from qmu_kit._validation import MAX_SHOTS, check_choice, check_depth, check_int, check_qubits, check_shots
-from qmu_kit.data import DATASETS, MODELS, ForgetSpec
-from qmu_kit import verify_cli
+from qmu_kit import device_cli, tuning, verify_cli
+from qmu_kit._validation import check_choice, check_int
 
 EXIT_BAD_INPUT = 2
 
@@ -59,18 +57,6 @@ def _parsed_int(text: str):
         return text
 
 
-def _qubits(text: str) -> int:
-    return check_qubits(_parsed_int(text))
-
-
-def _depth(text: str) -> int:
-    return check_depth(_parsed_int(text))
-
-
-def _forget(text: str) -> str:
-    return str(ForgetSpec.parse(text))
-
-
 def _names(kind: str, allowed: Sequence[str], all_word: bool = True) -> Callable:
     def check(text: str) -> tuple[str, ...]:
         if all_word and text.strip() == "all":
@@ -104,28 +90,29 @@ def _option(text: str) -> tuple[str, str, object]:
     return method, knob, value
 
 
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
 def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags that describe one experiment (``run``; the base of a ``sweep``)."""
-    from qmu_kit.experiment import ATTACK_NAMES, METHODS, PRESETS
-    from qmu_kit.unlearning import PARAMETER_GROUPS
+    """The flags that describe one experiment (``run``; the base of a ``sweep``), built from the
+    config's field table (:data:`qmu_kit.experiment.FIELDS`): one place for each range and help text.
+    Choices are read from the registries when the parser is built, so registered methods and attacks
+    are choices too."""
+    from qmu_kit.experiment import FIELDS, PRESETS
 
     parser.add_argument("--preset", choices=tuple(PRESETS), default="classroom", help="starting point (default classroom)")
-    parser.add_argument("--model", choices=MODELS, help="basic or hybrid QNN")
-    parser.add_argument("--qubits", type=_flag_type(_qubits), metavar="N", help="number of qubits (2..12)")
-    parser.add_argument("--depth", type=_flag_type(_depth), metavar="L", help="circuit layers (1..50)")
-    parser.add_argument("--shots", type=_flag_type(check_shots), metavar="exact|S", help=f"'exact' or 1..{MAX_SHOTS} shots")
-    parser.add_argument("--method", type=_names("method", METHODS), metavar="NAMES", help=f"{'|'.join(METHODS)}|all, or a comma list")
-    parser.add_argument("--forget", type=_flag_type(_forget), metavar="class:K|random:F", help="what to forget")
-    parser.add_argument("--seed", type=_integer("seed", 0, 2**32 - 1), metavar="N", help="the one seed (0..2**32-1)")
-    parser.add_argument("--dataset", choices=DATASETS, help="digits (embedded) or mnist (embedded 5,000 images, or local files with --data-path)")
-    parser.add_argument("--data-path", metavar="PATH", help="full MNIST: directory of IDX files or mnist.npz")
-    parser.add_argument("--n-train", type=_integer("n_train", 20, 100_000), metavar="N", help="training-set size")
-    parser.add_argument("--n-test", type=_integer("n_test", 20, 100_000), metavar="N", help="test-set size")
-    parser.add_argument("--epochs", type=_integer("epochs", 1, 10_000), metavar="N", help="training epochs")
-    parser.add_argument("--attacks", type=_names("attack", ATTACK_NAMES), metavar="NAMES", help=f"{'|'.join(ATTACK_NAMES)}|all")
-    parser.add_argument("--attack", choices=ATTACK_NAMES, help="attack behind the headline MIA numbers (default mlp)")
-    parser.add_argument("--shadows", type=_integer("n_shadows", 1, 64), metavar="K", help="LiRA shadow models")
-    parser.add_argument("--unlearn-params", choices=PARAMETER_GROUPS, help="parameters unlearning may change")
+    for name, spec in FIELDS.items():
+        if spec.flag is None:
+            continue
+        if spec.names:
+            allowed = spec.choices()
+            parser.add_argument(spec.flag, dest=_dest(spec.flag), type=_names(name.rstrip("s"), allowed), metavar=spec.metavar,
+                                help=f"{spec.help}: {'|'.join(allowed)}|all, or a comma list")
+        elif spec.choices is not None:
+            parser.add_argument(spec.flag, dest=_dest(spec.flag), choices=spec.choices(), help=spec.help)
+        else:
+            parser.add_argument(spec.flag, dest=_dest(spec.flag), type=_flag_type(spec.parse), metavar=spec.metavar, help=spec.help)
     parser.add_argument("--option", type=_flag_type(_option), action="append", default=[], metavar="METHOD.KNOB=VALUE",
                         help="a method knob, e.g. ga.lr=0.02 (repeatable)")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache location (default: the user cache dir)")
@@ -136,6 +123,7 @@ def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from qmu_kit.app import DEFAULT_HOST, DEFAULT_POOL_SIZE, DEFAULT_PORT
     from qmu_kit.experiment import PRESETS
+    from qmu_kit.reproduce import MIN_DEVICE_QUERIES
     from qmu_kit.sweep import DEFAULT_MAX_HOURS, default_workers
 
     parser = _Parser(prog="qmu-kit", description="Membership leakage and unlearning of quantum neural networks.")
@@ -169,14 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--pool", type=_integer("pool", 0, 64), default=DEFAULT_POOL_SIZE, metavar="N",
                      help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
 
-    __import__("qmu_kit.device_cli").device_cli.add_parser(commands)
+    device_cli.add_parser(commands)
     reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
     reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
     reproduce.add_argument("--preset", choices=tuple(PRESETS), default="paper", help="preset for every notebook (default paper)")
     reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=5, metavar="N",
                            help="evaluation seeds 100, 101, ... (default 5; disjoint from the tuning seeds 0-2)")
-    reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=60, metavar="N",
-                           help="members and non-members queried on the emulated device")
+    reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=MIN_DEVICE_QUERIES, metavar="N",
+                           help=f"members and non-members queried on the emulated device (default {MIN_DEVICE_QUERIES}, "
+                                "what the device claim needs)")
     reproduce.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
                            help="parallel worker processes for the runs (default: one per core)")
     reproduce.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
@@ -198,40 +187,11 @@ def _positive_float(name: str) -> Callable:
     return check
 
 
-#: How a sweep grid value given as text becomes a config value.
-_INT_FIELDS = {"n_qubits", "depth", "n_train", "n_test", "epochs", "batch_size", "n_shadows", "seed"}
-
-
-def _grid_value(field: str, text: str):
-    text = text.strip()
-    if field == "shots":
-        return check_shots(text)
-    if field in _INT_FIELDS:
-        value = _parsed_int(text)
-        if not isinstance(value, int):
-            raise ValueError(f"{field}={text!r} is not valid: {field} takes integers")
-        return value
-    if field == "lr":
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"lr={text!r} is not valid: lr takes numbers") from None
-    if field == "retrain":
-        if text.lower() not in ("true", "false"):
-            raise ValueError(f"retrain={text!r} is not valid: use true or false")
-        return text.lower() == "true"
-    if field in ("methods", "attacks"):
-        return tuple(part for part in text.split("+") if part) if text not in ("", "none") else ()
-    return text
-
-
 def _grid_item(text: str) -> tuple[str, list]:
     """``FIELD=V1,V2,...`` -> (field, [values]); tuple fields join names with ``+`` (``methods=ga+rga,ssd``)."""
-    import dataclasses
+    from qmu_kit.experiment import FIELDS
 
-    from qmu_kit.experiment import ExperimentConfig
-
-    fields = [f.name for f in dataclasses.fields(ExperimentConfig) if f.name != "method_options"]
+    fields = list(FIELDS)
     if "=" not in text:
         raise ValueError(f"grid item {text!r} is not FIELD=V1,V2 (fields: {', '.join(fields)})")
     field, values = text.split("=", 1)
@@ -240,24 +200,28 @@ def _grid_item(text: str) -> tuple[str, list]:
     parts = [v for v in values.split(",") if v.strip()]
     if not parts:
         raise ValueError(f"grid item {text!r} lists no values")
-    return field, [_grid_value(field, v) for v in parts]
+    return field, [FIELDS[field].parse(v, separator="+") for v in parts]
 
 
-#: CLI flag -> ExperimentConfig field.
-FLAG_FIELDS = {
-    "model": "model", "qubits": "n_qubits", "depth": "depth", "shots": "shots", "method": "methods",
-    "forget": "forget", "seed": "seed", "dataset": "dataset", "data_path": "data_path", "n_train": "n_train",
-    "n_test": "n_test", "epochs": "epochs", "attacks": "attacks", "attack": "attack", "shadows": "n_shadows",
-    "unlearn_params": "unlearn_params",
-}
+def _flag_of(field: str) -> str:
+    """The command-line flag that sets a config field (``--option`` for method knobs)."""
+    from qmu_kit.experiment import FIELDS
+
+    if field == "method_options":
+        return "--option"
+    return FIELDS[field].flag if field in FIELDS and FIELDS[field].flag else f"--{field.replace('_', '-')}"
 
 
 def config_from_args(args: argparse.Namespace):
-    from qmu_kit.experiment import ExperimentConfig
+    """The experiment the flags describe; a bad value is reported against the flag of its field."""
+    from qmu_kit._validation import ConfigError
+    from qmu_kit.experiment import FIELDS, ExperimentConfig
 
-    overrides = {field: getattr(args, flag) for flag, field in FLAG_FIELDS.items() if getattr(args, flag) is not None}
-    if args.data_path and args.dataset != "mnist":
-        raise UsageError("argument --data-path: only used with --dataset mnist")
+    overrides = {}
+    for name, spec in FIELDS.items():
+        value = getattr(args, _dest(spec.flag), None) if spec.flag else None
+        if value is not None:
+            overrides[name] = value
     options = {}
     for method, knob, value in args.option:
         options.setdefault(method, {})[knob] = value
@@ -265,9 +229,10 @@ def config_from_args(args: argparse.Namespace):
         overrides["method_options"] = options  # merged into the preset's knobs
     try:
         return ExperimentConfig.from_preset(args.preset, **overrides)
+    except ConfigError as error:
+        raise UsageError(f"argument {_flag_of(error.field)}: {error}") from None
     except ValueError as error:
-        flag = "--option" if "option" in str(error) else None
-        raise UsageError(f"argument {flag}: {error}" if flag else str(error)) from None
+        raise UsageError(str(error)) from None
 
 
 def _cache(args):
@@ -318,6 +283,7 @@ def _sweep_file(path: str) -> tuple[str | None, dict, dict]:
 
 
 def command_sweep(args: argparse.Namespace) -> int:
+    from qmu_kit._validation import ConfigError
     from qmu_kit.sweep import SweepError, run_sweep
 
     grid = dict(args.grid)
@@ -333,7 +299,10 @@ def command_sweep(args: argparse.Namespace) -> int:
         base = base.replace(**base_fields) if base_fields else base
         result = run_sweep(base, grid, n_jobs=args.jobs, scheduler=args.scheduler, cache=_cache(args),
                            progress=not args.quiet and sys.stderr.isatty(), max_hours=args.max_hours)
-    except (ValueError, TypeError) as error:
+    except ConfigError as error:  # a bad value from the sweep file's base, the grid or a flag
+        source = "--file" if error.field in base_fields else "--grid" if error.field in grid else _flag_of(error.field)
+        raise UsageError(f"argument {source}: {error}") from None
+    except (ValueError, TypeError) as error:  # the sweep's own checks (empty or too large a grid)
         raise UsageError(f"argument --grid: {error}" if "grid" in str(error) or "sweep" in str(error) else str(error)) from None
     except SweepError as error:
         print(f"qmu-kit: sweep failed: {error}", file=sys.stderr)
@@ -370,8 +339,7 @@ def command_reproduce(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce, "tune": tuning.run,
-            "verify": verify_cli.run}
-COMMANDS["device"] = lambda args: __import__("qmu_kit.device_cli").device_cli.run(args)
+            "verify": verify_cli.run, "device": device_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

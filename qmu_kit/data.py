@@ -354,7 +354,7 @@ class AmplitudeFeatures:
         else:
             out = np.zeros((len(flat), self.n_features_))
             out[:, : self.n_pixels_] = flat
-        # An all-zero vector has no direction to encode; a tiny constant keeps it a valid state.
+        # An all-zero vector has no direction to encode; all ones (the uniform superposition) keeps it a valid state.
         norms = np.linalg.norm(out, axis=1)
         out[norms == 0] = 1.0
         return out.astype(np.float32)

@@ -27,7 +27,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--queries", type=int, default=500, metavar="N", help="members and non-members queried (20..2000)")
     parser.add_argument("--shots", type=int, default=1000, metavar="S", help="shots per query (1..1000000; never exact)")
     parser.add_argument("--method", default="", metavar="NAMES",
-                        help=f"unlearning methods also audited, comma list of {'|'.join(m for m in METHODS if m != 'retrain')}")
+                        help=f"unlearning methods also audited, comma list of {'|'.join(METHODS)}")
     parser.add_argument("--engine", default="fast", choices=("fast", "aer"),
                         help="aer: devices: fast (exact noisy distribution, default) or aer (one circuit per query)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="experiment seed")

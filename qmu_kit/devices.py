@@ -407,7 +407,7 @@ def run_device_audit(
                                 n_circuits=2 * n_queries * (1 + len(config.methods)))
         session.preflight()  # credentials, qubits, cost preview and confirmation: before any training
 
-    data = config.prepare_data()
+    data = config.load_data()
     original = train_original(config, data, store, progress)
     rng = np.random.default_rng([config.seed, 5])
     # Members and non-members hold the same number of forget-set samples, so that no attack can

@@ -4,36 +4,17 @@
 (:mod:`qmu_kit.audit`), unlearns the forget set with each requested method, retrains from scratch on
 the retain set (the gold standard), and audits every model, all at the configured ``shots``.
 
-The result's JSON schema (version :data:`SCHEMA_VERSION`; stable: fields are only ever added)::
-
-    {
-      "config":   {...every ExperimentConfig field, defaults resolved...},
-      "versions": {"schema": 1, "qmu_kit": ..., "python": ..., "torch": ..., "pennylane": ..., ...},
-      "models": {
-        NAME: {                       # "original", "retrained" (unless retrain=false), one per method
-          "acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget",
-          "mia_success_forget",       # the paper's metric, primary attack (config.primary_attack)
-          "mia_flag_rate_forget_nonmembers",   # its control
-          "mia_auc", "mia_accuracy", "mia_tpr_at_1pct_fpr", "mia_tpr_at_0_1pct_fpr",  # forget set
-          "mia_auc_overall",          # retain members vs retain non-members
-          "seconds", "circuit_evaluations",     # cost of producing the model (training/unlearning)
-          "speedup_vs_retrain",       # retrained seconds / seconds (null for the original)
-          "distance_to_retrained",    # mean total-variation distance of exact outputs on the forget set
-                                      # (null when the experiment ran without retraining)
-          "attacks": {ATTACK: AttackOutcome.to_dict()},   # every attack, with ROC curves
-          "losses": {"train_retain": [...], "train_forget": [...], "test_retain": [...], "test_forget": [...]},
-          "details": {...}            # training history (original) or the unlearning report
-        }
-      }
-    }
-
-Accuracies and attack rates are fractions in [0, 1]; ``nan`` is written as JSON ``NaN`` where a
-subset is empty.
+The result is typed (:mod:`qmu_kit.results`): an :class:`~qmu_kit.results.ExperimentResult` with one
+:class:`~qmu_kit.results.ModelResult` per model, whose rates and AUCs are
+:class:`~qmu_kit.stats.Estimate` s (value, sample count, 95 % interval). Its JSON schema is described
+there. This module holds the configuration (:class:`ExperimentConfig`, the presets, the cache keys)
+and the pipeline's stages; everything is re-exported here, so ``from qmu_kit.experiment import
+ExperimentResult`` keeps working.
 
 Example:
     >>> config = ExperimentConfig.from_preset("classroom", methods=("ssd",), attacks=("loss",), epochs=2)
     >>> result = run_experiment(config, cache=False)   # doctest: +SKIP
-    >>> result.models["ssd"]["acc_train_forget"]        # doctest: +SKIP
+    >>> result.models["ssd"].acc_train_forget.value     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -42,10 +23,10 @@ import dataclasses
 import functools
 import hashlib
 import json
-import math
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,28 +35,48 @@ import torch
 
 from qmu_kit import __version__
 from qmu_kit._random import stream_seed
-from qmu_kit._validation import check_choice, check_depth, check_float, check_int, check_qubits, check_shots
-from qmu_kit.attacks import ATTACKS, Observations, ShadowModels, needs_reference
+from qmu_kit._validation import (
+    MAX_DEPTH,
+    MAX_QUBITS,
+    MAX_SHOTS,
+    MIN_QUBITS,
+    ConfigError,
+    check_choice,
+    check_depth,
+    check_float,
+    check_int,
+    check_qubits,
+    check_shots,
+    parse_text,
+)
+from qmu_kit.attacks import Observations, ShadowModels, attack_names, needs_reference
 from qmu_kit.audit import AuditSplit, MembershipAudit
 from qmu_kit.cache import CacheWarning, ResultCache, atomic_write, resolve_cache
 from qmu_kit.data import DATASETS, EMBEDDED_SAMPLES, MODELS, ForgetSpec, check_sizes, embedded_mnist_path, prepare_data
 from qmu_kit.readout import make_readout
+from qmu_kit.results import SCHEMA_VERSION, TABLE_COLUMNS, ExperimentResult, ModelResult
 from qmu_kit.signals import loss as loss_signal
-from qmu_kit.training import PAPER_DEPTH, PAPER_TRAINING, QNNClassifier
+from qmu_kit.training import PAPER_DEPTH, PAPER_TRAINING, QNNClassifier, prediction_accuracy
 from qmu_kit.unlearning import (
     PARAMETER_GROUPS,
-    UNLEARNING_METHODS,
     GradientAscent,
     SelectiveSynapticDampening,
     UnlearningReport,
     UnlearningTask,
     make_method,
+    method_names,
 )
 
-SCHEMA_VERSION = 1
-#: Unlearning methods an experiment can request (retraining always runs as the reference).
-METHODS = tuple(name for name in UNLEARNING_METHODS if name != "retrain")
-ATTACK_NAMES = tuple(ATTACKS)
+def __getattr__(name: str):
+    # METHODS and ATTACK_NAMES are read from the registries each time, so that a method or attack
+    # registered after import (in a notebook) is a valid choice everywhere.
+    if name == "METHODS":
+        return method_names()
+    if name == "ATTACK_NAMES":
+        return attack_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 MAX_SAMPLES = 100_000
 DIGITS_SAMPLES = EMBEDDED_SAMPLES["digits"]  # scikit-learn's load_digits
 
@@ -102,19 +103,100 @@ PRESETS: dict[str, dict] = {
 }
 
 
-#: Modules that only present numbers; editing them must not invalidate cached results.
-_PRESENTATION_MODULES = {"plots.py", "widgets.py", "notebook.py", "cli.py", "sweep.py", "reproduce.py", "app.py", "__init__.py",
-                         "claims.py", "trends.py"}
+#: A kit module whose top level assigns this name to ``True`` only presents numbers: the code
+#: fingerprint stops at it (editing a table's column width must not invalidate cached results).
+PRESENTATION_MARK = "__presentation__"
+
+
+def _top_level_kit_imports(path: Path) -> tuple[set[str], bool]:
+    """The ``qmu_kit`` modules a source file imports at its top level, and whether it is marked presentation."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found, presentation = set(), False
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "qmu_kit":
+            if node.module == "qmu_kit":
+                found.update(alias.name for alias in node.names)
+            else:
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("qmu_kit."))
+        elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) == PRESENTATION_MARK for t in node.targets):
+            presentation = bool(getattr(node.value, "value", False))
+    return found, presentation
+
+
+#: Where the walk starts: the experiment, and the modules that compute and cache numbers of their
+#: own under an experiment's cache key (device audits, IBM jobs, shot replicates, verify's models).
+COMPUTING_ROOTS = ("experiment", "devices", "remote", "trends", "verify")
+
+
+def computing_modules() -> list[str]:
+    """The kit modules an experiment's numbers depend on: everything :data:`COMPUTING_ROOTS` import
+    at their top level, transitively, except modules marked as presentation (see :data:`PRESENTATION_MARK`).
+
+    Functions that import lazily (plots inside a ``.plot()`` helper) do not compute numbers, so the
+    walk follows top-level imports only; a test checks that no computing module reaches a
+    presentation-only module (plots, widgets, notebook, cli, app) at import time.
+    """
+    package = Path(__file__).parent
+    todo, seen = list(COMPUTING_ROOTS), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = package / f"{name}.py"
+        if not path.exists():  # a subpackage or a name imported from the package root
+            path = package / name / "__init__.py"
+            if not path.exists():
+                continue
+        imports, presentation = _top_level_kit_imports(path)
+        if presentation:
+            continue
+        seen.add(name)
+        todo.extend(imports)
+    return sorted(seen)
 
 
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """Hash of the kit's computing code: cached results never outlive a change to it."""
+    """Hash of the kit's computing code (:func:`computing_modules`): cached results never outlive a change to it."""
+    package = Path(__file__).parent
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        if path.name not in _PRESENTATION_MODULES:
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in computing_modules():
+        path = package / f"{name}.py"
+        path = path if path.exists() else package / name / "__init__.py"
+        digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def external_code(config: "ExperimentConfig") -> dict[str, str] | None:
+    """Hashes of the source of every method and attack ``config`` uses that is registered from outside
+    the kit (a student's, in a test or a module), so that editing it invalidates cached results.
+
+    Returns ``None`` when some such source cannot be read (a class defined in a notebook cell): that
+    experiment's result is then not cached at all, rather than replayed after an edit.
+    """
+    import inspect
+
+    from qmu_kit.attacks import ATTACKS
+    from qmu_kit.unlearning import UNLEARNING_METHODS
+
+    hashes = {}
+    for kind, registry, names in (("method", UNLEARNING_METHODS, config.methods), ("attack", ATTACKS, config.attacks)):
+        for name in names:
+            factory = registry[name]
+            chain = [c for c in getattr(factory, "__mro__", (factory,)) if c is not object]
+            outside = [c for c in chain if not (getattr(c, "__module__", "") or "").startswith("qmu_kit")]
+            if not outside:
+                continue
+            try:
+                source = "".join(inspect.getsource(c) for c in outside)
+            except (OSError, TypeError):
+                return None
+            hashes[f"{kind}:{name}"] = hashlib.sha256(source.encode()).hexdigest()[:16]
+    return hashes
 
 
 def _as_tuple(name: str, value, allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -126,6 +208,95 @@ def _as_tuple(name: str, value, allowed: tuple[str, ...]) -> tuple[str, ...]:
     if len(set(value)) != len(value):
         raise ValueError(f"{name}={list(value)!r} repeats a name: list each of {', '.join(allowed)} at most once")
     return value
+
+
+def _check_bool(name: str):
+    def check(value) -> bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}={value!r} is not valid: {name} must be True or False")
+        return value
+
+    return check
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One :class:`ExperimentConfig` field's rules, in the one place they live.
+
+    The config validates with :attr:`check`; the command line builds its flag from :attr:`flag`,
+    :attr:`metavar`, :attr:`help` and :attr:`choices`; the sweep grid, the YAML sweep file and notebook
+    parameters parse and check values with :meth:`parse` and :attr:`check`.
+
+    Attributes:
+        check: ``value -> value`` (normalized); raises ``ValueError`` naming the value and the range.
+        help: one line for ``--help``.
+        flag: the command-line flag (``None``: not on the command line).
+        metavar: the flag's placeholder.
+        choices: for a field of names, ``() -> tuple`` of the allowed names (read live: registries).
+        names: the value is a tuple of names (``methods``, ``attacks``).
+        nullable: ``None`` is allowed and means the model's or attack's default.
+        text: :attr:`check` reads text itself (``shots="exact"``): :meth:`parse` hands it the text as typed.
+    """
+
+    check: Callable[[Any], Any]
+    help: str
+    flag: str | None = None
+    metavar: str | None = None
+    choices: Callable[[], tuple] | None = None
+    names: bool = False
+    nullable: bool = False
+    text: bool = False
+
+    def validate(self, value):
+        """``check(value)``, with ``None`` passed through where the field allows it."""
+        return None if value is None and self.nullable else self.check(value)
+
+    def parse(self, text: str, separator: str = ","):
+        """A value written as text, validated: ``"300"`` -> 300, names split at ``separator``."""
+        if self.names:
+            text = text.strip()
+            return self.validate(() if text in ("", "none") else tuple(p.strip() for p in text.split(separator) if p.strip()))
+        if self.nullable and text.strip().lower() in ("none", "default"):
+            return None
+        return self.validate(text.strip() if self.text else parse_text(text))
+
+
+def _choice(name: str, allowed: Callable[[], tuple]):
+    return lambda value: check_choice(name, value, allowed())
+
+
+def _ranged(name: str, low: int, high: int):
+    return lambda value: check_int(name, value, low, high)
+
+
+#: Every field's range, parser, help and flag (``method_options`` is checked by the methods themselves).
+FIELDS: dict[str, FieldSpec] = {
+    "dataset": FieldSpec(_choice("dataset", lambda: DATASETS), "digits (embedded) or mnist (embedded 5,000 images, or local files with --data-path)", "--dataset",
+                         choices=lambda: DATASETS),
+    "data_path": FieldSpec(str, "full MNIST: directory of IDX files or mnist.npz", "--data-path", "PATH", nullable=True),
+    "model": FieldSpec(_choice("model", lambda: MODELS), "basic or hybrid QNN", "--model", choices=lambda: MODELS),
+    "n_qubits": FieldSpec(check_qubits, f"number of qubits ({MIN_QUBITS}..{MAX_QUBITS})", "--qubits", "N"),
+    "depth": FieldSpec(check_depth, f"circuit layers (1..{MAX_DEPTH}; default: the paper's)", "--depth", "L", nullable=True),
+    "n_train": FieldSpec(_ranged("n_train", 20, MAX_SAMPLES), f"training-set size (20..{MAX_SAMPLES})", "--n-train", "N"),
+    "n_test": FieldSpec(_ranged("n_test", 20, MAX_SAMPLES), f"test-set size (20..{MAX_SAMPLES})", "--n-test", "N"),
+    "epochs": FieldSpec(_ranged("epochs", 1, 10_000), "training epochs (1..10000)", "--epochs", "N", nullable=True),
+    "lr": FieldSpec(lambda value: check_float("lr", value, 0.0, 10.0, low_inclusive=False), "training learning rate",
+                    nullable=True),
+    "batch_size": FieldSpec(_ranged("batch_size", 1, MAX_SAMPLES), "training batch size", nullable=True),
+    "forget": FieldSpec(lambda value: str(ForgetSpec.parse(value)), "what to forget", "--forget", "class:K|random:F"),
+    "shots": FieldSpec(check_shots, f"'exact' or 1..{MAX_SHOTS} shots", "--shots", "exact|S", text=True),
+    "methods": FieldSpec(lambda value: _as_tuple("methods", value, method_names()), "unlearning methods", "--method",
+                         "NAMES", choices=method_names, names=True),
+    "retrain": FieldSpec(_check_bool("retrain"), "also retrain from scratch (the gold standard)"),
+    "unlearn_params": FieldSpec(_choice("unlearn_params", lambda: PARAMETER_GROUPS), "parameters unlearning may change",
+                                "--unlearn-params", choices=lambda: PARAMETER_GROUPS),
+    "attack": FieldSpec(_choice("attack", attack_names), "attack behind the headline MIA numbers (default mlp)", "--attack",
+                        choices=attack_names, nullable=True),
+    "attacks": FieldSpec(lambda value: _as_tuple("attacks", value, attack_names()), "attacks to run", "--attacks", "NAMES",
+                         choices=attack_names, names=True),
+    "n_shadows": FieldSpec(_ranged("n_shadows", 1, 64), "LiRA shadow models (1..64)", "--shadows", "K"),
+    "seed": FieldSpec(_ranged("seed", 0, 2**32 - 1), "the one seed (0..2**32-1)", "--seed", "N"),
+}
 
 
 @dataclass(frozen=True)
@@ -168,54 +339,49 @@ class ExperimentConfig:
     batch_size: int | None = None
     forget: str = "class:4"
     shots: int | None = None
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = field(default_factory=method_names)
     retrain: bool = True
     unlearn_params: str = "all"
     method_options: Mapping[str, Mapping] = field(default_factory=dict)
     attack: str | None = None
-    attacks: tuple[str, ...] = ATTACK_NAMES
+    attacks: tuple[str, ...] = field(default_factory=attack_names)
     n_shadows: int = 2
     seed: int = 0
 
     def __post_init__(self):
+        # Each field by its own rule (FIELDS), then the rules that tie fields together. Errors are
+        # ConfigErrors naming the field, so the command line can point at the flag.
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        check_choice("dataset", self.dataset, DATASETS)
+
+        def fail(name: str, message: str):
+            raise ConfigError(message, name)
+
+        for name, spec in FIELDS.items():
+            try:
+                set_(name, spec.validate(getattr(self, name)))
+            except ConfigError:
+                raise
+            except ValueError as error:
+                raise ConfigError(str(error), name) from None
         if self.dataset == "digits" and self.data_path:
-            raise ValueError(f"data_path={self.data_path!r} is only used with dataset='mnist'")
-        if self.data_path is not None:
-            set_("data_path", str(self.data_path))
-        check_choice("model", self.model, MODELS)
-        check_qubits(self.n_qubits)
-        if self.depth is not None:
-            check_depth(self.depth)
-        check_int("n_train", self.n_train, 20, MAX_SAMPLES)
-        check_int("n_test", self.n_test, 20, MAX_SAMPLES)
-        check_sizes(self.dataset, self.data_path or None, self.n_train, self.n_test)
-        if self.epochs is not None:
-            check_int("epochs", self.epochs, 1, 10_000)
-        if self.lr is not None:
-            set_("lr", check_float("lr", self.lr, 0.0, 10.0, low_inclusive=False))
-        if self.batch_size is not None:
-            check_int("batch_size", self.batch_size, 1, MAX_SAMPLES)
-        set_("forget", str(ForgetSpec.parse(self.forget)))
-        set_("shots", check_shots(self.shots))
-        set_("methods", _as_tuple("methods", self.methods, METHODS))
-        if not isinstance(self.retrain, bool):
-            raise ValueError(f"retrain={self.retrain!r} is not valid: retrain must be True or False")
+            fail("data_path", f"data_path={self.data_path!r} is only used with dataset='mnist'")
+        try:
+            check_sizes(self.dataset, self.data_path or None, self.n_train, self.n_test)
+        except ValueError as error:
+            fail("n_train", str(error))
         if self.methods and not self.retrain:
-            raise ValueError("retrain=False is only allowed without unlearning methods: every method is judged against the retrained model")
-        check_choice("unlearn_params", self.unlearn_params, PARAMETER_GROUPS)
+            fail("retrain", "retrain=False is only allowed without unlearning methods: every method is judged against the retrained model")
         options = {}
         for name, knobs in dict(self.method_options or {}).items():
-            check_choice("method in method_options", name, METHODS)
-            make_method(name, **dict(knobs))  # validates every knob and its range
+            try:
+                check_choice("method in method_options", name, method_names())
+                make_method(name, **dict(knobs))  # validates every knob and its range
+            except ValueError as error:
+                raise ConfigError(str(error), "method_options") from None
             options[name] = dict(sorted(dict(knobs).items()))
         set_("method_options", dict(sorted(options.items())))
-        set_("attacks", _as_tuple("attacks", self.attacks, ATTACK_NAMES))
-        if self.attack is not None and check_choice("attack", self.attack, ATTACK_NAMES) not in self.attacks:
-            raise ValueError(f"attack={self.attack!r} must be one of the attacks run: {', '.join(self.attacks)}")
-        check_int("n_shadows", self.n_shadows, 1, 64)
-        check_int("seed", self.seed, 0, 2**32 - 1)
+        if self.attack is not None and self.attack not in self.attacks:
+            fail("attack", f"attack={self.attack!r} must be one of the attacks run: {', '.join(self.attacks)}")
 
     @classmethod
     def from_preset(cls, preset: str = "classroom", **overrides) -> "ExperimentConfig":
@@ -238,7 +404,7 @@ class ExperimentConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def prepare_data(self):
+    def load_data(self):
         """The data this experiment runs on (:func:`qmu_kit.data.prepare_data` with this config's fields)."""
         return prepare_data(
             self.dataset, model=self.model, n_qubits=self.n_qubits, n_train=self.n_train, n_test=self.n_test,
@@ -292,21 +458,28 @@ class ExperimentConfig:
         stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.is_file()]
         return hashlib.sha256(repr(stats).encode()).hexdigest()
 
-    def cache_key(self, part: str = "result") -> str:
+    def cache_key(self, part: str = "result") -> str | None:
         """Hash of everything the ``part`` depends on: ``"result"``, or the trained ``"original"``,
         ``"shadows"`` and ``"retrained"`` models.
 
         Trained models depend only on data and training settings (and the retrained one on the forget
-        set), never on shots or methods, so moving a shots or method slider reuses them.
+        set), never on shots or methods, so moving a shots or method slider reuses them. A result that
+        uses a method or attack registered from outside the kit also depends on that code
+        (:func:`external_code`); ``None`` when that code cannot be read (the result is not cached).
         """
         config = self.to_dict()
+        external = {}
         if part != "result":
             keep = ("dataset", "data_path", "model", "n_qubits", "depth", "n_train", "n_test", "epochs", "lr", "batch_size", "seed")
             extra = {"original": (), "shadows": ("n_shadows",), "retrained": ("forget",)}[part]
             config = {k: config[k] for k in keep + extra}
+        else:
+            external = external_code(self)
+            if external is None:
+                return None
         payload = {
             "part": part, "config": config, "kit": __version__, "code": code_fingerprint(),
-            "schema": SCHEMA_VERSION, "data": self._data_fingerprint(),
+            "schema": SCHEMA_VERSION, "data": self._data_fingerprint(), **({"external": external} if external else {}),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -331,116 +504,13 @@ def versions() -> dict:
     }
 
 
-@dataclass(frozen=True)
-class ExperimentResult:
-    """An experiment's numbers (see the module docstring for the schema)."""
-
-    config: ExperimentConfig
-    versions: dict
-    models: dict
-    from_cache: bool = field(default=False, compare=False)
-
-    def to_dict(self) -> dict:
-        return {"config": self.config.to_dict(), "versions": dict(self.versions), "models": self.models}
-
-    @classmethod
-    def from_dict(cls, data: Mapping, from_cache: bool = False) -> "ExperimentResult":
-        for key in ("config", "versions", "models"):
-            if key not in data:
-                raise ValueError(f"not an experiment result: the key {key!r} is missing")
-        if data["versions"].get("schema") != SCHEMA_VERSION:
-            raise ValueError(f"result schema {data['versions'].get('schema')!r} is not {SCHEMA_VERSION}")
-        if "original" not in data["models"] or ("retrained" not in data["models"] and data["config"].get("retrain", True)):
-            raise ValueError("not an experiment result: models 'original' and 'retrained' are missing")
-        config = ExperimentConfig.from_dict(data["config"])
-        # Canonical order (original, retrained, methods; attacks as configured) whatever the JSON's.
-        order = ["original", "retrained", *config.methods]
-        rank = lambda names: (lambda name: names.index(name) if name in names else len(names))  # noqa: E731
-        models = {}
-        for name in sorted(data["models"], key=rank(order)):
-            model = dict(data["models"][name])  # copies: the caller's dict stays as it was
-            if isinstance(model.get("attacks"), dict):
-                model["attacks"] = {a: model["attacks"][a] for a in sorted(model["attacks"], key=rank(config.attacks))}
-            models[name] = model
-        return cls(config, dict(data["versions"]), models, from_cache)
-
-    def to_json(self, path: str | Path) -> Path:
-        """Write the JSON atomically (a crash never leaves half a file)."""
-        path = Path(path)
-        payload = json.dumps(self.to_dict(), indent=1).encode()
-        atomic_write(path, lambda file: file.write(payload))
-        return path
-
-    def table(self, columns: list[str] | None = None):
-        """Numbers per model as a pandas DataFrame (default: the headline columns of :meth:`summary`)."""
-        import pandas as pd
-
-        columns = list(columns or TABLE_COLUMNS)
-        frame = pd.DataFrame({name: {c: model.get(c) for c in columns} for name, model in self.models.items()}).T
-        return frame[columns].astype(float)
-
-    def attack_table(self, model: str = "original"):
-        """Every attack against one model: MIA success, its control, AUC and TPR (a DataFrame)."""
-        import pandas as pd
-
-        rows = {}
-        for attack, outcome in self.models[model]["attacks"].items():
-            rows[attack] = {
-                "MIA success (forget)": outcome["mia_success_forget"],
-                "control (forget non-members)": outcome["flag_rate_forget_nonmembers"],
-                "AUC forget": outcome["forget"]["auc"],
-                "AUC overall": outcome["overall"]["auc"],
-                "TPR@1%FPR overall": outcome["overall"]["tpr_at_1pct_fpr"],
-                "TPR@0.1%FPR overall": outcome["overall"]["tpr_at_0_1pct_fpr"],
-            }
-        return pd.DataFrame(rows).T
-
-    def summary(self) -> str:
-        """A readable fixed-width table (what ``qmu-kit run`` prints)."""
-        header = f"{'model':<10}" + "".join(f"{label:>{width}}" for label, width in TABLE_COLUMNS.values())
-        lines = [header, "-" * len(header)]
-        for name, model in self.models.items():
-            cells = []
-            for column, (_, width) in TABLE_COLUMNS.items():
-                value = model.get(column)
-                if value is None or (isinstance(value, float) and math.isnan(value)):
-                    text = "-"
-                elif column == "circuit_evaluations":
-                    text = f"{value:.2e}"
-                elif column == "seconds":
-                    text = f"{value:.1f}"
-                elif column == "speedup_vs_retrain":
-                    text = f"{value:.1f}x"
-                else:
-                    text = f"{value:.2f}"
-                cells.append(f"{text:>{width}}")
-            lines.append(f"{name:<10}" + "".join(cells))
-        return "\n".join(lines)
+def _rounded(values, digits: int = 5) -> tuple:
+    return tuple(round(float(v), digits) for v in values)
 
 
-#: Columns of :meth:`ExperimentResult.table` and their short labels.
-TABLE_COLUMNS = {
-    "acc_train_retain": ("acc:train-r", 12),
-    "acc_train_forget": ("acc:train-f", 12),
-    "acc_test_retain": ("acc:test-r", 11),
-    "acc_test_forget": ("acc:test-f", 11),
-    "mia_success_forget": ("MIA-success", 12),
-    "mia_flag_rate_forget_nonmembers": ("(control)", 10),
-    "mia_auc": ("AUC-f", 7),
-    "mia_tpr_at_1pct_fpr": ("TPR@1%", 8),
-    "mia_auc_overall": ("AUC-all", 8),
-    "seconds": ("seconds", 9),
-    "circuit_evaluations": ("circuits", 10),
-    "speedup_vs_retrain": ("speed-up", 10),
-}
-
-
-def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
-    return float((probs.argmax(1) == labels).mean()) if len(labels) else float("nan")
-
-
-def _rounded(values, digits: int = 5) -> list:
-    return [round(float(v), digits) for v in values]
+def accuracy(probs: np.ndarray, labels: np.ndarray):
+    """The share of ``probs`` whose arg-max is the label (:func:`~qmu_kit.training.prediction_accuracy`)."""
+    return prediction_accuracy(np.asarray(probs).argmax(1), labels)
 
 
 class _Progress:
@@ -459,34 +529,47 @@ class _Progress:
         self.bar.close()
 
 
-def _restore(cache: ResultCache | None, key: str, restore):
-    """``restore(state)`` of the model state stored under ``key``, or ``None`` when there is none or it
-    is unusable (an entry from an incompatible model: reported, then recomputed and overwritten)."""
-    state = cache.load_state(key) if cache is not None else None
-    if state is None:
-        return None
-    try:
-        return restore(state)
-    except Exception as error:
-        import warnings
+def get_or_fit(cache: ResultCache | None, key: str, fit, *, save=lambda model: model.to_state(),
+               load=QNNClassifier.from_state):
+    """The trained object stored under ``key``, or ``fit()``'s, stored under ``key`` for next time.
 
-        warnings.warn(f"ignoring unusable cached model {key} ({type(error).__name__}: {error}); recomputing", CacheWarning, stacklevel=3)
-        return None
+    One corruption policy for every cached model: an entry that cannot be read (the cache reports a
+    corrupt file) or cannot be rebuilt (an entry of an incompatible model) is reported as a
+    :class:`~qmu_kit.cache.CacheWarning`, recomputed and overwritten; nothing already computed is lost.
+
+    Args:
+        cache: where models live (``None``: always fit).
+        key: the entry's key (:meth:`ExperimentConfig.cache_key`).
+        fit: ``() -> object`` that trains it.
+        save, load: the object to a ``torch.save``-able state and back.
+    """
+    if cache is not None:
+        state = cache.load_state(key)
+        if state is not None:
+            try:
+                return load(state)
+            except Exception as error:  # any failure to rebuild means the entry is unusable
+                import warnings
+
+                warnings.warn(f"ignoring unusable cached model {key} ({type(error).__name__}: {error}); recomputing",
+                              CacheWarning, stacklevel=2)
+    fitted = fit()
+    if cache is not None:
+        cache.store_state(key, save(fitted))
+    return fitted
 
 
 def train_original(config: ExperimentConfig, data, cache: ResultCache | None, progress: bool = False) -> QNNClassifier:
     """The original model, from the model cache when the same data and training settings ran before."""
-    key = config.cache_key("original")
-    model = _restore(cache, key, QNNClassifier.from_state)
-    if model is None:
+
+    def fit():
         settings = config.training()
-        model = QNNClassifier(
+        return QNNClassifier(
             config.model, config.n_qubits, settings["depth"], n_classes=data.n_classes, lr=settings["lr"],
             batch_size=settings["batch_size"], epochs=settings["epochs"], seed=config.seed, progress=progress,
         ).fit(data.x_train, data.y_train, (data.x_test, data.y_test))
-        if cache is not None:
-            cache.store_state(key, model.to_state())
-    return model
+
+    return get_or_fit(cache, config.cache_key("original"), fit)
 
 
 def original_model(config: ExperimentConfig | None = None, cache: ResultCache | bool = True, progress: bool = False) -> QNNClassifier:
@@ -497,36 +580,33 @@ def original_model(config: ExperimentConfig | None = None, cache: ResultCache | 
         >>> clf.history_[-1]["test_accuracy"]                                                      # doctest: +SKIP
     """
     config = config if config is not None else ExperimentConfig()
-    return train_original(config, config.prepare_data(), resolve_cache(cache), progress)
+    return train_original(config, config.load_data(), resolve_cache(cache), progress)
 
 
 def retrain(config: ExperimentConfig, original: QNNClassifier, task: UnlearningTask, cache: ResultCache | None):
     """The gold standard, from the model cache when the same data, training and forget set ran before."""
-    key = config.cache_key("retrained")
-    restored = _restore(cache, key, lambda state: (QNNClassifier.from_state(state), UnlearningReport(**state["report"])))
-    if restored is not None:
-        return restored
-    model, report = make_method("retrain").unlearn(original, task, seed=config.seed)
-    if cache is not None:
-        cache.store_state(key, {**model.to_state(), "report": report.to_dict()})
-    return model, report
+    return get_or_fit(
+        cache, config.cache_key("retrained"), lambda: make_method("retrain").unlearn(original, task, seed=config.seed),
+        save=lambda fitted: {**fitted[0].to_state(), "report": fitted[1].to_dict()},
+        load=lambda state: (QNNClassifier.from_state(state), UnlearningReport(**state["report"])),
+    )
 
 
 def _shadow_outputs(config, data, original, cache) -> tuple[np.ndarray, np.ndarray]:
     """LiRA's shadow models' outputs on the training and test sets (shadows cached like the original)."""
-    key = config.cache_key("shadows")
-    restored = [_restore(cache, f"{key}{k}", QNNClassifier.from_state) for k in range(config.n_shadows)]
-    if all(model is not None for model in restored):
-        shadows = ShadowModels.from_models(restored)
-    else:
+
+    def fit():
         twin = original.get_params() | {"progress": False}
-        shadows = ShadowModels(
+        return ShadowModels(
             lambda seed: QNNClassifier(**(twin | {"seed": seed})), config.n_shadows,
             train_size=min(config.n_train, len(data.y_population) // 2), seed=config.seed,
         ).fit(data.x_population, data.y_population)
-        if cache is not None:
-            for k, model in enumerate(shadows.models_):
-                cache.store_state(f"{key}{k}", model.to_state())
+
+    shadows = get_or_fit(
+        cache, config.cache_key("shadows"), fit,
+        save=lambda fitted: {"models": [model.to_state() for model in fitted.models_]},
+        load=lambda state: ShadowModels.from_models([QNNClassifier.from_state(m) for m in state["models"]]),
+    )
     readout = lambda part: make_readout(config.shots, stream_seed(config.seed, part))  # noqa: E731
     return (
         shadows.predict_proba(data.x_train, readout=readout("shadow-train")),
@@ -535,11 +615,10 @@ def _shadow_outputs(config, data, original, cache) -> tuple[np.ndarray, np.ndarr
 
 
 def cached_result(config: ExperimentConfig, cache: ResultCache | None) -> ExperimentResult | None:
-    """The stored result of ``config``, or ``None`` when it never ran or the entry is unusable (reported)."""
-    if cache is None:
-        return None
-    key = config.cache_key()
-    stored = cache.load_json(key)
+    """The stored result of ``config``, or ``None`` when it never ran or the entry is unusable (an entry
+    of another schema version or a damaged one: reported, then recomputed and overwritten)."""
+    key = config.cache_key() if cache is not None else None
+    stored = cache.load_json(key) if key is not None else None
     if stored is None:
         return None
     try:
@@ -551,10 +630,61 @@ def cached_result(config: ExperimentConfig, cache: ResultCache | None) -> Experi
         return None
 
 
+def _unlearn(config, original, task, store, bar):
+    """Stage: the retrained reference, then every requested method; ``(models, reports)`` by name."""
+    models, reports = {}, {}
+    if config.retrain:
+        models["retrained"], reports["retrained"] = retrain(config, original, task, store)
+        bar.step("retrained")
+    for name in config.methods:
+        method = make_method(name, **config.method_options.get(name, {}))
+        readout = make_readout(config.shots, stream_seed(config.seed, f"unlearn-{name}"))
+        models[name], reports[name] = method.unlearn(original, task, readout=readout, params=config.unlearn_params, seed=config.seed)
+        bar.step(name)
+    return models, reports
+
+
+def _model_result(config, data, name, model, observed, outcomes, report, retrained_report, distance) -> ModelResult:
+    """Stage: one model's typed result from what the audit observed."""
+    members, nonmembers = observed
+    if report is None:  # the original model: its cost is its training
+        seconds, evaluations = model.history_[-1]["seconds"], model.history_[-1]["circuit_evaluations"]
+        speedup, details = None, {"history": model.history_, "n_params": model.n_params_}
+    else:
+        seconds, evaluations = report.seconds, report.circuit_evaluations
+        speedup = report.speedup_over(retrained_report)["seconds"] if name != "retrained" else 1.0
+        details = report.to_dict()
+    member_losses = loss_signal(members.probs, members.labels)
+    nonmember_losses = loss_signal(nonmembers.probs, nonmembers.labels)
+    return ModelResult(
+        acc_train_retain=accuracy(members.probs[data.retain_train], data.y_train[data.retain_train]),
+        acc_train_forget=accuracy(members.probs[data.forget_train], data.y_train[data.forget_train]),
+        acc_test_retain=accuracy(nonmembers.probs[data.retain_test], data.y_test[data.retain_test]),
+        acc_test_forget=accuracy(nonmembers.probs[data.forget_test], data.y_test[data.forget_test]),
+        attacks=dict(outcomes),
+        primary_attack=config.primary_attack,
+        seconds=float(seconds),
+        circuit_evaluations=int(evaluations),
+        speedup_vs_retrain=speedup,
+        distance_to_retrained=distance,
+        losses={
+            "train_retain": _rounded(member_losses[data.retain_train], 4),
+            "train_forget": _rounded(member_losses[data.forget_train], 4),
+            "test_retain": _rounded(nonmember_losses[data.retain_test], 4),
+            "test_forget": _rounded(nonmember_losses[data.forget_test], 4),
+        },
+        # JSON-shaped, like what a replay reads back, so a fresh and a replayed result are equal
+        details=json.loads(json.dumps(details)),
+    )
+
+
 def run_experiment(
     config: ExperimentConfig | None = None, *, cache: ResultCache | bool = True, progress: bool = False
 ) -> ExperimentResult:
     """Run (or replay from the cache) one experiment.
+
+    The stages: data -> original model -> (LiRA's shadows) -> the audit fitted against the original ->
+    retrained model and unlearned models -> every model observed and audited -> typed results.
 
     Args:
         config: the experiment (default: the classroom preset).
@@ -562,7 +692,7 @@ def run_experiment(
         progress: show progress bars.
 
     Returns:
-        The :class:`ExperimentResult`; ``from_cache`` says whether it was replayed.
+        The :class:`~qmu_kit.results.ExperimentResult`; ``from_cache`` says whether it was replayed.
     """
     config = (config if config is not None else ExperimentConfig()).resolved()
     store = resolve_cache(cache)
@@ -572,7 +702,7 @@ def run_experiment(
 
     bar = _Progress(3 + config.retrain + len(config.methods) + needs_reference(config.attacks), progress)
     try:
-        data = config.prepare_data()
+        data = config.load_data()
         bar.step("data")
         original = train_original(config, data, store, progress)
         bar.step("original model")
@@ -582,88 +712,35 @@ def run_experiment(
             reference_train, reference_test = _shadow_outputs(config, data, original, store)
             bar.step("shadow models")
 
-        def observe(model: QNNClassifier, name: str):
+        def observe(model: QNNClassifier, name: str) -> tuple[Observations, Observations]:
             readout = lambda part: make_readout(config.shots, stream_seed(config.seed, f"{name}-{part}"))  # noqa: E731
             return (
                 Observations(model.predict_proba(data.x_train, readout=readout("train")), data.y_train, reference_train),
                 Observations(model.predict_proba(data.x_test, readout=readout("test")), data.y_test, reference_test),
             )
 
-        split = AuditSplit.draw(data, config.seed)
         observed = {"original": observe(original, "original")}
-        audit = MembershipAudit(config.attacks, config.seed).fit(*observed["original"], split)
+        audit = MembershipAudit(config.attacks, config.seed).fit(*observed["original"], AuditSplit.draw(data, config.seed))
 
-        task_readout = make_readout(config.shots, stream_seed(config.seed, "task"))
-        task = UnlearningTask.from_data(data, original, task_readout)
-        models = {"original": original}
-        reports = {}
-        if config.retrain:
-            models["retrained"], reports["retrained"] = retrain(config, original, task, store)
-            bar.step("retrained")
-        for name in config.methods:
-            method = make_method(name, **config.method_options.get(name, {}))
-            readout = make_readout(config.shots, stream_seed(config.seed, f"unlearn-{name}"))
-            models[name], reports[name] = method.unlearn(
-                original, task, readout=readout, params=config.unlearn_params, seed=config.seed
-            )
-            bar.step(name)
+        task = UnlearningTask.from_data(data, original, make_readout(config.shots, stream_seed(config.seed, "task")))
+        unlearned, reports = _unlearn(config, original, task, store, bar)
+        models = {"original": original, **unlearned}
 
         exact_forget = {n: m.predict_proba(data.x_train[data.forget_train]) for n, m in models.items()}
         results = {}
         for name, model in models.items():
-            members, nonmembers = observed.get(name) or observe(model, name)
-            outcomes = audit.evaluate(members, nonmembers)
-            primary = outcomes[config.primary_attack]
-            if name == "original":
-                seconds, evaluations = model.history_[-1]["seconds"], model.history_[-1]["circuit_evaluations"]
-                speedup, details = None, {"history": model.history_, "n_params": model.n_params_}
-            else:
-                report = reports[name]
-                seconds, evaluations = report.seconds, report.circuit_evaluations
-                speedup = report.speedup_over(reports["retrained"])["seconds"] if name != "retrained" else 1.0
-                details = report.to_dict()
+            seen = observed.get(name) or observe(model, name)
             distance = (
                 float(0.5 * np.abs(exact_forget[name] - exact_forget["retrained"]).sum(1).mean())
                 if "retrained" in exact_forget else None
             )
-            member_losses = loss_signal(members.probs, members.labels)
-            nonmember_losses = loss_signal(nonmembers.probs, nonmembers.labels)
-            results[name] = {
-                "acc_train_retain": _accuracy(members.probs[data.retain_train], data.y_train[data.retain_train]),
-                "acc_train_forget": _accuracy(members.probs[data.forget_train], data.y_train[data.forget_train]),
-                "acc_test_retain": _accuracy(nonmembers.probs[data.retain_test], data.y_test[data.retain_test]),
-                "acc_test_forget": _accuracy(nonmembers.probs[data.forget_test], data.y_test[data.forget_test]),
-                "mia_success_forget": primary.mia_success_forget,
-                "mia_flag_rate_forget_nonmembers": primary.flag_rate_forget_nonmembers,
-                "mia_auc": primary.forget.auc,
-                "mia_accuracy": primary.forget.accuracy,
-                "mia_tpr_at_1pct_fpr": primary.forget.tpr_at_1pct_fpr,
-                "mia_tpr_at_0_1pct_fpr": primary.forget.tpr_at_0_1pct_fpr,
-                "mia_auc_overall": primary.overall.auc,
-                "seconds": float(seconds),
-                "circuit_evaluations": int(evaluations),
-                "speedup_vs_retrain": speedup,
-                "distance_to_retrained": distance,
-                "attacks": {
-                    attack: {
-                        **outcome.to_dict(curves=False),
-                        "roc_forget": {"fpr": _rounded(outcome.forget.fpr), "tpr": _rounded(outcome.forget.tpr)},
-                        "roc_overall": {"fpr": _rounded(outcome.overall.fpr), "tpr": _rounded(outcome.overall.tpr)},
-                    }
-                    for attack, outcome in outcomes.items()
-                },
-                "losses": {
-                    "train_retain": _rounded(member_losses[data.retain_train], 4),
-                    "train_forget": _rounded(member_losses[data.forget_train], 4),
-                    "test_retain": _rounded(nonmember_losses[data.retain_test], 4),
-                    "test_forget": _rounded(nonmember_losses[data.forget_test], 4),
-                },
-                "details": details,
-            }
+            results[name] = _model_result(config, data, name, model, seen, audit.evaluate(*seen), reports.get(name),
+                                          reports.get("retrained"), distance)
         bar.step("audit")
     finally:
         bar.close()
     result = ExperimentResult(config, versions(), results)
-    if store is not None:
-        store.store_json(config.cache_key(), result.to_dict())
+    key = config.cache_key() if store is not None else None
+    if key is not None:
+        store.store_json(key, result.to_dict())
     return result

@@ -1,29 +1,31 @@
-"""Membership-inference metrics on a balanced member / non-member split (scikit-learn's functions).
+"""Membership-inference metrics on a balanced member / non-member split.
 
 Reported (Carlini et al. 2022, "Membership Inference Attacks From First Principles"): attack accuracy,
 ROC AUC, the true-positive rate at 1 % and 0.1 % false-positive rate, and the ROC curve itself for a
-log-log plot. With ``n`` non-members the smallest non-zero FPR is ``1/n``; a TPR "at 0.1 % FPR" on
-fewer than 1000 non-members is the TPR at zero false positives.
+log-log plot. Every rate and the AUC is a :class:`~qmu_kit.stats.Estimate` (value, sample count, 95 %
+interval; the AUC also a p-value against 0.5). With ``n`` non-members the smallest non-zero FPR is
+``1/n``; a TPR "at 0.1 % FPR" on fewer than 1000 non-members is the TPR at zero false positives, and
+its :class:`~qmu_kit.stats.TprAtFpr` says so.
 
 Example:
     >>> import numpy as np
     >>> m = membership_metrics(np.array([0.9, 0.8, 0.4]), np.array([0.1, 0.5, 0.3]))
-    >>> round(m.auc, 3), m.n_members
-    (0.889, 3)
+    >>> round(m.auc.value, 3), m.n_members, m.tpr_at_1pct_fpr.at_zero_false_positives
+    (0.889, 3, True)
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
+from qmu_kit import stats
+from qmu_kit.stats import Estimate, TprAtFpr
 
-def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
-    """Largest TPR reached without exceeding ``target`` FPR on the ROC curve."""
-    allowed = fpr <= target + 1e-12
-    return float(tpr[allowed].max()) if allowed.any() else 0.0
+#: Decimals the ROC curves are stored with (a curve is for plotting; k/n fractions need no more).
+ROC_DECIMALS = 5
 
 
 @dataclass(frozen=True)
@@ -31,30 +33,44 @@ class MembershipMetrics:
     """Attack quality on one member / non-member evaluation set.
 
     Attributes:
-        auc: ROC AUC of the scores (0.5 = guessing).
-        accuracy: accuracy of the attack's member/non-member flags on the balanced set (``nan``
-            when no flags were given).
-        tpr_at_1pct_fpr, tpr_at_0_1pct_fpr: TPR at the given FPR.
-        fpr, tpr: the ROC curve.
+        auc: ROC AUC of the scores (0.5 = guessing), with its DeLong interval and p-value vs 0.5.
+        accuracy: share of correct member/non-member flags on the balanced set (``nan`` when no
+            flags were given).
+        tpr_at_1pct_fpr, tpr_at_0_1pct_fpr: TPR at the given FPR, with the lowest FPR ``n`` can measure.
+        fpr, tpr: the ROC curve (the one place curves are stored).
         n_members, n_nonmembers: evaluation set sizes (equal after balancing).
     """
 
-    auc: float
-    accuracy: float
-    tpr_at_1pct_fpr: float
-    tpr_at_0_1pct_fpr: float
+    auc: Estimate
+    accuracy: Estimate
+    tpr_at_1pct_fpr: TprAtFpr
+    tpr_at_0_1pct_fpr: TprAtFpr
     fpr: tuple[float, ...]
     tpr: tuple[float, ...]
     n_members: int
     n_nonmembers: int
 
     def to_dict(self, curve: bool = True) -> dict:
-        out = asdict(self)
+        """JSON-ready (the estimates as :meth:`~qmu_kit.stats.Estimate.to_dict`, the curve as lists;
+        ``curve=False`` leaves the curve out, for records that never plot it)."""
+        out = {
+            "auc": self.auc.to_dict(), "accuracy": self.accuracy.to_dict(),
+            "tpr_at_1pct_fpr": self.tpr_at_1pct_fpr.to_dict(), "tpr_at_0_1pct_fpr": self.tpr_at_0_1pct_fpr.to_dict(),
+            "n_members": self.n_members, "n_nonmembers": self.n_nonmembers,
+        }
         if curve:
             out["fpr"], out["tpr"] = list(self.fpr), list(self.tpr)
-        else:
-            del out["fpr"], out["tpr"]
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MembershipMetrics":
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            Estimate.from_dict(data["auc"]), Estimate.from_dict(data["accuracy"]),
+            TprAtFpr.from_dict(data["tpr_at_1pct_fpr"]), TprAtFpr.from_dict(data["tpr_at_0_1pct_fpr"]),
+            tuple(float(v) for v in data.get("fpr", ())), tuple(float(v) for v in data.get("tpr", ())),
+            int(data["n_members"]), int(data["n_nonmembers"]),
+        )
 
 
 def membership_metrics(
@@ -76,19 +92,18 @@ def membership_metrics(
             f"membership metrics need members and non-members, got {len(member_scores)} and {len(nonmember_scores)}"
         )
     truth = np.r_[np.ones(len(member_scores)), np.zeros(len(nonmember_scores))]
-    scores = np.r_[member_scores, nonmember_scores]
-    fpr, tpr, _ = roc_curve(truth, scores)
-    accuracy = float("nan")
+    fpr, tpr, _ = roc_curve(truth, np.r_[member_scores, nonmember_scores])
+    accuracy = stats.proportion(0, 0)
     if member_flags is not None and nonmember_flags is not None:
         flags = np.r_[np.asarray(member_flags, bool), np.asarray(nonmember_flags, bool)]
-        accuracy = float((flags == truth.astype(bool)).mean())
+        accuracy = stats.rate(flags == truth.astype(bool))
     return MembershipMetrics(
-        auc=float(roc_auc_score(truth, scores)),
+        auc=stats.auc(member_scores, nonmember_scores),
         accuracy=accuracy,
-        tpr_at_1pct_fpr=tpr_at_fpr(fpr, tpr, 0.01),
-        tpr_at_0_1pct_fpr=tpr_at_fpr(fpr, tpr, 0.001),
-        fpr=tuple(float(v) for v in fpr),
-        tpr=tuple(float(v) for v in tpr),
+        tpr_at_1pct_fpr=stats.tpr_at_fpr(member_scores, nonmember_scores, 0.01),
+        tpr_at_0_1pct_fpr=stats.tpr_at_fpr(member_scores, nonmember_scores, 0.001),
+        fpr=tuple(round(float(v), ROC_DECIMALS) for v in fpr),
+        tpr=tuple(round(float(v), ROC_DECIMALS) for v in tpr),
         n_members=len(member_scores),
         n_nonmembers=len(nonmember_scores),
     )

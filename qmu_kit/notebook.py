@@ -27,26 +27,26 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from qmu_kit._validation import check_choice, check_depth, check_int, check_shots
+from qmu_kit._validation import check_choice, check_int, check_shots
+from qmu_kit.stats import Estimate
 
 METRICS_MIME = "application/vnd.qmu-kit.metrics+json"
 
 
 def _validators() -> dict[str, Callable]:
-    from qmu_kit.data import MODELS
-    from qmu_kit.experiment import ATTACK_NAMES, METHODS, PRESETS
+    """A validator per notebook parameter: the config's own rule (:data:`qmu_kit.experiment.FIELDS`)
+    where the parameter is a config field, plus the notebooks' own parameters."""
+    from qmu_kit.experiment import FIELDS, PRESETS
 
-    return {
-        "shots": check_shots,
-        "depth": check_depth,
-        "seed": lambda v: check_int("seed", v, 0, 2**32 - 1),
-        "model": lambda v: check_choice("model", v, MODELS),
-        "method": lambda v: check_choice("method", v, METHODS),
-        "preset": lambda v: check_choice("preset", v, PRESETS),
-        "attack": lambda v: check_choice("attack", v, ATTACK_NAMES),
-        "n_seeds": lambda v: check_int("n_seeds", v, 1, 20),
-        "n_queries": lambda v: check_int("n_queries", v, 20, 2000),
-    }
+    validators = {name: spec.validate for name, spec in FIELDS.items() if not spec.names}
+    validators.update(
+        # a notebook shows one method in detail: one name of the methods field's choices
+        method=lambda v: check_choice("method", v, FIELDS["methods"].choices()),
+        preset=lambda v: check_choice("preset", v, PRESETS),
+        n_seeds=lambda v: check_int("n_seeds", v, 1, 20),
+        n_queries=lambda v: check_int("n_queries", v, 20, 2000),
+    )
+    return validators
 
 
 def check_device_shots(value) -> int:
@@ -201,7 +201,7 @@ def attack_metric(results, attack: str, which: str = "overall", field: str = "au
     """One attack's number in each result, e.g. the loss attack's AUC against the original model.
 
     The results' tables (:meth:`~qmu_kit.sweep.SweepResult.table`) hold the headline attack's numbers
-    only; this reads any attack's, in the results' order.
+    only; this reads any attack's, in the results' order, as plain floats (an estimate's value).
 
     Args:
         results: experiment results, such as a sweep's ``results``.
@@ -210,7 +210,17 @@ def attack_metric(results, attack: str, which: str = "overall", field: str = "au
         field: a field of :class:`~qmu_kit.metrics.MembershipMetrics`, e.g. ``"auc"``.
         model: the model the attack was run against.
     """
-    return [result.models[model]["attacks"][attack][which][field] for result in results]
+    values = []
+    for result in results:
+        value = getattr(getattr(result.models[model].attacks[attack], which), field)
+        value = getattr(value, "tpr", value)  # a TprAtFpr: its TPR
+        values.append(value.value if isinstance(value, Estimate) else value)
+    return values
+
+
+def _rate(value) -> float:
+    """A rate recorded in a device audit's JSON: an estimate (``{"value": ...}``) or a plain number."""
+    return Estimate.from_dict(value).value if isinstance(value, Mapping) else value
 
 
 def device_audit_table(audits: Mapping[str, dict]):
@@ -224,10 +234,10 @@ def device_audit_table(audits: Mapping[str, dict]):
         rows[name] = {
             "accuracy (members)": audit["accuracy_members"],
             "accuracy (non-members)": audit["accuracy_nonmembers"],
-            "MIA success": mlp["mia_success_forget"],
-            "control": mlp["flag_rate_forget_nonmembers"],
-            "AUC (paper's attack)": mlp["overall"]["auc"],
-            "AUC (loss attack)": loss["overall"]["auc"],
+            "MIA success": _rate(mlp["mia_success_forget"]),
+            "control": _rate(mlp["flag_rate_forget_nonmembers"]),
+            "AUC (paper's attack)": _rate(mlp["overall"]["auc"]),
+            "AUC (loss attack)": _rate(loss["overall"]["auc"]),
         }
     return pd.DataFrame(rows).T
 

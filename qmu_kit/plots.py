@@ -23,44 +23,49 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from qmu_kit._validation import check_shots
 
-#: One colour per model name, used consistently across every figure of the kit.
-MODEL_COLORS = {
-    "original": "#d62728",
-    "retrained": "#2ca02c",
-    "ga": "#1f77b4",
-    "ssd": "#9467bd",
-    "rga": "#ff7f0e",
-    "finetune": "#8c564b",
-}
-MODEL_LABELS = {
-    "original": "original",
-    "retrained": "retrained (gold standard)",
-    "ga": "GA",
-    "ssd": "SSD",
-    "rga": "RGA",
-    "finetune": "fine-tune",
-}
+#: The two reference models every experiment has; unlearning methods take their label and colour
+#: from their registry entry (:data:`qmu_kit.unlearning.UNLEARNING_METHODS`).
+REFERENCE_MODELS = {"original": ("original", "#d62728"), "retrained": ("retrained (gold standard)", "#2ca02c")}
 
 
-def _register_png_display() -> None:
-    """Show the kit's figures as PNG in notebooks and Voila.
+def model_label(name: str) -> str:
+    """How a model of an experiment is named in legends and tables (read live from the registry)."""
+    from qmu_kit.unlearning import UNLEARNING_METHODS
 
-    The kit builds figures without pyplot (no global state in widget callbacks and servers), so
-    IPython has no display rule for them until one is registered; this does what matplotlib's inline
-    backend does for pyplot figures.
+    return REFERENCE_MODELS[name][0] if name in REFERENCE_MODELS else UNLEARNING_METHODS.label(name)
+
+
+def model_colour(name: str, default: str | None = None) -> str | None:
+    """A model's colour in every figure: the reference models' own, else its method's registry colour."""
+    from qmu_kit.unlearning import UNLEARNING_METHODS
+
+    if name in REFERENCE_MODELS:
+        return REFERENCE_MODELS[name][1]
+    return UNLEARNING_METHODS.colour(name, default) if name in UNLEARNING_METHODS else default
+
+
+def attack_colour(name: str) -> str:
+    """An attack's colour in every figure (its registry entry's)."""
+    from qmu_kit.attacks import ATTACKS
+
+    return ATTACKS.colour(name)
+
+
+class KitFigure(Figure):
+    """A matplotlib figure that shows itself as a PNG in notebooks and Voila.
+
+    The kit builds figures without pyplot (no global state in widget callbacks and servers), so IPython
+    has no display rule for a plain :class:`~matplotlib.figure.Figure`; this one brings its own
+    (``_repr_png_``) instead of registering a formatter as a side effect of importing the module.
     """
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython ships with the notebook stack
-        return
-    shell = get_ipython()
-    if shell is not None:
-        shell.display_formatter.formatters["image/png"].for_type(Figure, lambda fig: to_png(fig, dpi=100))
+
+    def _repr_png_(self) -> bytes:
+        return to_png(self, dpi=100)
 
 
 def new_figure(width: float = 10, height: float = 4, ncols: int = 1, nrows: int = 1):
     """A figure independent of pyplot's global state (safe in widget callbacks and servers)."""
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = KitFigure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes.ravel()
 
@@ -152,20 +157,20 @@ class TrainingCurves:
         return self.fig
 
 
-def _roc_points(roc: dict, floor: float):
-    fpr, tpr = np.asarray(roc["fpr"]), np.asarray(roc["tpr"])
+def _roc_points(metrics, floor: float):
+    fpr, tpr = np.asarray(metrics.fpr), np.asarray(metrics.tpr)
     return np.clip(fpr, floor, 1), np.clip(tpr, floor, 1)
 
 
-def draw_roc(ax, models: dict[str, dict], attack: str, which: str = "overall") -> None:
-    """ROC curves of ``attack`` against several models on log-log axes (``which``: ``overall`` or ``forget``)."""
+def draw_roc(ax, models: dict, attack: str, which: str = "overall") -> None:
+    """ROC curves of ``attack`` against several models (``{name: ModelResult}``) on log-log axes
+    (``which``: ``overall`` or ``forget``)."""
     ax.clear()
     floor = 1e-3
     for name, model in models.items():
-        outcome = model["attacks"][attack]
-        fpr, tpr = _roc_points(outcome[f"roc_{which}"], floor)
-        auc = outcome[which]["auc"]
-        ax.step(fpr, tpr, where="post", color=MODEL_COLORS.get(name, "0.3"), label=f"{MODEL_LABELS.get(name, name)} (AUC {auc:.2f})")
+        metrics = getattr(model.attacks[attack], which)
+        fpr, tpr = _roc_points(metrics, floor)
+        ax.step(fpr, tpr, where="post", color=model_colour(name, "0.3"), label=f"{model_label(name)} (AUC {metrics.auc.value:.2f})")
     ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
     ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
     what = "retain members vs non-members" if which == "overall" else "forget set vs its non-members"
@@ -173,13 +178,13 @@ def draw_roc(ax, models: dict[str, dict], attack: str, which: str = "overall") -
     ax.legend(fontsize=8, loc="lower right")
 
 
-def draw_attack_rocs(ax, model: dict) -> None:
-    """ROC curves of every attack against one model (retain members vs non-members), on log-log axes."""
+def draw_attack_rocs(ax, model) -> None:
+    """ROC curves of every attack against one model (a ``ModelResult``; retain members vs non-members), on log-log axes."""
     ax.clear()
     floor = 1e-3
-    for (attack, outcome), color in zip(model["attacks"].items(), ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")):
-        fpr, tpr = _roc_points(outcome["roc_overall"], floor)
-        ax.step(fpr, tpr, where="post", color=color, label=f"{attack} (AUC {outcome['overall']['auc']:.2f})")
+    for attack, outcome in model.attacks.items():
+        fpr, tpr = _roc_points(outcome.overall, floor)
+        ax.step(fpr, tpr, where="post", color=attack_colour(attack), label=f"{attack} (AUC {outcome.overall.auc.value:.2f})")
     ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
     ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
     ax.set_title("every attack, retain members vs non-members", fontsize=10)
@@ -189,7 +194,7 @@ def draw_attack_rocs(ax, model: dict) -> None:
 def draw_loss_histograms(ax, model: dict, which: str = "retain", title: str | None = None) -> None:
     """Distribution of the loss on members vs non-members (the signal most attacks build on)."""
     ax.clear()
-    members, nonmembers = np.asarray(model["losses"][f"train_{which}"]), np.asarray(model["losses"][f"test_{which}"])
+    members, nonmembers = np.asarray(model.losses[f"train_{which}"]), np.asarray(model.losses[f"test_{which}"])
     values = np.r_[members, nonmembers]
     if len(values) == 0:
         return
@@ -203,14 +208,32 @@ def draw_loss_histograms(ax, model: dict, which: str = "retain", title: str | No
     ax.legend(fontsize=8)
 
 
+def model_figure(model, attack: str | None = None, title: str | None = None) -> Figure:
+    """One model's leakage: every attack's ROC (or one attack's) and its member vs non-member losses.
+
+    Args:
+        model: a :class:`~qmu_kit.results.ModelResult`.
+        attack: draw only this attack's ROC (default: every attack).
+        title: the loss panel's title.
+    """
+    fig, (ax_roc, ax_hist) = new_figure(11, 4, ncols=2)
+    if attack is None:
+        draw_attack_rocs(ax_roc, model)
+    else:
+        draw_roc(ax_roc, {"original": model}, attack)
+    draw_loss_histograms(ax_hist, model, "retain", title or "loss of members vs non-members")
+    return fig
+
+
 class LeakageFigure:
     """Left: ROC of one attack on the original model (log-log). Right: member vs non-member losses."""
 
     def __init__(self, width: float = 11, height: float = 4):
         self.fig, (self.ax_roc, self.ax_hist) = new_figure(width, height, ncols=2)
 
-    def draw(self, result: dict, attack: str = "mlp") -> Figure:
-        original = result["models"]["original"]
+    def draw(self, result, attack: str = "mlp") -> Figure:
+        """``result``: an :class:`~qmu_kit.results.ExperimentResult`."""
+        original = result.models["original"]
         draw_roc(self.ax_roc, {"original": original}, attack)
         draw_loss_histograms(self.ax_hist, original, "retain")
         return self.fig
@@ -232,20 +255,21 @@ class UnlearningFigure:
     def __init__(self, width: float = 12, height: float = 4.2):
         self.fig, (self.ax_bars, self.ax_roc) = new_figure(width, height, ncols=2)
 
-    def draw(self, result: dict, method: str, attack: str = "mlp") -> Figure:
+    def draw(self, result, method: str, attack: str = "mlp") -> Figure:
+        """``result``: an :class:`~qmu_kit.results.ExperimentResult` that ran ``method``."""
         names = ["original", method, "retrained"]
-        models = {name: result["models"][name] for name in names}
+        models = {name: result.models[name] for name in names}
         ax = self.ax_bars
         ax.clear()
         width = 0.26
         x = np.arange(len(UNLEARNING_BARS))
         for i, name in enumerate(names):
-            values = [models[name][field] for field, _ in UNLEARNING_BARS]
-            bars = ax.bar(x + (i - 1) * width, values, width, color=MODEL_COLORS.get(name), label=MODEL_LABELS.get(name, name))
+            values = [models[name].value(field) for field, _ in UNLEARNING_BARS]
+            bars = ax.bar(x + (i - 1) * width, values, width, color=model_colour(name), label=model_label(name))
             ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
         ax.set_xticks(x, [label for _, label in UNLEARNING_BARS], fontsize=8)
         ax.set(ylim=(0, 1.3), ylabel="fraction")
-        ax.set_title(f"{MODEL_LABELS.get(method, method)}: target = the retrained model, not 0", fontsize=10)
+        ax.set_title(f"{model_label(method)}: target = the retrained model, not 0", fontsize=10)
         ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
         draw_roc(self.ax_roc, models, attack, "forget")
         return self.fig
@@ -290,8 +314,8 @@ def shots_band_plot(ax, summary, y: str, label: str | None = None) -> None:
     for name, rows in _series(summary):
         xs = shots_axis_values(rows.index)
         name = (label or y) if name is None else str(name)
-        color = MODEL_COLORS.get(name) or PALETTE[len(ax.get_lines()) % len(PALETTE)]
-        ax.plot(xs, rows["mean"][y], marker="o", color=color, label=MODEL_LABELS.get(name, name))
+        color = model_colour(name) or PALETTE[len(ax.get_lines()) % len(PALETTE)]
+        ax.plot(xs, rows["mean"][y], marker="o", color=color, label=model_label(name))
         ax.fill_between(xs, rows["low"][y], rows["high"][y], color=color, alpha=0.15)
     ax.set_xscale("log")
     label_exact_tick(ax, summary.index.get_level_values(-1))
@@ -335,7 +359,7 @@ def unlearning_vs_shots_figure(summary) -> Figure:
     axes[1].set(ylabel="test accuracy, retained classes", title="what did it keep?")
     for name, rows in _series(summary):
         axes[2].plot(shots_axis_values(rows.index), rows["std"]["acc_test_retain"], marker="o",
-                     color=MODEL_COLORS.get(name), label=MODEL_LABELS.get(name, name))
+                     color=model_colour(name), label=model_label(name))
     axes[2].set(xscale="log", ylabel="std over seeds", title="instability of the retained accuracy")
     label_exact_tick(axes[2], summary.index.get_level_values(-1))
     axes[2].legend(fontsize=8)
@@ -362,5 +386,3 @@ def privacy_utility_figure(summary, labelled=(10, 30, 100, "exact")) -> Figure:
     ax.set(xlabel="test accuracy (utility)", ylabel="loss-attack AUC (leakage)", title="shots as a dial")
     return fig
 
-
-_register_png_display()

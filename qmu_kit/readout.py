@@ -162,7 +162,7 @@ class NoiseSpec:
         backend: instead of the three numbers, the calibration of one of :data:`FAKE_BACKENDS`
             (qubit connectivity, gate errors and readout errors of a real IBM device, stored offline).
 
-    Defaults follow the authors' code (science.md): 5e-4, 5e-3, 1e-2.
+    Defaults follow the authors' published code (Su et al., arXiv 2509.06086): 5e-4, 5e-3, 1e-2.
     """
 
     p1: float = 5e-4

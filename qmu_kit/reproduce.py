@@ -302,12 +302,13 @@ def combine(verdicts: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class Measurements:
-    """Per-seed numbers the report reads (plain dicts, so synthetic tests can build them).
+    """Per-seed numbers the report reads (typed results; plain dicts in synthetic tests).
 
     Attributes:
         seeds: the evaluation seeds, in the order of every list below.
-        runs: ``{(model, variant): [result dict per seed]}`` where a result dict is an
-            :class:`~qmu_kit.experiment.ExperimentResult` ``to_dict()`` (only ``"models"`` is read).
+        runs: ``{(model, variant): [result per seed]}``: :class:`~qmu_kit.results.ExperimentResult` s
+            (synthetic tests may give plain dicts ``{"config": {...}, "models": {name: {key: number,
+            "attacks": {...}}}}`` instead).
             Variants: every key of :data:`SETTINGS`, ``"shots"`` (published settings at
             :data:`CLAIM6_SHOTS` shots) and ``"n_train=K"`` (claim 1's curve).
         devices: ``{model: [device audit dict per seed]}`` from
@@ -320,11 +321,27 @@ class Measurements:
     devices: Mapping[str, Sequence[Mapping]] = field(default_factory=dict)
     device_method: str = "rga"
 
-    def values(self, model: str, variant: str, name: str, key: str) -> list[float]:
-        """One number per seed: ``runs[(model, variant)][seed]["models"][name][key]`` (``nan`` where absent)."""
-        out = []
+    def _models(self, model: str, variant: str, name: str):
+        """Per seed: (the model's numbers, the primary attack's name); typed results are read through
+        their API (:class:`~qmu_kit.results.ModelResult`), synthetic ones as plain dicts."""
         for result in self.runs.get((model, variant), ()):
-            value = result["models"].get(name, {}).get(key)
+            if isinstance(result, Mapping):
+                attack = result.get("config", {}).get("attack") or "mlp"
+                yield result["models"].get(name), attack
+            else:
+                found = result.models.get(name)
+                yield found, (found.primary_attack if found is not None else None)
+
+    def values(self, model: str, variant: str, name: str, key: str) -> list[float]:
+        """One number per seed: ``result.models[name].value(key)`` (``nan`` where absent)."""
+        out = []
+        for found, _ in self._models(model, variant, name):
+            if found is None:
+                value = None
+            elif isinstance(found, Mapping):
+                value = found.get(key)
+            else:
+                value = found.value(key)
             out.append(float("nan") if value is None else float(value))
         return out
 
@@ -332,18 +349,28 @@ class Measurements:
         """Per seed, the sample count behind the rate ``key`` (:data:`RATE_COUNTS`), or ``None``."""
         where = RATE_COUNTS.get(key)
         out = []
-        for result in self.runs.get((model, variant), ()):
-            attack = result.get("config", {}).get("attack") or "mlp"
-            outcome = result["models"].get(name, {}).get("attacks", {}).get(attack, {})
-            out.append(outcome.get(where[0], {}).get(where[1]) if where else None)
+        for found, attack in self._models(model, variant, name):
+            if found is None or where is None:
+                out.append(None)
+            elif isinstance(found, Mapping):
+                out.append(found.get("attacks", {}).get(attack, {}).get(where[0], {}).get(where[1]))
+            else:
+                estimate = getattr(found, key, None)
+                out.append(estimate.n if isinstance(estimate, stats.Estimate) else None)
         return out
 
     def attack_values(self, model: str, variant: str, name: str, part: str, key: str) -> list[float]:
         """Per seed, ``key`` of the primary attack's ``part`` (``"forget"`` or ``"overall"``) outcome."""
         out = []
-        for result in self.runs.get((model, variant), ()):
-            attack = result.get("config", {}).get("attack") or "mlp"
-            value = result["models"].get(name, {}).get("attacks", {}).get(attack, {}).get(part, {}).get(key)
+        for found, attack in self._models(model, variant, name):
+            if found is None:
+                value = None
+            elif isinstance(found, Mapping):
+                value = found.get("attacks", {}).get(attack, {}).get(part, {}).get(key)
+            else:
+                value = getattr(getattr(found.attacks[attack], part), key)
+                value = getattr(value, "tpr", value)  # a TprAtFpr: its TPR
+                value = value.value if isinstance(value, stats.Estimate) else value
             out.append(float("nan") if value is None else float(value))
         return out
 
@@ -385,11 +412,18 @@ def _label(method: str, settings: str) -> str:
     return f"{method.upper()} ({settings})"
 
 
+def _n_train(result, default: int) -> int:
+    """The training-set size a result ran with (typed, or a synthetic dict's ``config``)."""
+    if isinstance(result, Mapping):
+        return int(result.get("config", {}).get("n_train", default))
+    return int(result.config.n_train)
+
+
 def _n_per_seed(m: Measurements, model: str, key: str) -> str:
     """``"5 seeds x 100"``-style N from the primary attack's evaluation-set sizes."""
     runs = m.runs.get((model, "published"), ())
-    sizes = {r["models"]["original"].get("attacks", {}).get("mlp", {}).get(key, {}).get("n_members") for r in runs}
-    sizes.discard(None)
+    sizes = set(m.attack_values(model, "published", "original", key, "n_members"))
+    sizes = {int(s) for s in sizes if not math.isnan(s)}
     per = f" x {sizes.pop()} members + as many non-members" if len(sizes) == 1 else ""
     return f"{len(runs)} seeds{per}"
 
@@ -406,7 +440,7 @@ def claim_leakage(m: Measurements) -> ClaimRow:
         floor = int(min(sizes)) if sizes and not any(math.isnan(n) for n in sizes) else None
         curve = {int(variant.split("=")[1]): stats.mean(m.values(model, variant, "original", "mia_auc_overall"))
                  for (name, variant) in m.runs if name == model and variant.startswith("n_train=")}
-        curve[int(runs[0].get("config", {}).get("n_train", 0))] = auc
+        curve[_n_train(runs[0], 0)] = auc
         verdict, reason = judge_leakage(auc)
         tpr_text = f"TPR at 1 % FPR (all members) {_fmt(tpr)}" + (
             f" ({floor} non-members: lowest measurable FPR {100 / floor:.2f} %)" if floor else "")
@@ -418,7 +452,7 @@ def claim_leakage(m: Measurements) -> ClaimRow:
 
 
 def _curve_size(runs: Sequence[Mapping], fraction: float) -> int:
-    n_train = runs[0].get("config", {}).get("n_train", 1000) if runs else 1000
+    n_train = _n_train(runs[0], 1000) if runs else 1000
     return max(20, int(round(n_train * fraction)))
 
 
@@ -488,17 +522,24 @@ def claim_retained(m: Measurements) -> ClaimRow:
     return _whole(4, "Retained (test) accuracy preserved", "preserved (qualitative)", parts)
 
 
+def _device_rate(outcome: Mapping) -> tuple[float, int | None]:
+    """A device audit's MIA success on the forget set and its member count: an estimate's JSON
+    (:class:`~qmu_kit.devices.DeviceAudit`), or a plain rate beside ``forget.n_members`` (synthetic)."""
+    rate = outcome["mia_success_forget"]
+    if isinstance(rate, Mapping):
+        estimate = stats.Estimate.from_dict(rate)
+        return estimate.value, estimate.n
+    return float(rate), outcome.get("forget", {}).get("n_members")
+
+
 def claim_device(m: Measurements) -> ClaimRow:
     parts = []
     for model, audits in m.devices.items():
         if not audits:
             continue
         queries = min(a["n_queries"] for a in audits)
-        count = lambda outcome: outcome.get("forget", {}).get("n_members")  # noqa: E731
-        before = rate_over_seeds([a["attacks"]["mlp"]["mia_success_forget"] for a in audits],
-                                 [count(a["attacks"]["mlp"]) for a in audits])
-        after = rate_over_seeds([a["models"][m.device_method]["attacks"]["mlp"]["mia_success_forget"] for a in audits],
-                                [count(a["models"][m.device_method]["attacks"]["mlp"]) for a in audits])
+        before = rate_over_seeds(*zip(*(_device_rate(a["attacks"]["mlp"]) for a in audits)))
+        after = rate_over_seeds(*zip(*(_device_rate(a["models"][m.device_method]["attacks"]["mlp"]) for a in audits)))
         for label, estimate, paper in (("before", before, PAPER["hardware_before"]), (f"after {m.device_method.upper()}", after, PAPER["hardware_after"])):
             verdict, reason = compare_to_paper(estimate, paper)
             if queries < MIN_DEVICE_QUERIES:
@@ -615,7 +656,7 @@ def headline_runs(preset: str, seeds: Sequence[int], n_queries: int, method: str
     for variant, (base, grid) in plan(preset, seeds, overrides).items():
         sweep = run_sweep(base, grid, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
         for result in sweep.results:
-            runs.setdefault((result.config.model, variant), []).append(result.to_dict())
+            runs.setdefault((result.config.model, variant), []).append(result)
     published = plan(preset, seeds, overrides)["published"][0]
     devices = {
         model: [run_device_audit(published.replace(model=model, seed=seed), NoiseSpec(), n_queries=n_queries,

@@ -121,7 +121,10 @@ def proportion(successes: int, n: int) -> Estimate:
     denominator = 1 + _Z**2 / n
     centre = (p + _Z**2 / (2 * n)) / denominator
     half = _Z * math.sqrt(p * (1 - p) / n + _Z**2 / (4 * n * n)) / denominator
-    return Estimate(p, n, (max(0.0, centre - half), min(1.0, centre + half)))
+    # At 0 (or n) successes Wilson's bound is exactly 0 (or 1); floating point leaves ~1e-17 of dust.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Estimate(p, n, (low, high))
 
 
 def rate(flags) -> Estimate:

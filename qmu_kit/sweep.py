@@ -30,6 +30,7 @@ from pathlib import Path
 from qmu_kit.attacks import needs_reference
 from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.experiment import ExperimentConfig, ExperimentResult, cached_result, run_experiment
+from qmu_kit.results import TABLE_COLUMNS
 from qmu_kit.training import PAPER_DEPTH
 
 MAX_RUNS = 5000
@@ -97,7 +98,8 @@ class SweepResult:
     results: tuple[ExperimentResult, ...]
 
     def table(self):
-        """One row per (run, model): the grid fields, ``seed``, ``model_name`` and every number."""
+        """One row per (run, model): the grid fields, ``seed``, ``model_name`` and every number; each rate
+        also with its sample count and 95 % interval (``<column>_n``, ``<column>_low``, ``<column>_high``)."""
         import pandas as pd
 
         rows = []
@@ -107,7 +109,13 @@ class SweepResult:
                 row = {field: _cell(config[field]) for field in self.grid}
                 row["seed"] = config["seed"]
                 row["model_name"] = name
-                row.update({k: v for k, v in model.items() if isinstance(v, (int, float)) or v is None})
+                for column in TABLE_COLUMNS:
+                    row[column] = model.value(column)
+                row["distance_to_retrained"] = model.distance_to_retrained
+                for column, estimate in model.estimates().items():
+                    row[column] = estimate.value
+                    row[f"{column}_n"] = estimate.n
+                    row[f"{column}_low"], row[f"{column}_high"] = estimate.ci95
                 rows.append(row)
         return pd.DataFrame(rows)
 

@@ -18,11 +18,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
 from qmu_kit._validation import check_choice, check_float, check_int
 from qmu_kit.models import BACKENDS, DTYPE, MODEL_CLASSES, build_model, parameter_counts
 from qmu_kit.readout import make_readout
+from qmu_kit.stats import Estimate, proportion
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -60,7 +62,7 @@ class TrainingConfig:
         return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov and self.momentum > 0)
 
 
-#: The published training settings (science.md). The basic QNN's epoch count is not stated in the
+#: The published training settings (Su et al., arXiv 2509.06086). The basic QNN's epoch count is not stated in the
 #: paper; 50 epochs reach a plateau on the digits data.
 PAPER_TRAINING = {
     "basic": TrainingConfig(lr=0.05, batch_size=32, epochs=50, momentum=0.9, nesterov=True),
@@ -77,12 +79,25 @@ def as_tensor(x) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x), dtype=DTYPE)
 
 
+def prediction_accuracy(predicted, labels) -> Estimate:
+    """The kit's one accuracy rule: the share of ``predicted`` labels equal to ``labels``, as a Wilson
+    :class:`~qmu_kit.stats.Estimate` over the samples (``nan`` for an empty set).
+
+    Example:
+        >>> prediction_accuracy([1, 2, 3], [1, 2, 0]).value
+        0.666...
+        >>> prediction_accuracy([], []).value
+        nan
+    """
+    predicted, labels = np.asarray(predicted), np.asarray(labels)
+    return proportion(int((predicted == labels).sum()), len(labels))
+
+
 def accuracy(module: nn.Module, x, y, readout=None, batch_size: int = 1024) -> float:
-    """Fraction of correct predictions (``nan`` for an empty set)."""
+    """Fraction of correct predictions of a torch module (``nan`` for an empty set)."""
     if len(y) == 0:
-        return float("nan")
-    logits = predict_logits(module, x, readout, batch_size)
-    return float((logits.argmax(1).numpy() == np.asarray(y)).mean())
+        return prediction_accuracy([], []).value
+    return prediction_accuracy(predict_logits(module, x, readout, batch_size).argmax(1).numpy(), y).value
 
 
 def predict_logits(module: nn.Module, x, readout=None, batch_size: int = 1024) -> torch.Tensor:
@@ -167,8 +182,9 @@ def train(
     return history
 
 
-class QNNClassifier:
-    """A basic or hybrid QNN with scikit-learn's estimator conventions.
+class QNNClassifier(ClassifierMixin, BaseEstimator):
+    """A basic or hybrid QNN, a scikit-learn classifier (``get_params``, ``clone``, ``repr`` from
+    :class:`~sklearn.base.BaseEstimator`).
 
     The constructor only stores settings; :meth:`fit` builds and trains the model and returns
     ``self``; learned state ends in ``_``. Unset training options take the paper's defaults for the
@@ -246,16 +262,23 @@ class QNNClassifier:
         if len(X) != len(y) or len(y) == 0:
             raise ValueError(f"X and y must be non-empty and the same length, got {len(X)} and {len(y)}")
         n_classes = self.n_classes if self.n_classes is not None else int(y.max()) + 1
-        depth = self.depth if self.depth is not None else PAPER_DEPTH[self.model]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
-            module = build_model(self.model, self.n_qubits, depth, n_classes, np.shape(X)[1:], self.backend)
+            module = self._build(n_classes, tuple(np.shape(X)[1:]))
         history = train(
             module, X, y, config, seed=self.seed, validation=validation_data, progress=self.progress,
             description=f"training {self.model} QNN",
         )
-        self.module_, self.history_, self.training_config_ = module, history, config
-        self.n_classes_, self.input_shape_ = n_classes, tuple(np.shape(X)[1:])
+        return self._set_fitted(module, history, config, n_classes, tuple(np.shape(X)[1:]))
+
+    def _build(self, n_classes: int, input_shape: tuple) -> nn.Module:
+        """The untrained torch module these settings describe (shared by :meth:`fit` and :meth:`from_state`)."""
+        depth = self.depth if self.depth is not None else PAPER_DEPTH[self.model]  # the paper's, looked up here only
+        return build_model(self.model, self.n_qubits, depth, n_classes, input_shape, self.backend)
+
+    def _set_fitted(self, module, history, config, n_classes: int, input_shape: tuple) -> "QNNClassifier":
+        self.module_, self.history_, self.training_config_ = module, list(history), config
+        self.n_classes_, self.input_shape_ = n_classes, tuple(input_shape)
         self.n_params_ = parameter_counts(module)
         return self
 
@@ -281,8 +304,8 @@ class QNNClassifier:
         return self.predict_proba(X, **readout_options).argmax(1)
 
     def score(self, X, y, **readout_options) -> float:
-        """Accuracy on ``(X, y)``."""
-        return float((self.predict(X, **readout_options) == np.asarray(y)).mean())
+        """Accuracy on ``(X, y)`` (:func:`prediction_accuracy`; ``readout_options`` as for :meth:`predict_proba`)."""
+        return prediction_accuracy(self.predict(X, **readout_options), y).value
 
     @property
     def circuit_evaluations_(self) -> int:
@@ -309,25 +332,12 @@ class QNNClassifier:
     def from_state(cls, state: dict) -> "QNNClassifier":
         """Rebuild a fitted classifier from :meth:`to_state`'s output."""
         clf = cls(**state["params"])
-        config = clf.training_config()
-        depth = clf.depth if clf.depth is not None else PAPER_DEPTH[clf.model]
-        module = build_model(clf.model, clf.n_qubits, depth, state["n_classes"], tuple(state["input_shape"]), clf.backend)
+        module = clf._build(state["n_classes"], tuple(state["input_shape"]))
         module.load_state_dict(state["state_dict"])
         module.eval()
         module.quantum.circuit_evaluations = int(state["circuit_evaluations"])
-        clf.module_, clf.history_, clf.training_config_ = module, list(state["history"]), config
-        clf.n_classes_, clf.input_shape_ = state["n_classes"], tuple(state["input_shape"])
-        clf.n_params_ = parameter_counts(module)
-        return clf
+        return clf._set_fitted(module, state["history"], clf.training_config(), state["n_classes"], state["input_shape"])
 
     def copy(self) -> "QNNClassifier":
         """An independent deep copy (e.g. to unlearn without touching the original)."""
         return copy.deepcopy(self)
-
-    def get_params(self) -> dict:
-        """The constructor arguments (scikit-learn's convention), e.g. to build an unfitted twin."""
-        code = self.__init__.__code__
-        return {name: getattr(self, name) for name in code.co_varnames[1 : code.co_argcount + code.co_kwonlyargcount]}
-
-    def __repr__(self) -> str:
-        return f"QNNClassifier(model={self.model!r}, n_qubits={self.n_qubits}, depth={self.depth!r}, seed={self.seed})"

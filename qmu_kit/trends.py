@@ -175,7 +175,7 @@ def readout_replicates(config, shots: Sequence, n_readouts: int, methods: Sequen
                 row = store.load_json(key) if store is not None else None
                 if row is None:
                     if original is None:
-                        data = config.prepare_data()
+                        data = config.load_data()
                         original = train_original(config, data, store, progress)
                     query = lambda part: make_readout(count, stream_seed(config.seed, f"replicate-{r}-{name}-{part}"))  # noqa: E731
                     model = original

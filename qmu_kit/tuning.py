@@ -241,7 +241,9 @@ def _default_runner(cache):
     def run(config):
         from qmu_kit.experiment import run_experiment
 
-        return run_experiment(config, cache=cache).models
+        # the typed results' numbers, as plain floats per model (what a test's fake runner returns)
+        models = run_experiment(config, cache=cache).models
+        return {name: {m: model.value(m) for m in METRICS} for name, model in models.items()}
 
     return run
 

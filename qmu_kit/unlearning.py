@@ -1,8 +1,8 @@
 """Quantum machine unlearning: remove the forget set's influence from a trained QNN.
 
 One interface, one registry (:data:`UNLEARNING_METHODS`), so the CLI, widgets and notebooks list the
-same names and a student can add a method in a few lines (subclass :class:`UnlearningMethod`, define
-``name`` and ``_update``, register it).
+same names and a student can add a method in a few lines: subclass :class:`UnlearningMethod`, define
+``_update`` and decorate the class with :func:`register` (a name, a label and a colour).
 
 Mechanisms (this kit's definitions):
 
@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -48,6 +49,7 @@ from qmu_kit._validation import check_choice, check_float, check_int
 from qmu_kit.data import PreparedData
 from qmu_kit.models import classical_parameters, quantum_parameters
 from qmu_kit.readout import ExactReadout
+from qmu_kit.registry import Registry
 from qmu_kit.training import QNNClassifier, accuracy, as_tensor, train
 from qmu_kit.tuned_defaults import PROVENANCE as TUNING_PROVENANCE
 from qmu_kit.tuned_defaults import TUNED_DEFAULTS
@@ -245,9 +247,42 @@ def _reached(module, task: UnlearningTask, readout) -> bool:
     return accuracy(module, task.x_forget, task.y_forget, readout) <= task.target_forget_accuracy
 
 
+@dataclass
+class StepContext:
+    """What one GA/RGA step sees: the model being unlearned, the data as tensors and the batch order.
+
+    Attributes:
+        module: the model's torch module (changed in place).
+        task: the unlearning request.
+        readout: how circuit outputs (and so gradients) are obtained.
+        parameters: the parameters the method may change.
+        generator: the random stream of every batch order in this run.
+        x_forget, y_forget, x_retain, y_retain: the forget and retain sets as tensors.
+    """
+
+    module: nn.Module
+    task: "UnlearningTask"
+    readout: object
+    parameters: list
+    generator: torch.Generator
+    x_forget: torch.Tensor
+    y_forget: torch.Tensor
+    x_retain: torch.Tensor
+    y_retain: torch.Tensor
+    batch_size: int
+    _retain_batches: list = field(default_factory=list, repr=False)
+
+    def next_retain_batch(self) -> torch.Tensor:
+        """The next retain-set batch; a new shuffled pass over the retain set starts when one ends."""
+        if not self._retain_batches:
+            self._retain_batches = _batches(len(self.y_retain), self.batch_size, self.generator)[::-1]
+        return self._retain_batches.pop()
+
+
 class _SteppedUnlearning(UnlearningMethod):
     """The loop GA and RGA share: SGD with momentum over forget-set batches, optionally fixed-length
-    steps, stopped once the forget-set accuracy reaches the target. Subclasses set the gradients."""
+    steps, stopped once the forget-set accuracy reaches the target. Subclasses set the gradients in
+    :meth:`_set_gradients` from a :class:`StepContext` and the step's forget batch."""
 
     def __init__(self, lr: float, momentum: float, batch_size: int, epochs: int, normalize: bool, stop_at_target: bool):
         self.lr = check_float(f"{self.name} lr", lr, 0.0, 10.0, low_inclusive=False)
@@ -257,20 +292,23 @@ class _SteppedUnlearning(UnlearningMethod):
         self.normalize = bool(normalize)
         self.stop_at_target = bool(stop_at_target)
 
-    def _set_gradients(self, module, forget_batch, state: dict, readout, parameters) -> None:  # pragma: no cover
+    def _set_gradients(self, context: StepContext, forget_batch: torch.Tensor) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def _update(self, model, task, readout, parameters, seed, progress):
         module = model.module_
         optimizer = torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum)
         generator = torch.Generator().manual_seed(seed)
-        state = {"task": task, "generator": generator, "x_forget": as_tensor(task.x_forget), "y_forget": torch.as_tensor(task.y_forget)}
+        context = StepContext(
+            module, task, readout, parameters, generator, as_tensor(task.x_forget), torch.as_tensor(task.y_forget),
+            as_tensor(task.x_retain), torch.as_tensor(task.y_retain), self.batch_size,
+        )
         steps = 0
         for _ in range(self.epochs):
             for batch in _batches(len(task.y_forget), self.batch_size, generator):
                 module.train()
                 optimizer.zero_grad()
-                self._set_gradients(module, batch, state, readout, parameters)
+                self._set_gradients(context, batch)
                 if self.normalize:
                     _scale_gradients(parameters, 1.0)
                 optimizer.step()
@@ -315,9 +353,9 @@ class GradientAscent(_SteppedUnlearning):
     ):
         super().__init__(lr, momentum, batch_size, epochs, normalize, stop_at_target)
 
-    def _set_gradients(self, module, forget_batch, state, readout, parameters):
-        logits = module(state["x_forget"][forget_batch], readout)
-        (-nn.functional.cross_entropy(logits, state["y_forget"][forget_batch])).backward()
+    def _set_gradients(self, context, forget_batch):
+        logits = context.module(context.x_forget[forget_batch], context.readout)
+        (-nn.functional.cross_entropy(logits, context.y_forget[forget_batch])).backward()
 
 
 class RelativeGradientAscent(_SteppedUnlearning):
@@ -341,20 +379,15 @@ class RelativeGradientAscent(_SteppedUnlearning):
         self.beta = check_float("rga beta", beta, 0.0, 100.0, low_inclusive=False)
         super().__init__(lr, momentum, batch_size, epochs, normalize, stop_at_target)
 
-    def _set_gradients(self, module, forget_batch, state, readout, parameters):
-        if "x_retain" not in state:
-            state.update(x_retain=as_tensor(state["task"].x_retain), y_retain=torch.as_tensor(state["task"].y_retain),
-                         retain_batches=iter(()))
-        retain_batch = next(state["retain_batches"], None)
-        if retain_batch is None:  # a new pass over the retain set
-            state["retain_batches"] = iter(_batches(len(state["y_retain"]), self.batch_size, state["generator"]))
-            retain_batch = next(state["retain_batches"])
+    def _set_gradients(self, context, forget_batch):
+        module, readout, parameters = context.module, context.readout, context.parameters
+        retain_batch = context.next_retain_batch()
 
         def gradient(x, y):
             return torch.autograd.grad(nn.functional.cross_entropy(module(x, readout), y), parameters)
 
-        g_retain = gradient(state["x_retain"][retain_batch], state["y_retain"][retain_batch])
-        g_forget = gradient(state["x_forget"][forget_batch], state["y_forget"][forget_batch])
+        g_retain = gradient(context.x_retain[retain_batch], context.y_retain[retain_batch])
+        g_forget = gradient(context.x_forget[forget_batch], context.y_forget[forget_batch])
         norm_r = torch.sqrt(sum((g**2).sum() for g in g_retain))
         norm_f = torch.sqrt(sum((g**2).sum() for g in g_forget)).clamp_min(1e-12)
         scale = self.beta * norm_r / norm_f
@@ -559,6 +592,8 @@ class Retrain(UnlearningMethod):
     """
 
     name = "retrain"
+    #: Not an unlearning method an experiment requests: the reference every method is judged against.
+    gold_standard = True
 
     def unlearn(self, original, task, *, readout=None, params="all", seed=0, progress=False):
         original._check_fitted()
@@ -577,18 +612,53 @@ class Retrain(UnlearningMethod):
         return fresh, report
 
 
-#: The registry: name -> class. Construct with knobs: ``UNLEARNING_METHODS["ga"](lr=0.05)``.
-UNLEARNING_METHODS: dict[str, type[UnlearningMethod]] = {
-    cls.name: cls for cls in (GradientAscent, SelectiveSynapticDampening, RelativeGradientAscent, FineTune, Retrain)
-}
+#: The registry: name -> method class, with a label and colour each. Construct with knobs:
+#: ``UNLEARNING_METHODS["ga"](lr=0.05)``, or better :func:`make_method`.
+UNLEARNING_METHODS = Registry("unlearning method")
+#: Decorator adding an unlearning method: ``@register("mine", label="Mine", colour="teal")`` on a
+#: subclass of :class:`UnlearningMethod` (``replace=True`` when re-running a notebook cell).
+register = UNLEARNING_METHODS.register
+
+for _cls, _label, _colour, _description in (
+    (GradientAscent, "GA", "#1f77b4", "GA: gradient ascent"),
+    (SelectiveSynapticDampening, "SSD", "#9467bd", "SSD: selective synaptic dampening"),
+    (RelativeGradientAscent, "RGA", "#ff7f0e", "RGA: relative gradient ascent"),
+    (FineTune, "fine-tune", "#8c564b", "fine-tune on the retain set"),
+    (Retrain, "retrained (gold standard)", "#2ca02c", "retrain from scratch (the gold standard)"),
+):
+    register(_cls.name, label=_label, colour=_colour, description=_description)(_cls)
+
+
+def method_names() -> tuple[str, ...]:
+    """The unlearning methods an experiment may request, read live from the registry (retraining,
+    the reference every method is judged against, always runs and is not one of them)."""
+    return tuple(name for name in UNLEARNING_METHODS if not getattr(UNLEARNING_METHODS[name], "gold_standard", False))
 
 
 def make_method(name: str, **options) -> UnlearningMethod:
-    """An unlearning method by registry name, with its knobs (unknown knobs are refused)."""
+    """An unlearning method by registry name, with its knobs.
+
+    Raises:
+        ValueError: an unknown method, or a knob the method does not take (named, with the allowed
+            ones); out-of-range knob values are reported by the method itself.
+
+    Example:
+        >>> make_method("ga", lr=0.02).lr
+        0.02
+        >>> make_method("ga", rate=0.02)
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown option 'rate' for method 'ga': allowed are lr, momentum, batch_size, epochs, normalize, stop_at_target
+    """
     cls = UNLEARNING_METHODS[check_choice("unlearning method", name, UNLEARNING_METHODS)]
-    try:
-        return cls(**options)
-    except TypeError:
-        allowed = [k for k in cls.__init__.__code__.co_varnames[1 : cls.__init__.__code__.co_argcount]]
-        unknown = sorted(set(options) - set(allowed))
-        raise ValueError(f"unknown option(s) {unknown} for method {name!r}: allowed are {allowed}") from None
+    signature = inspect.signature(cls)
+    allowed = [p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [knob for knob in options if knob not in allowed]
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        raise ValueError(
+            f"unknown option{plural} {', '.join(repr(k) for k in unknown)} for method {name!r}: "
+            f"allowed are {', '.join(allowed) or 'none'}"
+        )
+    signature.bind(**options)  # every knob is now known; binding only fails on a missing required one
+    return cls(**options)

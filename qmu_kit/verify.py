@@ -94,7 +94,7 @@ from qmu_kit.experiment import ExperimentConfig, code_fingerprint, versions
 from qmu_kit.readout import make_readout
 from qmu_kit.signals import paper_features, scaled_logit
 from qmu_kit.training import QNNClassifier, accuracy, as_tensor
-from qmu_kit.unlearning import UNLEARNING_METHODS, UnlearningTask, make_method
+from qmu_kit.unlearning import UnlearningTask, make_method, method_names
 
 SCHEMA_VERSION = 1
 
@@ -238,7 +238,7 @@ def forgetting_quality(
 def available_methods() -> tuple[str, ...]:
     """Every unlearning method of the registry (read now, so a student's registered method is in),
     without ``retrain``, which is a control here."""
-    return tuple(name for name in UNLEARNING_METHODS if name != "retrain")
+    return method_names()
 
 
 def parse_methods(methods) -> tuple[str, ...]:
@@ -355,7 +355,7 @@ def _training_seed(config: VerifyConfig, role: str, k: int) -> int:
 
 @functools.lru_cache(maxsize=4)
 def _data(config_json: str):
-    return ExperimentConfig.from_dict(json.loads(config_json)).prepare_data()
+    return ExperimentConfig.from_dict(json.loads(config_json)).load_data()
 
 
 def _prepared(config: VerifyConfig):

@@ -21,20 +21,20 @@ import numpy as np
 from IPython.display import display
 
 from qmu_kit._validation import check_float, check_shots
-from qmu_kit.attacks import ATTACKS
+from qmu_kit.attacks import attack_names
 from qmu_kit.cache import ResultCache
 from qmu_kit.data import MODELS
-from qmu_kit.experiment import METHODS, ExperimentConfig, original_model, run_experiment
+from qmu_kit.experiment import ExperimentConfig, original_model, run_experiment
 from qmu_kit.metrics import shot_noise_std
 from qmu_kit.notebook import format_number, format_speedup
-from qmu_kit.plots import MODEL_LABELS, LeakageFigure, ShotNoiseFigure, TrainingCurves, UnlearningFigure, to_png
+from qmu_kit.plots import LeakageFigure, ShotNoiseFigure, TrainingCurves, UnlearningFigure, to_png
 from qmu_kit.readout import repeated_estimates
-from qmu_kit.unlearning import PARAMETER_GROUPS
+from qmu_kit.plots import model_label
+from qmu_kit.unlearning import PARAMETER_GROUPS, UNLEARNING_METHODS, method_names
 
 #: The shots slider's stops: a log scale from 10 to 10000, then exact expectations. The slider's
 #: value is the label; :func:`qmu_kit._validation.check_shots` turns it into ``int`` or ``None``.
 SHOT_OPTIONS = ("10", "30", "100", "300", "1000", "3000", "10000", "exact")
-METHOD_LABELS = {"ga": "GA: gradient ascent", "ssd": "SSD: selective synaptic dampening", "rga": "RGA: relative gradient ascent", "finetune": "fine-tune on the retain set"}
 
 
 def shots_slider(value: int | str | None = None, description: str = "shots") -> widgets.SelectionSlider:
@@ -50,7 +50,9 @@ def depth_slider(value: int = 1, maximum: int = 10) -> widgets.IntSlider:
 
 
 def method_selector(value: str = "ga") -> widgets.Dropdown:
-    return widgets.Dropdown(options=[(METHOD_LABELS[m], m) for m in METHODS], value=value, description="method")
+    """Every registered unlearning method (read when the dropdown is built), by its description."""
+    return widgets.Dropdown(options=[(UNLEARNING_METHODS.description(m), m) for m in method_names()], value=value,
+                            description="method")
 
 
 def model_selector(value: str = "hybrid") -> widgets.ToggleButtons:
@@ -58,7 +60,8 @@ def model_selector(value: str = "hybrid") -> widgets.ToggleButtons:
 
 
 def attack_selector(value: str = "mlp") -> widgets.Dropdown:
-    return widgets.Dropdown(options=list(ATTACKS), value=value, description="attack")
+    """Every registered attack (read when the dropdown is built)."""
+    return widgets.Dropdown(options=[(name, name) for name in attack_names()], value=value, description="attack")
 
 
 def params_selector(value: str = "all") -> widgets.ToggleButtons:
@@ -216,21 +219,23 @@ class LeakagePanel(Panel):
                                                     methods=(), retrain=False)
 
     def _compute(self, values):
-        return run_experiment(self.config_for(values, self.base), cache=self.cache, progress=True).to_dict()
+        return run_experiment(self.config_for(values, self.base), cache=self.cache, progress=True)
 
     def _render(self, result, values):
-        original = result["models"]["original"]
-        outcome = original["attacks"][values["attack"]]
+        original = result.models["original"]
+        outcome = original.attacks[values["attack"]]
+        tpr = outcome.overall.tpr_at_1pct_fpr
         self.numbers.value = numbers_table(
             [
                 ("qmu-mia-success", "MIA success on the forget set (paper's metric)",
-                 format_number(outcome["mia_success_forget"])),
+                 format_number(outcome.mia_success_forget.value)),
                 ("qmu-mia-control", "same flag rate on non-members of that class (control)",
-                 format_number(outcome["flag_rate_forget_nonmembers"])),
-                ("qmu-auc-overall", "AUC, held-out members vs non-members", format_number(outcome["overall"]["auc"])),
-                ("qmu-tpr", "TPR at 1% FPR", format_number(outcome["overall"]["tpr_at_1pct_fpr"])),
+                 format_number(outcome.flag_rate_forget_nonmembers.value)),
+                ("qmu-auc-overall", "AUC, held-out members vs non-members", format_number(outcome.overall.auc.value)),
+                ("qmu-tpr", "TPR at zero false positives" if tpr.at_zero_false_positives else "TPR at 1% FPR",
+                 format_number(tpr.tpr.value)),
                 ("qmu-accuracy", "train / test accuracy",
-                 f"{format_number(original['acc_train_retain'])} / {format_number(original['acc_test_retain'])}"),
+                 f"{format_number(original.acc_train_retain.value)} / {format_number(original.acc_test_retain.value)}"),
             ],
             [f"{values['attack']} attack, shots {values['shots'] or 'exact'}"],
         )
@@ -254,20 +259,20 @@ class UnlearningPanel(Panel):
                                                     unlearn_params=values["params"])
 
     def _compute(self, values):
-        return run_experiment(self.config_for(values, self.base), cache=self.cache, progress=True).to_dict()
+        return run_experiment(self.config_for(values, self.base), cache=self.cache, progress=True)
 
     def _render(self, result, values):
         names = ["original", values["method"], "retrained"]
-        models = result["models"]
         attack = values["attack"]
         rows = []
         for name in names:
-            model, outcome = models[name], models[name]["attacks"][attack]
+            model = result.models[name]
+            outcome = model.attacks[attack]
             rows.append((
-                f"qmu-model-{name}", MODEL_LABELS.get(name, name), format_number(model["acc_train_forget"]),
-                format_number(model["acc_test_retain"]), format_number(outcome["mia_success_forget"]),
-                format_number(outcome["forget"]["auc"]), f"{model['seconds']:.2f}",
-                format_speedup(model["speedup_vs_retrain"]),
+                f"qmu-model-{name}", model_label(name), format_number(model.acc_train_forget.value),
+                format_number(model.acc_test_retain.value), format_number(outcome.mia_success_forget.value),
+                format_number(outcome.forget.auc.value), f"{model.seconds:.2f}",
+                format_speedup(model.speedup_vs_retrain),
             ))
         self.numbers.value = numbers_table(
             rows, ["forget acc.", "test acc. (retained)", f"MIA success ({attack})", "AUC forget", "seconds", "speed-up"]

@@ -164,9 +164,9 @@ def test_an_unwritable_cache_degrades_to_computing_without_caching_with_one_mess
     assert len(messages) == 1 and "continuing without caching" in messages[0] and str(tmp_path / "cache") in messages[0]
     assert not first.from_cache and not second.from_cache
     for result in (first, second):  # the same numbers as without any cache (timings aside)
-        assert result.models["original"]["losses"] == reference.models["original"]["losses"]
-        auc = result.models["original"]["attacks"]["loss"]["overall"]["auc"]
-        assert auc == pytest.approx(reference.models["original"]["attacks"]["loss"]["overall"]["auc"])
+        assert result.models["original"].losses == reference.models["original"].losses
+        auc = result.models["original"].attacks["loss"].overall.auc.value
+        assert auc == pytest.approx(reference.models["original"].attacks["loss"].overall.auc.value)
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.json"))
 
 

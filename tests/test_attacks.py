@@ -156,8 +156,9 @@ def test_audit_scores_every_sample_out_of_fold(monkeypatch, rng):
     audit = MembershipAudit(["memorize"], seed=0).fit(members, nonmembers, split)
     outcome = audit.evaluate(members, nonmembers)["memorize"]
     # had any attack scored a sample it was fitted on, some flags would be set
-    assert outcome.mia_success_forget == 0 and outcome.flag_rate_forget_nonmembers == 0
-    assert outcome.overall.accuracy == 0.5
+    assert outcome.mia_success_forget.value == 0 and outcome.flag_rate_forget_nonmembers.value == 0
+    assert outcome.mia_success_forget.n == split.forget_members.sum()
+    assert outcome.overall.accuracy.value == 0.5
 
 
 def test_audit_split_folds_hold_forget_and_retain_samples():

@@ -184,7 +184,7 @@ def test_kernel_interrupt_during_training_then_the_next_run_works(tmp_path):
         "config = ExperimentConfig(model='basic', n_qubits=5, depth=4, n_train=300, n_test=200, epochs=400, "
         "attacks=('loss',), attack='loss', methods=('ga',))\n"
         "result = run_experiment(config)\n"
-        "print('done', result.models['ga']['acc_train_forget'])"
+        "print('done', result.models['ga'].acc_train_forget)"
     ).format(cache=str(tmp_path / "cache"))
     manager, client = start_new_kernel(kernel_name="python3")
     try:

@@ -28,18 +28,18 @@ def test_test_accuracy_of_both_models_at_the_classroom_preset():
 
 def test_the_original_model_leaks(classroom):
     original = classroom.models["original"]
-    assert original["acc_train_retain"] == 1.0
-    lira = original["attacks"]["lira"]["overall"]
-    assert lira["auc"] > 0.55  # held-out members vs non-members, clearly above guessing
-    assert original["mia_success_forget"] > 0.8
+    assert original.acc_train_retain.value == 1.0
+    lira = original.attacks["lira"].overall
+    assert lira.auc.value > 0.55  # held-out members vs non-members, clearly above guessing
+    assert original.mia_success_forget.value > 0.8
     # the control: the paper's metric flags many non-members of the class too
-    assert original["mia_flag_rate_forget_nonmembers"] > 0.3
+    assert original.mia_flag_rate_forget_nonmembers.value > 0.3
 
 
 def test_retraining_lowers_forget_set_mia_success(classroom):
     original, retrained = classroom.models["original"], classroom.models["retrained"]
-    assert retrained["mia_success_forget"] < original["mia_success_forget"] - 0.5
-    assert retrained["acc_train_forget"] == 0.0
+    assert retrained.mia_success_forget.value < original.mia_success_forget.value - 0.5
+    assert retrained.acc_train_forget.value == 0.0
 
 
 #: How much retained accuracy each method may cost at seed 0. SSD with its tuned alpha (30, see
@@ -52,14 +52,14 @@ RETAIN_COST = {"ga": 0.10, "rga": 0.10, "ssd": 0.25}
 @pytest.mark.parametrize("method", ["ga", "ssd", "rga"])
 def test_unlearning_moves_toward_the_retrained_model_and_keeps_retain_accuracy(classroom, method):
     original, retrained, unlearned = (classroom.models[n] for n in ("original", "retrained", method))
-    gap_before = abs(original["acc_train_forget"] - retrained["acc_train_forget"])
-    gap_after = abs(unlearned["acc_train_forget"] - retrained["acc_train_forget"])
+    gap_before = abs(original.acc_train_forget.value - retrained.acc_train_forget.value)
+    gap_after = abs(unlearned.acc_train_forget.value - retrained.acc_train_forget.value)
     assert gap_after < 0.5 * gap_before
-    assert unlearned["acc_test_retain"] >= original["acc_test_retain"] - RETAIN_COST[method]
-    assert unlearned["acc_train_retain"] >= original["acc_train_retain"] - RETAIN_COST[method]
-    assert unlearned["mia_success_forget"] < original["mia_success_forget"]
-    assert unlearned["speedup_vs_retrain"] > 1
-    assert unlearned["distance_to_retrained"] < original["distance_to_retrained"]
+    assert unlearned.acc_test_retain.value >= original.acc_test_retain.value - RETAIN_COST[method]
+    assert unlearned.acc_train_retain.value >= original.acc_train_retain.value - RETAIN_COST[method]
+    assert unlearned.mia_success_forget.value < original.mia_success_forget.value
+    assert unlearned.speedup_vs_retrain > 1
+    assert unlearned.distance_to_retrained < original.distance_to_retrained
 
 
 def test_papers_ga_settings_do_not_forget_on_digits(classroom):
@@ -84,5 +84,5 @@ def test_papers_ga_settings_do_not_forget_on_digits(classroom):
     assert moved(model) < 0.5 * moved(tuned)
     # the classroom experiment's GA runs with these tuned defaults: its forget-set predictions moved toward the
     # retrained model's (distance_to_retrained: the same distance, to the retrained model's predictions)
-    assert classroom.models["ga"]["distance_to_retrained"] < classroom.models["original"]["distance_to_retrained"]
-    assert classroom.models["retrained"]["distance_to_retrained"] == 0.0
+    assert classroom.models["ga"].distance_to_retrained < classroom.models["original"].distance_to_retrained
+    assert classroom.models["retrained"].distance_to_retrained == 0.0

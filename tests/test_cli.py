@@ -25,8 +25,8 @@ QUICK = ["--model", "basic", "--qubits", "4", "--depth", "1", "--n-train", "100"
         (["run", "--forget", "random:2"], "--forget", "(0.0, 1.0)"),
         (["run", "--forget", "class"], "--forget", "'class:K'"),
         (["run", "--seed", "x"], "--seed", "integer from 0 to 4294967295"),
-        (["run", "--dataset", "mnist", "--n-train", "3000"], "data_path", "n_train <= 2150 with n_test = 700"),
-        (["run", "--option", "ga.speed=3"], "--option", "allowed are ['lr'"),
+        (["run", "--dataset", "mnist", "--n-train", "3000"], "--n-train", "n_train <= 2150 with n_test = 700"),
+        (["run", "--option", "ga.speed=3"], "--option", "unknown option 'speed' for method 'ga': allowed are lr, momentum"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(capsys, argv, flag, allowed):
@@ -53,3 +53,28 @@ def test_console_script_is_installed():
     done = subprocess.run([str(script), "run", "--shots", "0"], capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().startswith("qmu-kit: error: argument --shots")
+
+
+def test_flags_grid_and_notebook_parameters_share_the_config_rules():
+    """One rule per field: the flag, the sweep grid, the notebook parameter and the config say the same."""
+    from qmu_kit._validation import ConfigError
+    from qmu_kit.cli import _grid_item, build_parser
+    from qmu_kit.experiment import FIELDS, ExperimentConfig
+    from qmu_kit.notebook import check_parameters
+
+    run = next(a for a in build_parser()._actions if a.dest == "command").choices["run"]
+    flags = {option for action in run._actions for option in action.option_strings}
+    assert {spec.flag for spec in FIELDS.values() if spec.flag} <= flags
+    for field, bad in (("depth", 0), ("n_shadows", 65), ("seed", -1), ("shots", 0)):
+        with pytest.raises(ConfigError) as from_config:
+            ExperimentConfig(**{field: bad})
+        assert from_config.value.field == field
+        with pytest.raises(ValueError) as from_grid:
+            _grid_item(f"{field}={bad}")
+        assert str(from_grid.value) == str(from_config.value)
+        assert main(["run", FIELDS[field].flag, str(bad)]) == 2
+    with pytest.raises(ValueError) as from_notebook:
+        check_parameters({"depth": 0}, ["depth"])
+    assert str(from_notebook.value) == "depth=0 is out of range: depth must be an integer from 1 to 50"
+    assert _grid_item("methods=ga+rga,ssd") == ("methods", [("ga", "rga"), ("ssd",)])
+    assert _grid_item("retrain=true,false") == ("retrain", [True, False])

@@ -1,5 +1,4 @@
 import json
-import math
 import subprocess
 import sys
 
@@ -16,10 +15,12 @@ from qmu_kit.experiment import (
 )
 
 REQUIRED = {
-    "acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget", "mia_success_forget", "mia_auc",
-    "mia_tpr_at_1pct_fpr", "mia_tpr_at_0_1pct_fpr", "seconds", "circuit_evaluations",
+    "acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget", "primary_attack", "attacks",
+    "headline", "seconds", "circuit_evaluations", "speedup_vs_retrain", "distance_to_retrained", "losses", "details",
 }
-FRACTIONS = REQUIRED - {"seconds", "circuit_evaluations"}
+ACCURACIES = ("acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget")
+HEADLINE = {"mia_success_forget", "mia_flag_rate_forget_nonmembers", "mia_auc", "mia_accuracy", "mia_auc_overall",
+            "mia_tpr_at_1pct_fpr", "mia_tpr_at_0_1pct_fpr"}
 TIMING = {"seconds", "speedup_vs_retrain"}
 
 
@@ -100,10 +101,37 @@ def test_cache_keys():
     assert base.cache_key("original") != base.replace(depth=2).cache_key("original")
 
 
+def test_code_fingerprint_covers_exactly_the_computing_code():
+    from pathlib import Path
+
+    import qmu_kit
+    from qmu_kit.experiment import computing_modules
+
+    computing = set(computing_modules())
+    # what an experiment's numbers come from ...
+    assert {"experiment", "training", "unlearning", "attacks", "audit", "metrics", "stats", "circuit", "data",
+            "readout", "signals", "models", "registry", "cache", "tuned_defaults", "devices", "remote", "verify"} <= computing
+    # ... and what only shows them: no computing module imports these at its top level
+    presentation = {"plots", "widgets", "notebook", "cli", "app", "sweep", "reproduce", "results", "claims", "tuning",
+                    "verify_cli", "device_cli", "lab", "_environment"}
+    assert not computing & presentation
+    # every module of the package is classified: computing (fingerprinted) or reachable only lazily
+    package = {p.stem for p in Path(qmu_kit.__file__).parent.glob("*.py")} - {"__init__"}
+    assert computing <= package
+
+
 @pytest.fixture(scope="module")
 def quick_result(tmp_path_factory):
     cache = ResultCache(tmp_path_factory.mktemp("cache"))
     return run_experiment(ExperimentConfig(**QUICK), cache=cache), cache
+
+
+def check_estimate(estimate: dict, n: int | None = None, where=None):
+    """A JSON estimate: value inside its 95 % interval, within [0, 1], with its sample count."""
+    assert set(estimate) >= {"value", "n", "ci95", "kind"}, where
+    low, high = estimate["ci95"]
+    assert 0.0 <= low <= estimate["value"] <= high <= 1.0, (where, estimate)
+    assert estimate["n"] > 0 and (n is None or estimate["n"] == n), (where, estimate)
 
 
 def test_result_json_contract(quick_result, tmp_path):
@@ -111,13 +139,24 @@ def test_result_json_contract(quick_result, tmp_path):
     data = json.loads(result.to_json(tmp_path / "out" / "r.json").read_text())
     assert set(data) == {"config", "versions", "models"}
     assert set(data["models"]) == {"original", "retrained", "ga", "ssd"}
-    assert data["versions"]["schema"] == 1 and data["config"]["seed"] == 0
+    assert data["versions"]["schema"] == 2 and data["config"]["seed"] == 0
+    n_forget = len(result.models["original"].losses["train_forget"])
     for name, model in data["models"].items():
-        assert REQUIRED <= set(model), name
-        for key in FRACTIONS:
-            assert math.isnan(model[key]) or 0.0 <= model[key] <= 1.0, (name, key)
+        assert set(model) == REQUIRED, name
+        for key in ACCURACIES:
+            check_estimate(model[key], len(model["losses"][key.replace("acc_", "")]), (name, key))
+        assert set(model["headline"]) == HEADLINE
+        check_estimate(model["headline"]["mia_success_forget"], n_forget, name)
+        assert model["headline"]["mia_auc"]["kind"] == "auc" and 0 <= model["headline"]["mia_auc"]["p_value"] <= 1
         assert model["circuit_evaluations"] > 0 and model["seconds"] > 0
-        assert set(model["attacks"]) == {"loss", "mlp"}
+        assert set(model["attacks"]) == {"loss", "mlp"} and model["primary_attack"] == "mlp"
+        for outcome in model["attacks"].values():
+            overall = outcome["overall"]
+            # ROC curves are stored once, in each comparison's metrics
+            assert len(overall["fpr"]) == len(overall["tpr"]) > 1 and overall["fpr"][0] == 0 and overall["fpr"][-1] == 1
+            tpr = overall["tpr_at_1pct_fpr"]
+            assert tpr["lowest_measurable_fpr"] == pytest.approx(1 / overall["n_nonmembers"])
+            assert tpr["at_zero_false_positives"] == (tpr["lowest_measurable_fpr"] > 0.01)
     assert data["models"]["ga"]["speedup_vs_retrain"] > 0
     retrained_seconds = data["models"]["retrained"]["seconds"]
     for name in ("ga", "ssd"):
@@ -126,6 +165,11 @@ def test_result_json_contract(quick_result, tmp_path):
     assert data["models"]["retrained"]["speedup_vs_retrain"] == 1.0 and data["models"]["original"]["speedup_vs_retrain"] is None
     assert ExperimentResult.from_dict(data) == result
     assert "MIA-success" in result.summary() and list(result.table().index) == ["original", "retrained", "ga", "ssd"]
+    # the typed result: headline numbers are the primary attack's, read from its outcome
+    ga = result.models["ga"]
+    assert ga.mia_success_forget is ga.attacks["mlp"].mia_success_forget and ga.mia_auc is ga.attacks["mlp"].forget.auc
+    assert result.table().loc["ga", "mia_auc"] == ga.mia_auc.value
+    assert str(result.table(intervals=True).loc["ga", "acc_train_forget"]).endswith(f"(n={n_forget})")
 
 
 def test_cached_replay_and_corrupt_entry(quick_result):
@@ -137,13 +181,31 @@ def test_cached_replay_and_corrupt_entry(quick_result):
     with pytest.warns(CacheWarning, match="corrupt cache entry"):
         recomputed = run_experiment(ExperimentConfig(**QUICK), cache=cache)
     assert not recomputed.from_cache
-    assert json.dumps(recomputed.to_dict()["models"]["ga"]["mia_auc"]) == json.dumps(result.models["ga"]["mia_auc"])
+    assert recomputed.models["ga"].mia_auc.to_dict() == result.models["ga"].mia_auc.to_dict()
     assert list(recomputed.models) == list(result.models)
-    assert numbers(recomputed.models) == numbers(result.models)  # every number, timings aside
+    assert numbers(recomputed.to_dict()["models"]) == numbers(result.to_dict()["models"])  # every number, timings aside
     assert run_experiment(ExperimentConfig(**QUICK), cache=cache).from_cache  # and it was repaired
-    path.write_text(json.dumps({"config": {}, "models": {}, "versions": {"schema": 1}}))
+    path.write_text(json.dumps({"config": {}, "models": {}, "versions": {"schema": 2}}))
     with pytest.warns(CacheWarning, match="invalid cached result"):
         assert not run_experiment(ExperimentConfig(**QUICK), cache=cache).from_cache
+
+
+def test_an_old_schema_entry_is_recomputed_not_misread(quick_result):
+    """A schema-1 entry (plain floats) under the result's key is reported and recomputed."""
+    result, cache = quick_result
+    old = result.to_dict()
+    old["versions"]["schema"] = 1
+    for model in old["models"].values():
+        for key in ACCURACIES:
+            model[key] = model[key]["value"]
+        model.update({k: v["value"] for k, v in model.pop("headline").items()})
+    path = cache.directory / "results" / f"{ExperimentConfig(**QUICK).cache_key()}.json"
+    path.write_text(json.dumps(old))
+    with pytest.warns(CacheWarning, match="result schema 1 is not 2"):
+        recomputed = run_experiment(ExperimentConfig(**QUICK), cache=cache)
+    assert not recomputed.from_cache
+    assert numbers(recomputed.to_dict()["models"]) == numbers(result.to_dict()["models"])
+    assert json.loads(path.read_text())["versions"]["schema"] == 2  # overwritten with the current schema
 
 
 def test_same_config_same_numbers_in_a_fresh_process(quick_result, tmp_path):
@@ -155,14 +217,18 @@ def test_same_config_same_numbers_in_a_fresh_process(quick_result, tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     fresh = json.loads(out)
-    assert set(fresh) == set(result.models) == {"original", "retrained", "ga", "ssd"}
-    assert numbers(fresh) == numbers(result.models)  # the whole JSON, attacks included, timings aside
+    expected = result.to_dict()["models"]
+    assert set(fresh) == set(expected) == {"original", "retrained", "ga", "ssd"}
+    assert numbers(fresh) == numbers(expected)  # the whole JSON, attacks included, timings aside
     for name, model in fresh.items():
-        for key in REQUIRED - {"seconds"}:
-            assert json.dumps(model[key]) == json.dumps(result.models[name][key]), (name, key)
-        assert model["losses"] == result.models[name]["losses"]
+        for key in REQUIRED - TIMING - {"details"}:  # details hold wall-clock times (compared above without them)
+            assert json.dumps(model[key], sort_keys=True) == json.dumps(expected[name][key], sort_keys=True), (name, key)
 
 
-def test_default_lists():
-    assert METHODS == ("ga", "ssd", "rga", "finetune")
-    assert ATTACK_NAMES == ("mlp", "loss", "confidence", "entropy", "lira")
+def test_default_lists_are_the_registries_read_live():
+    from qmu_kit.attacks import ATTACKS
+    from qmu_kit.unlearning import UNLEARNING_METHODS, method_names
+
+    assert METHODS == method_names() and set(METHODS) == set(UNLEARNING_METHODS) - {"retrain"}
+    assert ATTACK_NAMES == tuple(ATTACKS)
+    assert ExperimentConfig().methods == METHODS and ExperimentConfig().attacks == ATTACK_NAMES

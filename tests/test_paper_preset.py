@@ -32,7 +32,7 @@ def test_the_paper_preset_is_the_papers_setting_on_embedded_mnist():
     paper = ExperimentConfig.from_preset("paper")
     assert (paper.dataset, paper.data_path, paper.n_train, paper.n_test, paper.n_qubits) == ("mnist", None, 1000, 500, 8)
     assert ExperimentConfig.from_preset("classroom").dataset == "digits"
-    hybrid = paper.replace(model="hybrid").prepare_data()
+    hybrid = paper.replace(model="hybrid").load_data()
     assert hybrid.x_train.shape == (1000, 1, 28, 28) and hybrid.x_test.shape == (500, 1, 28, 28)
     assert len(hybrid.y_population) == 3500  # the attacker's population: the rest of the 5,000
     module = build_model("hybrid", 8, paper.replace(model="hybrid").training()["depth"], 10, (1, 28, 28))
@@ -43,7 +43,7 @@ def test_the_paper_preset_is_the_papers_setting_on_embedded_mnist():
     assert (module.quantum.spec.n_qubits, module.quantum.spec.depth) == (8, 1)
     basic = paper.replace(model="basic")
     assert basic.training()["depth"] == 10
-    features = basic.prepare_data()
+    features = basic.load_data()
     assert features.x_train.shape == (1000, 256)  # PCA-256 amplitude features on 8 qubits
     assert np.isfinite(features.x_train).all()
 

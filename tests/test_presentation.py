@@ -30,17 +30,26 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def result(cache):
-    return run_experiment(QUICK.replace(methods=("ga", "ssd")), cache=cache).to_dict()
+    return run_experiment(QUICK.replace(methods=("ga", "ssd")), cache=cache)
 
 
 def test_static_figures(result):
     assert len(plots.threat_model_figure().axes) == 1
     images = np.random.default_rng(0).random((12, 8, 8))
     assert len(plots.digits_figure(images, np.arange(12) % 10, n=12).axes) == 20
-    history = result["models"]["original"]["details"]["history"]
+    history = result.models["original"].details["history"]
     figure = plots.TrainingCurves().draw({"basic": history})
     assert figure.axes[0].get_lines() and figure.axes[1].get_legend() is not None
-    assert len(plots.to_png(figure)) > 1000
+    # the PNG is the figure: its size at the requested dpi, and not blank
+    import io
+
+    from PIL import Image
+
+    image = np.asarray(Image.open(io.BytesIO(plots.to_png(figure, dpi=50))).convert("L"), dtype=float)
+    assert image.shape == (round(3.4 * 50), round(10 * 50))
+    assert image.std() > 10 and (image < 100).mean() > 0.001  # curves and text drawn on white
+    # figures show themselves in notebooks (no IPython formatter registered on import)
+    assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_result_figures(result):
@@ -49,8 +58,10 @@ def test_result_figures(result):
     unlearn = plots.UnlearningFigure().draw(result, "ssd", "mlp")
     assert [t.get_text() for t in unlearn.axes[0].get_legend().get_texts()] == ["original", "SSD", "retrained (gold standard)"]
     figure, (ax,) = plots.new_figure()
-    plots.draw_attack_rocs(ax, result["models"]["original"])
+    plots.draw_attack_rocs(ax, result.models["original"])
     assert len(ax.get_lines()) == 3  # two attacks and the diagonal
+    assert [line.get_color() for line in ax.get_lines()[:2]] == [plots.attack_colour(a) for a in result.config.attacks]
+    assert len(result.models["original"].plot().axes) == 2 and len(result.plot("ssd").axes) == 2
 
 
 def test_band_plot_and_exact_tick():
@@ -75,15 +86,15 @@ def test_unlearning_panel_updates_numbers_and_figure(cache):
     assert "ready" in panel.status.value and "qmu-model-rga" in panel.numbers.value
     assert panel.image.value != first_image and panel.numbers.value != first_numbers
     panel.controls["shots"].value = "100"
-    assert "ready" in panel.status.value and panel.result["config"]["shots"] == 100
+    assert "ready" in panel.status.value and panel.result.config.shots == 100
     assert panel.controls["shots"].continuous_update is False
 
 
 def test_leakage_and_classifier_panels(cache):
     leak = LeakagePanel(base=QUICK, cache=cache, model="basic")
-    assert "qmu-auc-overall" in leak.numbers.value and leak.result["config"]["retrain"] is False
+    assert "qmu-auc-overall" in leak.numbers.value and leak.result.config.retrain is False
     leak.controls["depth"].value = 2
-    assert "ready" in leak.status.value and leak.result["config"]["depth"] == 2
+    assert "ready" in leak.status.value and leak.result.config.depth == 2
     classifier = ClassifierPanel(base=QUICK, cache=cache, model="basic", depth=1)
     assert "qmu-accuracy" in classifier.numbers.value
 
@@ -172,8 +183,9 @@ def test_notebook_formatting_tables_and_device_shots(result):
     assert check_device_shots("300") == 300
     with pytest.raises(ValueError, match="shots='exact' is not possible on a device"):
         check_device_shots("exact")
-    run = ExperimentResult.from_dict(result)
-    assert attack_metric([run, run], "loss") == [result["models"]["original"]["attacks"]["loss"]["overall"]["auc"]] * 2
+    run = ExperimentResult.from_dict(result.to_dict())
+    assert attack_metric([run, run], "loss") == [result.models["original"].attacks["loss"].overall.auc.value] * 2
+    assert attack_metric([run], "loss", field="tpr_at_1pct_fpr") == [result.models["original"].attacks["loss"].overall.tpr_at_1pct_fpr.tpr.value]
     audit = {"accuracy_members": 1.0, "accuracy_nonmembers": 0.9, "attacks": {
         "mlp": {"mia_success_forget": 0.9, "flag_rate_forget_nonmembers": 0.6, "overall": {"auc": 0.58}},
         "loss": {"overall": {"auc": 0.57}}}}

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from qmu_kit.metrics import balanced_indices, membership_metrics, tpr_at_fpr
+from qmu_kit.metrics import MembershipMetrics, balanced_indices, membership_metrics
 from qmu_kit.signals import confidence, entropy, loss, paper_features, scaled_logit
 
 
@@ -37,26 +37,36 @@ def test_metrics_match_scikit_learn(rng):
     members, nonmembers = rng.normal(1, 1, 200), rng.normal(0, 1, 200)
     metrics = membership_metrics(members, nonmembers, members > 0.5, nonmembers > 0.5)
     truth = np.r_[np.ones(200), np.zeros(200)]
-    assert metrics.auc == pytest.approx(roc_auc_score(truth, np.r_[members, nonmembers]))
-    assert metrics.accuracy == pytest.approx(((members > 0.5).sum() + (nonmembers <= 0.5).sum()) / 400)
-    assert 0 <= metrics.tpr_at_0_1pct_fpr <= metrics.tpr_at_1pct_fpr <= 1
+    assert metrics.auc.value == pytest.approx(roc_auc_score(truth, np.r_[members, nonmembers]))
+    assert metrics.auc.n == 400 and metrics.auc.ci95[0] < metrics.auc.value < metrics.auc.ci95[1]
+    assert metrics.auc.p_value < 1e-6  # separated by one standard deviation on 200 vs 200 samples
+    assert metrics.accuracy.value == pytest.approx(((members > 0.5).sum() + (nonmembers <= 0.5).sum()) / 400)
+    assert metrics.accuracy.n == 400
+    assert 0 <= metrics.tpr_at_0_1pct_fpr.tpr.value <= metrics.tpr_at_1pct_fpr.tpr.value <= 1
+    # 200 non-members measure 1 % FPR (lowest 0.5 %) but not 0.1 %
+    assert not metrics.tpr_at_1pct_fpr.at_zero_false_positives and metrics.tpr_at_0_1pct_fpr.at_zero_false_positives
     assert len(metrics.fpr) == len(metrics.tpr) and metrics.fpr[0] == 0 and metrics.fpr[-1] == 1
     assert set(metrics.to_dict(curve=False)) == {
         "auc", "accuracy", "tpr_at_1pct_fpr", "tpr_at_0_1pct_fpr", "n_members", "n_nonmembers"
     }
+    assert MembershipMetrics.from_dict(metrics.to_dict()).to_dict() == metrics.to_dict()
 
 
 def test_perfect_and_useless_attacks():
     perfect = membership_metrics(np.array([2.0, 3.0]), np.array([0.0, 1.0]))
-    assert perfect.auc == 1 and perfect.tpr_at_1pct_fpr == 1
+    assert perfect.auc.value == 1 and perfect.tpr_at_1pct_fpr.tpr.value == 1
     useless = membership_metrics(np.ones(50), np.ones(50))
-    assert useless.auc == 0.5 and useless.tpr_at_1pct_fpr == 0
+    assert useless.auc.value == 0.5 and useless.tpr_at_1pct_fpr.tpr.value == 0
+    assert useless.auc.p_value == pytest.approx(1.0)
 
 
-def test_tpr_at_fpr_is_conservative():
-    fpr, tpr = np.array([0.0, 0.005, 0.02, 1.0]), np.array([0.1, 0.3, 0.6, 1.0])
-    assert tpr_at_fpr(fpr, tpr, 0.01) == 0.3
-    assert tpr_at_fpr(fpr, tpr, 0.001) == 0.1
+def test_tpr_at_fpr_agrees_with_the_roc_curve(rng):
+    """The TPR at a target FPR is the ROC curve's largest TPR without exceeding that FPR."""
+    members, nonmembers = rng.normal(1, 1, 300), rng.normal(0, 1, 500)
+    metrics = membership_metrics(members, nonmembers)
+    fpr, tpr = np.asarray(metrics.fpr), np.asarray(metrics.tpr)
+    for target, result in ((0.01, metrics.tpr_at_1pct_fpr), (0.001, metrics.tpr_at_0_1pct_fpr)):
+        assert result.tpr.value == pytest.approx(tpr[fpr <= target + 1e-12].max(), abs=1e-5)
 
 
 def test_balanced_indices_and_empty_sets():

@@ -14,6 +14,7 @@ from qmu_kit.unlearning import (
     UNLEARNING_METHODS,
     GradientAscent,
     SelectiveSynapticDampening,
+    UnlearningMethod,
     UnlearningTask,
     diagonal_fisher,
     make_method,
@@ -33,11 +34,26 @@ def snapshot(model):
 
 
 def test_registry_and_errors():
-    assert list(UNLEARNING_METHODS) == ["ga", "ssd", "rga", "finetune", "retrain"]
+    from qmu_kit.unlearning import method_names
+
+    # every entry is reachable by its own name, and shows with its own label and colour
+    assert {"ga", "ssd", "rga", "finetune", "retrain"} <= set(UNLEARNING_METHODS)
+    assert all(UNLEARNING_METHODS[name].name == name for name in UNLEARNING_METHODS)
+    assert len({UNLEARNING_METHODS.colour(n) for n in UNLEARNING_METHODS}) == len(UNLEARNING_METHODS)
+    assert len({UNLEARNING_METHODS.label(n) for n in UNLEARNING_METHODS}) == len(UNLEARNING_METHODS)
+    # retraining is the reference, never a requestable method
+    assert "retrain" not in method_names() and set(method_names()) == set(UNLEARNING_METHODS) - {"retrain"}
     with pytest.raises(ValueError, match="unknown unlearning method 'forget': choose one of 'ga', 'ssd', 'rga', 'finetune', 'retrain'"):
         make_method("forget")
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['gamma'\] for method 'ssd': allowed are \['alpha', 'lam', 'batch_size'\]"):
+    with pytest.raises(ValueError, match=r"unknown option 'gamma' for method 'ssd': allowed are alpha, lam, batch_size"):
         make_method("ssd", gamma=1)
+    with pytest.raises(ValueError, match=r"unknown options 'rate', 'steps' for method 'ga': allowed are lr, momentum"):
+        make_method("ga", lr=0.1, rate=1, steps=2)
+    with pytest.raises(ValueError, match=r"unlearning method 'ga' is already registered"):
+        UNLEARNING_METHODS.register("ga")(type("Other", (UnlearningMethod,), {}))
+    with pytest.raises(ValueError, match=r"colour='nocolour' for unlearning method 'mine' is not a matplotlib colour"):
+        UNLEARNING_METHODS.register("mine", colour="nocolour")(type("Mine", (UnlearningMethod,), {}))
+    assert "mine" not in UNLEARNING_METHODS
     with pytest.raises(ValueError, match=r"ga lr=-1 is out of range"):
         make_method("ga", lr=-1)
 
