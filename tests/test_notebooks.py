@@ -97,8 +97,9 @@ def test_the_prose_quotes_no_measured_number(path):
 
 
 def _value(metric):
-    """A recorded number's value (measured numbers are ``{"value", "n", ...}``)."""
-    return metric["value"] if isinstance(metric, dict) else metric
+    """A recorded number's value (measured numbers are ``{"value", "n", ...}``; claims, ``{"text", ...}``,
+    stay as they are)."""
+    return metric["value"] if isinstance(metric, dict) and "value" in metric else metric
 
 
 def _check_00(m):
