@@ -3,6 +3,8 @@
 import json
 
 import pytest
+
+from tests.test_experiment import numbers as model_numbers
 import yaml
 
 from qmu_kit.cache import ResultCache
@@ -13,20 +15,11 @@ from qmu_kit.sweep import CRASH_ENV, SweepError, estimate_seconds, expand_grid, 
 BASE = ExperimentConfig(model="basic", n_qubits=3, depth=1, n_train=60, n_test=60, epochs=2,
                         attacks=("loss",), attack="loss", methods=("ga",))
 GRID = {"shots": [50, None], "seed": [0, 1]}
-TIMING = {"seconds", "speedup_vs_retrain"}
 
 
 def numbers(result):
-    """Everything but wall-clock times, as comparable JSON."""
-
-    def strip(value):
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in TIMING}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    return json.dumps(strip(result.to_dict()["models"]), sort_keys=True)
+    """Everything but wall-clock times, as comparable JSON (one rule with test_experiment's)."""
+    return model_numbers(result.to_dict()["models"])
 
 
 @pytest.fixture(scope="module")
