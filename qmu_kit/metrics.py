@@ -139,29 +139,8 @@ def shot_noise_std(expval: float, shots: int | None) -> float:
     return 0.0 if shots is None else float(np.sqrt((1 - expval**2) / shots))
 
 
-def mean_ci(values) -> tuple[float, float]:
-    """Mean and half-width of its 95 % t-interval, ignoring ``None`` and NaN.
-
-    Returns ``(nan, nan)`` without values and a half-width of 0 for a single value.
-
-    Example:
-        >>> mean, half = mean_ci([0.4, 0.6])
-        >>> round(mean, 2), round(half, 2)
-        (0.5, 1.27)
-    """
-    from scipy import stats
-
-    values = np.asarray([v for v in values if v is not None and v == v], dtype=float)
-    if len(values) == 0:
-        return float("nan"), float("nan")
-    if len(values) == 1:
-        return float(values[0]), 0.0
-    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-    return float(values.mean()), float(half)
-
-
 def seed_summary(table, x: str, ys, by: str | None = None, bounds: tuple[float, float] | None = None):
-    """Mean over seeds and its 95 % t-interval (:func:`mean_ci`) of the columns ``ys``, per value of ``x``.
+    """Mean over seeds and its 95 % t-interval (:func:`qmu_kit.stats.mean`) of the columns ``ys``, per value of ``x``.
 
     Args:
         table: a pandas DataFrame with one row per run (such as a sweep's table).
@@ -190,12 +169,10 @@ def seed_summary(table, x: str, ys, by: str | None = None, bounds: tuple[float, 
         row = {}
         for y in ys:
             values = pd.to_numeric(part[y]).dropna().to_numpy(dtype=float)
-            mean, half = mean_ci(values)
-            low, high = mean - half, mean + half
-            if bounds is not None:
-                low, high = min(max(low, bounds[0]), bounds[1]), min(max(high, bounds[0]), bounds[1])
+            mean = stats.mean(values, bounds=bounds)
             std = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
-            row.update({("mean", y): mean, ("low", y): low, ("high", y): high, ("std", y): std, ("n", y): len(values)})
+            row.update({("mean", y): mean.value, ("low", y): mean.ci95[0], ("high", y): mean.ci95[1], ("std", y): std,
+                        ("n", y): mean.n})
         rows[key if by else key[0]] = row
     summary = pd.DataFrame.from_dict(rows, orient="index")
     summary.index.names = keys

@@ -131,17 +131,18 @@ def test_read_metrics_from_an_executed_notebook():
 
 
 def test_seed_summary_and_the_shots_figures():
-    from qmu_kit.metrics import mean_ci, seed_summary
+    from qmu_kit import stats
+    from qmu_kit.metrics import seed_summary
 
     runs = pd.DataFrame({
         "shots": [10, 10, "exact", "exact"] * 2, "seed": [0, 1] * 4, "model_name": ["ga"] * 4 + ["ssd"] * 4,
         "acc_train_forget": [0.1, 0.3, 0.0, 0.0, 0.6, 0.8, 0.1, 0.1], "acc_test_retain": [0.8, 0.9, 0.9, 0.9, 0.5, 0.7, 0.9, 0.95],
     })
     summary = seed_summary(runs, "shots", ["acc_train_forget", "acc_test_retain"], by="model_name", bounds=(0, 1))
-    mean, half = mean_ci([0.1, 0.3])
-    assert summary["mean"].loc[("ga", 10), "acc_train_forget"] == pytest.approx(mean)
+    mean = stats.mean([0.1, 0.3])
+    assert summary["mean"].loc[("ga", 10), "acc_train_forget"] == pytest.approx(mean.value)
     assert summary["low"].loc[("ga", 10), "acc_train_forget"] == 0.0  # cut to the bounds
-    assert summary["high"].loc[("ga", 10), "acc_train_forget"] == pytest.approx(min(mean + half, 1.0))
+    assert summary["high"].loc[("ga", 10), "acc_train_forget"] == pytest.approx(min(mean.ci95[1], 1.0))
     assert summary["n"].loc[("ssd", "exact"), "acc_test_retain"] == 2
     figure = plots.unlearning_vs_shots_figure(summary)
     assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["GA", "SSD"]

@@ -10,7 +10,6 @@ import pytest
 
 from qmu_kit import stats
 from qmu_kit.cli import main
-from qmu_kit.metrics import mean_ci
 from qmu_kit.reproduce import (
     EVALUATION_SEEDS,
     METHOD_ROWS,
@@ -38,10 +37,11 @@ def est(value, low, high, n=5, kind="mean"):
     return stats.Estimate(value, n, (low, high), kind)
 
 
-def test_mean_ci():
-    assert mean_ci([0.5]) == (0.5, 0.0)
-    mean, half = mean_ci([0.4, 0.6])
-    assert mean == pytest.approx(0.5) and half == pytest.approx(12.706 * 0.1414 / 1.4142, rel=1e-3)
+def test_mean_over_seeds_interval():
+    one = stats.mean([0.5])
+    assert (one.value, one.ci95) == (0.5, (0.5, 0.5))
+    two = stats.mean([0.4, 0.6])
+    assert two.value == pytest.approx(0.5) and two.half_width == pytest.approx(12.706 * 0.1414 / 1.4142, rel=1e-3)
 
 
 def test_evaluation_seeds_are_disjoint_from_tuning_seeds():
