@@ -60,10 +60,15 @@ def test_tpr_at_fpr_says_what_n_can_measure():
     assert low.at_zero_false_positives and low.lowest_measurable_fpr == pytest.approx(1 / 30)
     assert "zero false positives" in low.label() and "3.3 %" in low.label()
     assert low.tpr.value == pytest.approx((members > 0.5).mean()) and low.tpr.n == 50
-    measurable = tpr_at_fpr(members, np.linspace(-1, 0.5, 1000), 0.01)
+    many = np.linspace(-1, 0.5, 1000)
+    near = np.linspace(0.47, 0.5, 80)  # members packed around the 1 % threshold: an off-by-one threshold changes the TPR
+    measurable = tpr_at_fpr(near, many, 0.01)
     assert not measurable.at_zero_false_positives and measurable.label() == "TPR at 1 % FPR"
-    nonmember_fpr = (np.linspace(-1, 0.5, 1000) > np.quantile(np.linspace(-1, 0.5, 1000), 0.99)).mean()
-    assert nonmember_fpr <= 0.01
+    # the threshold is the 11th highest non-member: 10 of 1000 (1 %) above it, and no lower threshold keeps FPR <= 1 %
+    threshold = np.sort(many)[-11]
+    assert (many > threshold).mean() <= 0.01 < (many >= threshold).mean()
+    assert measurable.tpr.value == pytest.approx((near > threshold).mean()) and measurable.tpr.n == 80
+    assert (near > np.sort(many)[-10]).mean() != measurable.tpr.value != (near > np.sort(many)[-12]).mean()
     assert type(low).from_dict(low.to_dict()) == low
 
 
