@@ -105,8 +105,10 @@ from qmu_kit.claims import measure, recordable
 from qmu_kit.experiment import ExperimentConfig, run_experiment
 # The classroom experiment, shortened to keep the test to a minute: 20 epochs, GA only, no LiRA shadows.
 result = run_experiment(ExperimentConfig.from_preset("classroom", epochs=20, methods=("ga",), attacks=("mlp", "loss")), cache=False)
-print(json.dumps({f"{model}.{name}": recordable(measure(result, model, name)) for model in result.models
-                  for name in ("acc_train_forget", "acc_test_forget", "acc_test_retain", "mia_success_forget", "mia_auc_overall")}))
+numbers = {f"{model}.{name}": recordable(measure(result, model, name)) for model in result.models
+           for name in ("acc_train_forget", "acc_test_forget", "acc_test_retain", "mia_success_forget", "mia_auc_overall")}
+# the thread count after the run: nothing in the kit may have reset it, or both runs used the same
+print(json.dumps({"threads": torch.get_num_threads(), "numbers": numbers}))
 """
 
 
@@ -122,7 +124,10 @@ def test_numbers_agree_across_torch_thread_counts(tmp_path):
         done = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(threads)], capture_output=True, text=True,
                               env=env, cwd=tmp_path, timeout=1800)
         assert done.returncode == 0, done.stderr[-3000:]
-        runs[threads] = json.loads(done.stdout.strip().splitlines()[-1])
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        assert out["threads"] == threads, f"asked for {threads} torch thread(s), the run used {out['threads']}"
+        runs[threads] = out["numbers"]
+    assert len(runs[1]) == 3 * 5, sorted(runs[1])  # original, retrained, ga: five numbers each (none compared is no check)
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     differing = {key: (runs[1][key]["value"], runs[2][key]["value"]) for key in runs[1] if runs[1][key]["value"] != runs[2][key]["value"]}
