@@ -66,7 +66,8 @@ class ShotTrend:
         return frame
 
 
-def paired_shot_trend(table, metric: str, *, reference="exact", group: str | None = None, by: str = "model_name") -> ShotTrend:
+def paired_shot_trend(table, metric: str, *, reference="exact", group: str | None = None, by: str = "model_name",
+                      bounds: tuple[float, float] | None = None) -> ShotTrend:
     """Paired differences of ``metric`` between each shot count and ``reference``, over seeds.
 
     Args:
@@ -76,14 +77,17 @@ def paired_shot_trend(table, metric: str, *, reference="exact", group: str | Non
         reference: the shot count every other is compared with.
         group: only rows whose ``by`` column equals it (e.g. one unlearning method).
         by: the grouping column.
+        bounds: the range ``metric`` can take (``(0, 1)`` for a rate or an AUC): the means' intervals
+            are cut to it, the differences' to ``(low - high, high - low)``.
     """
     rows = table if group is None else table[table[by] == group]
     pivot = rows.pivot_table(index="seed", columns="shots", values=metric, aggfunc="first")
     if reference not in pivot.columns:
         raise ValueError(f"reference={reference!r} is not among the shot counts {list(pivot.columns)}")
     order = sorted((c for c in pivot.columns if c != reference), key=float) + [reference]
-    means = {shots: stats.mean(pivot[shots].to_numpy(float)) for shots in order}
-    differences = {shots: stats.paired_difference(pivot[shots].to_numpy(float), pivot[reference].to_numpy(float))
+    spread = None if bounds is None else (bounds[0] - bounds[1], bounds[1] - bounds[0])
+    means = {shots: stats.mean(pivot[shots].to_numpy(float), bounds) for shots in order}
+    differences = {shots: stats.paired_difference(pivot[shots].to_numpy(float), pivot[reference].to_numpy(float), spread)
                    for shots in order if shots != reference}
     return ShotTrend(metric, group, means, differences)
 
@@ -126,7 +130,7 @@ def shot_stability(replicates, metric: str, group: str | None = None, by: str = 
         sds = per_seed.std(ddof=1).to_numpy(float)
         means = per_seed.mean().to_numpy(float)
         n_readouts = int(per_seed.size().min())
-        within[shots] = stats.mean(sds)
+        within[shots] = stats.mean(sds, bounds=(0.0, np.inf))  # a standard deviation is never negative
         between[shots] = stats.bootstrap(lambda m: np.std(m, ddof=1) if len(m) > 1 else np.nan, means, n_resamples=500)
     return ShotStability(metric, group, within, between, n_readouts)
 
