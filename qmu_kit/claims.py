@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qmu_kit._validation import check_float, check_int
 from qmu_kit.stats import Estimate, auc, proportion
 
 #: Prefix of the recorded-metric keys that hold claims (``claim:<name>``).
@@ -67,8 +68,7 @@ def tolerance(value: float, n: int) -> float:
         >>> round(tolerance(0.5, 60), 3), round(tolerance(1.0, 30), 3)
         (0.194, 0.067)
     """
-    if n is None or n < 1:
-        raise ValueError(f"n={n!r} is out of range: a tolerance needs a sample count of at least 1")
+    n = check_int("n", n, 1)  # a tolerance needs a sample count
     p = min(max(float(value), 0.0), 1.0)
     return max(2 / n, 3 * math.sqrt(p * (1 - p) / n))
 
@@ -89,9 +89,8 @@ def approximately(value: float, relative: float, why: str) -> dict:
         >>> agrees(approximately(289, 0.1, "routing"), approximately(285, 0.1, "routing"))[0]
         True
     """
-    if not 0 < relative < 1:
-        raise ValueError(f"relative={relative!r} is out of range: a relative tolerance lies strictly between 0 and 1")
-    return {"value": float(value), "relative_tolerance": float(relative), "why": str(why)}
+    relative = check_float("relative", relative, 0, 1, low_inclusive=False, high_inclusive=False)
+    return {"value": float(value), "relative_tolerance": relative, "why": str(why)}
 
 
 def agrees(reference, actual) -> tuple[bool, str]:

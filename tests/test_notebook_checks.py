@@ -26,6 +26,10 @@ def test_the_tolerance_is_two_samples_or_three_standard_deviations():
     assert tolerance(0.5, 700) == pytest.approx(3 * (0.25 / 700) ** 0.5)
     with pytest.raises(ValueError, match="n=0 is out of range"):
         tolerance(0.5, 0)
+    with pytest.raises(ValueError, match="n=None is not valid"):
+        tolerance(0.5, None)
+    with pytest.raises(ValueError, match=r"relative=1 is out of range: relative must be a number in \(0, 1\)"):
+        approximately(289, 1, "routing")
 
 
 @pytest.mark.parametrize(
