@@ -124,7 +124,6 @@ RECORDED: dict = {}
 
 def _recordable(value):
     from qmu_kit.claims import recordable
-    from qmu_kit.stats import Estimate
 
     if isinstance(value, Estimate):
         return recordable(value)
