@@ -341,7 +341,7 @@ def auc_over_seeds(values) -> Estimate:
     from qmu_kit import stats
 
     values = np.asarray([v for v in values if v is not None and v == v], dtype=float)
-    difference = stats.paired_difference(values, np.full(len(values), 0.5))
+    difference = stats.paired_difference(values, np.full(len(values), 0.5), bounds=(-0.5, 0.5))  # an AUC lies in [0, 1]
     low, high = difference.ci95
     return Estimate(difference.value + 0.5, difference.n, (low + 0.5, high + 0.5), "mean", difference.p_value)
 

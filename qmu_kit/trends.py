@@ -165,6 +165,7 @@ def readout_replicates(config, shots: Sequence, n_readouts: int, methods: Sequen
     from qmu_kit.cache import resolve_cache
     from qmu_kit.experiment import train_original
     from qmu_kit.readout import make_readout
+    from qmu_kit.training import prediction_accuracy
     from qmu_kit.unlearning import UnlearningTask, make_method
 
     check_int("n_readouts", n_readouts, 2, 50)
@@ -189,7 +190,7 @@ def readout_replicates(config, shots: Sequence, n_readouts: int, methods: Sequen
                         model, _ = method.unlearn(original, task, readout=query("unlearn"), params=config.unlearn_params,
                                                   seed=config.seed)
                     train, test = model.predict_proba(data.x_train, readout=query("train")), model.predict_proba(data.x_test, readout=query("test"))
-                    accuracy = lambda probs, labels, mask: float((probs[mask].argmax(1) == labels[mask]).mean())  # noqa: E731
+                    accuracy = lambda probs, labels, mask: prediction_accuracy(probs[mask].argmax(1), labels[mask]).value  # noqa: E731
                     row = {
                         "acc_test_retain": accuracy(test, data.y_test, data.retain_test),
                         "acc_train_forget": accuracy(train, data.y_train, data.forget_train),
