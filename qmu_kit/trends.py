@@ -190,7 +190,8 @@ def readout_replicates(config, shots: Sequence, n_readouts: int, methods: Sequen
                         model, _ = method.unlearn(original, task, readout=query("unlearn"), params=config.unlearn_params,
                                                   seed=config.seed)
                     train, test = model.predict_proba(data.x_train, readout=query("train")), model.predict_proba(data.x_test, readout=query("test"))
-                    accuracy = lambda probs, labels, mask: prediction_accuracy(probs[mask].argmax(1), labels[mask]).value  # noqa: E731
+                    def accuracy(probs, labels, mask):
+                        return prediction_accuracy(probs[mask].argmax(1), labels[mask]).value
                     row = {
                         "acc_test_retain": accuracy(test, data.y_test, data.retain_test),
                         "acc_train_forget": accuracy(train, data.y_train, data.forget_train),
