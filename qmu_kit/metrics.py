@@ -177,3 +177,22 @@ def seed_summary(table, x: str, ys, by: str | None = None, bounds: tuple[float, 
     summary = pd.DataFrame.from_dict(rows, orient="index")
     summary.index.names = keys
     return summary
+
+
+def format_seed_summary(summary, ys, digits: int = 2):
+    """A :func:`seed_summary` as text for a printed table: each cell ``mean [low, high] (n=N)``, the
+    mean over seeds with its 95 % interval and the number of seeds (a DataFrame of strings, same index).
+
+    Example:
+        >>> import pandas as pd
+        >>> runs = pd.DataFrame({"shots": [10, 10, 100, 100], "seed": [0, 1, 0, 1], "auc": [0.5, 0.7, 0.6, 0.6]})
+        >>> format_seed_summary(seed_summary(runs, "shots", ["auc"], bounds=(0, 1)), ["auc"])["auc"].tolist()
+        ['0.60 [0.00, 1.00] (n=2)', '0.60 [0.60, 0.60] (n=2)']
+    """
+    import pandas as pd
+
+    cells = {y: [stats.Estimate(mean, int(n), (low, high), "mean").format(digits)
+                 for mean, low, high, n in zip(summary["mean"][y], summary["low"][y], summary["high"][y], summary["n"][y])]
+             for y in ys}
+    return pd.DataFrame(cells, index=summary.index)
+

@@ -132,7 +132,7 @@ def test_read_metrics_from_an_executed_notebook():
 
 def test_seed_summary_and_the_shots_figures():
     from qmu_kit import stats
-    from qmu_kit.metrics import seed_summary
+    from qmu_kit.metrics import format_seed_summary, seed_summary
 
     runs = pd.DataFrame({
         "shots": [10, 10, "exact", "exact"] * 2, "seed": [0, 1] * 4, "model_name": ["ga"] * 4 + ["ssd"] * 4,
@@ -144,6 +144,9 @@ def test_seed_summary_and_the_shots_figures():
     assert summary["low"].loc[("ga", 10), "acc_train_forget"] == 0.0  # cut to the bounds
     assert summary["high"].loc[("ga", 10), "acc_train_forget"] == pytest.approx(min(mean.ci95[1], 1.0))
     assert summary["n"].loc[("ssd", "exact"), "acc_test_retain"] == 2
+    shown = format_seed_summary(summary, ["acc_train_forget"])  # what notebook 04 prints: every mean with its interval and n
+    assert shown.loc[("ga", 10), "acc_train_forget"] == stats.mean([0.1, 0.3], bounds=(0, 1)).format()
+    assert list(shown.index) == list(summary.index)
     figure = plots.unlearning_vs_shots_figure(summary)
     assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["GA", "SSD"]
     assert [t.get_text() for t in figure.axes[2].get_xticklabels()] == ["10", "exact"]
