@@ -100,7 +100,10 @@ def disagreements(reference: dict, recorded: dict) -> list[str]:
 def claim_problems(name: str, claim: dict) -> list[str]:
     """Why a recorded claim disagrees with its own numbers (empty when it agrees)."""
     rule, verdict, numbers, text = claim["rule"], claim["verdict"], claim["estimates"], claim["text"]
-    if rule == "auc_vs_chance":
+    if rule in ("auc_vs_chance", "rates_overlap") and any(v.get("value") is None for v in numbers.values()):
+        # nothing measured (NaN is stored as None): auc_claim says "unmeasured", rate_claim's intervals do not separate
+        expected, shown = ("unmeasured" if rule == "auc_vs_chance" else "same"), "n/a" if rule == "rates_overlap" else "nan"
+    elif rule == "auc_vs_chance":
         auc = numbers["auc"]
         low, high = auc["ci95"]
         significant = auc.get("p_value") is not None and auc["p_value"] < 0.05

@@ -235,3 +235,14 @@ def test_the_claim_check_catches_a_claim_its_numbers_contradict(claim, problem):
 # At the paper preset, every claim is checked against its numbers in tests/test_paper_preset.py (its fast
 # variant runs each notebook on the embedded MNIST); the classroom preset's claims are checked in the nbval pass.
 
+
+
+def test_the_claim_check_reads_a_claim_with_nothing_measured():
+    """An empty sample stores NaN as None: the check follows the claim functions instead of crashing on it."""
+    from qmu_kit.claims import auc_claim, rate_claim
+    from qmu_kit.stats import auc, proportion
+
+    unmeasured = auc_claim("the AUC", auc([], [0.4])).to_dict()
+    assert claim_problems("x", unmeasured) == []
+    assert "numbers say 'unmeasured'" in claim_problems("x", {**unmeasured, "verdict": "above"})[0]
+    assert claim_problems("y", rate_claim("a", proportion(0, 0), "b", proportion(3, 10)).to_dict()) == []
