@@ -75,6 +75,11 @@ def test_auc_from_a_stored_roc_curve_matches_the_scores():
     rebuilt, direct = auc_from_roc({"fpr": fpr.tolist(), "tpr": tpr.tolist()}, 40, 35), auc(members, nonmembers)
     assert rebuilt.value == pytest.approx(direct.value, abs=1e-9)
     assert rebuilt.ci95 == pytest.approx(direct.ci95, abs=0.01) and rebuilt.p_value == pytest.approx(direct.p_value, abs=0.02)
+    # results store the curve rounded (metrics.ROC_DECIMALS): the counts it gives back are the same
+    from qmu_kit.metrics import ROC_DECIMALS
+
+    stored = {"fpr": [round(v, ROC_DECIMALS) for v in fpr], "tpr": [round(v, ROC_DECIMALS) for v in tpr]}
+    assert auc_from_roc(stored, 40, 35) == rebuilt
 
 
 def test_rates_claim_follows_the_intervals():
