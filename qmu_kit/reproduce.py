@@ -170,12 +170,18 @@ def rate_over_seeds(values: Sequence[float], counts: Sequence[int | None] = ()) 
     Example:
         >>> [round(x, 2) for x in rate_over_seeds([0.5, 0.5], [4, 4]).ci95]   # two agreeing seeds, 4 samples each
         [0.22, 0.78]
+        >>> [round(x, 2) for x in rate_over_seeds([0.5], [8]).ci95]           # one seed: its Wilson interval
+        [0.22, 0.78]
     """
     spread = stats.mean(values)
     if spread.n == 0:
         return spread
     low, high = spread.ci95
+    if math.isnan(low):  # one seed has no seed-to-seed interval: the pooled Wilson interval alone speaks
+        low, high = math.inf, -math.inf
     pairs = [(v, n) for v, n in zip(values, counts) if n and not math.isnan(v)]
+    if not pairs and spread.n == 1:
+        return spread
     if pairs:
         pooled = stats.proportion(int(round(sum(v * n for v, n in pairs))), int(sum(n for _, n in pairs)))
         low, high = min(low, pooled.ci95[0]), max(high, pooled.ci95[1])

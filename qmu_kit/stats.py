@@ -84,6 +84,8 @@ class Estimate:
         if math.isnan(self.value):
             return f"n/a (n={self.n})"
         v, lo, hi = (x * scale for x in (self.value, *self.ci95))
+        if math.isnan(lo) or math.isnan(hi):
+            return f"{v:.{digits}f}{unit} (n={self.n}, no interval)"
         return f"{v:.{digits}f}{unit} [{lo:.{digits}f}, {hi:.{digits}f}] (n={self.n})"
 
     def __str__(self) -> str:
@@ -226,7 +228,8 @@ def tpr_at_fpr(member_scores, nonmember_scores, target_fpr: float) -> TprAtFpr:
 def mean(values, bounds: tuple[float, float] | None = None) -> Estimate:
     """Mean of ``values`` (NaN and ``None`` dropped) with its Student-t 95 % interval (``kind="mean"``).
 
-    One value gives a zero-width interval; none gives ``nan``. ``bounds`` cuts the interval to the range
+    One value has no interval (``nan`` bounds: a single seed says nothing about the spread between
+    seeds); none gives a ``nan`` value too. ``bounds`` cuts the interval to the range
     the quantity can take (``(0, 1)`` for a mean of rates: five seeds at 0.97-1.00 give an interval
     that would otherwise reach past 1).
 
@@ -235,6 +238,8 @@ def mean(values, bounds: tuple[float, float] | None = None) -> Estimate:
         0.50 [-0.77, 1.77] (n=2)
         >>> print(mean([0.4, 0.6], bounds=(0, 1)))
         0.50 [0.00, 1.00] (n=2)
+        >>> print(mean([0.7]))
+        0.70 (n=1, no interval)
     """
     from scipy import stats
 
@@ -243,7 +248,7 @@ def mean(values, bounds: tuple[float, float] | None = None) -> Estimate:
         return Estimate(float("nan"), 0, NAN_INTERVAL, "mean")
     centre = float(values.mean())
     if len(values) == 1:
-        return Estimate(centre, 1, (centre, centre), "mean")
+        return Estimate(centre, 1, NAN_INTERVAL, "mean")
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
     low, high = centre - half, centre + half
     if bounds is not None:

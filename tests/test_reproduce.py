@@ -2,6 +2,7 @@
 variant (the paper preset at tiny sizes; the real report is ``make reproduce``)."""
 
 import json
+import math
 import os
 import re
 
@@ -11,6 +12,7 @@ import pytest
 from qmu_kit import stats
 from qmu_kit.cli import main
 from qmu_kit.reproduce import (
+    rate_over_seeds,
     EVALUATION_SEEDS,
     METHOD_ROWS,
     MIN_DEVICE_QUERIES,
@@ -39,7 +41,9 @@ def est(value, low, high, n=5, kind="mean"):
 
 def test_mean_over_seeds_interval():
     one = stats.mean([0.5])
-    assert (one.value, one.ci95) == (0.5, (0.5, 0.5))
+    assert one.value == 0.5 and math.isnan(one.ci95[0]) and math.isnan(one.ci95[1])  # one seed: no interval
+    pooled = rate_over_seeds([0.5], [8])  # ... so a rate over one seed falls back to its Wilson interval
+    assert pooled.ci95 == pytest.approx(stats.proportion(4, 8).ci95)
     two = stats.mean([0.4, 0.6])
     assert two.value == pytest.approx(0.5) and two.half_width == pytest.approx(12.706 * 0.1414 / 1.4142, rel=1e-3)
 

@@ -80,7 +80,7 @@ def test_tpr_at_fpr_says_what_n_can_measure():
 def test_mean_and_paired_difference():
     est = mean([1.0, 2.0, 3.0, None, float("nan")])
     assert est.value == 2.0 and est.n == 3 and est.ci95 == pytest.approx((2 - 2.484, 2 + 2.484), abs=1e-3)
-    assert mean([0.7]).ci95 == (0.7, 0.7) and np.isnan(mean([]).value)
+    assert np.isnan(mean([0.7]).ci95).all() and not mean([0.7]).contains(0.7) and np.isnan(mean([]).value)
     d = paired_difference([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])
     assert d.value == 0 and d.p_value == 1.0
     with pytest.raises(ValueError, match="same shape"):
