@@ -451,8 +451,8 @@ def claim_leakage(m: Measurements) -> ClaimRow:
     return _whole(1, "QNNs leak membership (held-out AUC vs chance 0.5)", "qualitative", parts)
 
 
-def _curve_size(runs: Sequence[Mapping], fraction: float) -> int:
-    n_train = _n_train(runs[0], 1000) if runs else 1000
+def _curve_size(n_train: int, fraction: float) -> int:
+    """Claim 1's curve: ``fraction`` of the training-set size, at least the smallest split (20)."""
     return max(20, int(round(n_train * fraction)))
 
 
@@ -533,6 +533,7 @@ def _device_rate(outcome: Mapping) -> tuple[float, int | None]:
 
 
 def claim_device(m: Measurements) -> ClaimRow:
+    paper_device = f"{_pct(PAPER['hardware_before'])} / {_pct(PAPER['hardware_after'])}"
     parts = []
     for model, audits in m.devices.items():
         if not audits:
@@ -549,9 +550,8 @@ def claim_device(m: Measurements) -> ClaimRow:
                                   f"{len(audits)} seeds x {queries} queries ({audits[0]['device']}, {audits[0]['shots']} shots)",
                                   verdict, reason))
     if not parts:
-        parts = [ClaimRow(5, "device", "75.3 % / 3.7 %", "no device run", "0", "not comparable", "no device audit was run")]
-    whole = _whole(5, "MIA success on emulated hardware before / after unlearning", "75.3 % / 3.7 %", parts)
-    return whole
+        parts = [ClaimRow(5, "device", paper_device, "no device run", "0", "not comparable", "no device audit was run")]
+    return _whole(5, "MIA success on emulated hardware before / after unlearning", paper_device, parts)
 
 
 def claim_shots(m: Measurements) -> ClaimRow:
@@ -637,7 +637,7 @@ def plan(preset: str = "paper", seeds: Sequence[int] = EVALUATION_SEEDS, overrid
         sweeps[name] = (base if options is None else base.replace(method_options=dict(options)), grid)
     sweeps["shots"] = (base.replace(shots=CLAIM6_SHOTS), grid)
     for fraction in CURVE_FRACTIONS:
-        size = _curve_size([{"config": {"n_train": base.n_train}}], fraction)
+        size = _curve_size(base.n_train, fraction)
         curve = base.replace(n_train=size, methods=(), retrain=False, attacks=tuple(a for a in base.attacks if a != "lira"))
         sweeps[f"n_train={size}"] = (curve, grid)
     return sweeps
@@ -652,12 +652,13 @@ def headline_runs(preset: str, seeds: Sequence[int], n_queries: int, method: str
     from qmu_kit.readout import NoiseSpec
     from qmu_kit.sweep import run_sweep
 
+    sweeps = plan(preset, seeds, overrides)
     runs = {}
-    for variant, (base, grid) in plan(preset, seeds, overrides).items():
+    for variant, (base, grid) in sweeps.items():
         sweep = run_sweep(base, grid, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
         for result in sweep.results:
             runs.setdefault((result.config.model, variant), []).append(result)
-    published = plan(preset, seeds, overrides)["published"][0]
+    published = sweeps["published"][0]
     devices = {
         model: [run_device_audit(published.replace(model=model, seed=seed), NoiseSpec(), n_queries=n_queries,
                                  methods=(method,), progress=progress) for seed in seeds]
