@@ -219,22 +219,3 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,
     check_port_free(host, port, "the apps", PORT_FLAG)  # warming took a while: still free?
     print(f"qmu-kit app: serving on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
     return subprocess.call(command, env=voila_environment())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m qmu_kit.app check-port HOST PORT [WHAT] [HOW]``: for Makefile targets (``make lab``)
-    that start a server: exit 0 if the port is free, else one line on stderr and exit status 2."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (3, 4, 5) or args[0] != "check-port":
-        print("usage: python -m qmu_kit.app check-port HOST PORT [WHAT] [HOW]", file=sys.stderr)
-        return 2
-    try:
-        check_port_free(args[1], int(args[2]) if args[2].isdigit() else args[2], *args[3:])
-    except (PortInUseError, ValueError) as error:
-        print(f"qmu-kit: error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -200,11 +200,10 @@ def test_the_warm_up_is_resumable(tmp_path, monkeypatch):
     assert all(run_experiment(TINY.replace(shots=s), cache=cache).from_cache for s in (None, 10, 100))
 
 
-def test_the_port_check_for_makefile_targets(occupied_port):
-    command = [sys.executable, "-m", "qmu_kit.app", "check-port", "127.0.0.1", str(occupied_port), "JupyterLab", "make lab PORT=N"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == (f"qmu-kit: error: port {occupied_port} on 127.0.0.1 is already in use (another qmu-kit "
-                                     "app or server still running?): stop that server or start JupyterLab on another port "
-                                     "with make lab PORT=N")
-    assert subprocess.run([*command[:5], "0"], capture_output=True, timeout=120, cwd=ROOT).returncode == 0
+def test_the_port_check_names_what_is_started_and_how_to_move_it(occupied_port):
+    with pytest.raises(PortInUseError) as caught:
+        check_port_free("127.0.0.1", occupied_port, "JupyterLab", "make lab LAB_PORT=N")
+    assert str(caught.value) == (f"port {occupied_port} on 127.0.0.1 is already in use (another qmu-kit "
+                                 "app or server still running?): stop that server or start JupyterLab on another port "
+                                 "with make lab LAB_PORT=N")
+    check_port_free("127.0.0.1", 0)  # port 0: any free port, never taken
