@@ -184,13 +184,13 @@ def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
     """
     from qmu_kit.sweep import run_sweep
 
-    total = 0
-    for exact_first in (True, False):
-        total = 0
-        for base, grid in slider_stop_grids():
-            grid = {**grid, "shots": [None]} if exact_first else grid
-            total += len(run_sweep(base, grid, n_jobs=n_jobs, progress=progress, max_hours=float("inf")).results)
-    return total
+    def sweep(base, grid):
+        return run_sweep(base, grid, n_jobs=n_jobs, progress=progress, max_hours=float("inf")).results
+
+    grids = slider_stop_grids()
+    for base, grid in grids:
+        sweep(base, {**grid, "shots": [None]})
+    return sum(len(sweep(base, grid)) for base, grid in grids)
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,
