@@ -30,7 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qmu_kit._validation import check_int
+from qmu_kit._validation import check_host, check_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
@@ -111,8 +111,7 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
     """
     check_int("port", port, 1, 65535)
     check_int("pool_size", pool_size, 0, MAX_POOL_SIZE)
-    if not host or any(c.isspace() for c in host):
-        raise ValueError(f"host={host!r} is not valid: give an address such as 127.0.0.1")
+    check_host(host)
     return [
         sys.executable, "-m", "voila", str(directory),
         "--no-browser",

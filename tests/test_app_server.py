@@ -70,6 +70,9 @@ def test_voila_never_wanders_to_another_port_and_uses_the_offline_template():
     assert "--Voila.port_retries=0" in command and f"--Voila.ip={DEFAULT_HOST}" in command
     assert "--VoilaConfiguration.default_pool_size=3" in command and "--VoilaConfiguration.preheat_kernel=True" in command
     assert "--VoilaConfiguration.preheat_kernel=False" in voila_command(apps_directory(), pool_size=0)
+    for host in ("", "127.0.0.1 --allow-root"):  # one argument, one address: nothing smuggled into Voila's command line
+        with pytest.raises(ValueError, match=r"host=.* is not valid: give an address such as 127.0.0.1"):
+            voila_command(apps_directory(), host=host)
     assert voila_environment({"JUPYTER_PATH": "/elsewhere"})["JUPYTER_PATH"].split(":") == [str(JUPYTER_DATA), "/elsewhere"]
     template = JUPYTER_DATA / "voila" / "templates" / "qmu"
     for page in template.glob("*.html"):  # the landing and error pages load nothing from the internet
