@@ -4,7 +4,7 @@
 ``preset="paper"`` into ``reports/notebooks/``, copies their key figures (cells tagged
 ``key-figure``) to ``reports/figures/``, runs the paper preset (real MNIST, 1000 members / 500
 non-members) for **both** models over the evaluation seeds :data:`EVALUATION_SEEDS` (100-104: disjoint
-from the tuning seeds :data:`TUNING_SEEDS`, 0-2, that the kit's tuned defaults were chosen on) in
+from the tuning seeds :data:`TUNING_SEEDS`, 1000-1002, that the kit's tuned defaults were chosen on) in
 parallel with the sweep machinery, and writes ``reports/summary.md``: one row per claim of the paper,
 with the paper's figure, the kit's figure with its 95 % interval and N, and a verdict with a one-line
 reason computed by :func:`judge` and the rules of :mod:`qmu_kit.reproduce` below.
@@ -57,6 +57,7 @@ import numpy as np
 
 from qmu_kit import stats
 from qmu_kit.notebook import format_metrics, read_metrics
+from qmu_kit.tuned_defaults import PROVENANCE
 
 SERIES = (
     "00_start_here", "01_qnn_classifiers", "02_membership_leakage", "03_quantum_unlearning",
@@ -72,8 +73,9 @@ PAPER = {
 
 #: Seeds of the reproduction; disjoint from the tuning seeds (never evaluate where you tuned).
 EVALUATION_SEEDS = (100, 101, 102, 103, 104)
-#: Seeds the kit's tuned unlearning defaults were chosen on (see notebook 03 and ``qmu-kit tune``).
-TUNING_SEEDS = (0, 1, 2)
+#: Seeds the kit's tuned unlearning defaults were chosen on: read from the provenance ``qmu-kit tune``
+#: wrote beside them (:mod:`qmu_kit.tuned_defaults`), so a rerun of the tuning cannot leave it stale.
+TUNING_SEEDS = tuple(PROVENANCE["tuning_seeds"])
 #: Both of the paper's models.
 MODELS = ("hybrid", "basic")
 #: Unlearning settings compared in claim 3, as ``method_options`` for the paper preset: the
