@@ -207,7 +207,7 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,
     command = voila_command(apps_directory(), host, port, pool_size)
     check_port_free(host, port, "the apps", PORT_FLAG)
     if warm:
-        print("qmu-kit app: preparing the default results (about 20 s the first time, then cached)...", flush=True)
+        print("qmu-kit app: preparing the default results (about a minute the first time, then cached)...", flush=True)
         warm_cache()
     if warm_all:
         print(f"qmu-kit app: computing every slider stop ahead of class ({n_jobs} processes; resumable: "
