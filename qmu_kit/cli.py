@@ -121,7 +121,7 @@ def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qmu_kit.app import DEFAULT_HOST, DEFAULT_POOL_SIZE, DEFAULT_PORT
+    from qmu_kit.app import DEFAULT_HOST, DEFAULT_POOL_SIZE, DEFAULT_PORT, MAX_POOL_SIZE
     from qmu_kit.experiment import PRESETS
     from qmu_kit.reproduce import MIN_DEVICE_QUERIES
     from qmu_kit.sweep import DEFAULT_MAX_HOURS, default_workers
@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="first compute every slider stop of every app (resumable; can take hours on one core)")
     app.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
                      help="processes for --warm (default: one per core)")
-    app.add_argument("--pool", type=_integer("pool", 0, 64), default=DEFAULT_POOL_SIZE, metavar="N",
+    app.add_argument("--pool", type=_integer("pool", 0, MAX_POOL_SIZE), default=DEFAULT_POOL_SIZE, metavar="N",
                      help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
 
     device_cli.add_parser(commands)
