@@ -210,3 +210,11 @@ def test_the_port_check_names_what_is_started_and_how_to_move_it(occupied_port):
                                  "app or server still running?): stop that server or start JupyterLab on another port "
                                  "with make lab LAB_PORT=N")
     check_port_free("127.0.0.1", 0)  # port 0: any free port, never taken
+
+
+def test_voila_command_is_safe_by_default():  # noqa: D103  (moved from test_app_browser: it needs no browser)
+    command = voila_command(Path("notebooks/apps"))
+    assert "--Voila.ip=127.0.0.1" in command and "--VoilaConfiguration.show_tracebacks=False" in command
+    assert command[:3] == [sys.executable, "-m", "voila"]
+    with pytest.raises(ValueError, match="port=70000 is out of range"):
+        voila_command(Path("x"), port=70000)
