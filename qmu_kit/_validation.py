@@ -158,3 +158,16 @@ def check_qubits(value: Any) -> int:
 def check_depth(value: Any) -> int:
     """Validate the number of circuit layers, ``[1, MAX_DEPTH]``."""
     return check_int("depth", value, 1, MAX_DEPTH)
+
+
+def check_host(value: Any) -> str:
+    """Validate an address to listen on: a non-empty string without whitespace (what it resolves to is
+    the server's business).
+
+    Example:
+        >>> check_host("127.0.0.1")
+        '127.0.0.1'
+    """
+    if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+        raise ValueError(f"host={value!r} is not valid: give an address such as 127.0.0.1")
+    return value

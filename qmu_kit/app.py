@@ -30,7 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qmu_kit._validation import check_int
+from qmu_kit._validation import check_host, check_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
@@ -111,8 +111,7 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
     """
     check_int("port", port, 1, 65535)
     check_int("pool_size", pool_size, 0, MAX_POOL_SIZE)
-    if not host or any(c.isspace() for c in host):
-        raise ValueError(f"host={host!r} is not valid: give an address such as 127.0.0.1")
+    check_host(host)
     return [
         sys.executable, "-m", "voila", str(directory),
         "--no-browser",
@@ -184,13 +183,13 @@ def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
     """
     from qmu_kit.sweep import run_sweep
 
-    total = 0
-    for exact_first in (True, False):
-        total = 0
-        for base, grid in slider_stop_grids():
-            grid = {**grid, "shots": [None]} if exact_first else grid
-            total += len(run_sweep(base, grid, n_jobs=n_jobs, progress=progress, max_hours=float("inf")).results)
-    return total
+    def sweep(base, grid):
+        return run_sweep(base, grid, n_jobs=n_jobs, progress=progress, max_hours=float("inf")).results
+
+    grids = slider_stop_grids()
+    for base, grid in grids:
+        sweep(base, {**grid, "shots": [None]})
+    return sum(len(sweep(base, grid)) for base, grid in grids)
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,
@@ -208,7 +207,7 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,
     command = voila_command(apps_directory(), host, port, pool_size)
     check_port_free(host, port, "the apps", PORT_FLAG)
     if warm:
-        print("qmu-kit app: preparing the default results (about 20 s the first time, then cached)...", flush=True)
+        print("qmu-kit app: preparing the default results (about a minute the first time, then cached)...", flush=True)
         warm_cache()
     if warm_all:
         print(f"qmu-kit app: computing every slider stop ahead of class ({n_jobs} processes; resumable: "
@@ -219,22 +218,3 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,
     check_port_free(host, port, "the apps", PORT_FLAG)  # warming took a while: still free?
     print(f"qmu-kit app: serving on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
     return subprocess.call(command, env=voila_environment())
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m qmu_kit.app check-port HOST PORT [WHAT] [HOW]``: for Makefile targets (``make lab``)
-    that start a server: exit 0 if the port is free, else one line on stderr and exit status 2."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) not in (3, 4, 5) or args[0] != "check-port":
-        print("usage: python -m qmu_kit.app check-port HOST PORT [WHAT] [HOW]", file=sys.stderr)
-        return 2
-    try:
-        check_port_free(args[1], int(args[2]) if args[2].isdigit() else args[2], *args[3:])
-    except (PortInUseError, ValueError) as error:
-        print(f"qmu-kit: error: {error}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

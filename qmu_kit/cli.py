@@ -121,9 +121,9 @@ def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from qmu_kit.app import DEFAULT_HOST, DEFAULT_POOL_SIZE, DEFAULT_PORT
+    from qmu_kit.app import DEFAULT_HOST, DEFAULT_POOL_SIZE, DEFAULT_PORT, MAX_POOL_SIZE
     from qmu_kit.experiment import PRESETS
-    from qmu_kit.reproduce import MIN_DEVICE_QUERIES
+    from qmu_kit.reproduce import EVALUATION_SEEDS, MIN_DEVICE_QUERIES, TUNING_SEEDS
     from qmu_kit.sweep import DEFAULT_MAX_HOURS, default_workers
 
     parser = _Parser(prog="qmu-kit", description="Membership leakage and unlearning of quantum neural networks.")
@@ -154,15 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="first compute every slider stop of every app (resumable; can take hours on one core)")
     app.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
                      help="processes for --warm (default: one per core)")
-    app.add_argument("--pool", type=_integer("pool", 0, 64), default=DEFAULT_POOL_SIZE, metavar="N",
+    app.add_argument("--pool", type=_integer("pool", 0, MAX_POOL_SIZE), default=DEFAULT_POOL_SIZE, metavar="N",
                      help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
 
     device_cli.add_parser(commands)
     reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
     reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
     reproduce.add_argument("--preset", choices=tuple(PRESETS), default="paper", help="preset for every notebook (default paper)")
-    reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=5, metavar="N",
-                           help="evaluation seeds 100, 101, ... (default 5; disjoint from the tuning seeds 0-2)")
+    reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=len(EVALUATION_SEEDS), metavar="N",
+                           help=f"evaluation seeds {EVALUATION_SEEDS[0]}, {EVALUATION_SEEDS[0] + 1}, ... (default "
+                                f"{len(EVALUATION_SEEDS)}; disjoint from the tuning seeds {', '.join(map(str, TUNING_SEEDS))})")
     reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=MIN_DEVICE_QUERIES, metavar="N",
                            help=f"members and non-members queried on the emulated device (default {MIN_DEVICE_QUERIES}, "
                                 "what the device claim needs)")

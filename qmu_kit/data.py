@@ -430,22 +430,12 @@ def make_split(data: ImageData, n_train: int = 1000, n_test: int = 500, seed: in
             raise ValueError(
                 f"n_train + n_test = {n_train + n_test} exceeds the {len(labels)} samples of {data.name}"
             )
-        pool = np.arange(len(labels))
         if data.sorted_by_label:
             # Grouped by label: shuffle with the seed before splitting, and keep the shuffled order, so
             # no consumer that takes "the first k" samples gets a single digit.
             order = np.random.default_rng([seed, 12]).permutation(len(labels))
-            train, test, population = _stratified_split(order, labels, n_train, n_test, rng)
-            return Split(train, test, population)
-        train, rest = train_test_split(
-            pool, train_size=n_train, stratify=labels, random_state=int(rng.integers(2**31))
-        )
-        if n_test == len(rest):
-            test, population = rest, np.array([], dtype=int)
-        else:
-            test, population = train_test_split(
-                rest, train_size=n_test, stratify=labels[rest], random_state=int(rng.integers(2**31))
-            )
+            return Split(*_stratified_split(order, labels, n_train, n_test, rng))
+        train, test, population = _stratified_split(np.arange(len(labels)), labels, n_train, n_test, rng)
     else:
         parts = []
         for mask, size, what in ((~data.official_test, n_train, "n_train"), (data.official_test, n_test, "n_test")):
@@ -464,6 +454,7 @@ def make_split(data: ImageData, n_train: int = 1000, n_test: int = 500, seed: in
 
 
 def _stratified_split(pool, labels, n_train, n_test, rng):
+    """``pool`` split stratified by label into ``n_train``, ``n_test`` and the rest (seeded from ``rng``)."""
     train, rest = train_test_split(pool, train_size=n_train, stratify=labels[pool], random_state=int(rng.integers(2**31)))
     if n_test == len(rest):
         return train, rest, rest[:0]

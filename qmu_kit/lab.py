@@ -30,7 +30,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from qmu_kit._validation import check_int
+from qmu_kit._validation import check_host, check_int
 from qmu_kit.app import PortInUseError, check_port_free
 
 DEFAULT_HOST = "127.0.0.1"
@@ -100,8 +100,7 @@ def lab_command(
 ) -> list[str]:
     """The JupyterLab command line with the kit's settings (``settings_directory``: ``write_settings_directory``)."""
     check_int("port", port, 1, 65535)
-    if not host or any(c.isspace() for c in host):
-        raise ValueError(f"host={host!r} is not valid: give an address such as 127.0.0.1")
+    check_host(host)
     command = [
         sys.executable, "-m", "jupyterlab",
         f"--ServerApp.root_dir={directory}",

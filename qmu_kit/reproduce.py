@@ -4,7 +4,7 @@
 ``preset="paper"`` into ``reports/notebooks/``, copies their key figures (cells tagged
 ``key-figure``) to ``reports/figures/``, runs the paper preset (real MNIST, 1000 members / 500
 non-members) for **both** models over the evaluation seeds :data:`EVALUATION_SEEDS` (100-104: disjoint
-from the tuning seeds :data:`TUNING_SEEDS`, 0-2, that the kit's tuned defaults were chosen on) in
+from the tuning seeds :data:`TUNING_SEEDS`, 1000-1002, that the kit's tuned defaults were chosen on) in
 parallel with the sweep machinery, and writes ``reports/summary.md``: one row per claim of the paper,
 with the paper's figure, the kit's figure with its 95 % interval and N, and a verdict with a one-line
 reason computed by :func:`judge` and the rules of :mod:`qmu_kit.reproduce` below.
@@ -57,6 +57,7 @@ import numpy as np
 
 from qmu_kit import stats
 from qmu_kit.notebook import format_metrics, read_metrics
+from qmu_kit.tuned_defaults import PROVENANCE
 
 SERIES = (
     "00_start_here", "01_qnn_classifiers", "02_membership_leakage", "03_quantum_unlearning",
@@ -72,8 +73,9 @@ PAPER = {
 
 #: Seeds of the reproduction; disjoint from the tuning seeds (never evaluate where you tuned).
 EVALUATION_SEEDS = (100, 101, 102, 103, 104)
-#: Seeds the kit's tuned unlearning defaults were chosen on (see notebook 03 and ``qmu-kit tune``).
-TUNING_SEEDS = (0, 1, 2)
+#: Seeds the kit's tuned unlearning defaults were chosen on: read from the provenance ``qmu-kit tune``
+#: wrote beside them (:mod:`qmu_kit.tuned_defaults`), so a rerun of the tuning cannot leave it stale.
+TUNING_SEEDS = tuple(PROVENANCE["tuning_seeds"])
 #: Both of the paper's models.
 MODELS = ("hybrid", "basic")
 #: Unlearning settings compared in claim 3, as ``method_options`` for the paper preset: the
@@ -457,8 +459,8 @@ def claim_leakage(m: Measurements) -> ClaimRow:
     return _whole(1, "QNNs leak membership (held-out AUC vs chance 0.5)", "qualitative", parts)
 
 
-def _curve_size(runs: Sequence[Mapping], fraction: float) -> int:
-    n_train = _n_train(runs[0], 1000) if runs else 1000
+def _curve_size(n_train: int, fraction: float) -> int:
+    """Claim 1's curve: ``fraction`` of the training-set size, at least the smallest split (20)."""
     return max(20, int(round(n_train * fraction)))
 
 
@@ -539,6 +541,7 @@ def _device_rate(outcome: Mapping) -> tuple[float, int | None]:
 
 
 def claim_device(m: Measurements) -> ClaimRow:
+    paper_device = f"{_pct(PAPER['hardware_before'])} / {_pct(PAPER['hardware_after'])}"
     parts = []
     for model, audits in m.devices.items():
         if not audits:
@@ -555,9 +558,8 @@ def claim_device(m: Measurements) -> ClaimRow:
                                   f"{len(audits)} seeds x {queries} queries ({audits[0]['device']}, {audits[0]['shots']} shots)",
                                   verdict, reason))
     if not parts:
-        parts = [ClaimRow(5, "device", "75.3 % / 3.7 %", "no device run", "0", "not comparable", "no device audit was run")]
-    whole = _whole(5, "MIA success on emulated hardware before / after unlearning", "75.3 % / 3.7 %", parts)
-    return whole
+        parts = [ClaimRow(5, "device", paper_device, "no device run", "0", "not comparable", "no device audit was run")]
+    return _whole(5, "MIA success on emulated hardware before / after unlearning", paper_device, parts)
 
 
 def claim_shots(m: Measurements) -> ClaimRow:
@@ -643,7 +645,7 @@ def plan(preset: str = "paper", seeds: Sequence[int] = EVALUATION_SEEDS, overrid
         sweeps[name] = (base if options is None else base.replace(method_options=dict(options)), grid)
     sweeps["shots"] = (base.replace(shots=CLAIM6_SHOTS), grid)
     for fraction in CURVE_FRACTIONS:
-        size = _curve_size([{"config": {"n_train": base.n_train}}], fraction)
+        size = _curve_size(base.n_train, fraction)
         curve = base.replace(n_train=size, methods=(), retrain=False, attacks=tuple(a for a in base.attacks if a != "lira"))
         sweeps[f"n_train={size}"] = (curve, grid)
     return sweeps
@@ -658,12 +660,13 @@ def headline_runs(preset: str, seeds: Sequence[int], n_queries: int, method: str
     from qmu_kit.readout import NoiseSpec
     from qmu_kit.sweep import run_sweep
 
+    sweeps = plan(preset, seeds, overrides)
     runs = {}
-    for variant, (base, grid) in plan(preset, seeds, overrides).items():
+    for variant, (base, grid) in sweeps.items():
         sweep = run_sweep(base, grid, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
         for result in sweep.results:
             runs.setdefault((result.config.model, variant), []).append(result)
-    published = plan(preset, seeds, overrides)["published"][0]
+    published = sweeps["published"][0]
     devices = {
         model: [run_device_audit(published.replace(model=model, seed=seed), NoiseSpec(), n_queries=n_queries,
                                  methods=(method,), progress=progress) for seed in seeds]

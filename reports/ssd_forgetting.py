@@ -17,27 +17,12 @@ import json
 import time
 from pathlib import Path
 
-import torch
-
 from qmu_kit._random import stream_seed
-from qmu_kit.experiment import ExperimentConfig
+from qmu_kit.cache import ResultCache
+from qmu_kit.experiment import ExperimentConfig, train_original
 from qmu_kit.readout import make_readout
-from qmu_kit.training import QNNClassifier, accuracy
+from qmu_kit.training import accuracy
 from qmu_kit.unlearning import SelectiveSynapticDampening, UnlearningTask
-
-
-def original_for(config: ExperimentConfig, store: Path) -> QNNClassifier:
-    path = store / f"original-seed{config.seed}.pt"
-    if path.exists():
-        return QNNClassifier.from_state(torch.load(path, weights_only=False))
-    data = config.prepare_data()
-    settings = config.training()
-    model = QNNClassifier(
-        config.model, config.n_qubits, settings["depth"], n_classes=data.n_classes, lr=settings["lr"],
-        batch_size=settings["batch_size"], epochs=settings["epochs"], seed=config.seed,
-    ).fit(data.x_train, data.y_train)
-    torch.save(model.to_state(), path)
-    return model
 
 
 def main() -> None:
@@ -46,18 +31,19 @@ def main() -> None:
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--shots", nargs="+", default=["30", "300", "3000", "exact"])
     parser.add_argument("--alphas", type=float, nargs="+", default=[None], help="default: the kit's default alpha")
-    parser.add_argument("--store", default="/tmp/ssd-measure")
+    parser.add_argument("--store", default="/tmp/ssd-measure", help="the model cache for the originals")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
-    store = Path(args.store)
-    store.mkdir(parents=True, exist_ok=True)
+    # The kit's model cache: keyed by the training settings and the kit's code, so a changed
+    # training never replays a stale original.
+    cache = ResultCache(args.store)
     rows = []
     for seed in args.seeds:
         base = ExperimentConfig.from_preset("classroom", seed=seed)
-        original = original_for(base, store)
+        original = train_original(base, base.load_data(), cache)
         for forget in args.classes:
             config = base.replace(forget=f"class:{forget}")
-            data = config.prepare_data()
+            data = config.load_data()
             task = UnlearningTask.from_data(data, original)
             retain_test = data.retain_test
             for shots in args.shots:
@@ -73,6 +59,8 @@ def main() -> None:
                         "retain_test_acc": accuracy(model.module_, data.x_test[retain_test], data.y_test[retain_test]),
                         "original_retain_test_acc": accuracy(original.module_, data.x_test[retain_test], data.y_test[retain_test]),
                         "dampened": report.dampened,
+                        "dampened_quantum": report.dampened_quantum,
+                        "dampened_classical": report.dampened_classical,
                         "seconds": time.perf_counter() - start,
                     }
                     rows.append(row)

@@ -11,7 +11,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -318,11 +317,3 @@ def test_no_tracebacks_reach_the_browser(browser, tmp_path):
         page.close()
     finally:
         stop(process)
-
-
-def test_voila_command_is_safe_by_default():  # noqa: D103
-    command = voila_command(Path("notebooks/apps"))
-    assert "--Voila.ip=127.0.0.1" in command and "--VoilaConfiguration.show_tracebacks=False" in command
-    assert command[:3] == [sys.executable, "-m", "voila"]
-    with pytest.raises(ValueError, match="port=70000 is out of range"):
-        voila_command(Path("x"), port=70000)

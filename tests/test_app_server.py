@@ -70,6 +70,9 @@ def test_voila_never_wanders_to_another_port_and_uses_the_offline_template():
     assert "--Voila.port_retries=0" in command and f"--Voila.ip={DEFAULT_HOST}" in command
     assert "--VoilaConfiguration.default_pool_size=3" in command and "--VoilaConfiguration.preheat_kernel=True" in command
     assert "--VoilaConfiguration.preheat_kernel=False" in voila_command(apps_directory(), pool_size=0)
+    for host in ("", "127.0.0.1 --allow-root"):  # one argument, one address: nothing smuggled into Voila's command line
+        with pytest.raises(ValueError, match=r"host=.* is not valid: give an address such as 127.0.0.1"):
+            voila_command(apps_directory(), host=host)
     assert voila_environment({"JUPYTER_PATH": "/elsewhere"})["JUPYTER_PATH"].split(":") == [str(JUPYTER_DATA), "/elsewhere"]
     template = JUPYTER_DATA / "voila" / "templates" / "qmu"
     for page in template.glob("*.html"):  # the landing and error pages load nothing from the internet
@@ -200,11 +203,18 @@ def test_the_warm_up_is_resumable(tmp_path, monkeypatch):
     assert all(run_experiment(TINY.replace(shots=s), cache=cache).from_cache for s in (None, 10, 100))
 
 
-def test_the_port_check_for_makefile_targets(occupied_port):
-    command = [sys.executable, "-m", "qmu_kit.app", "check-port", "127.0.0.1", str(occupied_port), "JupyterLab", "make lab PORT=N"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip() == (f"qmu-kit: error: port {occupied_port} on 127.0.0.1 is already in use (another qmu-kit "
-                                     "app or server still running?): stop that server or start JupyterLab on another port "
-                                     "with make lab PORT=N")
-    assert subprocess.run([*command[:5], "0"], capture_output=True, timeout=120, cwd=ROOT).returncode == 0
+def test_the_port_check_names_what_is_started_and_how_to_move_it(occupied_port):
+    with pytest.raises(PortInUseError) as caught:
+        check_port_free("127.0.0.1", occupied_port, "JupyterLab", "make lab LAB_PORT=N")
+    assert str(caught.value) == (f"port {occupied_port} on 127.0.0.1 is already in use (another qmu-kit "
+                                 "app or server still running?): stop that server or start JupyterLab on another port "
+                                 "with make lab LAB_PORT=N")
+    check_port_free("127.0.0.1", 0)  # port 0: any free port, never taken
+
+
+def test_voila_command_is_safe_by_default():  # noqa: D103  (moved from test_app_browser: it needs no browser)
+    command = voila_command(Path("notebooks/apps"))
+    assert "--Voila.ip=127.0.0.1" in command and "--VoilaConfiguration.show_tracebacks=False" in command
+    assert command[:3] == [sys.executable, "-m", "voila"]
+    with pytest.raises(ValueError, match="port=70000 is out of range"):
+        voila_command(Path("x"), port=70000)

@@ -29,3 +29,41 @@ def test_ci_runs_exactly_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     first_block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme, re.S).group(1)
     assert [line for line in first_block.splitlines() if line and not line.startswith("#")] == ["make app", "make test"]
+
+
+def _recorded_estimates():
+    """Every (value, low, high) the notebooks recorded (tests/notebook_references), claims' estimates included."""
+    import json
+
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "value" in node and isinstance(node.get("ci95"), list) and len(node["ci95"]) == 2:
+                found.append((node["value"], *node["ci95"]))
+            for child in node.values():
+                walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    for path in sorted((ROOT / "tests" / "notebook_references").glob("*.json")):
+        walk(json.loads(path.read_text()))
+    return found
+
+
+def test_readme_measured_section_quotes_recorded_intervals():
+    """Every "v [low, high]" the README's measured section states is a recorded estimate, to its printed digits."""
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Measured on the 2-core reference machine\n(.*?)^## ", readme, re.S | re.M).group(1)
+    number = r"(\d+\.\d+)"
+    quoted = re.findall(rf"{number} \[{number}, {number}\]", section)
+    assert len(quoted) >= 10, quoted
+    recorded = _recorded_estimates()
+    for triple in quoted:
+        # Rounded to the printed decimals: within half a unit of the last digit (plus float dust).
+        slack = [0.5 * 10 ** -len(x.split(".")[1]) + 1e-9 for x in triple]
+        wanted = [float(x) for x in triple]
+        assert any(
+            all(abs(r - w) <= s for r, w, s in zip(record, wanted, slack)) for record in recorded
+        ), f"README states {triple[0]} [{triple[1]}, {triple[2]}], which no notebook recorded"
