@@ -297,11 +297,6 @@ def _subset(forget_mask: np.ndarray, size: int, n_forget: int, rng: np.random.Ge
     return np.sort(np.r_[rng.choice(forget, n_forget, replace=False), rng.choice(retain, take_retain, replace=False)])
 
 
-def device_label(noise: NoiseSpec | None) -> str:
-    """A readable name for an emulated device's noise model."""
-    return parse_device(noise).label()
-
-
 def _model_numbers(audit: MembershipAudit, members: Observations, nonmembers: Observations) -> ModelOnDevice:
     outcomes = audit.evaluate(members, nonmembers)
     split = audit.split_
