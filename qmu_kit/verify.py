@@ -687,20 +687,22 @@ class VerifyResult:
         """A readable table with intervals and the verdict (what ``qmu-kit verify`` prints)."""
         n_examples = len(next(iter(self.methods.values())).epsilon)
         header = (f"{'method':<10}{'forgetting quality':>20}  {'eps median':>10}  {'separated':>9}  {'Streisand AUC':>19}  "
-                  f"{'relearn steps':>20}  {'retain acc':>10}  {'forget acc':>10}")
+                  f"{'relearn steps':>20}  {'retain acc':>18}  {'forget acc':>18}")
         lines = [header, "-" * len(header)]
+        interval = lambda e, digits=2: f"{e.value:.{digits}f} [{e.ci95[0]:.{digits}f}, {e.ci95[1]:.{digits}f}]"  # noqa: E731
         for name, m in self.methods.items():
-            fq, auc, steps = m.forgetting_quality, m.streisand_auc, m.relearn_steps
             cells = [
-                f"{fq.value:.2f} [{fq.ci95[0]:.2f}, {fq.ci95[1]:.2f}]".rjust(20),
+                interval(m.forgetting_quality).rjust(20),
                 f"{float(np.median(m.epsilon)):.2f}".rjust(10),
                 f"{m.n_separated}/{n_examples}".rjust(9),
-                f"{auc.value:.2f} [{auc.ci95[0]:.2f}, {auc.ci95[1]:.2f}]".rjust(19),
-                (f"{steps.value:.1f} [{steps.ci95[0]:.1f}, {steps.ci95[1]:.1f}]" + ("+" if m.relearn_censored else "")).rjust(20),
-                f"{m.retain_accuracy.value:.2f}".rjust(10),
-                f"{m.forget_accuracy.value:.2f}".rjust(10),
+                interval(m.streisand_auc).rjust(19),
+                (interval(m.relearn_steps, 1) + ("+" if m.relearn_censored else "")).rjust(20),
+                interval(m.retain_accuracy).rjust(18),
+                interval(m.forget_accuracy).rjust(18),
             ]
             lines.append(f"{name:<10}" + "  ".join(cells))
+        lines.append(f"[95 % intervals] forgetting quality: bootstrap over the n={n_examples} forget-set examples; "
+                     f"Streisand AUC, relearn steps and accuracies: t over the n={self.config.models} models")
         lines.append(f"verdict: {self.verdict}")
         if any(m.relearn_censored for m in self.methods.values()):
             lines.append(f"+: some models did not relearn within {self.config.relearn_max_steps} steps (counted as {self.config.relearn_max_steps + 1})")

@@ -81,6 +81,25 @@ def test_scores_and_forgetting_quality(rng):
     assert apart.value < 0.01 and apart.ci95[1] < same.ci95[0]
 
 
+def test_summary_shows_every_number_with_its_interval_and_n(rng):
+    config = V.VerifyConfig(models=4)
+
+    def records(shift):
+        return [{"signal": list(rng.normal(shift, 1.0, size=6)), "relearn_steps": int(rng.integers(1, 9)),
+                 "streisand_auc": float(rng.uniform(0.4, 0.6)), "retain_accuracy": float(rng.uniform(0.7, 0.9)),
+                 "forget_accuracy": float(rng.uniform(0.0, 0.3)), "forget_train_accuracy": 0.0, "seconds": 1.0}
+                for _ in range(config.models)]
+
+    reference = records(0.0)
+    methods = {name: V.MethodVerification.from_records(name, records(shift), reference, config)
+               for name, shift in (("ga", 1.0), ("retrain", 0.0), ("none", 8.0))}
+    summary = V.VerifyResult(config, methods, {"verify_schema": V.SCHEMA_VERSION}).summary()
+    ga = next(line for line in summary.splitlines() if line.startswith("ga "))
+    for estimate in (methods["ga"].retain_accuracy, methods["ga"].forget_accuracy, methods["ga"].streisand_auc):
+        assert f"{estimate.value:.2f} [{estimate.ci95[0]:.2f}, {estimate.ci95[1]:.2f}]" in ga
+    assert "bootstrap over the n=6 forget-set examples" in summary and "t over the n=4 models" in summary
+
+
 def test_max_measurable_epsilon():
     assert V.max_measurable_epsilon(16, 0.01) == pytest.approx(math.log(0.99 * 16 - 1))
     assert V.max_measurable_epsilon(V.MIN_MODELS) > 1.0 > V.max_measurable_epsilon(V.MIN_MODELS - 1)
