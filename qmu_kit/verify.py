@@ -130,6 +130,11 @@ def check_delta(delta) -> float:
     return check_float("delta", delta, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
 
 
+def check_relearn_accuracy(accuracy) -> float:
+    """The accuracy that counts as relearned: a number in (0, 1]."""
+    return check_float("relearn_accuracy", accuracy, 0.0, 1.0, low_inclusive=False)
+
+
 def check_models(models) -> int:
     """``K``, models per side: an integer from :data:`MIN_MODELS` to :data:`MAX_MODELS`."""
     try:
@@ -298,7 +303,7 @@ class VerifyConfig:
         check_models(self.models)
         object.__setattr__(self, "delta", check_delta(self.delta))
         check_int("relearn_samples", self.relearn_samples, 1)
-        object.__setattr__(self, "relearn_accuracy", check_float("relearn_accuracy", self.relearn_accuracy, 0.0, 1.0, low_inclusive=False))
+        object.__setattr__(self, "relearn_accuracy", check_relearn_accuracy(self.relearn_accuracy))
         check_int("relearn_max_steps", self.relearn_max_steps, 1, 10_000)
 
     def replace(self, **changes) -> "VerifyConfig":

@@ -141,6 +141,7 @@ def test_relearn_samples_larger_than_the_forget_set():
         (["--delta", "x"], "argument --delta: delta='x' is not valid"),
         (["--method", "nope"], "argument --method: unknown method 'nope'"),
         (["--relearn-samples", "0"], "argument --relearn-samples: relearn_samples=0 is out of range"),
+        (["--relearn-accuracy", "0"], "argument --relearn-accuracy: relearn_accuracy=0.0 is out of range"),
         (["--n-train", "60", "--n-test", "60", "--qubits", "4", "--relearn-samples", "40"],
          "argument --relearn-samples: relearn_samples=40 is out of range"),
     ],
