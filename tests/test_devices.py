@@ -10,6 +10,7 @@ from qmu_kit.devices import DeviceAudit, parse_device, run_device_audit
 from qmu_kit.experiment import ExperimentConfig
 from qmu_kit.readout import NoiseSpec, noise_model, noisy_povm, noisy_probs
 from qmu_kit.remote import ConfirmationRequired, DeviceJobError, IBMRunner
+from qmu_kit.unlearning import UNLEARNING_METHODS, UnlearningMethod
 from tests.cli_tools import usage_error
 
 # Trained well enough (member accuracy 0.8 noiseless) that noise has something to destroy.
@@ -134,6 +135,35 @@ def test_each_model_has_its_own_shot_stream():
     audit = lambda methods: run_device_audit(QUICK, "aer:default", shots=50, n_queries=20, methods=methods, cache=False)  # noqa: E731
     alone, together = audit(("rga",)), audit(("ga", "rga"))
     assert together.models["rga"] == alone.models["rga"] and together.original == alone.original
+
+
+class _Scale(UnlearningMethod):
+    """A student's method with no knobs: multiply every parameter by SCALE."""
+
+    SCALE = 0.5
+
+    def _update(self, model, task, readout, parameters, seed, progress):
+        with torch.no_grad():
+            for p in parameters:
+                p *= self.SCALE
+        return {}
+
+
+class _Edited(_Scale):
+    """The same name and knobs as _Scale after an edit of its code: every parameter's sign flipped."""
+
+    SCALE = -1.0
+
+
+def test_editing_a_registered_method_invalidates_its_cached_audit(tmp_path, monkeypatch):
+    cache = ResultCache(tmp_path)
+    audit = lambda: run_device_audit(QUICK, "aer:default", shots=50, n_queries=20, methods=("student",), cache=cache)  # noqa: E731
+    monkeypatch.setitem(UNLEARNING_METHODS, "student", _Scale)
+    first = audit()
+    assert audit() == first  # unchanged code: replayed
+    monkeypatch.setitem(UNLEARNING_METHODS, "student", _Edited)
+    edited = audit()
+    assert edited.original == first.original and edited.models["student"] != first.models["student"]
 
 
 class _Job:
