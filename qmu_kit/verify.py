@@ -73,7 +73,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import inspect
 import json
 import math
 import shutil
@@ -90,7 +89,7 @@ from qmu_kit import stats
 from qmu_kit._random import stream_seed
 from qmu_kit._validation import check_float, check_int
 from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
-from qmu_kit.experiment import ExperimentConfig, code_fingerprint, versions
+from qmu_kit.experiment import ExperimentConfig, code_fingerprint, external_source, versions
 from qmu_kit.readout import make_readout
 from qmu_kit.signals import paper_features, scaled_logit
 from qmu_kit.training import QNNClassifier, accuracy, as_tensor
@@ -327,14 +326,13 @@ def _hash(payload) -> str:
 
 def method_identity(method) -> dict:
     """What identifies an unlearning method's behaviour in a cache key: its class, knobs and, for a
-    class defined outside the kit (a student's), a hash of its source code."""
+    class defined outside the kit (a student's), a hash of its source code and of its base classes
+    outside the kit (:func:`~qmu_kit.experiment.external_source`, the rule experiments use)."""
     cls = type(method)
     identity = {"class": f"{cls.__module__}.{cls.__qualname__}", "options": method.options()}
-    if not cls.__module__.startswith("qmu_kit."):
-        try:
-            identity["source"] = hashlib.sha256(inspect.getsource(cls).encode()).hexdigest()[:16]
-        except (OSError, TypeError):  # defined where its source cannot be read: the name and knobs must do
-            identity["source"] = None
+    source = external_source(cls)
+    if source != "":  # None: defined where its source cannot be read, the name and knobs must do
+        identity["source"] = source
     return identity
 
 

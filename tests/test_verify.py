@@ -180,6 +180,22 @@ class StudentDamping(UnlearningMethod):
         return {}
 
 
+class StudentDampingTwice(StudentDamping):
+    """A student's method built on another of theirs: editing the parent must change the identity."""
+
+    name = "shrink-twice"
+
+
+def test_method_identity_covers_the_students_base_classes():
+    import hashlib
+    import inspect
+
+    identity = V.method_identity(StudentDampingTwice())
+    source = inspect.getsource(StudentDampingTwice) + inspect.getsource(StudentDamping)
+    assert identity["source"] == hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert "source" not in V.method_identity(V.make_method("ga"))  # the kit's own: its code fingerprint covers it
+
+
 @pytest.mark.slow
 def test_student_method_interrupted_run_resumes_and_replays(monkeypatch, tmp_path):
     monkeypatch.setitem(UNLEARNING_METHODS, "shrink", StudentDamping)
