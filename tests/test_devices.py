@@ -210,6 +210,27 @@ def test_ibm_local_mode_confirmation_journal_and_resume(tmp_path):
     assert audit.original.accuracy_members.n == 20
 
 
+class _ResumingRunner(_CountingRunner):
+    """As a real service: submitted jobs can be fetched by id; every fetched one has failed."""
+
+    def job(self, job_id):
+        self.fetched.append(job_id)
+        return _Job(None, fail=True)
+
+
+def test_a_failed_fetch_then_a_finished_resubmission_completes_the_audit(tmp_path):
+    cache = ResultCache(tmp_path)
+    run = lambda runner: run_device_audit(  # noqa: E731
+        QUICK, "ibm:FakeManilaV2", shots=100, n_queries=20, cache=cache, confirm=True, batch_size=10, runner=runner)
+    with pytest.raises(DeviceJobError):
+        run(_CountingRunner(fail_batch=3))
+    resumed = _ResumingRunner()
+    resumed.fetched = []
+    audit = run(resumed)  # the journaled job fails again when fetched; its resubmission finishes
+    assert len(resumed.fetched) == 1 and resumed.submitted == 1
+    assert audit.original.accuracy_members.n == 20 and all(j["status"] == "done" for j in audit.jobs)
+
+
 def test_credentials_never_leak(tmp_path, monkeypatch, capsys, caplog):
     token = "PLANTED-SECRET-TOKEN-0123456789"
     monkeypatch.setenv("QISKIT_IBM_TOKEN", token)
