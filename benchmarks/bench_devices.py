@@ -26,7 +26,16 @@ import numpy as np
 import torch
 
 from qmu_kit.circuit import CircuitSpec, to_qiskit
-from qmu_kit.readout import AerReadout, NoiseSpec, NoisyReadout, ShotReadout, noise_model, noisy_povm, noisy_probs
+from qmu_kit.readout import (
+    AerReadout,
+    NoiseSpec,
+    NoisyReadout,
+    ShotReadout,
+    noise_model,
+    noisy_povm,
+    noisy_probs,
+    sample_counts,
+)
 
 
 def rate(label, count, run, reference=None):
@@ -38,7 +47,7 @@ def rate(label, count, run, reference=None):
     return per_second
 
 
-def aer_density_matrix_batched(spec, states, weights, noise):
+def aer_density_matrix_batched(spec, states, weights, noise, shots):
     from qiskit import QuantumCircuit, transpile
     from qiskit_aer import AerSimulator
     from qiskit_aer.library import SetStatevector
@@ -55,7 +64,7 @@ def aer_density_matrix_batched(spec, states, weights, noise):
         circuits.append(qc)
     result = AerSimulator(method="density_matrix", noise_model=noise_model(noise)).run(circuits).result()
     probs = np.array([result.data(i)["probabilities"] for i in range(len(circuits))])
-    return np.random.default_rng(0).multinomial(1000, probs / probs.sum(1, keepdims=True))
+    return sample_counts(probs, shots, np.random.default_rng(0))
 
 
 def main() -> None:
@@ -69,7 +78,7 @@ def main() -> None:
     old = rate("aer, one circuit per query (old path), 8 queries", 8,
                lambda: AerReadout(shots, 0, noise).expvals(spec, states[:8], weights))
     rate("aer density matrix, exact prep, one job, 64 queries", 64,
-         lambda: aer_density_matrix_batched(spec, states[:64].numpy(), weights.numpy(), noise), old)
+         lambda: aer_density_matrix_batched(spec, states[:64].numpy(), weights.numpy(), noise, shots), old)
     rate("fast noiseless sampler, 1000 queries", 1000, lambda: ShotReadout(shots, 0).expvals(spec, states, weights), old)
     rate("fast noisy emulation (default), 1000 queries", 1000,
          lambda: NoisyReadout(shots, 0, noise).expvals(spec, states, weights), old)

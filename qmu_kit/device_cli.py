@@ -13,12 +13,10 @@ import json
 import sys
 from pathlib import Path
 
-EXIT_BAD_INPUT = 2
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``device`` on the CLI's subparsers; returns its parser."""
-    from qmu_kit.devices import DEVICE_HELP
+    from qmu_kit.devices import DEVICE_HELP, ENGINES
     from qmu_kit.experiment import METHODS, PRESETS
 
     parser = subparsers.add_parser("device", help="audit a model on an emulated or cloud quantum device")
@@ -28,7 +26,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--shots", type=int, default=1000, metavar="S", help="shots per query (1..1000000; never exact)")
     parser.add_argument("--method", default="", metavar="NAMES",
                         help=f"unlearning methods also audited, comma list of {'|'.join(METHODS)}")
-    parser.add_argument("--engine", default="fast", choices=("fast", "aer"),
+    parser.add_argument("--engine", default="fast", choices=tuple(e for e in ENGINES if e != "sampler"),
                         help="aer: devices: fast (exact noisy distribution, default) or aer (one circuit per query)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="experiment seed")
     parser.add_argument("--batch", type=int, default=100, metavar="N", help="circuits per cloud job")
@@ -39,7 +37,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``qmu-kit device``; bad input is one ``qmu-kit: error:`` line and exit status 2."""
+    """Run ``qmu-kit device``; bad input is one ``qmu-kit: error:`` line and exit status 2 (as every
+    command's: :class:`qmu_kit.cli.UsageError`)."""
+    from qmu_kit.cache import atomic_write
+    from qmu_kit.cli import UsageError
     from qmu_kit.devices import run_device_audit
     from qmu_kit.experiment import ExperimentConfig
 
@@ -50,12 +51,12 @@ def run(args: argparse.Namespace) -> int:
                                  methods=methods, cache=not args.no_cache, confirm=args.yes, batch_size=args.batch,
                                  progress=sys.stderr.isatty())
     except ValueError as error:
-        print(f"qmu-kit: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise UsageError(str(error)) from None
     print(f"{audit.label} ({audit.engine}), {audit.n_queries} + {audit.n_queries} queries, {audit.shots} shots, "
           f"{audit.seconds:.1f} s")
     print(audit.table().to_string())
     if args.json:
         result = {"config": config.resolved().replace(methods=methods).to_dict(), **audit.to_dict()}
-        Path(args.json).write_text(json.dumps(result, indent=1))
+        payload = json.dumps(result, indent=1).encode()
+        atomic_write(Path(args.json), lambda file: file.write(payload))
     return 0

@@ -40,7 +40,7 @@ from qmu_kit._validation import check_choice, check_int, check_shots
 from qmu_kit.attacks import Observations
 from qmu_kit.audit import AuditSplit, MembershipAudit
 from qmu_kit.cache import ResultCache, resolve_cache
-from qmu_kit.experiment import ExperimentConfig, train_original
+from qmu_kit.experiment import ExperimentConfig, external_code, train_original
 from qmu_kit.readout import FAKE_BACKENDS, AerReadout, NoiseSpec, NoisyReadout, ShotReadout
 from qmu_kit.unlearning import UnlearningTask, make_method
 
@@ -297,11 +297,6 @@ def _subset(forget_mask: np.ndarray, size: int, n_forget: int, rng: np.random.Ge
     return np.sort(np.r_[rng.choice(forget, n_forget, replace=False), rng.choice(retain, take_retain, replace=False)])
 
 
-def device_label(noise: NoiseSpec | None) -> str:
-    """A readable name for an emulated device's noise model."""
-    return parse_device(noise).label()
-
-
 def _model_numbers(audit: MembershipAudit, members: Observations, nonmembers: Observations) -> ModelOnDevice:
     outcomes = audit.evaluate(members, nonmembers)
     split = audit.split_
@@ -387,12 +382,16 @@ def run_device_audit(
         )
     store = resolve_cache(cache)
     noise = dev.noise
+    # A student's registered method is identified by its source, as in experiments: editing it must
+    # not replay the old numbers; when its source cannot be read the audit is not cached (None).
+    external = external_code(config)
     payload = {"config": config.cache_key("original"), "device": dev.spec, "noise": asdict(noise) if noise else None,
                "shots": shots, "n_queries": n_queries, "engine": engine, "seed": config.seed, "forget": config.forget,
-               "unlearn_params": config.unlearn_params,
+               "unlearn_params": config.unlearn_params, "external": external,
                "methods": {m: config.method_options.get(m, {}) for m in config.methods}}
     key = "device" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
-    if store is not None and (cached := store.load_json(key)) is not None and "metrics" in cached:
+    cacheable = store is not None and external is not None
+    if cacheable and (cached := store.load_json(key)) is not None and "metrics" in cached:
         try:
             return DeviceAudit.from_dict(cached)
         except (KeyError, TypeError, ValueError):
@@ -445,6 +444,6 @@ def run_device_audit(
             unlearned[name] = _model_numbers(audit, *query(model, name))
     result = DeviceAudit(dev.spec, dev.label(), engine, shots, n_queries, original_numbers, unlearned,
                          tuple(session.jobs) if session else (), time.perf_counter() - start)
-    if store is not None:
+    if cacheable:
         store.store_json(key, result.to_dict())
     return result

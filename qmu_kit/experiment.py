@@ -178,25 +178,34 @@ def external_code(config: "ExperimentConfig") -> dict[str, str] | None:
     Returns ``None`` when some such source cannot be read (a class defined in a notebook cell): that
     experiment's result is then not cached at all, rather than replayed after an edit.
     """
-    import inspect
-
     from qmu_kit.attacks import ATTACKS
     from qmu_kit.unlearning import UNLEARNING_METHODS
 
     hashes = {}
     for kind, registry, names in (("method", UNLEARNING_METHODS, config.methods), ("attack", ATTACKS, config.attacks)):
         for name in names:
-            factory = registry[name]
-            chain = [c for c in getattr(factory, "__mro__", (factory,)) if c is not object]
-            outside = [c for c in chain if not (getattr(c, "__module__", "") or "").startswith("qmu_kit")]
-            if not outside:
-                continue
-            try:
-                source = "".join(inspect.getsource(c) for c in outside)
-            except (OSError, TypeError):
+            source = external_source(registry[name])
+            if source is None:
                 return None
-            hashes[f"{kind}:{name}"] = hashlib.sha256(source.encode()).hexdigest()[:16]
+            if source:
+                hashes[f"{kind}:{name}"] = source
     return hashes
+
+
+def external_source(factory) -> str | None:
+    """Hash of the source of ``factory`` and its base classes defined outside the kit; ``""`` when
+    all of them are the kit's own, ``None`` when some source cannot be read."""
+    import inspect
+
+    chain = [c for c in getattr(factory, "__mro__", (factory,)) if c is not object]
+    outside = [c for c in chain if not (getattr(c, "__module__", "") or "").startswith("qmu_kit")]
+    if not outside:
+        return ""
+    try:
+        source = "".join(inspect.getsource(c) for c in outside)
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
 def _as_tuple(name: str, value, allowed: tuple[str, ...]) -> tuple[str, ...]:

@@ -198,17 +198,20 @@ class RemoteSession:
         for start in range(0, len(states), self.batch_size):
             name = f"{part}:{start}"
             entry = self.journal["batches"].setdefault(name, {})
+            error = None
             if entry.get("counts") is None and entry.get("job_id"):
                 job = self.runner.job(entry["job_id"])  # submitted before an interruption: fetch, don't pay twice
                 if job is not None:
-                    self._collect(entry, job, spec, failures, name)
+                    error = self._collect(entry, job, spec, name)
             if entry.get("counts") is None:
                 batch = states[start : start + self.batch_size]
                 circuits = self.runner.prepare([to_qiskit(spec, s, weights) for s in batch])
                 job = self.runner.submit(circuits, self.shots)
                 entry.update(job_id=str(job.job_id()), status="submitted")
                 self._save()
-                self._collect(entry, job, spec, failures, name)
+                error = self._collect(entry, job, spec, name)  # a resubmission that finished clears the fetch's error
+            if error is not None:
+                failures.append(error)
             self.jobs.append({"part": part, "batch": start // self.batch_size, "job_id": entry.get("job_id"),
                               "status": entry.get("status")})
             if entry.get("counts") is not None:
@@ -220,12 +223,15 @@ class RemoteSession:
             )
         return out
 
-    def _collect(self, entry, job, spec, failures, name):
+    def _collect(self, entry, job, spec, name) -> str | None:
+        """Wait for ``job`` and journal its counts; returns what went wrong, or ``None``."""
         try:
             counts = self.runner.counts(job, spec.n_qubits, self.timeout)
         except Exception as error:
             entry["status"] = "failed"
-            failures.append(f"{name} job {entry.get('job_id')}: {_scrub(str(error), getattr(self.runner, '_secrets', ()))}")
+            problem = f"{name} job {entry.get('job_id')}: {_scrub(str(error), getattr(self.runner, '_secrets', ()))}"
         else:
             entry.update(counts=[c.tolist() for c in counts], status="done")
+            problem = None
         self._save()
+        return problem

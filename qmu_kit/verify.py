@@ -73,7 +73,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import inspect
 import json
 import math
 import shutil
@@ -90,7 +89,7 @@ from qmu_kit import stats
 from qmu_kit._random import stream_seed
 from qmu_kit._validation import check_float, check_int
 from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
-from qmu_kit.experiment import ExperimentConfig, code_fingerprint, versions
+from qmu_kit.experiment import ExperimentConfig, code_fingerprint, external_source, versions
 from qmu_kit.readout import make_readout
 from qmu_kit.signals import paper_features, scaled_logit
 from qmu_kit.training import QNNClassifier, accuracy, as_tensor
@@ -128,6 +127,11 @@ STREISAND_FOLDS = 5
 def check_delta(delta) -> float:
     """``delta`` of the (epsilon, delta) estimate: a number strictly between 0 and 1."""
     return check_float("delta", delta, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+
+
+def check_relearn_accuracy(accuracy) -> float:
+    """The accuracy that counts as relearned: a number in (0, 1]."""
+    return check_float("relearn_accuracy", accuracy, 0.0, 1.0, low_inclusive=False)
 
 
 def check_models(models) -> int:
@@ -298,7 +302,7 @@ class VerifyConfig:
         check_models(self.models)
         object.__setattr__(self, "delta", check_delta(self.delta))
         check_int("relearn_samples", self.relearn_samples, 1)
-        object.__setattr__(self, "relearn_accuracy", check_float("relearn_accuracy", self.relearn_accuracy, 0.0, 1.0, low_inclusive=False))
+        object.__setattr__(self, "relearn_accuracy", check_relearn_accuracy(self.relearn_accuracy))
         check_int("relearn_max_steps", self.relearn_max_steps, 1, 10_000)
 
     def replace(self, **changes) -> "VerifyConfig":
@@ -322,14 +326,13 @@ def _hash(payload) -> str:
 
 def method_identity(method) -> dict:
     """What identifies an unlearning method's behaviour in a cache key: its class, knobs and, for a
-    class defined outside the kit (a student's), a hash of its source code."""
+    class defined outside the kit (a student's), a hash of its source code and of its base classes
+    outside the kit (:func:`~qmu_kit.experiment.external_source`, the rule experiments use)."""
     cls = type(method)
     identity = {"class": f"{cls.__module__}.{cls.__qualname__}", "options": method.options()}
-    if not cls.__module__.startswith("qmu_kit."):
-        try:
-            identity["source"] = hashlib.sha256(inspect.getsource(cls).encode()).hexdigest()[:16]
-        except (OSError, TypeError):  # defined where its source cannot be read: the name and knobs must do
-            identity["source"] = None
+    source = external_source(cls)
+    if source != "":  # None: defined where its source cannot be read, the name and knobs must do
+        identity["source"] = source
     return identity
 
 
@@ -687,20 +690,22 @@ class VerifyResult:
         """A readable table with intervals and the verdict (what ``qmu-kit verify`` prints)."""
         n_examples = len(next(iter(self.methods.values())).epsilon)
         header = (f"{'method':<10}{'forgetting quality':>20}  {'eps median':>10}  {'separated':>9}  {'Streisand AUC':>19}  "
-                  f"{'relearn steps':>20}  {'retain acc':>10}  {'forget acc':>10}")
+                  f"{'relearn steps':>20}  {'retain acc':>18}  {'forget acc':>18}")
         lines = [header, "-" * len(header)]
+        interval = lambda e, digits=2: f"{e.value:.{digits}f} [{e.ci95[0]:.{digits}f}, {e.ci95[1]:.{digits}f}]"  # noqa: E731
         for name, m in self.methods.items():
-            fq, auc, steps = m.forgetting_quality, m.streisand_auc, m.relearn_steps
             cells = [
-                f"{fq.value:.2f} [{fq.ci95[0]:.2f}, {fq.ci95[1]:.2f}]".rjust(20),
+                interval(m.forgetting_quality).rjust(20),
                 f"{float(np.median(m.epsilon)):.2f}".rjust(10),
                 f"{m.n_separated}/{n_examples}".rjust(9),
-                f"{auc.value:.2f} [{auc.ci95[0]:.2f}, {auc.ci95[1]:.2f}]".rjust(19),
-                (f"{steps.value:.1f} [{steps.ci95[0]:.1f}, {steps.ci95[1]:.1f}]" + ("+" if m.relearn_censored else "")).rjust(20),
-                f"{m.retain_accuracy.value:.2f}".rjust(10),
-                f"{m.forget_accuracy.value:.2f}".rjust(10),
+                interval(m.streisand_auc).rjust(19),
+                (interval(m.relearn_steps, 1) + ("+" if m.relearn_censored else "")).rjust(20),
+                interval(m.retain_accuracy).rjust(18),
+                interval(m.forget_accuracy).rjust(18),
             ]
             lines.append(f"{name:<10}" + "  ".join(cells))
+        lines.append(f"[95 % intervals] forgetting quality: bootstrap over the n={n_examples} forget-set examples; "
+                     f"Streisand AUC, relearn steps and accuracies: t over the n={self.config.models} models")
         lines.append(f"verdict: {self.verdict}")
         if any(m.relearn_censored for m in self.methods.values()):
             lines.append(f"+: some models did not relearn within {self.config.relearn_max_steps} steps (counted as {self.config.relearn_max_steps + 1})")

@@ -31,6 +31,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         MIN_MODELS,
         check_delta,
         check_models,
+        check_relearn_accuracy,
     )
 
     parser = subparsers.add_parser(
@@ -43,7 +44,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         metavar="D", help=f"delta of the (epsilon, delta) estimate, in (0, 1) (default {DEFAULT_DELTA:g})")
     parser.add_argument("--relearn-samples", type=_integer("relearn_samples", 1), default=DEFAULT_RELEARN_SAMPLES, metavar="M",
                         help=f"forgotten samples the relearning attack trains on (1..forget-set size, default {DEFAULT_RELEARN_SAMPLES})")
-    parser.add_argument("--relearn-accuracy", type=_flag_type(lambda text: _accuracy(_number(text, float))),
+    parser.add_argument("--relearn-accuracy", type=_flag_type(lambda text: check_relearn_accuracy(_number(text, float))),
                         default=DEFAULT_RELEARN_ACCURACY, metavar="A",
                         help=f"accuracy on the forgotten class's test images that counts as relearned (default {DEFAULT_RELEARN_ACCURACY:g})")
     parser.add_argument("--relearn-max-steps", type=_integer("relearn_max_steps", 1, 10_000), default=DEFAULT_RELEARN_MAX_STEPS,
@@ -61,12 +62,6 @@ def _number(text: str, kind):
         return kind(text)
     except ValueError:
         return text
-
-
-def _accuracy(value) -> float:
-    from qmu_kit._validation import check_float
-
-    return check_float("relearn_accuracy", value, 0.0, 1.0, low_inclusive=False)
 
 
 def run(args: argparse.Namespace) -> int:

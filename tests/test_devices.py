@@ -10,6 +10,8 @@ from qmu_kit.devices import DeviceAudit, parse_device, run_device_audit
 from qmu_kit.experiment import ExperimentConfig
 from qmu_kit.readout import NoiseSpec, noise_model, noisy_povm, noisy_probs
 from qmu_kit.remote import ConfirmationRequired, DeviceJobError, IBMRunner
+from qmu_kit.unlearning import UNLEARNING_METHODS, UnlearningMethod
+from tests.cli_tools import usage_error
 
 # Trained well enough (member accuracy 0.8 noiseless) that noise has something to destroy.
 QUICK = ExperimentConfig(model="hybrid", n_qubits=3, n_train=100, n_test=100, epochs=15)
@@ -135,6 +137,35 @@ def test_each_model_has_its_own_shot_stream():
     assert together.models["rga"] == alone.models["rga"] and together.original == alone.original
 
 
+class _Scale(UnlearningMethod):
+    """A student's method with no knobs: multiply every parameter by SCALE."""
+
+    SCALE = 0.5
+
+    def _update(self, model, task, readout, parameters, seed, progress):
+        with torch.no_grad():
+            for p in parameters:
+                p *= self.SCALE
+        return {}
+
+
+class _Edited(_Scale):
+    """The same name and knobs as _Scale after an edit of its code: every parameter's sign flipped."""
+
+    SCALE = -1.0
+
+
+def test_editing_a_registered_method_invalidates_its_cached_audit(tmp_path, monkeypatch):
+    cache = ResultCache(tmp_path)
+    audit = lambda: run_device_audit(QUICK, "aer:default", shots=50, n_queries=20, methods=("student",), cache=cache)  # noqa: E731
+    monkeypatch.setitem(UNLEARNING_METHODS, "student", _Scale)
+    first = audit()
+    assert audit() == first  # unchanged code: replayed
+    monkeypatch.setitem(UNLEARNING_METHODS, "student", _Edited)
+    edited = audit()
+    assert edited.original == first.original and edited.models["student"] != first.models["student"]
+
+
 class _Job:
     def __init__(self, job, fail=False):
         self._job, self.fail = job, fail
@@ -179,6 +210,27 @@ def test_ibm_local_mode_confirmation_journal_and_resume(tmp_path):
     assert audit.original.accuracy_members.n == 20
 
 
+class _ResumingRunner(_CountingRunner):
+    """As a real service: submitted jobs can be fetched by id; every fetched one has failed."""
+
+    def job(self, job_id):
+        self.fetched.append(job_id)
+        return _Job(None, fail=True)
+
+
+def test_a_failed_fetch_then_a_finished_resubmission_completes_the_audit(tmp_path):
+    cache = ResultCache(tmp_path)
+    run = lambda runner: run_device_audit(  # noqa: E731
+        QUICK, "ibm:FakeManilaV2", shots=100, n_queries=20, cache=cache, confirm=True, batch_size=10, runner=runner)
+    with pytest.raises(DeviceJobError):
+        run(_CountingRunner(fail_batch=3))
+    resumed = _ResumingRunner()
+    resumed.fetched = []
+    audit = run(resumed)  # the journaled job fails again when fetched; its resubmission finishes
+    assert len(resumed.fetched) == 1 and resumed.submitted == 1
+    assert audit.original.accuracy_members.n == 20 and all(j["status"] == "done" for j in audit.jobs)
+
+
 def test_credentials_never_leak(tmp_path, monkeypatch, capsys, caplog):
     token = "PLANTED-SECRET-TOKEN-0123456789"
     monkeypatch.setenv("QISKIT_IBM_TOKEN", token)
@@ -216,8 +268,5 @@ def test_credentials_never_leak(tmp_path, monkeypatch, capsys, caplog):
     ],
 )
 def test_device_cli_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
-    from qmu_kit.cli import main
-
-    assert main(["device", "--no-cache", *argv]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("qmu-kit: error:") and message in err and len(err.strip().splitlines()) == 1
+    assert message in usage_error(["device", "--no-cache", *argv, "--json", str(tmp_path / "out.json")], capsys)
+    assert not any(tmp_path.iterdir())  # no result file, not even a partial one

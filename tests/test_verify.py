@@ -15,6 +15,7 @@ from qmu_kit.cli import main
 from qmu_kit.experiment import ExperimentConfig
 from qmu_kit.training import QNNClassifier
 from qmu_kit.unlearning import UNLEARNING_METHODS, UnlearningMethod
+from tests.cli_tools import usage_error
 
 
 def reference_epsilon(a, b, delta):
@@ -80,6 +81,25 @@ def test_scores_and_forgetting_quality(rng):
     assert apart.value < 0.01 and apart.ci95[1] < same.ci95[0]
 
 
+def test_summary_shows_every_number_with_its_interval_and_n(rng):
+    config = V.VerifyConfig(models=4)
+
+    def records(shift):
+        return [{"signal": list(rng.normal(shift, 1.0, size=6)), "relearn_steps": int(rng.integers(1, 9)),
+                 "streisand_auc": float(rng.uniform(0.4, 0.6)), "retain_accuracy": float(rng.uniform(0.7, 0.9)),
+                 "forget_accuracy": float(rng.uniform(0.0, 0.3)), "forget_train_accuracy": 0.0, "seconds": 1.0}
+                for _ in range(config.models)]
+
+    reference = records(0.0)
+    methods = {name: V.MethodVerification.from_records(name, records(shift), reference, config)
+               for name, shift in (("ga", 1.0), ("retrain", 0.0), ("none", 8.0))}
+    summary = V.VerifyResult(config, methods, {"verify_schema": V.SCHEMA_VERSION}).summary()
+    ga = next(line for line in summary.splitlines() if line.startswith("ga "))
+    for estimate in (methods["ga"].retain_accuracy, methods["ga"].forget_accuracy, methods["ga"].streisand_auc):
+        assert f"{estimate.value:.2f} [{estimate.ci95[0]:.2f}, {estimate.ci95[1]:.2f}]" in ga
+    assert "bootstrap over the n=6 forget-set examples" in summary and "t over the n=4 models" in summary
+
+
 def test_max_measurable_epsilon():
     assert V.max_measurable_epsilon(16, 0.01) == pytest.approx(math.log(0.99 * 16 - 1))
     assert V.max_measurable_epsilon(V.MIN_MODELS) > 1.0 > V.max_measurable_epsilon(V.MIN_MODELS - 1)
@@ -121,14 +141,13 @@ def test_relearn_samples_larger_than_the_forget_set():
         (["--delta", "x"], "argument --delta: delta='x' is not valid"),
         (["--method", "nope"], "argument --method: unknown method 'nope'"),
         (["--relearn-samples", "0"], "argument --relearn-samples: relearn_samples=0 is out of range"),
+        (["--relearn-accuracy", "0"], "argument --relearn-accuracy: relearn_accuracy=0.0 is out of range"),
         (["--n-train", "60", "--n-test", "60", "--qubits", "4", "--relearn-samples", "40"],
          "argument --relearn-samples: relearn_samples=40 is out of range"),
     ],
 )
 def test_cli_bad_input_is_one_line_exit_2(argv, message, capsys):
-    assert main(["verify", *argv]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"qmu-kit: error: {message}") and "\n" not in err and "Traceback" not in err
+    assert usage_error(["verify", *argv], capsys).startswith(message)
 
 
 # --- end to end on a tiny configuration -----------------------------------------------------------
@@ -159,6 +178,22 @@ class StudentDamping(UnlearningMethod):
             for p in parameters:
                 p *= self.factor
         return {}
+
+
+class StudentDampingTwice(StudentDamping):
+    """A student's method built on another of theirs: editing the parent must change the identity."""
+
+    name = "shrink-twice"
+
+
+def test_method_identity_covers_the_students_base_classes():
+    import hashlib
+    import inspect
+
+    identity = V.method_identity(StudentDampingTwice())
+    source = inspect.getsource(StudentDampingTwice) + inspect.getsource(StudentDamping)
+    assert identity["source"] == hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert "source" not in V.method_identity(V.make_method("ga"))  # the kit's own: its code fingerprint covers it
 
 
 @pytest.mark.slow
