@@ -170,6 +170,17 @@ def test_result_json_contract(quick_result, tmp_path):
     assert ga.mia_success_forget is ga.attacks["mlp"].mia_success_forget and ga.mia_auc is ga.attacks["mlp"].forget.auc
     assert result.table().loc["ga", "mia_auc"] == ga.mia_auc.value
     assert str(result.table(intervals=True).loc["ga", "acc_train_forget"]).endswith(f"(n={n_forget})")
+    # one row per attack, each the numbers of that attack's outcome (not only the primary one's)
+    attacks = result.attack_table("ga")
+    assert list(attacks.index) == ["loss", "mlp"]
+    for attack, outcome in ga.attacks.items():
+        assert attacks.loc[attack, "MIA success (forget)"] == outcome.mia_success_forget.value
+        assert attacks.loc[attack, "control (forget non-members)"] == outcome.flag_rate_forget_nonmembers.value
+        assert attacks.loc[attack, "AUC forget"] == outcome.forget.auc.value
+        assert attacks.loc[attack, "AUC overall"] == outcome.overall.auc.value
+        assert attacks.loc[attack, "TPR@1%FPR overall"] == outcome.overall.tpr_at_1pct_fpr.tpr.value
+        assert attacks.loc[attack, "TPR@0.1%FPR overall"] == outcome.overall.tpr_at_0_1pct_fpr.tpr.value
+        assert result.attack_table("ga", intervals=True).loc[attack, "AUC forget"] is outcome.forget.auc
 
 
 def test_cached_replay_and_corrupt_entry(quick_result):
