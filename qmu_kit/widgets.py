@@ -161,15 +161,16 @@ class ShotNoisePanel(Panel):
         }, None, False)
 
     def _compute(self, values):
-        return repeated_estimates(values["expval"], values["shots"], 2000, np.random.default_rng(self.seed))
+        estimates = repeated_estimates(values["expval"], values["shots"], 2000, np.random.default_rng(self.seed))
+        return estimates, float(estimates.std()), shot_noise_std(values["expval"], values["shots"])
 
-    def _render(self, estimates, values):
-        sd = shot_noise_std(values["expval"], values["shots"])
+    def _render(self, computed, values):
+        estimates, spread, sd = computed
         self.numbers.value = numbers_table(
-            [("qmu-shot-spread", "spread of the estimates", f"{estimates.std():.3f}", f"{sd:.3f}")],
+            [("qmu-shot-spread", "spread of the estimates", f"{spread:.3f}", f"{sd:.3f}")],
             ["measured", "theory sqrt((1-<Z>^2)/S)"],
         )
-        return self.figure.draw(estimates, values["expval"], values["shots"], sd)
+        return self.figure.draw(estimates, values["expval"], values["shots"], sd, spread)
 
 
 class ClassifierPanel(Panel):

@@ -111,6 +111,9 @@ def test_shot_noise_panel_and_slider_values():
     panel = ShotNoisePanel(expval=0.0, shots="100")
     spread = float(panel.numbers.value.split("<td>")[2].split("<")[0])
     assert abs(spread - 0.1) < 0.01
+    estimates, measured, theory = panel.result  # the panel computes; its figure only writes the numbers
+    assert measured == pytest.approx(estimates.std()) and abs(measured - spread) <= 0.0005 and theory == pytest.approx(0.1)
+    assert float(panel.figure.ax.get_title().rsplit("spread ", 1)[1]) == pytest.approx(measured, abs=0.0005)
     panel.controls["shots"].value = "exact"
     assert "<td>0.000</td>" in panel.numbers.value
 
