@@ -41,7 +41,7 @@ def model_colour(name: str, default: str | None = None) -> str | None:
 
     if name in REFERENCE_MODELS:
         return REFERENCE_MODELS[name][1]
-    return UNLEARNING_METHODS.colour(name, default) if name in UNLEARNING_METHODS else default
+    return UNLEARNING_METHODS.colour(name, default)
 
 
 def attack_colour(name: str) -> str:
