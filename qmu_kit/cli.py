@@ -306,13 +306,20 @@ def command_sweep(args: argparse.Namespace) -> int:
     except SweepError as error:
         print(f"qmu-kit: sweep failed: {error}", file=sys.stderr)
         return 1
+    import pandas as pd
+
+    from qmu_kit.stats import Estimate
+
     table = result.table()
     csv_path = result.to_csv(args.csv)
-    fields = list(grid)
+    # one row per run and model (the grid has no repeated points): each rate with its interval and n
     columns = ["acc_train_forget", "acc_test_retain", "mia_success_forget", "mia_auc"]
-    summary = table.groupby(fields + ["model_name"], sort=False)[columns].mean() if fields else table[columns]
+    cells = {c: [Estimate(v, n, (low, high)).format() for v, n, low, high in
+                 table[[c, f"{c}_n", f"{c}_low", f"{c}_high"]].itertuples(index=False)] for c in columns}
+    summary = pd.DataFrame(cells, index=pd.MultiIndex.from_frame(table[[*grid, "model_name"]]))
     print(f"qmu-kit sweep: {len(result.results)} runs over {', '.join(f'{k} ({len(v)})' for k, v in grid.items())}")
-    print(summary.to_string(float_format="{:.3f}".format))
+    print("value [95 % interval] (n samples):")
+    print(summary.to_string())
     print(f"wrote {csv_path}")
     if args.json:
         print(f"wrote {result.to_json(args.json)}")

@@ -1,6 +1,7 @@
 """Sweeps: grids, refusals, the three execution paths (serial, joblib, Dask), and resuming."""
 
 import json
+import re
 
 import pytest
 
@@ -124,6 +125,8 @@ def test_cli_sweep_from_flags_and_file(tmp_path, capsys):
     assert main(["sweep", *common, "--grid", "shots=50,exact", "--csv", str(tmp_path / "a.csv")]) == 0
     out = capsys.readouterr().out
     assert "2 runs over shots (2)" in out and (tmp_path / "a.csv").exists()
+    # every rate printed carries its interval and sample count: 2 runs x 3 models x 4 columns
+    assert len(re.findall(r"\d\.\d\d \[\d\.\d\d, \d\.\d\d\] \(n=\d+\)", out)) == 2 * 3 * 4
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text(yaml.safe_dump({"preset": "classroom", "base": {"methods": ["ga"]}, "grid": {"seed": [0, 1]}}))
     assert main(["sweep", *common, "--file", str(sweep_file), "--csv", str(tmp_path / "b.csv"), "--json", str(tmp_path / "b.json")]) == 0
