@@ -328,9 +328,11 @@ class ExperimentResult:
                     text = f"{value:.2f}"
                 cells.append(f"{text:>{width}}")
             lines.append(f"{name:<10}" + "".join(cells))
-        n_forget = next(iter(self.models.values())).acc_train_forget.n
-        lines.append(f"(accuracies and MIA rates over n samples, e.g. {n_forget} forget-set members; "
+        first = next(iter(self.models.values()))
+        lines.append(f"(accuracies and MIA rates over n samples, e.g. {first.acc_train_forget.n} forget-set members; "
                      "intervals: result.table(intervals=True) or --json)")
+        if first.tpr_label != "TPR at 1 % FPR":  # too few non-members to measure 1 % FPR: say what the column is
+            lines.append(f"(TPR@1%: {first.tpr_label})")
         return "\n".join(lines)
 
 

@@ -165,6 +165,9 @@ def test_result_json_contract(quick_result, tmp_path):
     assert data["models"]["retrained"]["speedup_vs_retrain"] == 1.0 and data["models"]["original"]["speedup_vs_retrain"] is None
     assert ExperimentResult.from_dict(data) == result
     assert "MIA-success" in result.summary() and list(result.table().index) == ["original", "retrained", "ga", "ssd"]
+    # the TPR@1% column says when it is the TPR at zero false positives (too few non-members for 1 %)
+    at_zero = result.models["original"].primary.overall.tpr_at_1pct_fpr.at_zero_false_positives
+    assert ("TPR@1%: TPR at zero false positives" in result.summary()) == at_zero
     # the typed result: headline numbers are the primary attack's, read from its outcome
     ga = result.models["ga"]
     assert ga.mia_success_forget is ga.attacks["mlp"].mia_success_forget and ga.mia_auc is ga.attacks["mlp"].forget.auc
