@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -168,6 +169,14 @@ def test_result_json_contract(quick_result, tmp_path):
     # the TPR@1% column says when it is the TPR at zero false positives (too few non-members for 1 %)
     at_zero = result.models["original"].primary.overall.tpr_at_1pct_fpr.at_zero_false_positives
     assert ("TPR@1%: TPR at zero false positives" in result.summary()) == at_zero
+    models = {}
+    for name, model in result.models.items():  # the same result with only 50 non-members: 1 % FPR unmeasurable
+        outcome = model.primary
+        tpr = dataclasses.replace(outcome.overall.tpr_at_1pct_fpr, at_zero_false_positives=True, lowest_measurable_fpr=0.02)
+        outcome = dataclasses.replace(outcome, overall=dataclasses.replace(outcome.overall, tpr_at_1pct_fpr=tpr))
+        models[name] = dataclasses.replace(model, attacks={**model.attacks, model.primary_attack: outcome})
+    few = dataclasses.replace(result, models=models).summary()
+    assert "(TPR@1%: TPR at zero false positives (target 1 % FPR, lowest measurable 2 %))" in few
     # the typed result: headline numbers are the primary attack's, read from its outcome
     ga = result.models["ga"]
     assert ga.mia_success_forget is ga.attacks["mlp"].mia_success_forget and ga.mia_auc is ga.attacks["mlp"].forget.auc
