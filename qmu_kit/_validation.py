@@ -52,21 +52,23 @@ def parse_text(text: str) -> Any:
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+def check_int(name: str, value: Any, low: int, high: int | None = None, *, reason: str | None = None) -> int:
     """Return ``value`` as an ``int`` if it is an integer in ``[low, high]``, else raise ``ValueError``.
 
-    Booleans and floats (even ``3.0``) are refused: a float usually means a units mistake.
+    Booleans and floats (even ``3.0``) are refused: a float usually means a units mistake. ``reason``,
+    if given, is appended to the message in parentheses: why the range is what it is.
 
     Example:
         >>> check_int("depth", 3, 1, 50)
         3
     """
     allowed = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+    why = f" ({reason})" if reason else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name}={value!r} is not valid: {name} must be {allowed}")
+        raise ValueError(f"{name}={value!r} is not valid: {name} must be {allowed}{why}")
     value = int(value)
     if value < low or (high is not None and value > high):
-        raise ValueError(f"{name}={value!r} is out of range: {name} must be {allowed}")
+        raise ValueError(f"{name}={value!r} is out of range: {name} must be {allowed}{why}")
     return value
 
 
@@ -146,13 +148,11 @@ def check_shots(value: Any) -> int | None:
 
 def check_qubits(value: Any) -> int:
     """Validate the number of qubits against the memory-bounded range ``[MIN_QUBITS, MAX_QUBITS]``."""
-    try:
-        return check_int("n_qubits", value, MIN_QUBITS, MAX_QUBITS)
-    except ValueError as error:
-        raise ValueError(
-            f"{error} (the statevector needs 2**n_qubits amplitudes per sample; beyond {MAX_QUBITS} qubits "
-            "a batch no longer fits comfortably in a teaching machine's memory)"
-        ) from None
+    return check_int(
+        "n_qubits", value, MIN_QUBITS, MAX_QUBITS,
+        reason=f"the statevector needs 2**n_qubits amplitudes per sample; beyond {MAX_QUBITS} qubits "
+        "a batch no longer fits comfortably in a teaching machine's memory",
+    )
 
 
 def check_depth(value: Any) -> int:

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from qmu_kit import device_cli, tuning, verify_cli
-from qmu_kit._validation import check_choice, check_int
+from qmu_kit._validation import check_choice, check_float, check_int
 
 EXIT_BAD_INPUT = 2
 
@@ -47,6 +47,18 @@ def _flag_type(check: Callable) -> Callable:
 
 def _integer(name: str, low: int, high: int | None = None) -> Callable:
     return _flag_type(lambda text: check_int(name, _parsed_int(text), low, high))
+
+
+def _positive_number(name: str) -> Callable:
+    return _flag_type(lambda text: check_float(name, _parsed_float(text), 0.0, low_inclusive=False))
+
+
+def _parsed_float(text: str):
+    """``float(text)`` when the text is a number, else the text itself (the validator names it)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _parsed_int(text: str):
@@ -124,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     from qmu_kit.app import DEFAULT_HOST, DEFAULT_POOL_SIZE, DEFAULT_PORT, MAX_POOL_SIZE
     from qmu_kit.experiment import PRESETS
     from qmu_kit.reproduce import EVALUATION_SEEDS, MIN_DEVICE_QUERIES, TUNING_SEEDS
-    from qmu_kit.sweep import DEFAULT_MAX_HOURS, default_workers
+    from qmu_kit.sweep import DEFAULT_MAX_HOURS, MAX_JOBS, default_workers
 
     parser = _Parser(prog="qmu-kit", description="Membership leakage and unlearning of quantum neural networks.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
@@ -138,12 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--grid", type=_flag_type(_grid_item), action="append", default=[], metavar="FIELD=V1,V2",
                        help="a config field and its values, e.g. shots=100,1000,exact (repeatable)")
     sweep.add_argument("--file", metavar="YAML", help="a sweep file: preset, base fields and a grid")
-    sweep.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+    sweep.add_argument("--jobs", type=_integer("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
                        help="local worker processes (joblib; default: one per core)")
     sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     sweep.add_argument("--csv", metavar="PATH", default="sweep.csv", help="tidy table, one row per run and model")
     sweep.add_argument("--json", metavar="PATH", help="every result in full")
-    sweep.add_argument("--max-hours", type=_flag_type(_positive_float("max_hours")), default=DEFAULT_MAX_HOURS,
+    sweep.add_argument("--max-hours", type=_positive_number("max_hours"), default=DEFAULT_MAX_HOURS,
                        metavar="H", help=f"refuse grids estimated to need more CPU-hours (default {DEFAULT_MAX_HOURS:g})")
 
     app = commands.add_parser("app", help="serve the apps with Voila (localhost only by default)")
@@ -152,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--no-warm", action="store_true", help="skip precomputing the apps' default results")
     app.add_argument("--warm", action="store_true",
                      help="first compute every slider stop of every app (resumable; can take hours on one core)")
-    app.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+    app.add_argument("--jobs", type=_integer("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
                      help="processes for --warm (default: one per core)")
     app.add_argument("--pool", type=_integer("pool", 0, MAX_POOL_SIZE), default=DEFAULT_POOL_SIZE, metavar="N",
                      help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
@@ -167,25 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=MIN_DEVICE_QUERIES, metavar="N",
                            help=f"members and non-members queried on the emulated device (default {MIN_DEVICE_QUERIES}, "
                                 "what the device claim needs)")
-    reproduce.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+    reproduce.add_argument("--jobs", type=_integer("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
                            help="parallel worker processes for the runs (default: one per core)")
     reproduce.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     tuning.add_parser(commands)
     verify_cli.add_parser(commands)
     return parser
-
-
-def _positive_float(name: str) -> Callable:
-    def check(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"{name}={text!r} is not valid: {name} must be a number > 0") from None
-        if not value > 0 or value != value:
-            raise ValueError(f"{name}={text!r} is out of range: {name} must be a number > 0")
-        return value
-
-    return check
 
 
 def _grid_item(text: str) -> tuple[str, list]:
@@ -308,13 +307,20 @@ def command_sweep(args: argparse.Namespace) -> int:
     except SweepError as error:
         print(f"qmu-kit: sweep failed: {error}", file=sys.stderr)
         return 1
+    import pandas as pd
+
+    from qmu_kit.stats import Estimate
+
     table = result.table()
     csv_path = result.to_csv(args.csv)
-    fields = list(grid)
+    # one row per run and model (the grid has no repeated points): each rate with its interval and n
     columns = ["acc_train_forget", "acc_test_retain", "mia_success_forget", "mia_auc"]
-    summary = table.groupby(fields + ["model_name"], sort=False)[columns].mean() if fields else table[columns]
+    cells = {c: [Estimate(v, n, (low, high)).format() for v, n, low, high in
+                 table[[c, f"{c}_n", f"{c}_low", f"{c}_high"]].itertuples(index=False)] for c in columns}
+    summary = pd.DataFrame(cells, index=pd.MultiIndex.from_frame(table[[*grid, "model_name"]]))
     print(f"qmu-kit sweep: {len(result.results)} runs over {', '.join(f'{k} ({len(v)})' for k, v in grid.items())}")
-    print(summary.to_string(float_format="{:.3f}".format))
+    print("value [95 % interval] (n samples):")
+    print(summary.to_string())
     print(f"wrote {csv_path}")
     if args.json:
         print(f"wrote {result.to_json(args.json)}")

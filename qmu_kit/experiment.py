@@ -51,10 +51,10 @@ from qmu_kit._validation import (
 )
 from qmu_kit.attacks import Observations, ShadowModels, attack_names, needs_reference
 from qmu_kit.audit import AuditSplit, MembershipAudit
-from qmu_kit.cache import CacheWarning, ResultCache, atomic_write, resolve_cache
+from qmu_kit.cache import CacheWarning, ResultCache, resolve_cache
 from qmu_kit.data import DATASETS, EMBEDDED_SAMPLES, MODELS, ForgetSpec, check_sizes, embedded_mnist_path, prepare_data
 from qmu_kit.readout import make_readout
-from qmu_kit.results import SCHEMA_VERSION, TABLE_COLUMNS, ExperimentResult, ModelResult
+from qmu_kit.results import SCHEMA_VERSION, ExperimentResult, ModelResult
 from qmu_kit.signals import loss as loss_signal
 from qmu_kit.training import PAPER_DEPTH, PAPER_TRAINING, QNNClassifier, prediction_accuracy
 from qmu_kit.unlearning import (

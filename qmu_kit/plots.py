@@ -41,7 +41,7 @@ def model_colour(name: str, default: str | None = None) -> str | None:
 
     if name in REFERENCE_MODELS:
         return REFERENCE_MODELS[name][1]
-    return UNLEARNING_METHODS.colour(name, default) if name in UNLEARNING_METHODS else default
+    return UNLEARNING_METHODS.colour(name, default)
 
 
 def attack_colour(name: str) -> str:
@@ -120,8 +120,9 @@ class ShotNoiseFigure:
     def __init__(self, width: float = 7, height: float = 3):
         self.fig, (self.ax,) = new_figure(width, height)
 
-    def draw(self, estimates: np.ndarray, exact: float, shots, sd: float) -> Figure:
-        """``sd``: the theoretical spread (:func:`qmu_kit.metrics.shot_noise_std`), drawn at +-1 sd."""
+    def draw(self, estimates: np.ndarray, exact: float, shots, sd: float, spread: float) -> Figure:
+        """``sd``: the theoretical spread (:func:`qmu_kit.metrics.shot_noise_std`), drawn at +-1 sd;
+        ``spread``: the estimates' measured standard deviation, written in the title."""
         ax = self.ax
         ax.clear()
         ax.hist(estimates, bins=np.linspace(-1, 1, 81), color="#1f77b4", alpha=0.8)
@@ -131,7 +132,7 @@ class ShotNoiseFigure:
                 ax.axvline(exact + sign * sd, color="#d62728", ls="--", lw=1)
         label = "exact" if shots is None else f"{shots} shots"
         ax.set(xlim=(-1, 1), xlabel="estimated <Z>", ylabel="how often",
-               title=f"{len(estimates)} repeated measurements, {label}: spread {estimates.std():.3f}")
+               title=f"{len(estimates)} repeated measurements, {label}: spread {spread:.3f}")
         ax.legend(fontsize=8)
         return self.fig
 

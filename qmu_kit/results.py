@@ -50,7 +50,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qmu_kit.audit import AttackOutcome
@@ -78,6 +78,16 @@ TABLE_COLUMNS = {
     "seconds": ("seconds", 9),
     "circuit_evaluations": ("circuits", 10),
     "speedup_vs_retrain": ("speed-up", 10),
+}
+
+#: Columns of :meth:`ExperimentResult.attack_table`: a headline property of :class:`ModelResult` -> its label.
+ATTACK_TABLE_COLUMNS = {
+    "mia_success_forget": "MIA success (forget)",
+    "mia_flag_rate_forget_nonmembers": "control (forget non-members)",
+    "mia_auc": "AUC forget",
+    "mia_auc_overall": "AUC overall",
+    "mia_tpr_at_1pct_fpr": "TPR@1%FPR overall",
+    "mia_tpr_at_0_1pct_fpr": "TPR@0.1%FPR overall",
 }
 
 
@@ -264,24 +274,26 @@ class ExperimentResult:
         frame = pd.DataFrame({name: {c: model.value(c) for c in columns} for name, model in self.models.items()}).T
         return frame[columns].astype(float)
 
-    def attack_table(self, model: str = "original"):
-        """Every attack against one model: MIA success, its control, AUC and TPR (a DataFrame of floats).
+    def attack_table(self, model: str = "original", intervals: bool = False):
+        """Every attack against one model: MIA success, its control, AUC and TPR (a DataFrame).
 
-        The TPR columns are on the retain comparison; where its non-members cannot measure the target
-        FPR, the value is the TPR at zero false positives (see :meth:`ModelResult.tpr_label`).
+        Each row reads the model's headline properties with that attack as the primary one (see
+        :data:`ATTACK_TABLE_COLUMNS`). The TPR columns are on the retain comparison; where its
+        non-members cannot measure the target FPR, the value is the TPR at zero false positives (see
+        :meth:`ModelResult.tpr_label`).
+
+        Args:
+            intervals: cells are the :class:`~qmu_kit.stats.Estimate` s (``value [low, high] (n=N)``)
+                instead of plain floats.
         """
         import pandas as pd
 
+        result = self.models[model]
         rows = {}
-        for attack, outcome in self.models[model].attacks.items():
-            rows[attack] = {
-                "MIA success (forget)": outcome.mia_success_forget.value,
-                "control (forget non-members)": outcome.flag_rate_forget_nonmembers.value,
-                "AUC forget": outcome.forget.auc.value,
-                "AUC overall": outcome.overall.auc.value,
-                "TPR@1%FPR overall": outcome.overall.tpr_at_1pct_fpr.tpr.value,
-                "TPR@0.1%FPR overall": outcome.overall.tpr_at_0_1pct_fpr.tpr.value,
-            }
+        for attack in result.attacks:
+            view = replace(result, primary_attack=attack)
+            rows[attack] = {label: getattr(view, column) if intervals else view.value(column)
+                            for column, label in ATTACK_TABLE_COLUMNS.items()}
         return pd.DataFrame(rows).T
 
     def plot(self, method: str | None = None, attack: str | None = None):
@@ -316,10 +328,12 @@ class ExperimentResult:
                     text = f"{value:.2f}"
                 cells.append(f"{text:>{width}}")
             lines.append(f"{name:<10}" + "".join(cells))
-        n_forget = next(iter(self.models.values())).acc_train_forget.n
-        lines.append(f"(accuracies and MIA rates over n samples, e.g. {n_forget} forget-set members; "
+        first = next(iter(self.models.values()))
+        lines.append(f"(accuracies and MIA rates over n samples, e.g. {first.acc_train_forget.n} forget-set members; "
                      "intervals: result.table(intervals=True) or --json)")
+        if first.tpr_label != "TPR at 1 % FPR":  # too few non-members to measure 1 % FPR: say what the column is
+            lines.append(f"(TPR@1%: {first.tpr_label})")
         return "\n".join(lines)
 
 
-__all__ = ["ACCURACIES", "SCHEMA_VERSION", "TABLE_COLUMNS", "ExperimentResult", "ModelResult"]
+__all__ = ["ACCURACIES", "ATTACK_TABLE_COLUMNS", "SCHEMA_VERSION", "TABLE_COLUMNS", "ExperimentResult", "ModelResult"]

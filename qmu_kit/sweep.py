@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from qmu_kit._validation import check_float, check_int
 from qmu_kit.attacks import needs_reference
 from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.experiment import ExperimentConfig, ExperimentResult, cached_result, run_experiment
@@ -156,15 +157,18 @@ def run_sweep(
         cache: as in :func:`~qmu_kit.experiment.run_experiment`; workers share it (writes are atomic).
         progress: show a progress bar over runs.
         max_hours: refuse grids whose estimated single-core time (of the runs not yet cached) is
-            larger; the error gives the estimate.
+            larger; the error gives the estimate. A number > 0, or ``math.inf`` for no limit.
     """
     from tqdm.auto import tqdm
 
+    n_jobs = check_int("n_jobs", n_jobs, 1, MAX_JOBS)
+    if max_hours != math.inf:  # no limit (the apps' warm-up); any other limit must be a number > 0
+        max_hours = check_float("max_hours", max_hours, 0.0, low_inclusive=False)
     configs = expand_grid(base, grid)
     store = resolve_cache(cache)
     done = {i: result for i, config in enumerate(configs) if (result := cached_result(config, store)) is not None}
     todo = [i for i in range(len(configs)) if i not in done]
-    workers = max(1, n_jobs) if scheduler is None else 1
+    workers = n_jobs if scheduler is None else 1
     estimate = sum(estimate_seconds(configs[i]) for i in todo) / 3600
     if estimate > max_hours:
         raise ValueError(
@@ -219,6 +223,10 @@ def _run_dask(configs, todo, scheduler, cache_dir, done, bar) -> None:
             bar.update(1)
 
 
+#: The most local worker processes a sweep (or a verification) accepts.
+MAX_JOBS = 256
+
+
 def default_workers() -> int:
-    """Local worker processes for a sweep: one per core."""
-    return max(1, os.cpu_count() or 1)
+    """Local worker processes for a sweep: one per core (at most :data:`MAX_JOBS`)."""
+    return min(MAX_JOBS, max(1, os.cpu_count() or 1))

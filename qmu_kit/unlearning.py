@@ -407,8 +407,8 @@ def wrap_angles(angles: torch.Tensor) -> torch.Tensor:
 
 
 #: Under shots, SSD selects a parameter only when its forget-set importance exceeds ``alpha`` times
-#: the training set's by more than this many standard errors of shot noise (1.96: 95 % one-sided
-#: bounds on each).
+#: the training set's by more than this many standard errors of shot noise (1.96: each bound is an end
+#: of a two-sided 95 % interval, a 97.5 % one-sided bound).
 SHOT_NOISE_Z = 1.96
 
 

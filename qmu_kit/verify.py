@@ -136,13 +136,11 @@ def check_relearn_accuracy(accuracy) -> float:
 
 def check_models(models) -> int:
     """``K``, models per side: an integer from :data:`MIN_MODELS` to :data:`MAX_MODELS`."""
-    try:
-        return check_int("models", models, MIN_MODELS, MAX_MODELS)
-    except ValueError as error:
-        raise ValueError(
-            f"{error} (with K models per side FPR and FNR are multiples of 1/K, so K < {MIN_MODELS} can only tell "
-            "'perfectly separated' from 'not': the largest finite epsilon, log((1 - delta) K - 1), stays below 0.7)"
-        ) from None
+    return check_int(
+        "models", models, MIN_MODELS, MAX_MODELS,
+        reason=f"with K models per side FPR and FNR are multiples of 1/K, so K < {MIN_MODELS} can only tell "
+        "'perfectly separated' from 'not': the largest finite epsilon, log((1 - delta) K - 1), stays below 0.7",
+    )
 
 
 def max_measurable_epsilon(models: int, delta: float = DEFAULT_DELTA) -> float:

@@ -27,9 +27,8 @@ from qmu_kit.data import MODELS
 from qmu_kit.experiment import ExperimentConfig, original_model, run_experiment
 from qmu_kit.metrics import shot_noise_std
 from qmu_kit.notebook import format_number, format_speedup
-from qmu_kit.plots import LeakageFigure, ShotNoiseFigure, TrainingCurves, UnlearningFigure, to_png
+from qmu_kit.plots import LeakageFigure, ShotNoiseFigure, TrainingCurves, UnlearningFigure, model_label, to_png
 from qmu_kit.readout import repeated_estimates
-from qmu_kit.plots import model_label
 from qmu_kit.unlearning import PARAMETER_GROUPS, UNLEARNING_METHODS, method_names
 
 #: The shots slider's stops: a log scale from 10 to 10000, then exact expectations. The slider's
@@ -162,15 +161,16 @@ class ShotNoisePanel(Panel):
         }, None, False)
 
     def _compute(self, values):
-        return repeated_estimates(values["expval"], values["shots"], 2000, np.random.default_rng(self.seed))
+        estimates = repeated_estimates(values["expval"], values["shots"], 2000, np.random.default_rng(self.seed))
+        return estimates, float(estimates.std()), shot_noise_std(values["expval"], values["shots"])
 
-    def _render(self, estimates, values):
-        sd = shot_noise_std(values["expval"], values["shots"])
+    def _render(self, computed, values):
+        estimates, spread, sd = computed
         self.numbers.value = numbers_table(
-            [("qmu-shot-spread", "spread of the estimates", f"{estimates.std():.3f}", f"{sd:.3f}")],
+            [("qmu-shot-spread", "spread of the estimates", f"{spread:.3f}", f"{sd:.3f}")],
             ["measured", "theory sqrt((1-<Z>^2)/S)"],
         )
-        return self.figure.draw(estimates, values["expval"], values["shots"], sd)
+        return self.figure.draw(estimates, values["expval"], values["shots"], sd, spread)
 
 
 class ClassifierPanel(Panel):
@@ -228,16 +228,16 @@ class LeakagePanel(Panel):
         self.numbers.value = numbers_table(
             [
                 ("qmu-mia-success", "MIA success on the forget set (paper's metric)",
-                 format_number(outcome.mia_success_forget.value)),
+                 str(outcome.mia_success_forget)),
                 ("qmu-mia-control", "same flag rate on non-members of that class (control)",
-                 format_number(outcome.flag_rate_forget_nonmembers.value)),
-                ("qmu-auc-overall", "AUC, held-out members vs non-members", format_number(outcome.overall.auc.value)),
+                 str(outcome.flag_rate_forget_nonmembers)),
+                ("qmu-auc-overall", "AUC, held-out members vs non-members", str(outcome.overall.auc)),
                 ("qmu-tpr", "TPR at zero false positives" if tpr.at_zero_false_positives else "TPR at 1% FPR",
-                 format_number(tpr.tpr.value)),
+                 str(tpr.tpr)),
                 ("qmu-accuracy", "train / test accuracy",
-                 f"{format_number(original.acc_train_retain.value)} / {format_number(original.acc_test_retain.value)}"),
+                 f"{original.acc_train_retain} / {original.acc_test_retain}"),
             ],
-            [f"{values['attack']} attack, shots {values['shots'] or 'exact'}"],
+            [f"{values['attack']} attack, shots {values['shots'] or 'exact'}: value [95 % interval] (n samples)"],
         )
         return self.figure.draw(result, values["attack"])
 
@@ -269,9 +269,8 @@ class UnlearningPanel(Panel):
             model = result.models[name]
             outcome = model.attacks[attack]
             rows.append((
-                f"qmu-model-{name}", model_label(name), format_number(model.acc_train_forget.value),
-                format_number(model.acc_test_retain.value), format_number(outcome.mia_success_forget.value),
-                format_number(outcome.forget.auc.value), f"{model.seconds:.2f}",
+                f"qmu-model-{name}", model_label(name), str(model.acc_train_forget), str(model.acc_test_retain),
+                str(outcome.mia_success_forget), str(outcome.forget.auc), f"{model.seconds:.2f}",
                 format_speedup(model.speedup_vs_retrain),
             ))
         self.numbers.value = numbers_table(

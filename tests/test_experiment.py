@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -165,11 +166,33 @@ def test_result_json_contract(quick_result, tmp_path):
     assert data["models"]["retrained"]["speedup_vs_retrain"] == 1.0 and data["models"]["original"]["speedup_vs_retrain"] is None
     assert ExperimentResult.from_dict(data) == result
     assert "MIA-success" in result.summary() and list(result.table().index) == ["original", "retrained", "ga", "ssd"]
+    # the TPR@1% column says when it is the TPR at zero false positives (too few non-members for 1 %)
+    at_zero = result.models["original"].primary.overall.tpr_at_1pct_fpr.at_zero_false_positives
+    assert ("TPR@1%: TPR at zero false positives" in result.summary()) == at_zero
+    models = {}
+    for name, model in result.models.items():  # the same result with only 50 non-members: 1 % FPR unmeasurable
+        outcome = model.primary
+        tpr = dataclasses.replace(outcome.overall.tpr_at_1pct_fpr, at_zero_false_positives=True, lowest_measurable_fpr=0.02)
+        outcome = dataclasses.replace(outcome, overall=dataclasses.replace(outcome.overall, tpr_at_1pct_fpr=tpr))
+        models[name] = dataclasses.replace(model, attacks={**model.attacks, model.primary_attack: outcome})
+    few = dataclasses.replace(result, models=models).summary()
+    assert "(TPR@1%: TPR at zero false positives (target 1 % FPR, lowest measurable 2 %))" in few
     # the typed result: headline numbers are the primary attack's, read from its outcome
     ga = result.models["ga"]
     assert ga.mia_success_forget is ga.attacks["mlp"].mia_success_forget and ga.mia_auc is ga.attacks["mlp"].forget.auc
     assert result.table().loc["ga", "mia_auc"] == ga.mia_auc.value
     assert str(result.table(intervals=True).loc["ga", "acc_train_forget"]).endswith(f"(n={n_forget})")
+    # one row per attack, each the numbers of that attack's outcome (not only the primary one's)
+    attacks = result.attack_table("ga")
+    assert list(attacks.index) == ["loss", "mlp"]
+    for attack, outcome in ga.attacks.items():
+        assert attacks.loc[attack, "MIA success (forget)"] == outcome.mia_success_forget.value
+        assert attacks.loc[attack, "control (forget non-members)"] == outcome.flag_rate_forget_nonmembers.value
+        assert attacks.loc[attack, "AUC forget"] == outcome.forget.auc.value
+        assert attacks.loc[attack, "AUC overall"] == outcome.overall.auc.value
+        assert attacks.loc[attack, "TPR@1%FPR overall"] == outcome.overall.tpr_at_1pct_fpr.tpr.value
+        assert attacks.loc[attack, "TPR@0.1%FPR overall"] == outcome.overall.tpr_at_0_1pct_fpr.tpr.value
+        assert result.attack_table("ga", intervals=True).loc[attack, "AUC forget"] is outcome.forget.auc
 
 
 def test_cached_replay_and_corrupt_entry(quick_result):

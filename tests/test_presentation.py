@@ -4,6 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import re  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -84,6 +86,9 @@ def test_unlearning_panel_updates_numbers_and_figure(cache):
     first_image, first_numbers = panel.image.value, panel.numbers.value
     panel.controls["method"].value = "rga"
     assert "ready" in panel.status.value and "qmu-model-rga" in panel.numbers.value
+    # every rate and AUC the panel shows carries its 95 % interval and sample count
+    row = panel.numbers.value.split('class="qmu-model-rga"')[1].split("</tr>")[0]
+    assert len(re.findall(r"\d\.\d\d \[\d\.\d\d, \d\.\d\d\] \(n=\d+\)", row)) == 4
     assert panel.image.value != first_image and panel.numbers.value != first_numbers
     panel.controls["shots"].value = "100"
     assert "ready" in panel.status.value and panel.result.config.shots == 100
@@ -93,6 +98,7 @@ def test_unlearning_panel_updates_numbers_and_figure(cache):
 def test_leakage_and_classifier_panels(cache):
     leak = LeakagePanel(base=QUICK, cache=cache, model="basic")
     assert "qmu-auc-overall" in leak.numbers.value and leak.result.config.retrain is False
+    assert len(re.findall(r"\[\d\.\d\d, \d\.\d\d\] \(n=\d+\)", leak.numbers.value)) == 6
     leak.controls["depth"].value = 2
     assert "ready" in leak.status.value and leak.result.config.depth == 2
     classifier = ClassifierPanel(base=QUICK, cache=cache, model="basic", depth=1)
@@ -105,6 +111,9 @@ def test_shot_noise_panel_and_slider_values():
     panel = ShotNoisePanel(expval=0.0, shots="100")
     spread = float(panel.numbers.value.split("<td>")[2].split("<")[0])
     assert abs(spread - 0.1) < 0.01
+    estimates, measured, theory = panel.result  # the panel computes; its figure only writes the numbers
+    assert measured == pytest.approx(estimates.std()) and abs(measured - spread) <= 0.0005 and theory == pytest.approx(0.1)
+    assert float(panel.figure.ax.get_title().rsplit("spread ", 1)[1]) == pytest.approx(measured, abs=0.0005)
     panel.controls["shots"].value = "exact"
     assert "<td>0.000</td>" in panel.numbers.value
 

@@ -55,6 +55,7 @@ def test_a_method_registered_at_run_time_is_a_choice_everywhere(shrink, tmp_path
     assert ("always", "always") in attack_selector("always").options
     # the figures
     assert model_label("shrink") == "Shrink" and model_colour("shrink") == "teal"
+    assert model_colour("not_registered") is None and model_colour("not_registered", "0.3") == "0.3"
     # the experiment and its result table
     config = ExperimentConfig(**TINY, methods=("ga", "shrink"), method_options={"shrink": {"factor": 0.9}})
     result = run_experiment(config, cache=ResultCache(tmp_path))

@@ -1,6 +1,7 @@
 """Sweeps: grids, refusals, the three execution paths (serial, joblib, Dask), and resuming."""
 
 import json
+import re
 
 import pytest
 
@@ -48,6 +49,12 @@ def test_grids_too_large_for_the_machine_are_refused_with_the_estimate():
     estimate = 40 * estimate_seconds(paper) / 3600
     with pytest.raises(ValueError, match=rf"the sweep would take about {estimate:.1f} CPU-hours for 40 uncached runs .* max_hours=0.01"):
         run_sweep(paper, {"seed": list(range(40))}, cache=False, max_hours=0.01)
+    # the library refuses what the command line refuses (not only the CLI's flag types)
+    for bad, kind in ((0, "out of range"), (-1.0, "out of range"), (float("nan"), "not valid")):
+        with pytest.raises(ValueError, match=rf"max_hours={bad!r} is {kind}: max_hours must be a number in \(0.0, inf\)"):
+            run_sweep(BASE, GRID, cache=False, max_hours=bad)
+    with pytest.raises(ValueError, match=r"n_jobs=0 is out of range: n_jobs must be an integer from 1 to 256"):
+        run_sweep(BASE, GRID, cache=False, n_jobs=0)
 
 
 def test_table_csv_and_json(serial, tmp_path):
@@ -118,6 +125,8 @@ def test_cli_sweep_from_flags_and_file(tmp_path, capsys):
     assert main(["sweep", *common, "--grid", "shots=50,exact", "--csv", str(tmp_path / "a.csv")]) == 0
     out = capsys.readouterr().out
     assert "2 runs over shots (2)" in out and (tmp_path / "a.csv").exists()
+    # every rate printed carries its interval and sample count: 2 runs x 3 models x 4 columns
+    assert len(re.findall(r"\d\.\d\d \[\d\.\d\d, \d\.\d\d\] \(n=\d+\)", out)) == 2 * 3 * 4
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text(yaml.safe_dump({"preset": "classroom", "base": {"methods": ["ga"]}, "grid": {"seed": [0, 1]}}))
     assert main(["sweep", *common, "--file", str(sweep_file), "--csv", str(tmp_path / "b.csv"), "--json", str(tmp_path / "b.json")]) == 0
@@ -133,7 +142,9 @@ def test_cli_sweep_from_flags_and_file(tmp_path, capsys):
         (["sweep", "--grid", "seed="], "lists no values"),
         (["sweep", "--grid", "n_train=1500", "--grid", "n_test=500"], "n_train + n_test = 2000 is out of range: the digits data has 1797 samples"),
         (["sweep", "--grid", "seed=0,1", "--preset", "paper", "--max-hours", "0.001"], "CPU-hours for 2 uncached runs"),
-        (["sweep", "--grid", "seed=0", "--max-hours", "-1"], "max_hours='-1' is out of range"),
+        (["sweep", "--grid", "seed=0", "--max-hours", "-1"], "max_hours=-1.0 is out of range: max_hours must be a number in (0.0, inf)"),
+        (["sweep", "--grid", "seed=0", "--max-hours", "nan"], "max_hours=nan is not valid: max_hours must be a number in (0.0, inf)"),
+        (["sweep", "--grid", "seed=0", "--max-hours", "soon"], "max_hours='soon' is not valid"),
         (["sweep", "--file", "/no/such.yaml"], "argument --file: no such file: /no/such.yaml"),
     ],
 )

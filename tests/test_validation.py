@@ -47,6 +47,10 @@ def test_check_int_and_float_ranges():
     assert check_int("seed", 0, 0) == 0
     with pytest.raises(ValueError, match="seed=-1 is out of range: seed must be an integer >= 0"):
         check_int("seed", -1, 0)
+    with pytest.raises(ValueError, match=r"^seed=-1 is out of range: seed must be an integer >= 0 \(seeds are counts\)$"):
+        check_int("seed", -1, 0, reason="seeds are counts")
+    with pytest.raises(ValueError, match=r"^seed=1.5 is not valid: seed must be an integer >= 0 \(seeds are counts\)$"):
+        check_int("seed", 1.5, 0, reason="seeds are counts")
     assert check_float("lr", 0.1, 0.0, low_inclusive=False) == 0.1
     with pytest.raises(ValueError, match=r"lr=0.0 is out of range: lr must be a number in \(0.0, inf\)"):
         check_float("lr", 0.0, 0.0, low_inclusive=False)
