@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qmu_kit import stats
-from qmu_kit._random import stream_seed
+from qmu_kit._streams import stream_seed
 from qmu_kit.attacks import ATTACKS, Observations, make_attack  # noqa: F401 (ATTACKS re-exported)
 from qmu_kit.data import PreparedData
 from qmu_kit.metrics import MembershipMetrics, balanced_indices, membership_metrics

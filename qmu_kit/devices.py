@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from qmu_kit import stats
-from qmu_kit._random import stream_seed
+from qmu_kit._streams import stream_seed
 from qmu_kit._validation import check_choice, check_int, check_shots
 from qmu_kit.attacks import Observations
 from qmu_kit.audit import AuditSplit, MembershipAudit

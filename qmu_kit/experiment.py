@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from qmu_kit import __version__
-from qmu_kit._random import stream_seed
+from qmu_kit._streams import stream_seed
 from qmu_kit._validation import (
     MAX_DEPTH,
     MAX_QUBITS,

@@ -160,7 +160,7 @@ def readout_replicates(config, shots: Sequence, n_readouts: int, methods: Sequen
     """
     import pandas as pd
 
-    from qmu_kit._random import stream_seed
+    from qmu_kit._streams import stream_seed
     from qmu_kit._validation import check_int
     from qmu_kit.cache import resolve_cache
     from qmu_kit.experiment import train_original

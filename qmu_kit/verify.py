@@ -86,7 +86,7 @@ import numpy as np
 import torch
 
 from qmu_kit import stats
-from qmu_kit._random import stream_seed
+from qmu_kit._streams import stream_seed
 from qmu_kit._validation import check_float, check_int
 from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.experiment import ExperimentConfig, code_fingerprint, external_source, versions

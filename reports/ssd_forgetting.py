@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from qmu_kit._random import stream_seed
+from qmu_kit._streams import stream_seed
 from qmu_kit.cache import ResultCache
 from qmu_kit.experiment import ExperimentConfig, train_original
 from qmu_kit.readout import make_readout
