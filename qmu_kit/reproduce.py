@@ -14,7 +14,7 @@ Verdict rules (the one place they live; unit-tested on synthetic numbers):
 * A kit figure is a mean over seeds with its Student-t 95 % interval (:func:`qmu_kit.stats.mean`);
   for a rate (MIA success, a flag rate, an accuracy) the interval is widened to cover the Wilson
   interval of the counts pooled over seeds (:func:`qmu_kit.stats.proportion`) and clipped to [0, 1]
-  (:func:`rate_over_seeds`), so a few seeds that happen to agree never give a zero-width interval.
+  (:func:`qmu_kit.stats.rate_over_seeds`), so a few seeds that happen to agree never give a zero-width interval.
   Its N is the seeds and what each rests on (the attack's balanced evaluation sets, a conservative
   count).
 * **Against a paper figure** (:func:`compare_to_paper`): *not comparable* when there is no
@@ -163,31 +163,6 @@ RATE_COUNTS = {
     "acc_train_forget": ("forget", "n_members"),
     "acc_test_retain": ("overall", "n_nonmembers"),
 }
-
-
-def rate_over_seeds(values: Sequence[float], counts: Sequence[int | None] = ()) -> stats.Estimate:
-    """A rate's mean over seeds; the interval covers both the seed-to-seed t-interval and the pooled
-    Wilson interval, clipped to [0, 1] (see the rules above).
-
-    Example:
-        >>> [round(x, 2) for x in rate_over_seeds([0.5, 0.5], [4, 4]).ci95]   # two agreeing seeds, 4 samples each
-        [0.22, 0.78]
-        >>> [round(x, 2) for x in rate_over_seeds([0.5], [8]).ci95]           # one seed: its Wilson interval
-        [0.22, 0.78]
-    """
-    spread = stats.mean(values)
-    if spread.n == 0:
-        return spread
-    low, high = spread.ci95
-    if math.isnan(low):  # one seed has no seed-to-seed interval: the pooled Wilson interval alone speaks
-        low, high = math.inf, -math.inf
-    pairs = [(v, n) for v, n in zip(values, counts) if n and not math.isnan(v)]
-    if not pairs and spread.n == 1:
-        return spread
-    if pairs:
-        pooled = stats.proportion(int(round(sum(v * n for v, n in pairs))), int(sum(n for _, n in pairs)))
-        low, high = min(low, pooled.ci95[0]), max(high, pooled.ci95[1])
-    return stats.Estimate(spread.value, spread.n, (max(0.0, low), min(1.0, high)), "mean")
 
 
 def compare_to_paper(estimate: stats.Estimate, paper: float, tolerance: float = TOLERANCE) -> tuple[str, str]:
@@ -383,8 +358,8 @@ class Measurements:
         return out
 
     def rate(self, model: str, variant: str, name: str, key: str) -> stats.Estimate:
-        """:func:`rate_over_seeds` of a rate field."""
-        return rate_over_seeds(self.values(model, variant, name, key), self.counts(model, variant, name, key))
+        """:func:`qmu_kit.stats.rate_over_seeds` of a rate field."""
+        return stats.rate_over_seeds(self.values(model, variant, name, key), self.counts(model, variant, name, key))
 
     def models(self) -> list[str]:
         return [m for m in MODELS if (m, "published") in self.runs]
@@ -442,7 +417,7 @@ def claim_leakage(m: Measurements) -> ClaimRow:
         auc = stats.mean(m.values(model, "published", "original", "mia_auc_overall"))
         runs = m.runs[(model, "published")]
         members = m.attack_values(model, "published", "original", "overall", "n_members")
-        tpr = rate_over_seeds(m.attack_values(model, "published", "original", "overall", "tpr_at_1pct_fpr"),
+        tpr = stats.rate_over_seeds(m.attack_values(model, "published", "original", "overall", "tpr_at_1pct_fpr"),
                               [None if math.isnan(n) else int(n) for n in members])
         sizes = m.attack_values(model, "published", "original", "overall", "n_nonmembers")
         floor = int(min(sizes)) if sizes and not any(math.isnan(n) for n in sizes) else None
@@ -547,8 +522,8 @@ def claim_device(m: Measurements) -> ClaimRow:
         if not audits:
             continue
         queries = min(a["n_queries"] for a in audits)
-        before = rate_over_seeds(*zip(*(_device_rate(a["attacks"]["mlp"]) for a in audits)))
-        after = rate_over_seeds(*zip(*(_device_rate(a["models"][m.device_method]["attacks"]["mlp"]) for a in audits)))
+        before = stats.rate_over_seeds(*zip(*(_device_rate(a["attacks"]["mlp"]) for a in audits)))
+        after = stats.rate_over_seeds(*zip(*(_device_rate(a["models"][m.device_method]["attacks"]["mlp"]) for a in audits)))
         for label, estimate, paper in (("before", before, PAPER["hardware_before"]), (f"after {m.device_method.upper()}", after, PAPER["hardware_after"])):
             verdict, reason = compare_to_paper(estimate, paper)
             if queries < MIN_DEVICE_QUERIES:

@@ -64,6 +64,11 @@ SCHEMA_VERSION = 2
 
 ACCURACIES = ("acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget")
 
+#: The numbers that are proportions of a counted set (accuracies, flag rates, TPRs), as opposed to AUCs
+#: and distances: their mean over seeds also carries the pooled counts' interval (stats.rate_over_seeds).
+RATES = frozenset((*ACCURACIES, "mia_success_forget", "mia_flag_rate_forget_nonmembers", "mia_accuracy",
+                   "mia_tpr_at_1pct_fpr", "mia_tpr_at_0_1pct_fpr"))
+
 #: Columns of :meth:`ExperimentResult.table` and :meth:`ExperimentResult.summary`, with short labels and widths.
 TABLE_COLUMNS = {
     "acc_train_retain": ("acc:train-r", 12),

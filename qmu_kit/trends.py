@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qmu_kit import stats
+from qmu_kit.results import RATES
 from qmu_kit.stats import Estimate
 
 
@@ -78,7 +79,9 @@ def paired_shot_trend(table, metric: str, *, reference="exact", group: str | Non
         group: only rows whose ``by`` column equals it (e.g. one unlearning method).
         by: the grouping column.
         bounds: the range ``metric`` can take (``(0, 1)`` for a rate or an AUC): the means' intervals
-            are cut to it, the differences' to ``(low - high, high - low)``.
+            are cut to it, the differences' to ``(low - high, high - low)``. A rate of
+            :data:`~qmu_kit.results.RATES` whose sample counts the table holds (``<metric>_n``) gets
+            :func:`~qmu_kit.stats.rate_over_seeds` instead: seeds that agree keep their counts' interval.
     """
     rows = table if group is None else table[table[by] == group]
     pivot = rows.pivot_table(index="seed", columns="shots", values=metric, aggfunc="first")
@@ -86,7 +89,12 @@ def paired_shot_trend(table, metric: str, *, reference="exact", group: str | Non
         raise ValueError(f"reference={reference!r} is not among the shot counts {list(pivot.columns)}")
     order = sorted((c for c in pivot.columns if c != reference), key=float) + [reference]
     spread = None if bounds is None else (bounds[0] - bounds[1], bounds[1] - bounds[0])
-    means = {shots: stats.mean(pivot[shots].to_numpy(float), bounds) for shots in order}
+    counts_column = f"{metric}_n"  # a sweep table's sample counts (SweepResult.table)
+    if metric in RATES and counts_column in rows:
+        counts = rows.pivot_table(index="seed", columns="shots", values=counts_column, aggfunc="first")
+        means = {shots: stats.rate_over_seeds(pivot[shots].to_numpy(float), counts[shots].to_numpy(float)) for shots in order}
+    else:
+        means = {shots: stats.mean(pivot[shots].to_numpy(float), bounds) for shots in order}
     differences = {shots: stats.paired_difference(pivot[shots].to_numpy(float), pivot[reference].to_numpy(float), spread)
                    for shots in order if shots != reference}
     return ShotTrend(metric, group, means, differences)

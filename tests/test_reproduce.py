@@ -12,7 +12,6 @@ import pytest
 from qmu_kit import stats
 from qmu_kit.cli import main
 from qmu_kit.reproduce import (
-    rate_over_seeds,
     EVALUATION_SEEDS,
     METHOD_ROWS,
     MIN_DEVICE_QUERIES,
@@ -28,7 +27,6 @@ from qmu_kit.reproduce import (
     judge_leakage,
     judge_preserved,
     plan,
-    rate_over_seeds,
     reproduce,
 )
 
@@ -42,7 +40,7 @@ def est(value, low, high, n=5, kind="mean"):
 def test_mean_over_seeds_interval():
     one = stats.mean([0.5])
     assert one.value == 0.5 and math.isnan(one.ci95[0]) and math.isnan(one.ci95[1])  # one seed: no interval
-    pooled = rate_over_seeds([0.5], [8])  # ... so a rate over one seed falls back to its Wilson interval
+    pooled = stats.rate_over_seeds([0.5], [8])  # ... so a rate over one seed falls back to its Wilson interval
     assert pooled.ci95 == pytest.approx(stats.proportion(4, 8).ci95)
     two = stats.mean([0.4, 0.6])
     assert two.value == pytest.approx(0.5) and two.half_width == pytest.approx(12.706 * 0.1414 / 1.4142, rel=1e-3)
@@ -70,13 +68,13 @@ def test_compare_to_paper_rules():
 
 
 def test_rates_over_seeds_cover_the_pooled_wilson_interval():
-    agreeing = rate_over_seeds([0.5, 0.5], [4, 4])  # two seeds that agree, 4 samples each
+    agreeing = stats.rate_over_seeds([0.5, 0.5], [4, 4])  # two seeds that agree, 4 samples each
     wilson = stats.proportion(4, 8)
     assert agreeing.value == 0.5 and agreeing.ci95 == pytest.approx(wilson.ci95) and agreeing.n == 2
-    spread = rate_over_seeds([0.1, 0.9], [1000, 1000])  # seeds disagree: the t-interval, clipped to [0, 1]
+    spread = stats.rate_over_seeds([0.1, 0.9], [1000, 1000])  # seeds disagree: the t-interval, clipped to [0, 1]
     assert spread.ci95 == (0.0, 1.0)
-    assert rate_over_seeds([0.2, 0.3]).ci95 == pytest.approx((0.0, stats.mean([0.2, 0.3]).ci95[1]))
-    assert rate_over_seeds([]).n == 0
+    assert stats.rate_over_seeds([0.2, 0.3]).ci95 == pytest.approx((0.0, stats.mean([0.2, 0.3]).ci95[1]))
+    assert stats.rate_over_seeds([]).n == 0
 
 
 def test_leakage_preserved_changes_cheaper_and_combine_rules():

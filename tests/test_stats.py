@@ -101,6 +101,11 @@ def test_shot_trends_stay_in_range():
     assert trend.differences[30].ci95[1] == 1 and trend.differences[30].ci95[0] > 0
     assert trend.means[30].ci95[1] == 1 and trend.means["exact"].ci95 == (0, 0)
     assert paired_shot_trend(runs, "acc").differences[30].ci95[1] > 1  # without bounds the t-interval is uncut
+    # a rate with its sample counts (a sweep table's <metric>_n): five seeds all at 0.00 on 30 samples each
+    # still rest on 150 samples, so the mean keeps the pooled Wilson interval instead of [0, 0]
+    rates = runs.rename(columns={"acc": "acc_train_forget"}).assign(acc_train_forget_n=30)
+    exact = paired_shot_trend(rates, "acc_train_forget", bounds=(0, 1)).means["exact"]
+    assert exact.value == 0 and exact.ci95 == pytest.approx(stats.proportion(0, 150).ci95) and exact.ci95[1] > 0.02
     # one model per seed, three readouts: the spread within a model is a standard deviation, never below 0
     replicates = pd.DataFrame({"shots": [30] * 15, "seed": np.repeat(range(5), 3), "model_name": "ssd",
                                "acc": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]})
