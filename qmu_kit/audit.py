@@ -148,7 +148,9 @@ class MembershipAudit:
             self.fitted_[name] = per_fold
         return self
 
-    def _out_of_fold(self, name: str, observations: Observations, fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def out_of_fold(self, name: str, observations: Observations, fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Attack ``name``'s scores and membership flags for ``observations``, each scored by the attack
+        fitted on the other fold (``fold``: each observation's fold, e.g. ``split_.member_fold``)."""
         scores = np.empty(len(observations))
         flags = np.empty(len(observations), dtype=bool)
         for f, attack in enumerate(self.fitted_[name]):
@@ -162,8 +164,8 @@ class MembershipAudit:
         split = self.split_
         outcomes = {}
         for name in self.attacks:
-            member_scores, member_flags = self._out_of_fold(name, members, split.member_fold)
-            nonmember_scores, nonmember_flags = self._out_of_fold(name, nonmembers, split.nonmember_fold)
+            member_scores, member_flags = self.out_of_fold(name, members, split.member_fold)
+            nonmember_scores, nonmember_flags = self.out_of_fold(name, nonmembers, split.nonmember_fold)
 
             def compare(member_mask, nonmember_mask, balance_seed):
                 m, n = np.flatnonzero(member_mask), np.flatnonzero(nonmember_mask)

@@ -303,8 +303,8 @@ def _model_numbers(audit: MembershipAudit, members: Observations, nonmembers: Ob
     metrics = {}
     for name in audit.attacks:
         # The same out-of-fold scores and flags evaluate() used, for the intervals.
-        m_scores, m_flags = audit._out_of_fold(name, members, split.member_fold)
-        n_scores, n_flags = audit._out_of_fold(name, nonmembers, split.nonmember_fold)
+        m_scores, m_flags = audit.out_of_fold(name, members, split.member_fold)
+        n_scores, n_flags = audit.out_of_fold(name, nonmembers, split.nonmember_fold)
         fm, fn = split.forget_members, split.forget_nonmembers
         metrics[name] = {
             "mia_success": stats.rate(m_flags[fm]),

@@ -53,6 +53,7 @@ from qmu_kit.attacks import Observations, ShadowModels, attack_names, needs_refe
 from qmu_kit.audit import AuditSplit, MembershipAudit
 from qmu_kit.cache import CacheWarning, ResultCache, resolve_cache
 from qmu_kit.data import DATASETS, EMBEDDED_SAMPLES, MODELS, ForgetSpec, check_sizes, embedded_mnist_path, prepare_data
+from qmu_kit.metrics import prediction_distance
 from qmu_kit.readout import make_readout
 from qmu_kit.results import SCHEMA_VERSION, ExperimentResult, ModelResult
 from qmu_kit.signals import loss as loss_signal
@@ -739,10 +740,7 @@ def run_experiment(
         results = {}
         for name, model in models.items():
             seen = observed.get(name) or observe(model, name)
-            distance = (
-                float(0.5 * np.abs(exact_forget[name] - exact_forget["retrained"]).sum(1).mean())
-                if "retrained" in exact_forget else None
-            )
+            distance = prediction_distance(exact_forget[name], exact_forget["retrained"]) if "retrained" in exact_forget else None
             results[name] = _model_result(config, data, name, model, seen, audit.evaluate(*seen), reports.get(name),
                                           reports.get("retrained"), distance)
         bar.step("audit")

@@ -117,6 +117,17 @@ def balanced_indices(n_members: int, n_nonmembers: int, seed: int = 0) -> tuple[
     return pick(n_members), pick(n_nonmembers)
 
 
+def prediction_distance(probs: np.ndarray, reference: np.ndarray) -> float:
+    """Mean total-variation distance between two models' predicted class distributions on the same
+    inputs (rows): 0 when they agree everywhere, 1 when every row puts its mass on other classes.
+
+    Example:
+        >>> prediction_distance(np.array([[1.0, 0.0], [0.5, 0.5]]), np.array([[0.0, 1.0], [0.5, 0.5]]))
+        0.5
+    """
+    return float(0.5 * np.abs(np.asarray(probs) - np.asarray(reference)).sum(1).mean())
+
+
 def shot_noise_std(expval: float, shots: int | None) -> float:
     """Standard deviation of a ``shots``-shot estimate of an expectation value ``<Z>``.
 

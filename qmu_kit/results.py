@@ -108,7 +108,7 @@ class ModelResult:
         seconds, circuit_evaluations: cost of producing the model (training or unlearning).
         speedup_vs_retrain: retrained seconds / seconds (``None`` for the original model).
         distance_to_retrained: mean total-variation distance of exact outputs on the forget set
-            (``None`` when the experiment ran without retraining).
+            (:func:`~qmu_kit.metrics.prediction_distance`; ``None`` when the experiment ran without retraining).
         losses: per-sample cross-entropy on the four parts (``train_retain``, ...).
         details: the training history (original) or the unlearning report.
     """

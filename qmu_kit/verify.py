@@ -89,7 +89,7 @@ from qmu_kit import stats
 from qmu_kit._streams import stream_seed
 from qmu_kit._validation import check_float, check_int
 from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
-from qmu_kit.experiment import ExperimentConfig, code_fingerprint, external_source, versions
+from qmu_kit.experiment import ExperimentConfig, code_fingerprint, external_source, get_or_fit, versions
 from qmu_kit.readout import make_readout
 from qmu_kit.signals import paper_features, scaled_logit
 from qmu_kit.training import QNNClassifier, accuracy, as_tensor
@@ -364,32 +364,24 @@ def _prepared(config: VerifyConfig):
 
 
 def _trained(config: VerifyConfig, role: str, k: int, cache: ResultCache) -> tuple[QNNClassifier, float]:
-    """Model ``k`` of ``role``, trained or from the cache, and the seconds its training took."""
-    key = _model_key(config, role, k)
-    state = cache.load_state(key)
-    if state is not None:
-        try:
-            return QNNClassifier.from_state(state), float(state["seconds"])
-        except Exception as error:  # an unusable entry: reported, recomputed and overwritten
-            import warnings
+    """Model ``k`` of ``role``, trained or from the cache (:func:`~qmu_kit.experiment.get_or_fit`'s
+    corruption policy), and the seconds its training took."""
 
-            from qmu_kit.cache import CacheWarning
+    def fit() -> tuple[QNNClassifier, float]:
+        data = _prepared(config)
+        settings = config.experiment.training()
+        model = QNNClassifier(
+            config.experiment.model, config.experiment.n_qubits, settings["depth"], n_classes=data.n_classes, lr=settings["lr"],
+            batch_size=settings["batch_size"], epochs=settings["epochs"], seed=_training_seed(config, role, k),
+        )
+        rows = slice(None) if role == "original" else data.retain_train  # retrained from scratch on the retain set
+        start = time.perf_counter()
+        model.fit(data.x_train[rows], data.y_train[rows])
+        return model, time.perf_counter() - start
 
-            warnings.warn(f"ignoring unusable cached model {key} ({type(error).__name__}: {error}); recomputing", CacheWarning, stacklevel=2)
-    data = _prepared(config)
-    settings = config.experiment.training()
-    model = QNNClassifier(
-        config.experiment.model, config.experiment.n_qubits, settings["depth"], n_classes=data.n_classes, lr=settings["lr"],
-        batch_size=settings["batch_size"], epochs=settings["epochs"], seed=_training_seed(config, role, k),
-    )
-    start = time.perf_counter()
-    if role == "original":
-        model.fit(data.x_train, data.y_train)
-    else:  # retrained from scratch on the retain set
-        model.fit(data.x_train[data.retain_train], data.y_train[data.retain_train])
-    seconds = time.perf_counter() - start
-    cache.store_state(key, {**model.to_state(), "seconds": seconds})
-    return model, seconds
+    return get_or_fit(cache, _model_key(config, role, k), fit,
+                      save=lambda fitted: {**fitted[0].to_state(), "seconds": fitted[1]},
+                      load=lambda state: (QNNClassifier.from_state(state), float(state["seconds"])))
 
 
 def _unit_key(config: VerifyConfig, name: str, k: int, method) -> str:
