@@ -27,7 +27,8 @@ class ConfigError(ValueError):
     flag (and a widget its control) without reading the message.
 
     Attributes:
-        field: the :class:`~qmu_kit.experiment.ExperimentConfig` field the value was given for.
+        field: the :class:`~qmu_kit.experiment.ExperimentConfig` field the value was given for (or the
+            knob of another command: ``"grid"`` for a sweep's grid as a whole, ``"relearn_samples"``).
     """
 
     def __init__(self, message: str, field: str):

@@ -299,11 +299,15 @@ def command_sweep(args: argparse.Namespace) -> int:
         base = base.replace(**base_fields) if base_fields else base
         result = run_sweep(base, grid, n_jobs=args.jobs, scheduler=args.scheduler, cache=_cache(args),
                            progress=not args.quiet and sys.stderr.isatty(), max_hours=args.max_hours)
-    except ConfigError as error:  # a bad value from the sweep file's base, the grid or a flag
-        source = "--file" if error.field in base_fields else "--grid" if error.field in grid else _flag_of(error.field)
+    except ConfigError as error:  # a bad value from the sweep file's base, the grid (as a whole or one field) or a flag
+        flag_grid = dict(args.grid)
+        if error.field in flag_grid or (error.field == "grid" and (flag_grid or not args.file)):
+            source = "--grid"
+        elif error.field in base_fields or error.field in grid or error.field == "grid":
+            source = "--file"
+        else:
+            source = _flag_of(error.field)
         raise UsageError(f"argument {source}: {error}") from None
-    except (ValueError, TypeError) as error:  # the sweep's own checks (empty or too large a grid)
-        raise UsageError(f"argument --grid: {error}" if "grid" in str(error) or "sweep" in str(error) else str(error)) from None
     except SweepError as error:
         print(f"qmu-kit: sweep failed: {error}", file=sys.stderr)
         return 1

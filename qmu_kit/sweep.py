@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qmu_kit._validation import check_float, check_int
+from qmu_kit._validation import ConfigError, check_float, check_int
 from qmu_kit.attacks import needs_reference
 from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.experiment import ExperimentConfig, ExperimentResult, cached_result, run_experiment
@@ -50,16 +50,16 @@ def expand_grid(base: ExperimentConfig, grid: Mapping[str, Sequence], *, max_run
     """All combinations of ``grid`` values applied to ``base`` (later fields vary fastest)."""
     fields = {f.name for f in dataclasses.fields(ExperimentConfig)}
     if not grid:
-        raise ValueError(f"the sweep grid is empty: give at least one field with values, e.g. shots: [100, 1000] (fields: {', '.join(sorted(fields))})")
+        raise ConfigError(f"the sweep grid is empty: give at least one field with values, e.g. shots: [100, 1000] (fields: {', '.join(sorted(fields))})", "grid")
     unknown = sorted(set(grid) - fields)
     if unknown:
-        raise ValueError(f"unknown sweep field(s) {unknown}: allowed are {', '.join(sorted(fields))}")
+        raise ConfigError(f"unknown sweep field(s) {unknown}: allowed are {', '.join(sorted(fields))}", "grid")
     for name, values in grid.items():
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
-            raise ValueError(f"sweep field {name!r} needs a non-empty list of values, got {values!r}")
+            raise ConfigError(f"sweep field {name!r} needs a non-empty list of values, got {values!r}", "grid")
     size = math.prod(len(v) for v in grid.values())
     if size > max_runs:
-        raise ValueError(f"the sweep grid has {size} runs, more than the {max_runs} allowed: shrink the grid")
+        raise ConfigError(f"the sweep grid has {size} runs, more than the {max_runs} allowed: shrink the grid", "grid")
     names = list(grid)
     return [base.replace(**dict(zip(names, combo))) for combo in itertools.product(*(grid[n] for n in names))]
 
@@ -171,9 +171,9 @@ def run_sweep(
     workers = n_jobs if scheduler is None else 1
     estimate = sum(estimate_seconds(configs[i]) for i in todo) / 3600
     if estimate > max_hours:
-        raise ValueError(
+        raise ConfigError(
             f"the sweep would take about {estimate:.1f} CPU-hours for {len(todo)} uncached runs "
-            f"(estimate for this machine; the limit is max_hours={max_hours:g}): shrink the grid or raise the limit"
+            f"(estimate for this machine; the limit is max_hours={max_hours:g}): shrink the grid or raise the limit", "grid"
         )
     cache_dir = str(store.directory) if store is not None else None
     bar = tqdm(total=len(configs), initial=len(done), desc="sweep", disable=not progress)

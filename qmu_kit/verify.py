@@ -87,7 +87,7 @@ import torch
 
 from qmu_kit import stats
 from qmu_kit._streams import stream_seed
-from qmu_kit._validation import check_float, check_int
+from qmu_kit._validation import ConfigError, check_float, check_int
 from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.experiment import ExperimentConfig, code_fingerprint, external_source, get_or_fit, versions
 from qmu_kit.readout import make_readout
@@ -259,9 +259,9 @@ def parse_methods(methods) -> tuple[str, ...]:
         if name in CONTROLS:
             continue
         if name not in allowed:
-            raise ValueError(
+            raise ConfigError(
                 f"unknown method {name!r}: choose from {', '.join(allowed)} or 'all' "
-                f"(the controls {' and '.join(CONTROLS)} always run)"
+                f"(the controls {' and '.join(CONTROLS)} always run)", "methods"
             )
         if name not in names:
             names.append(name)
@@ -829,9 +829,9 @@ def verify(
     data = _prepared(config)
     n_forget = int(data.forget_train.sum())
     if config.relearn_samples > n_forget:
-        raise ValueError(
+        raise ConfigError(
             f"relearn_samples={config.relearn_samples} is out of range: relearn_samples must be an integer from 1 to "
-            f"{n_forget} (the forget set {config.experiment.forget} has {n_forget} training samples)"
+            f"{n_forget} (the forget set {config.experiment.forget} has {n_forget} training samples)", "relearn_samples"
         )
     objects = _method_objects(config, names)
     store = resolve_cache(cache)

@@ -66,7 +66,8 @@ def _number(text: str, kind):
 
 def run(args: argparse.Namespace) -> int:
     """Run ``qmu-kit verify``: print the table and the verdict; ``--json`` writes the result."""
-    from qmu_kit.cli import UsageError, _cache, config_from_args
+    from qmu_kit._validation import ConfigError
+    from qmu_kit.cli import UsageError, _cache, _flag_of, config_from_args
     from qmu_kit.verify import VerifyConfig, verify
 
     experiment = config_from_args(args)
@@ -76,9 +77,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = verify(config, methods, cache=_cache(args), n_jobs=args.jobs, scheduler=args.scheduler,
                         progress=not args.quiet and sys.stderr.isatty())
-    except ValueError as error:
-        flag = "--relearn-samples" if "relearn_samples" in str(error) else "--method" if "method" in str(error) else None
-        raise UsageError(f"argument {flag}: {error}" if flag else str(error)) from None
+    except ConfigError as error:  # a method or relearning budget this experiment cannot take
+        raise UsageError(f"argument {_flag_of(error.field)}: {error}") from None
     print(
         f"qmu-kit verify {args.preset}: {experiment.model} QNN, forget {experiment.forget}, shots {experiment.shots or 'exact'}, "
         f"seed {experiment.seed}, K={config.models} models per side, delta {config.delta:g}"

@@ -138,10 +138,10 @@ def test_cli_sweep_from_flags_and_file(tmp_path, capsys):
     [
         (["sweep"], "argument --grid: the sweep grid is empty"),
         (["sweep", "--grid", "shots=0"], "argument --grid: shots=0 is out of range"),
-        (["sweep", "--grid", "colour=red"], "unknown sweep field 'colour'"),
+        (["sweep", "--grid", "colour=red"], "argument --grid: unknown sweep field 'colour'"),
         (["sweep", "--grid", "seed="], "lists no values"),
         (["sweep", "--grid", "n_train=1500", "--grid", "n_test=500"], "n_train + n_test = 2000 is out of range: the digits data has 1797 samples"),
-        (["sweep", "--grid", "seed=0,1", "--preset", "paper", "--max-hours", "0.001"], "CPU-hours for 2 uncached runs"),
+        (["sweep", "--grid", "seed=0,1", "--preset", "paper", "--max-hours", "0.001"], "argument --grid: the sweep would take about"),
         (["sweep", "--grid", "seed=0", "--max-hours", "-1"], "max_hours=-1.0 is out of range: max_hours must be a number in (0.0, inf)"),
         (["sweep", "--grid", "seed=0", "--max-hours", "nan"], "max_hours=nan is not valid: max_hours must be a number in (0.0, inf)"),
         (["sweep", "--grid", "seed=0", "--max-hours", "soon"], "max_hours='soon' is not valid"),
@@ -153,3 +153,15 @@ def test_cli_sweep_bad_input(argv, message, capsys, tmp_path):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "x.csv").exists()  # nothing half-written
+
+
+def test_cli_sweep_file_errors_name_the_file(tmp_path, capsys):
+    """A bad grid or base value that came from the sweep file is reported against --file, not --grid."""
+    for content, message in [({"grid": {"seed": []}}, "argument --file: sweep field 'seed' needs a non-empty list"),
+                             ({"grid": {"shots": [0]}}, "argument --file: shots=0 is out of range"),
+                             ({"base": {"depth": 0}, "grid": {"seed": [0]}}, "argument --file: depth=0 is out of range")]:
+        sweep_file = tmp_path / "sweep.yaml"
+        sweep_file.write_text(yaml.safe_dump(content))
+        assert main(["sweep", "--file", str(sweep_file), "--no-cache", "--csv", str(tmp_path / "x.csv")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
