@@ -20,6 +20,9 @@ MAX_QUBITS = 12
 MAX_DEPTH = 50
 #: Shots above this gain nothing a learner can see (sd 1/sqrt(S) < 1e-3) and only cost time.
 MAX_SHOTS = 1_000_000
+#: Members (and as many non-members) a device audit queries: fewer give no usable interval, more cost
+#: device time without changing the teaching point.
+MIN_QUERIES, MAX_QUERIES = 20, 2000
 
 
 class ConfigError(ValueError):
@@ -145,6 +148,22 @@ def check_shots(value: Any) -> int | None:
             f"shots={value!r} is out of range: shots must be 'exact' (None) or an integer from 1 to {MAX_SHOTS}"
         )
     return int(value)
+
+
+
+def check_device_shots(value: Any) -> int:
+    """Validate shots per query on a device: like :func:`check_shots`, but never ``"exact"`` (a device
+    always samples).
+
+    Example:
+        >>> check_device_shots("1000")
+        1000
+    """
+    shots = check_shots(value)
+    if shots is None:
+        raise ValueError(f"shots='exact' is not possible on a device (a device always samples): "
+                         f"shots must be an integer from 1 to {MAX_SHOTS}")
+    return shots
 
 
 def check_qubits(value: Any) -> int:

@@ -29,8 +29,12 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qmu_kit._validation import check_host, check_int
+
+if TYPE_CHECKING:  # for annotations only: importing the experiment here would slow the server's start
+    from qmu_kit.experiment import ExperimentConfig
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
@@ -148,7 +152,7 @@ def warm_cache(progress: bool = True) -> None:
         run_experiment(panel.config_for(panel.default_values()), progress=progress)
 
 
-def slider_stop_grids() -> list[tuple["ExperimentConfig", dict]]:
+def slider_stop_grids() -> list[tuple[ExperimentConfig, dict]]:
     """Every setting the apps can ask for, as ``(base, grid)`` sweeps at the classroom preset.
 
     The unlearning app: method x shots x parameters; the leakage app: shots x depth x model (its

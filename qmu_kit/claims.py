@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qmu_kit._validation import check_float, check_int
-from qmu_kit.stats import Estimate, auc, proportion
+from qmu_kit.stats import Estimate, auc
 
 #: Prefix of the recorded-metric keys that hold claims (``claim:<name>``).
 CLAIM_PREFIX = "claim:"

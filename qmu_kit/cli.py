@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from qmu_kit import device_cli, tuning, verify_cli
-from qmu_kit._validation import check_choice, check_float, check_int
+from qmu_kit._validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_float, check_int
 
 EXIT_BAD_INPUT = 2
 
@@ -106,16 +106,17 @@ def _dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
 
 
-def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags that describe one experiment (``run``; the base of a ``sweep``), built from the
-    config's field table (:data:`qmu_kit.experiment.FIELDS`): one place for each range and help text.
-    Choices are read from the registries when the parser is built, so registered methods and attacks
-    are choices too."""
+def _add_experiment_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
+    """The flags that describe one experiment (``run``; the base of a ``sweep``, ``verify`` and
+    ``device``), built from the config's field table (:data:`qmu_kit.experiment.FIELDS`): one place for
+    each range and help text. Choices are read from the registries when the parser is built, so
+    registered methods and attacks are choices too. ``skip`` leaves out fields a command sets its own
+    way (``device`` has its own ``--shots``: a device always samples)."""
     from qmu_kit.experiment import FIELDS, PRESETS
 
     parser.add_argument("--preset", choices=tuple(PRESETS), default="classroom", help="starting point (default classroom)")
     for name, spec in FIELDS.items():
-        if spec.flag is None:
+        if spec.flag is None or name in skip:
             continue
         if spec.names:
             allowed = spec.choices()
@@ -176,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--seeds", type=_integer("seeds", 1, 20), default=len(EVALUATION_SEEDS), metavar="N",
                            help=f"evaluation seeds {EVALUATION_SEEDS[0]}, {EVALUATION_SEEDS[0] + 1}, ... (default "
                                 f"{len(EVALUATION_SEEDS)}; disjoint from the tuning seeds {', '.join(map(str, TUNING_SEEDS))})")
-    reproduce.add_argument("--queries", type=_integer("queries", 20, 2000), default=MIN_DEVICE_QUERIES, metavar="N",
+    reproduce.add_argument("--queries", type=_integer("queries", MIN_QUERIES, MAX_QUERIES), default=MIN_DEVICE_QUERIES, metavar="N",
                            help=f"members and non-members queried on the emulated device (default {MIN_DEVICE_QUERIES}, "
                                 "what the device claim needs)")
     reproduce.add_argument("--jobs", type=_integer("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",

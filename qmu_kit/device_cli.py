@@ -13,26 +13,30 @@ import json
 import sys
 from pathlib import Path
 
+from qmu_kit._validation import check_device_shots, parse_text
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``device`` on the CLI's subparsers; returns its parser."""
-    from qmu_kit.devices import DEVICE_HELP, ENGINES
-    from qmu_kit.experiment import METHODS, PRESETS
+    """Register ``device`` on the CLI's subparsers; returns its parser. It takes the experiment flags of
+    ``qmu-kit run`` (preset, model, qubits, seed, forget set, ``--method`` for the unlearned models also
+    audited, method knobs, cache) except ``--shots``, which here are the device's shots per query."""
+    from qmu_kit.cli import _add_experiment_flags, _flag_type, _integer
+    from qmu_kit._validation import MAX_QUERIES, MIN_QUERIES
+    from qmu_kit.devices import DEVICE_HELP, ENGINES, MAX_BATCH
 
     parser = subparsers.add_parser("device", help="audit a model on an emulated or cloud quantum device")
-    parser.add_argument("--preset", choices=tuple(PRESETS), default="classroom", help="experiment preset (default classroom)")
+    _add_experiment_flags(parser, skip=("shots",))
     parser.add_argument("--device", default="aer:default", metavar="SPEC", help=f"{DEVICE_HELP} (default aer:default)")
-    parser.add_argument("--queries", type=int, default=500, metavar="N", help="members and non-members queried (20..2000)")
-    parser.add_argument("--shots", type=int, default=1000, metavar="S", help="shots per query (1..1000000; never exact)")
-    parser.add_argument("--method", default="", metavar="NAMES",
-                        help=f"unlearning methods also audited, comma list of {'|'.join(METHODS)}")
+    parser.add_argument("--queries", type=_integer("n_queries", MIN_QUERIES, MAX_QUERIES), default=500, metavar="N",
+                        help=f"members and non-members queried ({MIN_QUERIES}..{MAX_QUERIES}, default 500)")
+    parser.add_argument("--shots", type=_flag_type(lambda text: check_device_shots(parse_text(text))), default=1000,
+                        metavar="S", help="shots per query (1..1000000, default 1000; never exact)")
     parser.add_argument("--engine", default="fast", choices=tuple(e for e in ENGINES if e != "sampler"),
                         help="aer: devices: fast (exact noisy distribution, default) or aer (one circuit per query)")
-    parser.add_argument("--seed", type=int, default=0, metavar="N", help="experiment seed")
-    parser.add_argument("--batch", type=int, default=100, metavar="N", help="circuits per cloud job")
+    parser.add_argument("--batch", type=_integer("batch_size", 1, MAX_BATCH), default=100, metavar="N",
+                        help=f"circuits per cloud job (1..{MAX_BATCH}, default 100)")
     parser.add_argument("--yes", action="store_true", help="confirm submission to a cloud device (after the cost preview)")
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON")
-    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     return parser
 
 
@@ -40,16 +44,15 @@ def run(args: argparse.Namespace) -> int:
     """Run ``qmu-kit device``; bad input is one ``qmu-kit: error:`` line and exit status 2 (as every
     command's: :class:`qmu_kit.cli.UsageError`)."""
     from qmu_kit.cache import atomic_write
-    from qmu_kit.cli import UsageError
+    from qmu_kit.cli import UsageError, _cache, config_from_args
     from qmu_kit.devices import run_device_audit
-    from qmu_kit.experiment import ExperimentConfig
 
+    config = config_from_args(args)
+    methods = config.methods if args.method is not None else ()  # unlearned models only when asked for
     try:
-        config = ExperimentConfig.from_preset(args.preset).replace(seed=args.seed)
-        methods = tuple(m for m in args.method.split(",") if m)
         audit = run_device_audit(config, args.device, shots=args.shots, n_queries=args.queries, engine=args.engine,
-                                 methods=methods, cache=not args.no_cache, confirm=args.yes, batch_size=args.batch,
-                                 progress=sys.stderr.isatty())
+                                 methods=methods, cache=_cache(args), confirm=args.yes, batch_size=args.batch,
+                                 progress=not args.quiet and sys.stderr.isatty())
     except ValueError as error:
         raise UsageError(str(error)) from None
     print(f"{audit.label} ({audit.engine}), {audit.n_queries} + {audit.n_queries} queries, {audit.shots} shots, "

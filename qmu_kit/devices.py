@@ -36,7 +36,7 @@ import numpy as np
 
 from qmu_kit import stats
 from qmu_kit._streams import stream_seed
-from qmu_kit._validation import check_choice, check_int, check_shots
+from qmu_kit._validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_device_shots, check_int
 from qmu_kit.attacks import Observations
 from qmu_kit.audit import AuditSplit, MembershipAudit
 from qmu_kit.cache import ResultCache, resolve_cache
@@ -47,6 +47,8 @@ from qmu_kit.unlearning import UnlearningTask, make_method
 #: ``"fast"``: exact (noisy) distribution + multinomial shots; ``"aer"``: qiskit-aer, one circuit per
 #: query; ``"sampler"``: the noiseless fast path (kept as a name for older calls).
 ENGINES = ("fast", "aer", "sampler")
+#: Circuits per cloud job at most (providers cap a job's size; 100 is the default).
+MAX_BATCH = 10_000
 #: Attacks that need nothing but the target's outputs (LiRA's shadows would need the device too).
 DEVICE_ATTACKS = ("mlp", "loss", "confidence", "entropy")
 #: The emulated noise levels of ``aer:LEVEL``: the authors' defaults, and five times them.
@@ -359,10 +361,8 @@ def run_device_audit(
     Returns:
         a :class:`DeviceAudit`.
     """
-    shots = check_shots(shots)
-    if shots is None:
-        raise ValueError("a device always samples: shots must be an integer from 1 to 1000000")
-    check_int("n_queries", n_queries, 20, 2000)
+    shots = check_device_shots(shots)
+    check_int("n_queries", n_queries, MIN_QUERIES, MAX_QUERIES)
     check_choice("engine", engine, ENGINES)
     dev = parse_device(device)
     if engine == "sampler":
@@ -373,7 +373,7 @@ def run_device_audit(
         engine = "aer"  # a calibration (wiring, per-qubit errors) has no fast path
     if dev.remote:
         engine = "remote"
-    check_int("batch_size", batch_size, 1, 10000)
+    check_int("batch_size", batch_size, 1, MAX_BATCH)
     config = config.resolved().replace(methods=tuple(methods), retrain=True)  # validates the method names
     if dev.kind == "fake" and FAKE_BACKENDS[dev.name] < config.n_qubits:
         raise ValueError(

@@ -24,7 +24,6 @@ import functools
 import hashlib
 import json
 import platform
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from dataclasses import dataclass, field

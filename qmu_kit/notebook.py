@@ -27,7 +27,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from qmu_kit._validation import check_choice, check_int, check_shots
+from qmu_kit._validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_device_shots, check_int  # noqa: F401 (check_device_shots: for notebook 05)
 from qmu_kit.stats import Estimate
 
 METRICS_MIME = "application/vnd.qmu-kit.metrics+json"
@@ -44,20 +44,9 @@ def _validators() -> dict[str, Callable]:
         method=lambda v: check_choice("method", v, FIELDS["methods"].choices()),
         preset=lambda v: check_choice("preset", v, PRESETS),
         n_seeds=lambda v: check_int("n_seeds", v, 1, 20),
-        n_queries=lambda v: check_int("n_queries", v, 20, 2000),
+        n_queries=lambda v: check_int("n_queries", v, MIN_QUERIES, MAX_QUERIES),
     )
     return validators
-
-
-def check_device_shots(value) -> int:
-    """A ``shots`` parameter for a device: a number of shots, never ``"exact"`` (a device always samples).
-
-    Give it to :func:`check_parameters` as ``extra={"shots": check_device_shots}``.
-    """
-    shots = check_shots(value)
-    if shots is None:
-        raise ValueError("shots='exact' is not possible on a device: give an integer number of shots")
-    return shots
 
 
 def injected_parameters(namespace: Mapping) -> list[str]:

@@ -304,7 +304,7 @@ def _depolarize(rho: torch.Tensor, n: int, wires: tuple[int, ...], lam: float) -
     """
     if lam == 0:
         return rho
-    b, dim = rho.shape[0], 2**n
+    b = rho.shape[0]
     sizes, cuts = [], 0
     for q in sorted(wires):  # split the index into [rest, wire, rest, wire, rest]
         sizes += [2 ** (q - cuts), 2]

@@ -705,12 +705,12 @@ def reproduce(out: str | Path = "reports", *, preset: str = "paper", n_seeds: in
         n_jobs, scheduler: parallel sweeps (local processes or a Dask scheduler).
         overrides: config fields changed in every run (a fast variant for tests: tiny sizes).
     """
-    from qmu_kit._validation import check_choice, check_int
+    from qmu_kit._validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_int
     from qmu_kit.experiment import PRESETS
 
     check_choice("preset", preset, PRESETS)
     check_int("n_seeds", n_seeds, 1, 20)
-    check_int("n_queries", n_queries, 20, 2000)
+    check_int("n_queries", n_queries, MIN_QUERIES, MAX_QUERIES)
     unknown = sorted(set(names) - set(SERIES))
     if unknown:
         raise ValueError(f"unknown notebook(s) {unknown}: choose from {', '.join(SERIES)}")

@@ -30,7 +30,6 @@ import numpy as np
 
 from qmu_kit import stats
 from qmu_kit.results import RATES
-from qmu_kit.stats import Estimate
 
 
 def _shots_key(value):

@@ -1,6 +1,5 @@
 """End to end at the classroom preset: the numbers the notebooks and README quote."""
 
-import numpy as np
 import pytest
 
 from qmu_kit.cache import ResultCache

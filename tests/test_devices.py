@@ -98,7 +98,7 @@ def test_device_specs_and_bad_input():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"shots": None}, "a device always samples: shots must be an integer"),
+        ({"shots": None}, r"shots='exact' is not possible on a device \(a device always samples\): shots must be an integer from 1 to"),
         ({"shots": 0}, "shots=0 is out of range"),
         ({"n_queries": 5}, "n_queries=5 is out of range: n_queries must be an integer from 20 to 2000"),
         ({"engine": "ibm"}, "unknown engine 'ibm'"),

@@ -9,7 +9,6 @@ states must follow from its own numbers.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 from pathlib import Path

@@ -12,7 +12,6 @@ from qmu_kit.training import QNNClassifier, accuracy
 from qmu_kit.unlearning import (
     _fisher_and_error,
     UNLEARNING_METHODS,
-    GradientAscent,
     SelectiveSynapticDampening,
     UnlearningMethod,
     UnlearningTask,
