@@ -51,7 +51,7 @@ def repeated_estimates(expval: float, shots: int, repeats: int, rng: np.random.G
 
     Example:
         >>> est = repeated_estimates(0.4, 100, 2000, np.random.default_rng(0))
-        >>> abs(est.std() - np.sqrt((1 - 0.4**2) / 100)) < 0.005
+        >>> bool(abs(est.std() - np.sqrt((1 - 0.4**2) / 100)) < 0.005)
         True
     """
     shots = check_shots(shots)

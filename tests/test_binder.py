@@ -203,9 +203,3 @@ def test_write_points_the_badges_at_the_repository_line(tmp_path):
     write(root)
     assert all(match.group(1) == "someone/fork" for match in BADGE.finditer((root / "README.md").read_text()))
     assert check(root).ok, check(root).report()
-
-
-def test_the_module_examples_run():
-    import doctest
-
-    assert doctest.testmod(_environment).failed == 0

@@ -233,11 +233,3 @@ def test_a_notebook_opens_in_jupyterlab_and_its_first_cells_run_offline(lab_serv
     assert outside == []  # nothing requested beyond 127.0.0.1
     sessions = get_json(f"{url}/api/sessions?token={token}")
     assert [s["kernel"]["name"] for s in sessions] == ["python3"]
-
-
-def test_the_module_examples_run():
-    import doctest
-
-    import qmu_kit.lab
-
-    assert doctest.testmod(qmu_kit.lab).failed == 0

@@ -1,6 +1,4 @@
-"""The kit's statistics (qmu_kit.stats) against known answers, and its docstring examples."""
-
-import doctest
+"""The kit's statistics (qmu_kit.stats) against known answers (its docstring examples: test_docstrings)."""
 
 import numpy as np
 import pytest
@@ -8,16 +6,6 @@ from sklearn.metrics import roc_auc_score
 
 import qmu_kit.stats as stats
 from qmu_kit.stats import Estimate, auc, bootstrap, mean, paired_difference, proportion, tpr_at_fpr
-
-
-@pytest.mark.parametrize("module", ["stats", "claims", "trends", "metrics", "notebook"])
-def test_docstring_examples_run(module):
-    """The statistics modules' examples (nothing else in the suite runs their doctests)."""
-    import importlib
-
-    target = importlib.import_module(f"qmu_kit.{module}")
-    failures, tried = doctest.testmod(target, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert tried > 0 and failures == 0
 
 
 def test_wilson_matches_the_textbook_values():
