@@ -39,11 +39,20 @@ FAKE_BACKENDS = {"FakeManilaV2": 5, "FakeGuadalupeV2": 16, "FakeTorontoV2": 27}
 
 
 def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``shots`` samples from each row of ``probs`` (``(..., 2**n)``); returns integer counts."""
-    probs = np.asarray(probs, dtype=np.float64)
-    probs = np.clip(probs, 0.0, None)
-    probs /= probs.sum(axis=-1, keepdims=True)
-    return rng.multinomial(shots, probs)
+    """Draw ``shots`` samples from each row of ``probs`` (``(..., 2**n)``); returns integer counts.
+
+    Rows are renormalised after cutting float rounding's tiny negative entries (``-1e-17``) to 0. A row
+    with no probability mass or a NaN (an all-zero input state, a diverged model) has no distribution
+    to sample: that raises a ``ValueError`` naming the row, instead of numpy's bare "pvals" error.
+    """
+    probs = np.clip(np.asarray(probs, dtype=np.float64), 0.0, None)
+    totals = probs.sum(axis=-1, keepdims=True)
+    bad = ~(np.isfinite(totals) & (totals > 0))
+    if bad.any():
+        row = tuple(int(i) for i in np.argwhere(bad[..., 0])[0])
+        raise ValueError(f"cannot sample shots: row {row[0] if len(row) == 1 else row} of the output probabilities sums to "
+                         f"{float(totals[row][0])!r} (a distribution must sum to 1; is an input all zeros, or did training diverge?)")
+    return rng.multinomial(shots, probs / totals)
 
 
 def repeated_estimates(expval: float, shots: int, repeats: int, rng: np.random.Generator) -> np.ndarray:

@@ -126,3 +126,14 @@ def test_fake_backend_runs_offline_and_checks_its_size():
 def test_bad_noise_specs(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         NoiseSpec(**kwargs)
+
+
+def test_sampling_a_row_without_probability_mass_names_it():
+    """An all-zero (or NaN) row has no distribution to sample: the error names the row, not numpy's "pvals"."""
+    rng = np.random.default_rng(0)
+    counts = sample_counts(np.array([[0.5, 0.5, -1e-17, 0.0], [0.25] * 4]), 100, rng)  # rounding's -1e-17 is cut to 0
+    assert counts.sum(1).tolist() == [100, 100] and counts[0, 2] == 0
+    with pytest.raises(ValueError, match=r"row 1 of the output probabilities sums to 0\.0"):
+        sample_counts(np.array([[0.5, 0.5, 0.0, 0.0], [0.0] * 4]), 10, rng)
+    with pytest.raises(ValueError, match=r"row \(1, 0\) of the output probabilities sums to nan"):
+        sample_counts(np.array([[[1.0, 0.0]], [[np.nan, 1.0]]]), 10, rng)
