@@ -22,13 +22,14 @@ from IPython.display import display
 
 from qmu_kit._validation import check_float, check_shots
 from qmu_kit.attacks import attack_names
-from qmu_kit.cache import ResultCache
+from qmu_kit.cache import ResultCache, resolve_cache
 from qmu_kit.data import MODELS
-from qmu_kit.experiment import ExperimentConfig, original_model, run_experiment
+from qmu_kit.experiment import ExperimentConfig, run_experiment, train_original
 from qmu_kit.metrics import shot_noise_std
 from qmu_kit.notebook import format_number, format_speedup
 from qmu_kit.plots import LeakageFigure, ShotNoiseFigure, TrainingCurves, UnlearningFigure, model_label, to_png
 from qmu_kit.readout import repeated_estimates
+from qmu_kit.training import prediction_accuracy
 from qmu_kit.unlearning import PARAMETER_GROUPS, UNLEARNING_METHODS, method_names
 
 #: The shots slider's stops: a log scale from 10 to 10000, then exact expectations. The slider's
@@ -188,16 +189,22 @@ class ClassifierPanel(Panel):
         return (base or ExperimentConfig()).replace(model=values["model"], depth=values["depth"])
 
     def _compute(self, values):
-        return original_model(self.config_for(values, self.base), self.cache, progress=True)
+        """The trained model and its final accuracies on the training and test sets (with n and intervals;
+        the history's training accuracy is a running average over the last epoch's updates)."""
+        config = self.config_for(values, self.base)
+        data = config.load_data()
+        classifier = train_original(config, data, resolve_cache(self.cache), progress=True)
+        return (classifier, prediction_accuracy(classifier.predict(data.x_train), data.y_train),
+                prediction_accuracy(classifier.predict(data.x_test), data.y_test))
 
-    def _render(self, classifier, values):
+    def _render(self, result, values):
+        classifier, train_accuracy, test_accuracy = result
         history = classifier.history_
-        last = history[-1]
         label = f"{values['model']} QNN, depth {values['depth']}"
         self.numbers.value = numbers_table(
-            [("qmu-accuracy", label, format_number(last["train_accuracy"]), format_number(last["test_accuracy"]),
-              str(classifier.n_params_["quantum"]), str(classifier.n_params_["classical"]), f"{last['seconds']:.1f}")],
-            ["train accuracy", "test accuracy", "quantum params", "classical params", "seconds"],
+            [("qmu-accuracy", label, train_accuracy.format(), test_accuracy.format(),
+              str(classifier.n_params_["quantum"]), str(classifier.n_params_["classical"]), f"{history[-1]['seconds']:.1f}")],
+            ["train accuracy", "test accuracy", "quantum params", "classical params", "training seconds"],
         )
         return self.figure.draw({label: history})
 

@@ -102,7 +102,9 @@ def test_leakage_and_classifier_panels(cache):
     leak.controls["depth"].value = 2
     assert "ready" in leak.status.value and leak.result.config.depth == 2
     classifier = ClassifierPanel(base=QUICK, cache=cache, model="basic", depth=1)
-    assert "qmu-accuracy" in classifier.numbers.value
+    model, train_accuracy, test_accuracy = classifier.result  # the final model's accuracies, with n and intervals
+    assert "qmu-accuracy" in classifier.numbers.value and test_accuracy.n == QUICK.n_test
+    assert train_accuracy.format() in classifier.numbers.value and test_accuracy.format() in classifier.numbers.value
 
 
 # Bad widget input (slider values that are no stop, an out-of-range expval, a panel whose data cannot be
