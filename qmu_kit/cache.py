@@ -58,11 +58,24 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
-def resolve_cache(cache: "ResultCache | bool | None") -> "ResultCache | None":
-    """What a ``cache=`` argument means: ``True`` the default cache, ``False``/``None`` none, or the given cache."""
+def resolve_cache(cache: "ResultCache | str | Path | bool | None") -> "ResultCache | None":
+    """What a ``cache=`` argument means: ``True`` the default cache, ``False``/``None`` none, a directory
+    (``str`` or ``Path``) a cache there, or the given :class:`ResultCache`.
+
+    Example:
+        >>> resolve_cache(False) is None, resolve_cache("/tmp/qmu-cache").directory.name
+        (True, 'qmu-cache')
+    """
     if cache is True:
         return ResultCache()
-    return cache or None
+    if cache is False or cache is None:
+        return None
+    if isinstance(cache, (str, Path)):
+        return ResultCache(cache)
+    if isinstance(cache, ResultCache):
+        return cache
+    raise TypeError(f"cache={cache!r} is not valid: give True (the default cache), False (none), a directory "
+                    f"or a ResultCache")
 
 
 class ResultCache:

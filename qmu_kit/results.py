@@ -334,11 +334,27 @@ class ExperimentResult:
                 cells.append(f"{text:>{width}}")
             lines.append(f"{name:<10}" + "".join(cells))
         first = next(iter(self.models.values()))
-        lines.append(f"(accuracies and MIA rates over n samples, e.g. {first.acc_train_forget.n} forget-set members; "
-                     "intervals: result.table(intervals=True) or --json)")
+        lines.append(self._interval_note())
         if first.tpr_label != "TPR at 1 % FPR":  # too few non-members to measure 1 % FPR: say what the column is
             lines.append(f"(TPR@1%: {first.tpr_label})")
         return "\n".join(lines)
 
 
-__all__ = ["ACCURACIES", "ATTACK_TABLE_COLUMNS", "SCHEMA_VERSION", "TABLE_COLUMNS", "ExperimentResult", "ModelResult"]
+    def _interval_note(self) -> str:
+        """One line for the fixed-width table: what the rates and AUCs rest on and how wide their 95 %
+        intervals get (the widest half-width over the table), so no number stands without its uncertainty."""
+        parts = []
+        for kind, columns in (("rates", [c for c in TABLE_COLUMNS if c in RATES]),
+                              ("AUCs", [c for c in TABLE_COLUMNS if "auc" in c])):
+            estimates = [e for m in self.models.values() for c in columns
+                         if isinstance(e := getattr(m, c), Estimate) and not math.isnan(e.value) and not math.isnan(e.ci95[0])]
+            if not estimates:
+                continue
+            counts = sorted({e.n for e in estimates})
+            n = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}..{counts[-1]}"
+            half = max(max(e.value - e.ci95[0], e.ci95[1] - e.value) for e in estimates)
+            parts.append(f"{kind} rest on n = {n} samples, 95 % intervals at most +/-{half:.2f}")
+        return f"({'; '.join(parts)}; each interval: result.table(intervals=True) or --json)"
+
+
+__all__ = ["ACCURACIES", "ATTACK_TABLE_COLUMNS", "RATES", "SCHEMA_VERSION", "TABLE_COLUMNS", "ExperimentResult", "ModelResult"]

@@ -339,4 +339,4 @@ def bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 0) -> Es
     return Estimate(value, sum(len(a) for a in arrays), (float(low), float(high)), "bootstrap")
 
 
-__all__ = ["CONFIDENCE", "Estimate", "TprAtFpr", "auc", "bootstrap", "mean", "paired_difference", "proportion", "rate", "tpr_at_fpr"]
+__all__ = ["CONFIDENCE", "Estimate", "TprAtFpr", "auc", "bootstrap", "mean", "paired_difference", "proportion", "rate", "rate_over_seeds", "tpr_at_fpr"]

@@ -99,3 +99,14 @@ def test_clear(tmp_path):
     assert cache.clear() == 2 and cache.load_json("a") is None
     assert cache.load_state("b") is None
     assert not list((tmp_path / "results").iterdir()) and not list((tmp_path / "models").iterdir())
+
+
+def test_a_cache_argument_is_a_flag_a_directory_or_a_cache(tmp_path):
+    from qmu_kit.cache import resolve_cache
+
+    assert resolve_cache(False) is None and resolve_cache(None) is None
+    assert resolve_cache(str(tmp_path)).directory == tmp_path and resolve_cache(tmp_path).directory == tmp_path
+    given = ResultCache(tmp_path)
+    assert resolve_cache(given) is given
+    with pytest.raises(TypeError, match=r"cache=3 is not valid: give True \(the default cache\), False \(none\), a directory or a ResultCache"):
+        resolve_cache(3)

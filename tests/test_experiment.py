@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from qmu_kit.experiment import (
     ExperimentResult,
     run_experiment,
 )
+from qmu_kit.results import RATES, TABLE_COLUMNS
 
 REQUIRED = {
     "acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget", "primary_attack", "attacks",
@@ -166,6 +168,11 @@ def test_result_json_contract(quick_result, tmp_path):
     assert data["models"]["retrained"]["speedup_vs_retrain"] == 1.0 and data["models"]["original"]["speedup_vs_retrain"] is None
     assert ExperimentResult.from_dict(data) == result
     assert "MIA-success" in result.summary() and list(result.table().index) == ["original", "retrained", "ga", "ssd"]
+    # the fixed-width table's numbers are bare; its note says what they rest on and the widest interval
+    rates = [e for m in result.models.values() for c in TABLE_COLUMNS if c in RATES and (e := getattr(m, c)).n]
+    widest = max(max(e.value - e.ci95[0], e.ci95[1] - e.value) for e in rates)
+    note = re.search(r"rates rest on n = (\d+)\.\.(\d+) samples, 95 % intervals at most \+/-(\d\.\d\d)", result.summary())
+    assert note and float(note[3]) == pytest.approx(widest, abs=0.005) and int(note[1]) == min(e.n for e in rates)
     # the TPR@1% column says when it is the TPR at zero false positives (too few non-members for 1 %)
     at_zero = result.models["original"].primary.overall.tpr_at_1pct_fpr.at_zero_false_positives
     assert ("TPR@1%: TPR at zero false positives" in result.summary()) == at_zero
