@@ -33,19 +33,23 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         metavar="S", help="shots per query (1..1000000, default 1000; never exact)")
     parser.add_argument("--engine", default="fast", choices=tuple(e for e in ENGINES if e != "sampler"),
                         help="aer: devices: fast (exact noisy distribution, default) or aer (one circuit per query)")
-    parser.add_argument("--batch", type=_integer("batch_size", 1, MAX_BATCH), default=100, metavar="N",
-                        help=f"circuits per cloud job (1..{MAX_BATCH}, default 100)")
-    parser.add_argument("--yes", action="store_true", help="confirm submission to a cloud device (after the cost preview)")
+    parser.add_argument("--batch", type=_integer("batch_size", 1, MAX_BATCH), default=None, metavar="N",
+                        help=f"circuits per cloud job (1..{MAX_BATCH}; default the provider's: 100 on IBM, 50 on Tianyan)")
+    parser.add_argument("--yes", action="store_true",
+                        help="confirm submission to a cloud device (after the cost preview); credentials come from "
+                             "$QISKIT_IBM_TOKEN or a saved IBM account, and $TIANYAN_LOGIN_KEY, never from a flag")
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``qmu-kit device``; bad input is one ``qmu-kit: error:`` line and exit status 2 (as every
-    command's: :class:`qmu_kit.cli.UsageError`)."""
+    command's: :class:`qmu_kit.cli.UsageError`); cloud jobs that did not finish are one such line naming
+    them and exit status 1 (rerun to resume)."""
     from qmu_kit.cache import atomic_write
     from qmu_kit.cli import UsageError, _cache, config_from_args
     from qmu_kit.devices import run_device_audit
+    from qmu_kit.remote import DeviceJobError
 
     config = config_from_args(args)
     methods = config.methods if args.method is not None else ()  # unlearned models only when asked for
@@ -55,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
                                  progress=not args.quiet and sys.stderr.isatty())
     except ValueError as error:
         raise UsageError(str(error)) from None
+    except DeviceJobError as error:  # not bad input: the device let us down; the journal keeps what finished
+        print(f"qmu-kit: error: {error}", file=sys.stderr)
+        return 1
     print(f"{audit.label} ({audit.engine}), {audit.n_queries} + {audit.n_queries} queries, {audit.shots} shots, "
           f"{audit.seconds:.1f} s")
     print(audit.table().to_string())

@@ -17,6 +17,9 @@ Devices are named by a spec string (:func:`parse_device`):
 * ``ibm:BACKEND`` - IBM Quantum through ``qiskit-ibm-runtime``'s ``SamplerV2`` with your own
   credentials (``ibm:FakeManilaV2`` and friends run the very same code offline, in the runtime's
   local mode); see :mod:`qmu_kit.remote`.
+* ``tianyan:MACHINE`` - a machine of China Telecom's Tianyan cloud (the paper's own device, e.g.
+  ``tianyan:tianyan504``) through ``cqlib`` (``pip install 'qmu-kit[tianyan]'``), with your login
+  key in ``$TIANYAN_LOGIN_KEY``; the circuits go as QCIS in the machine's native gates.
 
 Example:
     >>> from qmu_kit.experiment import ExperimentConfig
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -131,6 +135,8 @@ def parse_device(spec: "str | Device | NoiseSpec | None") -> Device:
         check_choice("fake backend", name, FAKE_BACKENDS)
     elif not name:
         raise ValueError(f"device {spec!r} names no {'backend' if kind == 'ibm' else 'machine'}: give {kind}:NAME")
+    elif kind == "tianyan" and not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ValueError(f"tianyan machine name {name!r} is not valid: letters, digits, '_' and '-' only (e.g. tianyan504)")
     return Device(kind, name)
 
 
@@ -333,8 +339,10 @@ def run_device_audit(
     cache: ResultCache | bool = True,
     progress: bool = False,
     confirm: bool = False,
-    batch_size: int = 100,
+    batch_size: int | None = None,
     runner=None,
+    token: str | None = None,
+    timeout: float | None = None,
 ) -> DeviceAudit:
     """Audit the experiment's original model (and unlearned versions) on a device.
 
@@ -355,8 +363,12 @@ def run_device_audit(
             job journal, so an interrupted audit resumes instead of paying twice.
         confirm: a cloud device (``ibm:``, ``tianyan:``) runs only with ``confirm=True``; without it
             a :class:`~qmu_kit.remote.ConfirmationRequired` error shows the cost preview.
-        batch_size: circuits per cloud job.
+        batch_size: circuits per cloud job (default: the provider's, 100 on IBM, 50 on Tianyan, which
+            takes no more).
         runner: a ready cloud runner (tests use stubs); by default one is made from ``device``.
+        token: the cloud credential (IBM API key, Tianyan login key); by default ``$QISKIT_IBM_TOKEN``
+            or a saved IBM account, ``$TIANYAN_LOGIN_KEY``. Never stored, logged or part of a cache key.
+        timeout: seconds to wait for one cloud job (default: the provider library's).
 
     Returns:
         a :class:`DeviceAudit`.
@@ -373,7 +385,8 @@ def run_device_audit(
         engine = "aer"  # a calibration (wiring, per-qubit errors) has no fast path
     if dev.remote:
         engine = "remote"
-    check_int("batch_size", batch_size, 1, MAX_BATCH)
+    if batch_size is not None:
+        check_int("batch_size", batch_size, 1, MAX_BATCH)
     config = config.resolved().replace(methods=tuple(methods), retrain=True)  # validates the method names
     if dev.kind == "fake" and FAKE_BACKENDS[dev.name] < config.n_qubits:
         raise ValueError(
@@ -402,8 +415,8 @@ def run_device_audit(
         from qmu_kit.remote import RemoteSession
 
         session = RemoteSession(dev, shots=shots, store=store, journal_key=key, confirm=confirm,
-                                batch_size=batch_size, runner=runner, n_qubits=config.n_qubits,
-                                n_circuits=2 * n_queries * (1 + len(config.methods)))
+                                batch_size=batch_size, runner=runner, token=token, n_qubits=config.n_qubits,
+                                n_circuits=2 * n_queries * (1 + len(config.methods)), timeout=timeout)
         session.preflight()  # credentials, qubits, cost preview and confirmation: before any training
 
     data = config.load_data()
