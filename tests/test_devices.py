@@ -213,7 +213,7 @@ def test_ibm_local_mode_confirmation_journal_and_resume(tmp_path):
 class _ResumingRunner(_CountingRunner):
     """As a real service: submitted jobs can be fetched by id; every fetched one has failed."""
 
-    def job(self, job_id):
+    def job(self, job_id, readout=None):
         self.fetched.append(job_id)
         return _Job(None, fail=True)
 
@@ -264,7 +264,7 @@ def test_credentials_never_leak(tmp_path, monkeypatch, capsys, caplog):
         (["--shots", "exact"], "--shots"),
         (["--shots", "0"], "shots=0 is out of range"),
         (["--queries", "5"], "n_queries=5 is out of range"),
-        (["--device", "tianyan:tianyan504", "--yes"], "only ibm: cloud devices are supported so far"),
+        (["--device", "tianyan:a b", "--yes"], "tianyan machine name 'a b' is not valid"),
     ],
 )
 def test_device_cli_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
