@@ -385,16 +385,20 @@ class TianyanRunner(CloudRunner):
         return None if pairs is None else len({q for pair in pairs for q in pair})
 
     def queue_text(self) -> str:
-        """The machine's state from the platform's machine list (the API reports no queue length)."""
+        """The machine's state from the platform's machine list (the API reports no queue length), and
+        whether the circuits will be routed on a coupler map."""
+        pairs = self.coupling()
+        routing = ("no coupler map from the platform (a simulator?): circuits are not routed" if pairs is None
+                   else f"routed on the machine's coupler map ({self.n_qubits} usable qubits)")
+        state = None
         try:
             for row in self.connect().query_quantum_computer_list():
                 if self.name in row:
                     state = next((v for v in row if v in ("running", "calibration", "under maintenance", "off-line")), None)
-                    if state:
-                        return f"machine {state}; queue length not reported"
+                    break
         except Exception:
             pass
-        return "queue length not reported"
+        return f"{'machine ' + state + '; ' if state else ''}queue length not reported; {routing}"
 
     def prepare(self, circuits):
         """Compile to the machine and write QCIS: returns ``[(qcis, readout map), ...]``.

@@ -199,7 +199,8 @@ def _audit(cache_dir, machine, platform, confirm=True, token=TOKEN, **kwargs):
 def test_tianyan_audit_end_to_end_agrees_with_the_kits_sampler(trained):
     platform = _platform()
     with pytest.raises(ConfirmationRequired, match=r"nothing submitted\. Cost preview: tianyan:chipa: up to 40 "
-                       r"circuits x 2000 shots = 80000 shots in batches of 10 .*machine running"):
+                       r"circuits x 2000 shots = 80000 shots in batches of 10 .*machine running; queue length not reported; "
+                       r"routed on the machine's coupler map \(6 usable qubits\)"):
         _audit(trained, "chipa", platform, confirm=False)
     assert platform.submissions == []
     audit = _audit(trained, "chipa", platform)
