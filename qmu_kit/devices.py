@@ -40,7 +40,7 @@ import numpy as np
 
 from qmu_kit import stats
 from qmu_kit._streams import stream_seed
-from qmu_kit._validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_device_shots, check_int
+from qmu_kit._validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_device_shots, check_float, check_int
 from qmu_kit.attacks import Observations
 from qmu_kit.audit import AuditSplit, MembershipAudit
 from qmu_kit.cache import ResultCache, resolve_cache
@@ -387,6 +387,8 @@ def run_device_audit(
         engine = "remote"
     if batch_size is not None:
         check_int("batch_size", batch_size, 1, MAX_BATCH)
+    if timeout is not None:
+        timeout = check_float("timeout", timeout, 0.0, low_inclusive=False)
     config = config.resolved().replace(methods=tuple(methods), retrain=True)  # validates the method names
     if dev.kind == "fake" and FAKE_BACKENDS[dev.name] < config.n_qubits:
         raise ValueError(
