@@ -250,6 +250,7 @@ def to_qcis(circuit) -> tuple[str, list[list[int]]]:
     Qubit ``i`` of the circuit becomes ``Q{i}`` (after :meth:`TianyanRunner.prepare`, ``i`` is the
     machine's own qubit number). Returns the text and the readout map ``[[qubit, clbit], ...]`` of the
     measurements, which :meth:`TianyanRunner.counts` needs to put each measured bit in its place.
+    Rotation angles are written wrapped into [-pi, pi).
 
     Example:
         >>> from qiskit import QuantumCircuit
@@ -280,7 +281,8 @@ def to_qcis(circuit) -> tuple[str, list[list[int]]]:
         elif readout:
             raise ValueError(f"gate {name!r} after a measurement: the kit's circuits measure once, at the end")
         else:
-            params = [repr(float(p)) for p in instruction.operation.params]
+            # Angles wrapped into [-pi, pi): RZ(t + 2 pi) = -RZ(t) differs by a global phase only.
+            params = [repr(float((p + np.pi) % (2 * np.pi) - np.pi)) for p in instruction.operation.params]
             lines.append(" ".join([QCIS_GATES[name], *(f"Q{q}" for q in qubits), *params]))
     lines += [f"M Q{qubit}" for qubit, _ in readout]
     return "\n".join(lines), readout
