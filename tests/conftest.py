@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -15,10 +16,25 @@ def rng():
     return np.random.default_rng(1234)
 
 
+#: The cache ``make test`` gives the whole run (``QMU_KIT_CACHE=build/test-cache``, read here before any
+#: fixture isolates a test): the notebooks under nbval fill it first.
+SHARED_CACHE_DIR = os.environ.get("QMU_KIT_CACHE")
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
     """No test reads or writes the user's real cache."""
     monkeypatch.setenv("QMU_KIT_CACHE", str(tmp_path_factory.mktemp("qmu-cache")))
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory):
+    """The run's shared cache (or one for this session): for end-to-end tests of preset-sized runs that
+    the notebooks also compute. A replay gives the same numbers as a fresh run (same machine, same
+    config: identical numbers, tested in test_experiment), so sharing only saves time."""
+    from qmu_kit.cache import ResultCache
+
+    return ResultCache(SHARED_CACHE_DIR or tmp_path_factory.mktemp("shared-cache"))
 
 
 def write_idx(path: Path, array: np.ndarray, *, compress: bool = False) -> Path:

@@ -2,28 +2,25 @@
 
 import pytest
 
-from qmu_kit.cache import ResultCache
-from qmu_kit.data import prepare_data
-from qmu_kit.experiment import ExperimentConfig, run_experiment
+from qmu_kit.experiment import ExperimentConfig, original_model, run_experiment, train_original
 from qmu_kit.metrics import prediction_distance
-from qmu_kit.training import QNNClassifier, accuracy
+from qmu_kit.training import accuracy
 from qmu_kit.unlearning import GradientAscent, UnlearningTask
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def classroom(tmp_path_factory):
-    return run_experiment(ExperimentConfig(), cache=ResultCache(tmp_path_factory.mktemp("classroom")))
+def classroom(shared_cache):
+    return run_experiment(ExperimentConfig(), cache=shared_cache)  # the notebooks' models, replayed where they ran
 
 
-def test_test_accuracy_of_both_models_at_the_classroom_preset():
+def test_test_accuracy_of_both_models_at_the_classroom_preset(shared_cache):
     config = ExperimentConfig()
     for model, floor in (("hybrid", 0.90), ("basic", 0.80)):
-        training = config.replace(model=model).training()
-        data = prepare_data("digits", model=model, n_qubits=6, n_train=config.n_train, n_test=config.n_test)
-        clf = QNNClassifier(model, 6, training["depth"], epochs=training["epochs"], seed=0).fit(data.x_train, data.y_train)
-        assert clf.score(data.x_test, data.y_test) >= floor, model
+        sized = config.replace(model=model)
+        data = sized.load_data()
+        assert original_model(sized, shared_cache).score(data.x_test, data.y_test) >= floor, model
 
 
 def test_the_original_model_leaks(classroom):
@@ -62,13 +59,11 @@ def test_unlearning_moves_toward_the_retrained_model_and_keeps_retain_accuracy(c
     assert unlearned.distance_to_retrained < original.distance_to_retrained
 
 
-def test_papers_ga_settings_do_not_forget_on_digits(classroom):
+def test_papers_ga_settings_do_not_forget_on_digits(classroom, shared_cache):
     """The docstring's claim behind the tuned GA defaults."""
     config = classroom.config
-    data = prepare_data("digits", model="hybrid", n_qubits=6, n_train=config.n_train, n_test=config.n_test, seed=0)
-    from qmu_kit.experiment import train_original
-
-    original = train_original(config, data, cache=None)
+    data = config.load_data()
+    original = train_original(config, data, shared_cache)
     task = UnlearningTask.from_data(data, original)
     model, _ = GradientAscent(**GradientAscent.PAPER).unlearn(original, task)
     assert accuracy(model.module_, task.x_forget, task.y_forget) > 0.8

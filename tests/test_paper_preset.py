@@ -70,12 +70,18 @@ def _fast_copy(name: str, directory: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def fast_paper_cache(tmp_path_factory):
+    """One cache for the fast variant's notebooks: they train the same tiny paper-preset models, once."""
+    return str(tmp_path_factory.mktemp("fast-paper-cache"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SERIES)
-def test_notebook_runs_on_embedded_mnist_at_the_paper_preset(name, tmp_path, monkeypatch):
+def test_notebook_runs_on_embedded_mnist_at_the_paper_preset(name, tmp_path, monkeypatch, fast_paper_cache):
     import papermill
 
-    monkeypatch.setenv("QMU_KIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("QMU_KIT_CACHE", fast_paper_cache)
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     parameters = {"preset": "paper"} if any(
         "preset" in cell.source for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])) else {}
