@@ -276,6 +276,8 @@ class DeviceAudit(Mapping):
         """MIA success, control and AUC per model with 95 % error bars; returns the figure."""
         import matplotlib.pyplot as plt
 
+        from qmu_kit.plots import error_bars
+
         if ax is None:
             figure, ax = plt.subplots(figsize=(7, 3.2))
             plt.close(figure)
@@ -287,8 +289,7 @@ class DeviceAudit(Mapping):
         for i, key in enumerate(keys):
             est = [m.metrics[attack][key] for m in models]
             values = np.array([e.value for e in est])
-            errors = np.array([[e.value - e.ci95[0], e.ci95[1] - e.value] for e in est]).T
-            ax.bar(np.arange(len(names)) + (i - 1) * width, values, width, yerr=errors, capsize=3, label=key)
+            ax.bar(np.arange(len(names)) + (i - 1) * width, values, width, yerr=error_bars(est), capsize=3, label=key)
         ax.set(xticks=range(len(names)), xticklabels=names, ylim=(0, 1.05), ylabel="fraction / AUC",
                title=f"{self.label}: {self.n_queries} + {self.n_queries} queries, {self.shots} shots")
         ax.legend(fontsize=8)

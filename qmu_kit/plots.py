@@ -240,6 +240,19 @@ class LeakageFigure:
         return self.fig
 
 
+def error_bars(estimates) -> np.ndarray:
+    """Matplotlib's ``yerr`` (2 x n: below, above) for :class:`~qmu_kit.stats.Estimate` s; 0 where an
+    estimate has no interval (one seed), so the bar is drawn without one rather than not at all.
+
+    Example:
+        >>> from qmu_kit.stats import Estimate
+        >>> error_bars([Estimate(0.5, 10, (0.2, 0.8)), Estimate(0.7, 1, (float("nan"), float("nan")))]).round(2).tolist()
+        [[0.3, 0.0], [0.3, 0.0]]
+    """
+    spans = [(e.value - e.ci95[0], e.ci95[1] - e.value) for e in estimates]
+    return np.nan_to_num(np.array(spans, dtype=float).T.reshape(2, len(spans)), nan=0.0)
+
+
 #: Bars of the unlearning figure: (field, label).
 UNLEARNING_BARS = (
     ("acc_train_forget", "forget-set\naccuracy"),
@@ -265,12 +278,14 @@ class UnlearningFigure:
         width = 0.26
         x = np.arange(len(UNLEARNING_BARS))
         for i, name in enumerate(names):
-            values = [models[name].value(field) for field, _ in UNLEARNING_BARS]
-            bars = ax.bar(x + (i - 1) * width, values, width, color=model_colour(name), label=model_label(name))
+            estimates = [getattr(models[name], field) for field, _ in UNLEARNING_BARS]
+            bars = ax.bar(x + (i - 1) * width, [e.value for e in estimates], width, yerr=error_bars(estimates),
+                          capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.3"}, color=model_colour(name),
+                          label=model_label(name))
             ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
         ax.set_xticks(x, [label for _, label in UNLEARNING_BARS], fontsize=8)
         ax.set(ylim=(0, 1.3), ylabel="fraction")
-        ax.set_title(f"{model_label(method)}: target = the retrained model, not 0", fontsize=10)
+        ax.set_title(f"{model_label(method)}: target = the retrained model, not 0 (bars: 95 % intervals)", fontsize=10)
         ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
         draw_roc(self.ax_roc, models, attack, "forget")
         return self.fig
@@ -376,14 +391,16 @@ def privacy_utility_figure(summary, labelled=(10, 30, 100, "exact")) -> Figure:
         summary: :func:`qmu_kit.metrics.seed_summary` over ``"shots"`` of ``loss_auc`` and ``acc_test_retain``.
         labelled: the shot counts whose points get a label (the others crowd near exact).
     """
-    means = summary["mean"]
+    means, low, high = summary["mean"], summary["low"], summary["high"]
     fig, (ax,) = new_figure(5.5, 4)
-    ax.plot(means["acc_test_retain"], means["loss_auc"], marker="o")
+    x, y = means["acc_test_retain"], means["loss_auc"]
+    ax.errorbar(x, y, xerr=np.nan_to_num([x - low["acc_test_retain"], high["acc_test_retain"] - x]),
+                yerr=np.nan_to_num([y - low["loss_auc"], high["loss_auc"] - y]), marker="o", capsize=2, elinewidth=0.8)
     for shots, row in means.iterrows():
         if shots in labelled:
             ax.annotate("exact" if shots == "exact" else f"{shots} shots", (row["acc_test_retain"], row["loss_auc"]),
                         fontsize=8, xytext=(4, -10), textcoords="offset points")
     ax.axhline(0.5, color="0.6", ls=":")
-    ax.set(xlabel="test accuracy (utility)", ylabel="loss-attack AUC (leakage)", title="shots as a dial")
+    ax.set(xlabel="test accuracy (utility)", ylabel="loss-attack AUC (leakage)", title="shots as a dial (95 % intervals over seeds)")
     return fig
 

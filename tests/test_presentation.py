@@ -59,6 +59,13 @@ def test_result_figures(result):
     assert leak.axes[0].get_xscale() == "log" and leak.axes[0].get_yscale() == "log"
     unlearn = plots.UnlearningFigure().draw(result, "ssd", "mlp")
     assert [t.get_text() for t in unlearn.axes[0].get_legend().get_texts()] == ["original", "SSD", "retrained (gold standard)"]
+    # every bar carries its 95 % interval: the error bar's ends are the estimate's bounds
+    from matplotlib.container import BarContainer
+
+    bars = next(c for c in unlearn.axes[0].containers if isinstance(c, BarContainer))  # the original's bars
+    ends = bars.errorbar.lines[2][0].get_segments()[0][:, 1]
+    estimate = result.models["original"].acc_train_forget
+    assert bars.errorbar is not None and ends == pytest.approx(estimate.ci95)
     figure, (ax,) = plots.new_figure()
     plots.draw_attack_rocs(ax, result.models["original"])
     assert len(ax.get_lines()) == 3  # two attacks and the diagonal
@@ -168,7 +175,8 @@ def test_seed_summary_and_the_shots_figures():
     leak_summary = seed_summary(leak, "shots", ["loss_auc", "mia_auc_overall", "mia_success_forget",
                                                 "mia_flag_rate_forget_nonmembers", "acc_test_retain"])
     assert len(plots.leakage_vs_shots_figure(leak_summary).axes[0].get_lines()) == 2
-    assert len(plots.privacy_utility_figure(leak_summary).axes[0].texts) == 2  # 10 shots and exact
+    dial = plots.privacy_utility_figure(leak_summary).axes[0]
+    assert len(dial.texts) == 2 and len(dial.containers) == 1  # 10 shots and exact labelled; one series with error bars
     assert plots.shots_axis_values([10, "exact", 100, None]).tolist() == [10, 1000, 100, 1000]
 
 
