@@ -234,7 +234,8 @@ class LogitsModule(nn.Module):
 
 def pennylane_shots(qnode, shots: int | None, seed: int | None = None):
     """``qnode`` run with ``shots`` through PennyLane's own mechanism (``qml.set_shots``; ``None``:
-    analytic), on a copy of its device created with ``seed`` so the samples are reproducible.
+    analytic), on a copy of its device created with ``seed`` so the samples are reproducible, and
+    differentiated by the parameter-shift rule where it asked for backpropagation or adjoint.
 
     Example:
         >>> import pennylane as qml
@@ -256,7 +257,10 @@ def pennylane_shots(qnode, shots: int | None, seed: int | None = None):
             raise ValueError(
                 f"cannot re-create the PennyLane device {device.name!r} with a seed for shots={shots}: {error}"
             ) from error
-        qnode = qnode.update(device=seeded)
+        # Backpropagation and adjoint differentiation need exact states; a device that samples is
+        # differentiated with the parameter-shift rule (as the kit's own sampler is).
+        exact_only = qnode.diff_method in ("backprop", "adjoint")
+        qnode = qnode.update(device=seeded, **({"diff_method": "parameter-shift"} if exact_only else {}))
     return qml.set_shots(qnode, shots=shots)
 
 
