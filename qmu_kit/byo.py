@@ -218,7 +218,7 @@ class LogitsModule(nn.Module):
         try:
             for layer, qnode in saved:
                 seed = None if shots is None else int(readout.rng.integers(2**31))
-                layer.qnode = pennylane_shots(qnode, shots, seed)
+                layer.qnode = pennylane_shots(qnode, shots, seed, gradients=torch.is_grad_enabled())
             for layer in kit_layers:
                 layer.default_readout = readout
             yield
@@ -232,10 +232,16 @@ class LogitsModule(nn.Module):
         return f"n_classes={self.n_classes}"
 
 
-def pennylane_shots(qnode, shots: int | None, seed: int | None = None):
+def pennylane_shots(qnode, shots: int | None, seed: int | None = None, gradients: bool = False):
     """``qnode`` run with ``shots`` through PennyLane's own mechanism (``qml.set_shots``; ``None``:
     analytic), on a copy of its device created with ``seed`` so the samples are reproducible, and
     differentiated by the parameter-shift rule where it asked for backpropagation or adjoint.
+
+    With ``gradients=True`` (a pass that will be differentiated) a batch of inputs is expanded into
+    one circuit per input (``qml.transforms.broadcast_expand``): PennyLane's parameter-shift rule
+    does not differentiate a broadcast circuit with respect to its broadcast (input) parameters, which
+    a model with a trainable layer before the circuit needs. This costs one tape per input: training
+    or unlearning a PennyLane model under shots is far slower than exactly.
 
     Example:
         >>> import pennylane as qml
@@ -261,7 +267,8 @@ def pennylane_shots(qnode, shots: int | None, seed: int | None = None):
         # differentiated with the parameter-shift rule (as the kit's own sampler is).
         exact_only = qnode.diff_method in ("backprop", "adjoint")
         qnode = qnode.update(device=seeded, **({"diff_method": "parameter-shift"} if exact_only else {}))
-    return qml.set_shots(qnode, shots=shots)
+    qnode = qml.set_shots(qnode, shots=shots)
+    return qml.transforms.broadcast_expand(qnode) if shots is not None and gradients else qnode
 
 
 class TorchClassifier:
