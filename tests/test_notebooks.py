@@ -144,7 +144,7 @@ def _check_06(m):
 
 def _check_08(m):
     v = {key: _value(value) for key, value in m.items()}
-    assert (v["method"], v["shots"], v["depth"]) == ("rga", 300, 3)
+    assert (v["method"], v["shots"], v["depth"]) == ("rga", None, 2)
     assert v["train_accuracy"] > v["test_accuracy"]  # the small training set is overfitted
     assert v["acc_train_forget"] <= 0.2 + v["retrained_acc_train_forget"]
     assert 0 <= v["auc_overall_loss"] <= 1 and 0 <= v["auc_overall_loss_100_shots"] <= 1
@@ -158,7 +158,8 @@ RERUNS = {
     "04_shots_privacy_and_stability": ({"n_seeds": 2}, _check_04),
     "05_noisy_devices": ({"shots": 500, "n_queries": 60}, _check_05),
     "06_did_it_really_forget": ({"method": "rga", "shots": 100, "models": 4}, _check_06),
-    "08_bring_your_own_qnn": ({"method": "rga", "shots": 300}, _check_08),
+    # exact: under shots every unlearning gradient is PennyLane's parameter shift circuit by circuit (minutes)
+    "08_bring_your_own_qnn": ({"method": "rga", "depth": 2}, _check_08),
 }
 
 
