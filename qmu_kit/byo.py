@@ -506,6 +506,12 @@ def audit(
     if isinstance(model, TorchClassifier):
         classifier = model
         classifier._check_fitted()
+        given = [name for name, value in (("build", build), ("train_fn", train_fn), ("training", training)) if value is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} belong(s) to the TorchClassifier itself, which has its recipe: pass "
+                             "them to TorchClassifier(...), or pass the torch module to audit")
+        if n_classes is not None and n_classes != classifier.n_classes:
+            raise ValueError(f"n_classes={n_classes!r} does not match the classifier's {classifier.n_classes} classes")
     else:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module or a TorchClassifier, got a {type(model).__name__}")
