@@ -40,7 +40,6 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-import numbers
 import sys
 import time
 from collections.abc import Callable, Sequence

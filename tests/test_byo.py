@@ -194,6 +194,11 @@ def test_a_model_without_a_recipe_is_audited_without_retraining(rng):
     result = audit(net, (x[:30], y[:30]), (x[30:], y[30:]), forget="class:0", attacks=("loss",), methods=("ga",))
     assert list(result.models) == ["original", "ga"] and result.models["ga"].distance_to_retrained is None
     assert result.models["ga"].speedup_vs_retrain is None
+    bars = result.plot().axes[0]  # original and GA side by side (no retrained model to draw)
+    assert "target = the retrained model" in bars.get_title() and len(bars.get_legend().get_texts()) == 2
+    alone = audit(net, (x[:30], y[:30]), (x[30:], y[30:]), forget="class:0", attacks=("loss", "entropy"))
+    assert list(alone.models) == ["original"]
+    assert alone.plot().axes[1].get_title() == "loss of members vs non-members"  # nothing unlearned: the leakage figure
 
 
 def data(n=20, features=4, classes=3):
@@ -222,6 +227,8 @@ BAD = [
      "model must be a torch.nn.Module or a TorchClassifier, got a function"),
     ("shots-without-quantum", lambda: TorchClassifier.from_module(nn.Linear(4, 3), 3).predict_proba(data()[0], shots=10),
      "shots=10 applies to quantum layers, and this model has none"),
+    ("recipe-beside-classifier", lambda: audit(TorchClassifier.from_module(nn.Linear(4, 3), 3), data(), data(), train_fn=memorizing_mlp),
+     "train_fn belong(s) to the TorchClassifier itself"),
     ("unknown-method", lambda: audit(nn.Linear(4, 3), data(), data(), methods=("erase",)),
      "unknown unlearning method 'erase'"),
 ]
