@@ -14,6 +14,7 @@ import gzip
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qmu_kit.cache import ResultCache
