@@ -653,15 +653,18 @@ def _unlearn(config, original, task, store, bar):
     return models, reports
 
 
-def _model_result(config, data, name, model, observed, outcomes, report, retrained_report, distance) -> ModelResult:
-    """Stage: one model's typed result from what the audit observed."""
+def _model_result(primary_attack, data, name, model, observed, outcomes, report, retrained_report, distance) -> ModelResult:
+    """Stage: one model's typed result from what the audit observed (also :func:`qmu_kit.byo.audit`'s)."""
     members, nonmembers = observed
     if report is None:  # the original model: its cost is its training
         seconds, evaluations = model.history_[-1]["seconds"], model.history_[-1]["circuit_evaluations"]
         speedup, details = None, {"history": model.history_, "n_params": model.n_params_}
     else:
         seconds, evaluations = report.seconds, report.circuit_evaluations
-        speedup = report.speedup_over(retrained_report)["seconds"] if name != "retrained" else 1.0
+        if name == "retrained":
+            speedup = 1.0
+        else:  # no retrained model to compare with (retrain=False, or a bring-your-own model without a training function)
+            speedup = report.speedup_over(retrained_report)["seconds"] if retrained_report is not None else None
         details = report.to_dict()
     member_losses = loss_signal(members.probs, members.labels)
     nonmember_losses = loss_signal(nonmembers.probs, nonmembers.labels)
@@ -671,7 +674,7 @@ def _model_result(config, data, name, model, observed, outcomes, report, retrain
         acc_test_retain=accuracy(nonmembers.probs[data.retain_test], data.y_test[data.retain_test]),
         acc_test_forget=accuracy(nonmembers.probs[data.forget_test], data.y_test[data.forget_test]),
         attacks=dict(outcomes),
-        primary_attack=config.primary_attack,
+        primary_attack=primary_attack,
         seconds=float(seconds),
         circuit_evaluations=int(evaluations),
         speedup_vs_retrain=speedup,
@@ -740,7 +743,7 @@ def run_experiment(
         for name, model in models.items():
             seen = observed.get(name) or observe(model, name)
             distance = prediction_distance(exact_forget[name], exact_forget["retrained"]) if "retrained" in exact_forget else None
-            results[name] = _model_result(config, data, name, model, seen, audit.evaluate(*seen), reports.get(name),
+            results[name] = _model_result(config.primary_attack, data, name, model, seen, audit.evaluate(*seen), reports.get(name),
                                           reports.get("retrained"), distance)
         bar.step("audit")
     finally:

@@ -52,6 +52,9 @@ class QuantumLayer(nn.Module):
         self.backend = check_choice("backend", backend, BACKENDS)
         self.weights = nn.Parameter(torch.empty(self.spec.weight_shape, dtype=DTYPE))
         self.circuit_evaluations = 0
+        #: The readout used when ``forward`` is called without one: a model built around this layer
+        #: whose ``forward`` takes no readout is read out through it (see :mod:`qmu_kit.byo`).
+        self.default_readout = None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -59,7 +62,7 @@ class QuantumLayer(nn.Module):
 
     def forward(self, features: torch.Tensor, readout=None) -> torch.Tensor:
         states = normalize_states(features.to(DTYPE))
-        readout = readout if readout is not None else ExactReadout()
+        readout = readout if readout is not None else self.default_readout or ExactReadout()
         out = readout.expvals(self.spec, states, self.weights, SIMULATORS[self.backend])
         gradient = torch.is_grad_enabled() and self.weights.requires_grad
         self.circuit_evaluations += len(states) * (1 + (2 * self.spec.n_params if gradient else 0))
@@ -130,8 +133,17 @@ def build_model(
 
 
 def quantum_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The circuit angles (the quantum layer's weights)."""
+    """The circuit angles (the quantum layer's weights; a module that defines ``quantum_parameters()``,
+    such as :class:`qmu_kit.byo.LogitsModule`, names its own)."""
+    if callable(getattr(model, "quantum_parameters", None)):
+        return list(model.quantum_parameters())
     return [model.quantum.weights]
+
+
+def circuit_counter(model: nn.Module):
+    """The object whose ``circuit_evaluations`` counts the model's device-equivalent circuit executions:
+    the kit models' quantum layer, or a module that counts its own (:class:`qmu_kit.byo.LogitsModule`)."""
+    return model if hasattr(model, "circuit_evaluations") else model.quantum
 
 
 def classical_parameters(model: nn.Module) -> list[nn.Parameter]:

@@ -270,8 +270,9 @@ class UnlearningFigure:
         self.fig, (self.ax_bars, self.ax_roc) = new_figure(width, height, ncols=2)
 
     def draw(self, result, method: str, attack: str = "mlp") -> Figure:
-        """``result``: an :class:`~qmu_kit.results.ExperimentResult` that ran ``method``."""
-        names = ["original", method, "retrained"]
+        """``result``: an :class:`~qmu_kit.results.ExperimentResult` (or a :class:`~qmu_kit.results.AuditResult`)
+        that ran ``method``; without a retrained model, only the original and ``method`` are drawn."""
+        names = [name for name in ("original", method, "retrained") if name in result.models]
         models = {name: result.models[name] for name in names}
         ax = self.ax_bars
         ax.clear()

@@ -213,8 +213,96 @@ class ModelResult:
         )
 
 
+class ModelTables:
+    """Tables shared by every result holding ``models`` (name -> :class:`ModelResult`): an experiment's
+    (:class:`ExperimentResult`) and a bring-your-own model's audit (:class:`AuditResult`)."""
+
+    models: dict[str, ModelResult]
+
+    def table(self, columns: list[str] | None = None, intervals: bool = False):
+        """Numbers per model as a pandas DataFrame (default: the columns of :data:`TABLE_COLUMNS`).
+
+        Args:
+            columns: which numbers.
+            intervals: cells are the :class:`~qmu_kit.stats.Estimate` s themselves (printed as
+                ``value [low, high] (n=N)``) where there is one, instead of plain floats.
+        """
+        import pandas as pd
+
+        columns = list(columns or TABLE_COLUMNS)
+        if intervals:
+            cells = {name: {c: getattr(model, c) for c in columns} for name, model in self.models.items()}
+            return pd.DataFrame(cells).T[columns]
+        frame = pd.DataFrame({name: {c: model.value(c) for c in columns} for name, model in self.models.items()}).T
+        return frame[columns].astype(float)
+
+    def attack_table(self, model: str = "original", intervals: bool = False):
+        """Every attack against one model: MIA success, its control, AUC and TPR (a DataFrame).
+
+        Each row reads the model's headline properties with that attack as the primary one (see
+        :data:`ATTACK_TABLE_COLUMNS`). The TPR columns are on the retain comparison; where its
+        non-members cannot measure the target FPR, the value is the TPR at zero false positives (see
+        :meth:`ModelResult.tpr_label`).
+
+        Args:
+            intervals: cells are the :class:`~qmu_kit.stats.Estimate` s (``value [low, high] (n=N)``)
+                instead of plain floats.
+        """
+        import pandas as pd
+
+        result = self.models[model]
+        rows = {}
+        for attack in result.attacks:
+            view = replace(result, primary_attack=attack)
+            rows[attack] = {label: getattr(view, column) if intervals else view.value(column)
+                            for column, label in ATTACK_TABLE_COLUMNS.items()}
+        return pd.DataFrame(rows).T
+
+    def summary(self) -> str:
+        """A readable fixed-width table (what ``qmu-kit run`` prints)."""
+        header = f"{'model':<10}" + "".join(f"{label:>{width}}" for label, width in TABLE_COLUMNS.values())
+        lines = [header, "-" * len(header)]
+        for name, model in self.models.items():
+            cells = []
+            for column, (_, width) in TABLE_COLUMNS.items():
+                value = model.value(column)
+                if value is None or math.isnan(value):
+                    text = "-"
+                elif column == "circuit_evaluations":
+                    text = f"{value:.2e}"
+                elif column == "seconds":
+                    text = f"{value:.1f}"
+                elif column == "speedup_vs_retrain":
+                    text = f"{value:.1f}x"
+                else:
+                    text = f"{value:.2f}"
+                cells.append(f"{text:>{width}}")
+            lines.append(f"{name:<10}" + "".join(cells))
+        first = next(iter(self.models.values()))
+        lines.append(self._interval_note())
+        if first.tpr_label != "TPR at 1 % FPR":  # too few non-members to measure 1 % FPR: say what the column is
+            lines.append(f"(TPR@1%: {first.tpr_label})")
+        return "\n".join(lines)
+
+    def _interval_note(self) -> str:
+        """One line for the fixed-width table: what the rates and AUCs rest on and how wide their 95 %
+        intervals get (the widest half-width over the table), so no number stands without its uncertainty."""
+        parts = []
+        for kind, columns in (("rates", [c for c in TABLE_COLUMNS if c in RATES]),
+                              ("AUCs", [c for c in TABLE_COLUMNS if "auc" in c])):
+            estimates = [e for m in self.models.values() for c in columns
+                         if isinstance(e := getattr(m, c), Estimate) and not math.isnan(e.value) and not math.isnan(e.ci95[0])]
+            if not estimates:
+                continue
+            counts = sorted({e.n for e in estimates})
+            n = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}..{counts[-1]}"
+            half = max(max(e.value - e.ci95[0], e.ci95[1] - e.value) for e in estimates)
+            parts.append(f"{kind} rest on n = {n} samples, 95 % intervals at most +/-{half:.2f}")
+        return f"({'; '.join(parts)}; each interval: result.table(intervals=True) or --json)"
+
+
 @dataclass(frozen=True)
-class ExperimentResult:
+class ExperimentResult(ModelTables):
     """An experiment's numbers: its config, the versions that produced them and one :class:`ModelResult`
     per model (``original``, ``retrained`` unless ``retrain=False``, then each method in config order)."""
 
@@ -262,45 +350,6 @@ class ExperimentResult:
         atomic_write(path, lambda file: file.write(payload))
         return path
 
-    def table(self, columns: list[str] | None = None, intervals: bool = False):
-        """Numbers per model as a pandas DataFrame (default: the columns of :data:`TABLE_COLUMNS`).
-
-        Args:
-            columns: which numbers.
-            intervals: cells are the :class:`~qmu_kit.stats.Estimate` s themselves (printed as
-                ``value [low, high] (n=N)``) where there is one, instead of plain floats.
-        """
-        import pandas as pd
-
-        columns = list(columns or TABLE_COLUMNS)
-        if intervals:
-            cells = {name: {c: getattr(model, c) for c in columns} for name, model in self.models.items()}
-            return pd.DataFrame(cells).T[columns]
-        frame = pd.DataFrame({name: {c: model.value(c) for c in columns} for name, model in self.models.items()}).T
-        return frame[columns].astype(float)
-
-    def attack_table(self, model: str = "original", intervals: bool = False):
-        """Every attack against one model: MIA success, its control, AUC and TPR (a DataFrame).
-
-        Each row reads the model's headline properties with that attack as the primary one (see
-        :data:`ATTACK_TABLE_COLUMNS`). The TPR columns are on the retain comparison; where its
-        non-members cannot measure the target FPR, the value is the TPR at zero false positives (see
-        :meth:`ModelResult.tpr_label`).
-
-        Args:
-            intervals: cells are the :class:`~qmu_kit.stats.Estimate` s (``value [low, high] (n=N)``)
-                instead of plain floats.
-        """
-        import pandas as pd
-
-        result = self.models[model]
-        rows = {}
-        for attack in result.attacks:
-            view = replace(result, primary_attack=attack)
-            rows[attack] = {label: getattr(view, column) if intervals else view.value(column)
-                            for column, label in ATTACK_TABLE_COLUMNS.items()}
-        return pd.DataFrame(rows).T
-
     def plot(self, method: str | None = None, attack: str | None = None):
         """Original, one unlearned and the retrained model side by side (bars and forget-set ROC).
 
@@ -313,48 +362,45 @@ class ExperimentResult:
         method = method or self.config.methods[0]
         return UnlearningFigure().draw(self, method, attack or self.config.primary_attack)
 
-    def summary(self) -> str:
-        """A readable fixed-width table (what ``qmu-kit run`` prints)."""
-        header = f"{'model':<10}" + "".join(f"{label:>{width}}" for label, width in TABLE_COLUMNS.values())
-        lines = [header, "-" * len(header)]
-        for name, model in self.models.items():
-            cells = []
-            for column, (_, width) in TABLE_COLUMNS.items():
-                value = model.value(column)
-                if value is None or math.isnan(value):
-                    text = "-"
-                elif column == "circuit_evaluations":
-                    text = f"{value:.2e}"
-                elif column == "seconds":
-                    text = f"{value:.1f}"
-                elif column == "speedup_vs_retrain":
-                    text = f"{value:.1f}x"
-                else:
-                    text = f"{value:.2f}"
-                cells.append(f"{text:>{width}}")
-            lines.append(f"{name:<10}" + "".join(cells))
-        first = next(iter(self.models.values()))
-        lines.append(self._interval_note())
-        if first.tpr_label != "TPR at 1 % FPR":  # too few non-members to measure 1 % FPR: say what the column is
-            lines.append(f"(TPR@1%: {first.tpr_label})")
-        return "\n".join(lines)
+
+@dataclass(frozen=True)
+class AuditResult(ModelTables):
+    """The audit of a bring-your-own model (:func:`qmu_kit.byo.audit`): the same per-model results,
+    tables and figures as an experiment, without an :class:`~qmu_kit.experiment.ExperimentConfig`.
+
+    Attributes:
+        models: ``"original"``, ``"retrained"`` when a training function was given, then each
+            unlearning method, each a :class:`ModelResult`.
+        primary_attack: the attack behind the headline ``mia_*`` numbers.
+        setup: what ran, JSON-ready: attacks, forget set, shots, seed, sample counts.
+        versions: package versions (:func:`qmu_kit.experiment.versions`).
+    """
+
+    models: dict[str, ModelResult]
+    primary_attack: str
+    setup: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    def plot(self, method: str | None = None, attack: str | None = None):
+        """The original model's leakage (every attack's ROC and its losses) when nothing was unlearned;
+        else the original, ``method`` (default: the first one run) and the retrained model side by side."""
+        from qmu_kit.plots import UnlearningFigure, model_figure
+
+        methods = [name for name in self.models if name not in ("original", "retrained")]
+        if method is None and not methods:
+            return model_figure(self.models["original"], attack)
+        return UnlearningFigure().draw(self, method or methods[0], attack or self.primary_attack)
+
+    def to_dict(self) -> dict:
+        return {"primary_attack": self.primary_attack, "setup": dict(self.setup), "versions": dict(self.versions),
+                "models": {name: model.to_dict() for name, model in self.models.items()}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "AuditResult":
+        """Read the JSON of :meth:`to_dict`."""
+        models = {name: ModelResult.from_dict(model) for name, model in data["models"].items()}
+        return cls(models, data["primary_attack"], dict(data.get("setup", {})), dict(data.get("versions", {})))
 
 
-    def _interval_note(self) -> str:
-        """One line for the fixed-width table: what the rates and AUCs rest on and how wide their 95 %
-        intervals get (the widest half-width over the table), so no number stands without its uncertainty."""
-        parts = []
-        for kind, columns in (("rates", [c for c in TABLE_COLUMNS if c in RATES]),
-                              ("AUCs", [c for c in TABLE_COLUMNS if "auc" in c])):
-            estimates = [e for m in self.models.values() for c in columns
-                         if isinstance(e := getattr(m, c), Estimate) and not math.isnan(e.value) and not math.isnan(e.ci95[0])]
-            if not estimates:
-                continue
-            counts = sorted({e.n for e in estimates})
-            n = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}..{counts[-1]}"
-            half = max(max(e.value - e.ci95[0], e.ci95[1] - e.value) for e in estimates)
-            parts.append(f"{kind} rest on n = {n} samples, 95 % intervals at most +/-{half:.2f}")
-        return f"({'; '.join(parts)}; each interval: result.table(intervals=True) or --json)"
-
-
-__all__ = ["ACCURACIES", "ATTACK_TABLE_COLUMNS", "RATES", "SCHEMA_VERSION", "TABLE_COLUMNS", "ExperimentResult", "ModelResult"]
+__all__ = ["ACCURACIES", "ATTACK_TABLE_COLUMNS", "RATES", "SCHEMA_VERSION", "TABLE_COLUMNS", "AuditResult", "ExperimentResult",
+           "ModelResult", "ModelTables"]

@@ -22,7 +22,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
 from qmu_kit._validation import check_choice, check_float, check_int
-from qmu_kit.models import BACKENDS, DTYPE, MODEL_CLASSES, build_model, parameter_counts
+from qmu_kit.models import BACKENDS, DTYPE, MODEL_CLASSES, build_model, circuit_counter, parameter_counts
 from qmu_kit.readout import make_readout
 from qmu_kit.stats import Estimate, proportion
 
@@ -144,7 +144,7 @@ def train(
     optimizer = config.make_optimizer(list(params) if params is not None else list(module.parameters()))
     loss_fn = nn.CrossEntropyLoss()
     history: list[dict] = []
-    counter = module.quantum  # counts device-equivalent circuit executions
+    counter = circuit_counter(module)  # counts device-equivalent circuit executions
     start, start_evaluations = time.perf_counter(), counter.circuit_evaluations
     monitoring_seconds = monitoring_evaluations = 0  # validation passes watch training; they are not its cost
     bar = tqdm(range(config.epochs), desc=description, disable=not progress, leave=False)
@@ -341,3 +341,13 @@ class QNNClassifier(ClassifierMixin, BaseEstimator):
     def copy(self) -> "QNNClassifier":
         """An independent deep copy (e.g. to unlearn without touching the original)."""
         return copy.deepcopy(self)
+
+    def unfitted_twin(self, progress: bool = False) -> "QNNClassifier":
+        """An unfitted classifier with this one's settings and class count (what retraining fits)."""
+        self._check_fitted()
+        return QNNClassifier(**{**self.get_params(), "n_classes": self.n_classes_, "progress": progress})
+
+    def training_steps(self, n_samples: int) -> int:
+        """Optimizer steps a fit on ``n_samples`` samples takes with this classifier's recipe."""
+        config = self.training_config()
+        return config.epochs * -(-n_samples // config.batch_size)

@@ -47,7 +47,7 @@ from torch import nn
 
 from qmu_kit._validation import check_choice, check_float, check_int
 from qmu_kit.data import PreparedData
-from qmu_kit.models import classical_parameters, quantum_parameters
+from qmu_kit.models import circuit_counter, classical_parameters, quantum_parameters
 from qmu_kit.readout import ExactReadout
 from qmu_kit.registry import Registry
 from qmu_kit.training import QNNClassifier, accuracy, as_tensor, train
@@ -218,7 +218,7 @@ class UnlearningMethod:
         model = original.copy()
         parameters = selected_parameters(model.module_, params)
         readout = readout if readout is not None else ExactReadout()
-        before = model.module_.quantum.circuit_evaluations
+        before = circuit_counter(model.module_).circuit_evaluations
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -227,7 +227,7 @@ class UnlearningMethod:
         report = UnlearningReport(
             method=self.name,
             seconds=time.perf_counter() - start,
-            circuit_evaluations=model.module_.quantum.circuit_evaluations - before,
+            circuit_evaluations=circuit_counter(model.module_).circuit_evaluations - before,
             options=self.options(),
             defaults=self.defaults_provenance(),
             **details,
@@ -596,17 +596,14 @@ class Retrain(UnlearningMethod):
     gold_standard = True
 
     def unlearn(self, original, task, *, readout=None, params="all", seed=0, progress=False):
-        original._check_fitted()
-        fresh = QNNClassifier(**{**original.get_params(), "n_classes": original.n_classes_, "progress": progress})
+        fresh = original.unfitted_twin(progress=progress)
         start = time.perf_counter()
         fresh.fit(task.x_retain, task.y_retain)
-        config = fresh.training_config_
-        steps = config.epochs * -(-len(task.y_retain) // config.batch_size)
         report = UnlearningReport(
             method=self.name,
             seconds=time.perf_counter() - start,
             circuit_evaluations=fresh.history_[-1]["circuit_evaluations"],
-            steps=steps,
+            steps=fresh.training_steps(len(task.y_retain)),
             options={},
         )
         return fresh, report

@@ -14,6 +14,7 @@ import gzip
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qmu_kit.cache import ResultCache
@@ -49,6 +50,26 @@ def mnist(kind: str):
     return make
 
 
+def _features(n: int) -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32)
+
+
+def _linear(inputs: int, outputs: int):
+    import torch
+
+    torch.manual_seed(0)
+    return torch.nn.Linear(inputs, outputs)
+
+
+def byo_audit(model=None, members=None, non_members=None, **options):
+    """Bring your own model (:func:`qmu_kit.byo.audit`) with one part replaced by a bad one."""
+    from qmu_kit.byo import audit
+
+    labelled = (_features(12), np.arange(12) % 3)
+    return audit(model if model is not None else _linear(4, 3), members or labelled, non_members or labelled,
+                 attacks=("loss",), **options)
+
+
 #: (case id, action taking a temporary directory, text the error must contain)
 API_CASES = [
     ("shots-zero", config(shots=0), "shots=0 is out of range: shots must be 'exact' (None) or an integer from 1 to 1000000"),
@@ -70,6 +91,12 @@ API_CASES = [
     ("mnist-truncated", mnist("truncated"), "is truncated or corrupt: its header promises shape (10, 28, 28)"),
     ("mnist-wrong-format", mnist("csv"), "is neither a directory of MNIST IDX files nor a .npz archive"),
     ("sizes-beyond-digits", config(n_train=1500, n_test=500), "n_train + n_test = 2000 is out of range: the digits data has 1797 samples"),
+    ("byo-logits-shape", lambda tmp: byo_audit(model=_linear(4, 5), n_classes=3),
+     "the model must map 12 inputs to logits of shape (12, 3) (one score per class), got a tensor of shape (12, 5)"),
+    ("byo-labels-length", lambda tmp: byo_audit(members=(_features(12), np.arange(10) % 3)),
+     "members: 12 inputs but 10 labels: give exactly one label per input"),
+    ("byo-label-outside", lambda tmp: byo_audit(non_members=(_features(12), np.arange(12) % 3 + 2)),
+     "non_members: label 3 is outside the classes: labels must be integers from 0 to 2 (the model has 3 outputs)"),
     ("sweep-grid-empty", lambda tmp: run_sweep(ExperimentConfig(), {}, cache=cache(tmp)), "the sweep grid is empty"),
     ("sweep-grid-too-large", lambda tmp: run_sweep(ExperimentConfig.from_preset("paper"), {"seed": list(range(2000))}, cache=cache(tmp)),
      "CPU-hours for 2000 uncached runs (estimate for this machine; the limit is max_hours=6)"),

@@ -36,7 +36,7 @@ def read(path: Path):
 def test_the_series_is_complete():
     assert [p.stem for p in SERIES] == [
         "00_start_here", "01_qnn_classifiers", "02_membership_leakage", "03_quantum_unlearning",
-        "04_shots_privacy_and_stability", "05_noisy_devices", "06_did_it_really_forget",
+        "04_shots_privacy_and_stability", "05_noisy_devices", "06_did_it_really_forget", "08_bring_your_own_qnn",
     ]
 
 
@@ -76,7 +76,7 @@ def test_one_parameters_cell_of_literals_then_validation(path):
 
 
 #: Notebooks whose prose and numbers follow the claims rules (05's prose is converted on the devices branch).
-CLAIMED = [p for p in SERIES if p.stem[:2] in ("00", "01", "02", "03", "04")]
+CLAIMED = [p for p in SERIES if p.stem[:2] in ("00", "01", "02", "03", "04", "08")]
 
 
 @pytest.mark.parametrize("path", CLAIMED, ids=lambda p: p.stem)
@@ -142,6 +142,14 @@ def _check_06(m):
     assert 0 <= v["forgetting_quality"] <= 1 and 0 <= v["streisand_auc"] <= 1 and v["relearn_steps"] >= 0
 
 
+def _check_08(m):
+    v = {key: _value(value) for key, value in m.items()}
+    assert (v["method"], v["shots"], v["depth"]) == ("rga", None, 2)
+    assert v["train_accuracy"] > v["test_accuracy"]  # the small training set is overfitted
+    assert v["acc_train_forget"] <= 0.2 + v["retrained_acc_train_forget"]
+    assert 0 <= v["auc_overall_loss"] <= 1 and 0 <= v["auc_overall_loss_100_shots"] <= 1
+
+
 RERUNS = {
     "00_start_here": ({"seed": 3}, _check_00),
     "01_qnn_classifiers": ({"model": "basic", "depth": 2}, _check_01),
@@ -150,6 +158,8 @@ RERUNS = {
     "04_shots_privacy_and_stability": ({"n_seeds": 2}, _check_04),
     "05_noisy_devices": ({"shots": 500, "n_queries": 60}, _check_05),
     "06_did_it_really_forget": ({"method": "rga", "shots": 100, "models": 4}, _check_06),
+    # exact: under shots every unlearning gradient is PennyLane's parameter shift circuit by circuit (minutes)
+    "08_bring_your_own_qnn": ({"method": "rga", "depth": 2}, _check_08),
 }
 
 
