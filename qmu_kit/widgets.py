@@ -26,7 +26,7 @@ from qmu_kit.cache import ResultCache, resolve_cache
 from qmu_kit.data import MODELS
 from qmu_kit.experiment import ExperimentConfig, run_experiment, train_original
 from qmu_kit.metrics import shot_noise_std
-from qmu_kit.notebook import format_number, format_speedup
+from qmu_kit.notebook import format_speedup
 from qmu_kit.plots import LeakageFigure, ShotNoiseFigure, TrainingCurves, UnlearningFigure, model_label, to_png
 from qmu_kit.readout import repeated_estimates
 from qmu_kit.training import prediction_accuracy
