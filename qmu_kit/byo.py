@@ -59,7 +59,7 @@ from qmu_kit.metrics import prediction_distance
 from qmu_kit.models import QuantumLayer, parameter_counts
 from qmu_kit.readout import ExactReadout, ShotReadout, make_readout
 from qmu_kit.results import AuditResult
-from qmu_kit.training import TrainingConfig, predict_logits, prediction_accuracy, train
+from qmu_kit.training import ReadoutPredictions, TrainingConfig, predict_logits, train
 from qmu_kit.unlearning import UnlearningTask, make_method
 
 #: The recipe of fine-tuning (and of ``build``'s training) when none is given: Adam, lr 0.05, batches
@@ -270,7 +270,7 @@ def pennylane_shots(qnode, shots: int | None, seed: int | None = None, gradients
     return qml.transforms.broadcast_expand(qnode) if shots is not None and gradients else qnode
 
 
-class TorchClassifier:
+class TorchClassifier(ReadoutPredictions):
     """A bring-your-own torch module as a classifier the kit's audit and unlearning accept.
 
     Give a recipe to make it refittable (for the retrained reference and LiRA's shadow models):
@@ -386,13 +386,6 @@ class TorchClassifier:
         self._check_fitted()
         readout = readout if readout is not None else make_readout(shots, seed)
         return torch.softmax(predict_logits(self.module_, X, readout), dim=1).numpy()
-
-    def predict(self, X, **readout_options) -> np.ndarray:
-        return self.predict_proba(X, **readout_options).argmax(1)
-
-    def score(self, X, y, **readout_options) -> float:
-        """Accuracy on ``(X, y)`` (:func:`~qmu_kit.training.prediction_accuracy`)."""
-        return prediction_accuracy(self.predict(X, **readout_options), y).value
 
     @property
     def circuit_evaluations_(self) -> int:

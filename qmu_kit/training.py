@@ -182,7 +182,20 @@ def train(
     return history
 
 
-class QNNClassifier(ClassifierMixin, BaseEstimator):
+class ReadoutPredictions:
+    """``predict`` and ``score`` from a ``predict_proba(X, **readout_options)``: one rule for the kit's
+    QNNs and for wrapped models (:class:`~qmu_kit.byo.TorchClassifier`), with the readout passed through."""
+
+    def predict(self, X, **readout_options) -> np.ndarray:
+        """The most probable class of each row of ``X`` (``readout_options`` as for ``predict_proba``)."""
+        return self.predict_proba(X, **readout_options).argmax(1)
+
+    def score(self, X, y, **readout_options) -> float:
+        """Accuracy on ``(X, y)`` (:func:`prediction_accuracy`; ``readout_options`` as for ``predict_proba``)."""
+        return prediction_accuracy(self.predict(X, **readout_options), y).value
+
+
+class QNNClassifier(ReadoutPredictions, ClassifierMixin, BaseEstimator):
     """A basic or hybrid QNN, a scikit-learn classifier (``get_params``, ``clone``, ``repr`` from
     :class:`~sklearn.base.BaseEstimator`).
 
@@ -299,13 +312,6 @@ class QNNClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         readout = readout if readout is not None else make_readout(shots, seed, noise)
         return torch.softmax(predict_logits(self.module_, X, readout), dim=1).numpy()
-
-    def predict(self, X, **readout_options) -> np.ndarray:
-        return self.predict_proba(X, **readout_options).argmax(1)
-
-    def score(self, X, y, **readout_options) -> float:
-        """Accuracy on ``(X, y)`` (:func:`prediction_accuracy`; ``readout_options`` as for :meth:`predict_proba`)."""
-        return prediction_accuracy(self.predict(X, **readout_options), y).value
 
     @property
     def circuit_evaluations_(self) -> int:
