@@ -198,11 +198,12 @@ def dp_train(module: nn.Module, x, y, config: TrainingConfig, privacy: PrivacySp
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=min(config.batch_size, len(x)),
                                          generator=generator)
     optimizer = config.make_optimizer(module.parameters())
-    engine = PrivacyEngine(accountant=privacy.accountant, secure_mode=False)
     common = dict(module=module, optimizer=optimizer, data_loader=loader, max_grad_norm=privacy.max_grad_norm,
                   noise_generator=generator)
     with warnings.catch_warnings():
+        # secure_mode=False: seeded noise, for reproducible teaching runs (not for production releases)
         warnings.filterwarnings("ignore", message="Secure RNG turned off")
+        engine = PrivacyEngine(accountant=privacy.accountant, secure_mode=False)
         warnings.filterwarnings("ignore", message="Optimal order is the")
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
         if privacy.noise_multiplier is None:
@@ -694,7 +695,7 @@ def run_private(config: ExperimentConfig | None = None, spec: PrivacySpec | None
     )
     if store is not None:
         store.store_json(key, result.to_dict())
-    return result
+    return PrivacyResult.from_dict(result.to_dict())  # JSON-shaped, like what a replay reads back
 
 
 @dataclass(frozen=True)
