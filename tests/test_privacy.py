@@ -26,16 +26,23 @@ from qmu_kit.privacy import (
 TINY = dict(model="basic", n_qubits=4, depth=1, n_train=60, n_test=60, epochs=2, batch_size=20, lr=0.1)
 
 
+@pytest.mark.parametrize("sampler", ["kit", "functorch"])
 @pytest.mark.parametrize("model, shape", [(BasicQNN(3, 2, 4), (8,)), (HybridQNN(3, 1, 4, (8, 8)), (1, 8, 8))],
                          ids=["basic", "hybrid"])
-def test_opacus_per_sample_gradients_are_nonzero_and_equal_single_sample_autograd(model, shape):
+def test_opacus_per_sample_gradients_are_nonzero_and_equal_single_sample_autograd(model, shape, sampler):
     generator = torch.Generator().manual_seed(3)
     x = torch.rand(6, *shape, dtype=torch.float64, generator=generator)
     y = torch.randint(0, 4, (6,), generator=generator)
-    check = per_sample_gradient_check(model, x, y)
+    check = per_sample_gradient_check(model, x, y, sampler)
     assert "quantum.weights" in check.parameters and check.n_samples == 6
     assert check.smallest_norm > 1e-6  # no parameter's per-sample gradient silently zero
     assert check.max_abs_difference < 1e-10, check
+
+
+def test_the_kit_sampler_is_exact_across_chunks():
+    """40 samples cross the kit sampler's chunk of 32."""
+    x = torch.rand(40, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    assert per_sample_gradient_check(BasicQNN(3, 2, 2), x, [0, 1] * 20).passed(1e-10)
 
 
 def test_the_check_fails_when_the_gradients_differ(monkeypatch):
