@@ -347,7 +347,12 @@ class PrivateQNNClassifier(QNNClassifier):
         if spec.private:
             history, report = dp_train(module, X, y, config, spec, seed=self.seed)
         else:
-            history = train(module, X, y, config, seed=self.seed)
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # as in dp_train, so both sides of the comparison train alike
+            try:
+                history = train(module, X, y, config, seed=self.seed)
+            finally:
+                torch.set_num_threads(threads)
             steps = config.epochs * math.ceil(len(y) / config.batch_size)
             history = [{**record, "epsilon": math.inf, "steps": None} for record in history]
             history[-1]["steps"] = steps
