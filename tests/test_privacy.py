@@ -163,3 +163,19 @@ def test_bad_privacy_input_names_the_value_and_the_range(make, message):
     with pytest.raises(ValueError) as info:
         make()
     assert message in str(info.value)
+
+
+def test_the_privacy_panel_shows_accuracy_and_leakage_with_intervals_and_follows_its_sliders(tmp_path):
+    from qmu_kit.widgets import PrivacyPanel
+
+    panel = PrivacyPanel(base=privacy_config(**TINY), cache=ResultCache(tmp_path / "cache"), epsilon="4")
+    assert "ready" in panel.status.value, panel.status.value
+    assert "epsilon spent" in panel.numbers.value and "(n=60)" in panel.numbers.value and panel.image.value
+    private_accuracy = panel.result.test_accuracy
+    panel.controls["epsilon"].value = "inf"
+    assert "ready" in panel.status.value and math.isinf(panel.result.epsilon_spent)
+    assert panel.result.noise_multiplier == 0.0 and private_accuracy.n == panel.result.test_accuracy.n
+    panel.controls["shots"].value = "100"
+    assert "ready" in panel.status.value and panel.result.shots == 100
+    with pytest.raises(ValueError, match="epsilon='2' is not a slider stop: choose one of 1, 4, 16, inf"):
+        PrivacyPanel(base=privacy_config(**TINY), epsilon="2")
