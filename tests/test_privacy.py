@@ -179,3 +179,18 @@ def test_the_privacy_panel_shows_accuracy_and_leakage_with_intervals_and_follows
     assert "ready" in panel.status.value and panel.result.shots == 100
     with pytest.raises(ValueError, match="epsilon='2' is not a slider stop: choose one of 1, 4, 16, inf"):
         PrivacyPanel(base=privacy_config(**TINY), epsilon="2")
+
+
+@pytest.mark.parametrize("epsilon", [1.0, 4.0, 16.0])
+def test_the_noise_found_never_spends_more_than_the_target(epsilon):
+    """The search's Renyi orders are a subset of Opacus' defaults, so the epsilon Opacus reports at the
+    noise found (all default orders) is at most the target, and within 2 % of it."""
+    from opacus.accountants import RDPAccountant
+
+    from qmu_kit.privacy import SEARCH_ORDERS, noise_for_budget
+
+    assert set(SEARCH_ORDERS) <= set(RDPAccountant.DEFAULT_ALPHAS)
+    sigma = noise_for_budget(PrivacySpec(epsilon=epsilon, delta=1e-5), sample_rate=1 / 6, epochs=15)
+    accountant = RDPAccountant()
+    accountant.history = [(sigma, 1 / 6, 90)]
+    assert 0.98 * epsilon <= accountant.get_epsilon(1e-5) <= epsilon
