@@ -216,10 +216,10 @@ def dp_train(module: nn.Module, x, y, config: TrainingConfig, privacy: PrivacySp
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # per-sample work is many tiny ops: extra threads only contend (5x slower on 2 cores)
         try:
-            history = _dp_loop(private, module, optimizer, loader, config, engine, privacy, len(x), seed)
+            history = _dp_loop(private, module, optimizer, loader, config, engine, privacy, seed)
         finally:
             torch.set_num_threads(threads)
-    private.remove_hooks() if hasattr(private, "remove_hooks") else None
+    private.remove_hooks()  # the module goes back to plain torch: no per-sample hooks at prediction time
     for parameter in module.parameters():
         parameter.grad_sample = None
         parameter.grad = None
@@ -261,7 +261,7 @@ def noise_for_budget(privacy: PrivacySpec, sample_rate: float, epochs: int) -> f
         ) from None
 
 
-def _dp_loop(private, module, optimizer, loader, config, engine, privacy, n, seed) -> list[dict]:
+def _dp_loop(private, module, optimizer, loader, config, engine, privacy, seed) -> list[dict]:
     loss_fn = nn.CrossEntropyLoss()
     history, steps = [], 0
     counter = module.quantum
