@@ -144,12 +144,15 @@ def voila_environment(base: dict | None = None) -> dict:
 
 def warm_cache(progress: bool = True) -> None:
     """Compute (or replay) what the apps show at their default settings (the classifier app's model is
-    the leakage app's original model; the shot-noise app needs nothing)."""
+    the leakage app's original model; the shot-noise app needs nothing; the privacy app's is one DP-SGD run)."""
     from qmu_kit.experiment import run_experiment
-    from qmu_kit.widgets import LeakagePanel, UnlearningPanel
+    from qmu_kit.privacy import PrivacySpec, privacy_config, run_private
+    from qmu_kit.widgets import LeakagePanel, PrivacyPanel, UnlearningPanel
 
     for panel in (UnlearningPanel, LeakagePanel):
         run_experiment(panel.config_for(panel.default_values()), progress=progress)
+    defaults = PrivacyPanel.default_values()
+    run_private(privacy_config().replace(shots=defaults["shots"]), PrivacySpec(epsilon=float(defaults["epsilon"])))
 
 
 def slider_stop_grids() -> list[tuple[ExperimentConfig, dict]]:

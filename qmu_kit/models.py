@@ -81,7 +81,7 @@ class BasicQNN(nn.Module):
         self.head = nn.Linear(n_qubits, check_int("n_classes", n_classes, 2), dtype=DTYPE)
 
     def forward(self, x: torch.Tensor, readout=None) -> torch.Tensor:
-        return self.head(self.quantum(x, readout))
+        return self.head(self.quantum(x, readout=readout))
 
 
 class HybridQNN(nn.Module):
@@ -109,7 +109,7 @@ class HybridQNN(nn.Module):
         self.head = nn.Linear(n_qubits, check_int("n_classes", n_classes, 2), dtype=DTYPE)
 
     def forward(self, x: torch.Tensor, readout=None) -> torch.Tensor:
-        return self.head(self.quantum(self.front(x.to(DTYPE)), readout))
+        return self.head(self.quantum(self.front(x.to(DTYPE)), readout=readout))
 
 
 MODEL_CLASSES = {"basic": BasicQNN, "hybrid": HybridQNN}

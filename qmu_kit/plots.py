@@ -405,3 +405,79 @@ def privacy_utility_figure(summary, labelled=(10, 30, 100, "exact")) -> Figure:
     ax.set(xlabel="test accuracy (utility)", ylabel="loss-attack AUC (leakage)", title="shots as a dial (95 % intervals over seeds)")
     return fig
 
+
+
+def privacy_roc_figure(result) -> Figure:
+    """Every attack's ROC against a privately trained model (a ``PrivacyResult``), log-log, with the
+    region ``TPR <= e^eps FPR + delta`` the accountant's epsilon allows shaded."""
+    fig, (ax,) = new_figure(5.5, 4.5)
+    floor = 1e-3
+    for attack, metrics in result.attacks.items():
+        fpr, tpr = _roc_points(metrics, floor)
+        ax.step(fpr, tpr, where="post", color=attack_colour(attack), label=f"{attack} (AUC {metrics.auc.value:.2f}, n={metrics.auc.n})")
+    grid = np.logspace(-3, 0, 200)
+    if np.isfinite(result.epsilon_spent):
+        bound = np.minimum(1.0, np.exp(result.epsilon_spent) * grid + result.spec.delta)
+        ax.fill_between(grid, floor, bound, color="tab:green", alpha=0.12, label=f"allowed by eps = {result.epsilon_spent:.2f}")
+    ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
+    ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
+    ax.set_title(f"{result.spec.label()}: members vs non-members", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def _epsilon_positions(epsilons) -> tuple[np.ndarray, list[str]]:
+    """x positions (log2 of epsilon, the non-private run one step right of the largest) and tick labels."""
+    finite = [e for e in epsilons if np.isfinite(e)]
+    top = max(np.log2(finite)) + 2 if finite else 0.0
+    return np.array([np.log2(e) if np.isfinite(e) else top for e in epsilons]), [f"{e:g}" if np.isfinite(e) else "inf\n(non-private)" for e in epsilons]
+
+
+def _errorbar(ax, x, estimates, **style) -> None:
+    values = np.array([e.value for e in estimates])
+    low = np.array([e.value - e.ci95[0] if np.isfinite(e.ci95[0]) else 0 for e in estimates])
+    high = np.array([e.ci95[1] - e.value if np.isfinite(e.ci95[1]) else 0 for e in estimates])
+    ax.errorbar(x, values, yerr=[low, high], marker="o", capsize=3, **style)
+
+
+def privacy_tradeoff_figure(sweep) -> Figure:
+    """Test accuracy and attack AUC against epsilon (means over seeds, 95 % intervals) for a ``PrivacySweep``."""
+    summary = sweep.summary()
+    epsilons = list(summary)
+    x, labels = _epsilon_positions(epsilons)
+    fig, (left, right) = new_figure(10, 3.8, ncols=2)
+    _errorbar(left, x, [summary[e]["test_accuracy"] for e in epsilons], color="tab:blue", label="test accuracy")
+    left.set(ylabel="test accuracy", ylim=(0, 1), title="utility: test accuracy")
+    _errorbar(right, x, [summary[e]["auc"] for e in epsilons], color="tab:red", label=f"AUC ({sweep.attack})")
+    right.axhline(0.5, color="0.6", ls=":", label="guessing")
+    right.set(ylabel="attack AUC", title=f"leakage: {sweep.attack} attack AUC")
+    seeds = summary[epsilons[0]]["n_seeds"]
+    for ax in (left, right):
+        ax.set_xticks(x, labels)
+        ax.set_xlabel(f"target epsilon (delta {sweep.results[0].spec.delta:g}; mean of {seeds} seed(s), 95 % interval)")
+        ax.legend(fontsize=8)
+    return fig
+
+
+class PrivacyBarsFigure:
+    """Accuracy and leakage bars for one privacy run (the privacy panel's figure; built once, redrawn)."""
+
+    def __init__(self):
+        self.fig, (self.ax,) = new_figure(7, 3.4)
+
+    def draw(self, result, attack: str) -> Figure:
+        ax = self.ax
+        ax.clear()
+        metrics = result.attacks[attack]
+        bars = [("test accuracy", result.test_accuracy, "tab:blue"), ("train accuracy", result.train_accuracy, "tab:cyan"),
+                (f"AUC ({attack})", metrics.auc, "tab:red"), ("TPR@1%FPR", metrics.tpr_at_1pct_fpr.tpr, "tab:orange")]
+        for i, (label, estimate, colour) in enumerate(bars):
+            low, high = estimate.ci95
+            err = [[estimate.value - low], [high - estimate.value]] if np.isfinite(low) else None
+            ax.bar(i, estimate.value, color=colour, yerr=err, capsize=4)
+            ax.text(i, 0.02, f"n={estimate.n}", ha="center", fontsize=8, color="white")
+        ax.axhline(0.5, color="0.6", ls=":", lw=1)
+        ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=9)
+        shots = "exact" if result.shots is None else f"{result.shots} shots"
+        ax.set(ylim=(0, 1.05), title=f"{result.spec.label()} (accountant eps {result.epsilon_spent:.3g}), {shots}")
+        return self.fig

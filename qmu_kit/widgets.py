@@ -287,6 +287,57 @@ class UnlearningPanel(Panel):
 
 
 __all__ = [
-    "SHOT_OPTIONS", "ClassifierPanel", "LeakagePanel", "Panel", "ShotNoisePanel", "UnlearningPanel", "attack_selector", "depth_slider",
+    "EPSILON_OPTIONS", "SHOT_OPTIONS", "ClassifierPanel", "LeakagePanel", "Panel", "PrivacyPanel", "ShotNoisePanel", "UnlearningPanel", "attack_selector", "depth_slider",
     "method_selector", "model_selector", "params_selector", "shots_slider",
 ]
+
+
+#: The privacy panel's epsilon stops ("inf": trained without privacy), as in notebook 07.
+EPSILON_OPTIONS = ("1", "4", "16", "inf")
+
+
+class PrivacyPanel(Panel):
+    """Privacy by design: a DP-SGD budget and the attacker's shots as controls; accuracy and leakage bars.
+
+    Each setting is one :func:`qmu_kit.privacy.run_private` call (DP-SGD at the chosen epsilon, delta
+    1e-5, the notebook's recipe), replayed from the cache when notebook 07 or an earlier visit ran it.
+    """
+
+    title = "Privacy by design: DP-SGD budget vs accuracy and leakage"
+
+    def __init__(self, base=None, cache=True, epsilon: str = "4", shots=None, attack: str = "loss"):
+        from qmu_kit.plots import PrivacyBarsFigure
+        from qmu_kit.privacy import DEFAULT_ATTACKS, privacy_config
+
+        if str(epsilon) not in EPSILON_OPTIONS:
+            raise ValueError(f"epsilon={epsilon!r} is not a slider stop: choose one of {', '.join(EPSILON_OPTIONS)}")
+        self.figure = PrivacyBarsFigure()
+        controls = {
+            "epsilon": widgets.SelectionSlider(options=EPSILON_OPTIONS, value=str(epsilon), description="epsilon",
+                                               continuous_update=False),
+            "shots": shots_slider(shots),
+            "attack": widgets.Dropdown(options=list(DEFAULT_ATTACKS), value=attack, description="attack"),
+        }
+        super().__init__(controls, base if base is not None else privacy_config(), cache)
+
+    def _compute(self, values):
+        from qmu_kit.privacy import PrivacySpec, run_private
+
+        return run_private(self.base.replace(shots=values["shots"]), PrivacySpec(epsilon=float(values["epsilon"])), cache=self.cache)
+
+    def _render(self, result, values):
+        metrics = result.attacks[values["attack"]]
+        tpr = metrics.tpr_at_1pct_fpr
+        audit = result.audits[values["attack"]]
+        self.numbers.value = numbers_table(
+            [
+                ("qmu-epsilon", "epsilon spent (accountant, delta 1e-5)", f"{result.epsilon_spent:.3g}"),
+                ("qmu-sigma", "noise multiplier", f"{result.noise_multiplier:.3g}"),
+                ("qmu-accuracy", "train / test accuracy", f"{result.train_accuracy} / {result.test_accuracy}"),
+                ("qmu-auc", f"AUC ({values['attack']} attack), members vs non-members", str(metrics.auc)),
+                ("qmu-tpr", tpr.label(), str(tpr.tpr)),
+                ("qmu-audit", "empirical epsilon lower bound (95 %)", f"{audit.epsilon_lower:.3f}"),
+            ],
+            [f"{result.spec.label()}, shots {values['shots'] or 'exact'}: value [95 % interval] (n samples)"],
+        )
+        return self.figure.draw(result, values["attack"])

@@ -21,6 +21,7 @@ from qmu_kit.cache import ResultCache
 from qmu_kit.cli import main
 from qmu_kit.data import load_mnist, prepare_data
 from qmu_kit.experiment import ExperimentConfig, run_experiment
+from qmu_kit.privacy import PrivacySpec, privacy_config, run_private
 from qmu_kit.sweep import run_sweep
 
 
@@ -31,6 +32,12 @@ def cache(tmp: Path) -> ResultCache:
 
 def config(**fields):
     return lambda tmp: run_experiment(ExperimentConfig(**fields), cache=cache(tmp))
+
+
+def private(**spec):
+    """A DP-SGD run (qmu_kit.privacy) on a small basic QNN with the given privacy settings."""
+    small = privacy_config(model="basic", n_qubits=4, depth=1, n_train=60, n_test=60, epochs=1, batch_size=20)
+    return lambda tmp: run_private(small, PrivacySpec(**spec), cache=cache(tmp))
 
 
 def mnist(kind: str):
@@ -100,6 +107,13 @@ API_CASES = [
     ("sweep-grid-empty", lambda tmp: run_sweep(ExperimentConfig(), {}, cache=cache(tmp)), "the sweep grid is empty"),
     ("sweep-grid-too-large", lambda tmp: run_sweep(ExperimentConfig.from_preset("paper"), {"seed": list(range(2000))}, cache=cache(tmp)),
      "CPU-hours for 2000 uncached runs (estimate for this machine; the limit is max_hours=6)"),
+    ("dp-epsilon-zero", private(epsilon=0.0), "epsilon=0.0 is out of range: epsilon must be a number in (0, inf) (math.inf: non-private training)"),
+    ("dp-epsilon-nan", private(epsilon=float("nan")), "epsilon=nan is not valid: epsilon must be a number in (0, inf)"),
+    ("dp-delta-one", private(delta=1.0), "delta=1.0 is out of range: delta must be a number in (0.0, 1.0)"),
+    ("dp-delta-above-1/n", private(delta=0.02), "delta=0.02 is out of range: delta must be below 1/n_train = 1/60 = 0.0167"),
+    ("dp-noise-negative", private(noise_multiplier=-0.5), "noise_multiplier=-0.5 is out of range: noise_multiplier must be a number in (0.0, 1000000.0]"),
+    ("dp-clip-zero", private(max_grad_norm=0), "max_grad_norm=0 is out of range: max_grad_norm must be a number in (0.0, 1000000.0]"),
+    ("dp-epsilon-unreachable", private(epsilon=1e-9, delta=1e-3), "epsilon=1e-09 is out of reach: Opacus finds no noise multiplier up to 1e+06"),
 ]
 
 

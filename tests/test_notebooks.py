@@ -36,7 +36,8 @@ def read(path: Path):
 def test_the_series_is_complete():
     assert [p.stem for p in SERIES] == [
         "00_start_here", "01_qnn_classifiers", "02_membership_leakage", "03_quantum_unlearning",
-        "04_shots_privacy_and_stability", "05_noisy_devices", "06_did_it_really_forget", "08_bring_your_own_qnn",
+        "04_shots_privacy_and_stability", "05_noisy_devices", "06_did_it_really_forget", "07_privacy_by_design",
+        "08_bring_your_own_qnn",
     ]
 
 
@@ -76,7 +77,7 @@ def test_one_parameters_cell_of_literals_then_validation(path):
 
 
 #: Notebooks whose prose and numbers follow the claims rules (05's prose is converted on the devices branch).
-CLAIMED = [p for p in SERIES if p.stem[:2] in ("00", "01", "02", "03", "04", "08")]
+CLAIMED = [p for p in SERIES if p.stem[:2] in ("00", "01", "02", "03", "04", "07", "08")]
 
 
 @pytest.mark.parametrize("path", CLAIMED, ids=lambda p: p.stem)
@@ -142,6 +143,12 @@ def _check_06(m):
     assert 0 <= v["forgetting_quality"] <= 1 and 0 <= v["streisand_auc"] <= 1 and v["relearn_steps"] >= 0
 
 
+def _check_07(m):
+    assert m["n_seeds"] == 2 and m["gradients_equal"] is True and m["audit_bound_holds"] is True and m["requery_shrinks"] is True
+    assert _value(m["test_accuracy_eps1"]) < _value(m["test_accuracy_nonprivate"])  # the price of the guarantee
+    assert 0 <= _value(m["loss_auc_eps1"]) <= 1
+
+
 def _check_08(m):
     v = {key: _value(value) for key, value in m.items()}
     assert (v["method"], v["shots"], v["depth"]) == ("rga", None, 2)
@@ -158,6 +165,7 @@ RERUNS = {
     "04_shots_privacy_and_stability": ({"n_seeds": 2}, _check_04),
     "05_noisy_devices": ({"shots": 500, "n_queries": 60}, _check_05),
     "06_did_it_really_forget": ({"method": "rga", "shots": 100, "models": 4}, _check_06),
+    "07_privacy_by_design": ({"n_seeds": 2}, _check_07),
     # exact: under shots every unlearning gradient is PennyLane's parameter shift circuit by circuit (minutes)
     "08_bring_your_own_qnn": ({"method": "rga", "depth": 2}, _check_08),
 }
