@@ -146,7 +146,7 @@ def _check_06(m):
 def _check_07(m):
     assert m["n_seeds"] == 2 and m["gradients_equal"] is True and m["audit_bound_holds"] is True and m["requery_shrinks"] is True
     assert _value(m["test_accuracy_eps1"]) < _value(m["test_accuracy_nonprivate"])  # the price of the guarantee
-    assert 0 <= _value(m["loss_auc_eps1"]) <= 1
+    assert 0 <= _value(m["loss_auc_eps1"]) <= 1 and m["lira_bound_holds"] is True  # LiRA with DP shadows, audited too
 
 
 def _check_08(m):
