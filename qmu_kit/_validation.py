@@ -23,6 +23,8 @@ MAX_SHOTS = 1_000_000
 #: Members (and as many non-members) a device audit queries: fewer give no usable interval, more cost
 #: device time without changing the teaching point.
 MIN_QUERIES, MAX_QUERIES = 20, 2000
+#: The most local worker processes a sweep, a verification or the apps' warm-up accepts.
+MAX_JOBS = 256
 
 
 class ConfigError(ValueError):

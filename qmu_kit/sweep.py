@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qmu_kit._validation import ConfigError, check_float, check_int
+from qmu_kit._validation import MAX_JOBS, ConfigError, check_float, check_int
 from qmu_kit.attacks import needs_reference
 from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.experiment import ExperimentConfig, ExperimentResult, cached_result, run_experiment
@@ -221,10 +221,6 @@ def _run_dask(configs, todo, scheduler, cache_dir, done, bar) -> None:
             i, result = future.result()
             done[i] = ExperimentResult.from_dict(result)
             bar.update(1)
-
-
-#: The most local worker processes a sweep (or a verification) accepts.
-MAX_JOBS = 256
 
 
 def default_workers() -> int:

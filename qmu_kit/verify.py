@@ -87,7 +87,7 @@ import torch
 
 from qmu_kit import stats
 from qmu_kit._streams import stream_seed
-from qmu_kit._validation import ConfigError, check_float, check_int
+from qmu_kit._validation import MAX_JOBS, ConfigError, check_float, check_int
 from qmu_kit.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.experiment import ExperimentConfig, code_fingerprint, external_source, get_or_fit, versions
 from qmu_kit.readout import make_readout
@@ -825,7 +825,7 @@ def verify(
         raise ValueError(f"config={config!r} is not valid: give a VerifyConfig or an ExperimentConfig")
     config = config.replace(experiment=config.experiment.resolved())
     names = parse_methods(methods)
-    check_int("n_jobs", n_jobs, 1, 256)
+    check_int("n_jobs", n_jobs, 1, MAX_JOBS)
     data = _prepared(config)
     n_forget = int(data.forget_train.sum())
     if config.relearn_samples > n_forget:

@@ -20,7 +20,7 @@ import sys
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``verify`` subcommand to ``qmu-kit``'s subparsers."""
     from qmu_kit.cli import _add_experiment_flags, _flag_type, _integer
-    from qmu_kit.sweep import default_workers
+    from qmu_kit.sweep import MAX_JOBS, default_workers
     from qmu_kit.verify import (
         DEFAULT_DELTA,
         DEFAULT_MODELS,
@@ -49,7 +49,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help=f"accuracy on the forgotten class's test images that counts as relearned (default {DEFAULT_RELEARN_ACCURACY:g})")
     parser.add_argument("--relearn-max-steps", type=_integer("relearn_max_steps", 1, 10_000), default=DEFAULT_RELEARN_MAX_STEPS,
                         metavar="N", help=f"relearning budget in steps (default {DEFAULT_RELEARN_MAX_STEPS})")
-    parser.add_argument("--jobs", type=_integer("jobs", 1, 256), default=default_workers(), metavar="N",
+    parser.add_argument("--jobs", type=_integer("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
                         help="local worker processes (joblib; default: one per core)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON")
