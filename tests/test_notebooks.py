@@ -197,22 +197,25 @@ def test_papermill_rerun_with_other_parameters(name, tmp_path, notebook_cache):
     check(metrics)
 
 
-@pytest.mark.parametrize(
-    "parameters, message",
-    [
-        ({"shot": 100}, "unknown notebook parameter(s) shot: this notebook takes preset, model, depth, shots, attack, seed"),
-        ({"shots": 0}, "shots=0 is out of range: shots must be 'exact' (None) or an integer from 1 to 1000000"),
-        ({"shots": -5}, "shots=-5 is out of range"),
-        ({"shots": 2.5}, "shots=2.5 is not valid"),
-        ({"depth": 0}, "depth=0 is out of range"),
-        ({"model": "quantum"}, "unknown model 'quantum'"),
-        ({"attack": "guess"}, "unknown attack 'guess'"),
-        ({"preset": "tiny"}, "unknown preset 'tiny'"),
-    ],
-)
-def test_papermill_refuses_bad_parameters_at_the_validation_cell(parameters, message, tmp_path, notebook_cache):
+#: Bad notebook parameters and what notebook 02's validation cell says about them.
+BAD_PARAMETERS = [
+    ({"shot": 100}, "unknown notebook parameter(s) shot: this notebook takes preset, model, depth, shots, attack, seed"),
+    ({"shots": 0}, "shots=0 is out of range: shots must be 'exact' (None) or an integer from 1 to 1000000"),
+    ({"shots": -5}, "shots=-5 is out of range"),
+    ({"shots": 2.5}, "shots=2.5 is not valid"),
+    ({"depth": 0}, "depth=0 is out of range"),
+    ({"model": "quantum"}, "unknown model 'quantum'"),
+    ({"attack": "guess"}, "unknown attack 'guess'"),
+    ({"preset": "tiny"}, "unknown preset 'tiny'"),
+]
+
+
+def test_papermill_refuses_bad_parameters_at_the_validation_cell(tmp_path, notebook_cache):
+    """End to end through papermill and a kernel, once (a kernel costs seconds; the other cases run the
+    same two cells in-process below)."""
     import papermill
 
+    parameters, message = BAD_PARAMETERS[0]
     output = tmp_path / "out.ipynb"
     with pytest.raises(papermill.PapermillExecutionError) as info:
         execute("02_membership_leakage", parameters, output)
@@ -220,6 +223,22 @@ def test_papermill_refuses_bad_parameters_at_the_validation_cell(parameters, mes
     executed = nbformat.read(output, as_version=4)
     failed = [c for c in executed.cells if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs)]
     assert len(failed) == 1 and "check_parameters" in failed[0].source  # stopped at validation, nothing ran after
+
+
+@pytest.mark.parametrize("parameters, message", BAD_PARAMETERS)
+def test_the_validation_cell_names_each_bad_parameter(parameters, message):
+    """Notebook 02's parameters cell, papermill's injected cell and its validation cell, run as papermill
+    runs them (the injected names found through IPython's input history ``In``)."""
+    notebook = read(NOTEBOOKS / "02_membership_leakage.ipynb")
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    parameters_cell, validation_cell = code[0].source, code[1].source
+    injected = "# Parameters\n" + "".join(f"{name} = {value!r}\n" for name, value in parameters.items())
+    namespace = {"In": ["", parameters_cell, injected, validation_cell]}
+    exec(parameters_cell, namespace)
+    exec(injected, namespace)
+    with pytest.raises(ValueError) as info:
+        exec(validation_cell, namespace)
+    assert message in str(info.value)
 
 
 # --------------------------------------------------------------------------------------------------
