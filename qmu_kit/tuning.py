@@ -155,10 +155,12 @@ class TuningResult:
         metric and of the distance to the retrained model."""
         out = {}
         for (method, settings), rows in self._rows(self.evaluation, ("method", "settings")).items():
-            stats = {metric: mean([r["model"][metric] for r in rows]) for metric in METRICS}
-            stats["retrained " + "acc_train_forget"] = mean([r["retrained"]["acc_train_forget"] for r in rows])
-            stats["retrained mia_success_forget"] = mean([r["retrained"]["mia_success_forget"] for r in rows])
-            stats["distance"] = mean([r["distance"] for r in rows])
+            # rates stay in [0, 1] and the distance (a sum of two rate differences) in [0, 2]; seeds that agree
+            # still print a zero-width interval: the trials store each seed's rate without its sample count
+            stats = {metric: mean([r["model"][metric] for r in rows], bounds=(0, 1)) for metric in METRICS}
+            stats["retrained " + "acc_train_forget"] = mean([r["retrained"]["acc_train_forget"] for r in rows], bounds=(0, 1))
+            stats["retrained mia_success_forget"] = mean([r["retrained"]["mia_success_forget"] for r in rows], bounds=(0, 1))
+            stats["distance"] = mean([r["distance"] for r in rows], bounds=(0, 2))
             out[(method, settings)] = stats
         return out
 
