@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 
@@ -227,8 +228,22 @@ class IBMRunner(CloudRunner):
         return self._service.job(job_id)
 
     def counts(self, job, n_qubits: int, timeout: float | None = None) -> list[np.ndarray]:
-        """Counts ``(2**n,)`` per circuit of a finished job, indexed like the kit's statevector."""
-        result = job.result(timeout=timeout) if timeout is not None else job.result()
+        """Counts ``(2**n,)`` per circuit of a finished job, indexed like the kit's statevector.
+
+        A job that gives no result within ``timeout`` seconds raises :class:`JobPending` (it may still be
+        queued: a rerun fetches it by id); any other error means the job failed (a rerun resubmits it).
+        """
+        from qiskit.providers import JobTimeoutError
+
+        # The runtime's jobs wait up to a timeout; local mode's (qiskit's PrimitiveJob) run in-process and
+        # take none.
+        waits = timeout is not None and "timeout" in inspect.signature(job.result).parameters
+        try:
+            result = job.result(timeout=timeout) if waits else job.result()
+        except (JobTimeoutError, TimeoutError):
+            waited = f"after {timeout:g} s" if timeout is not None else "in time"
+            raise JobPending(f"no result {waited}; the job may still be queued or running: rerun "
+                             "the same audit to fetch it again without resubmitting") from None
         out = []
         for pub in result:
             counts = pub.data.c.get_counts()
@@ -551,14 +566,16 @@ class RemoteSession:
         for start in range(0, len(states), self.batch_size):
             name = f"{part}:{start}"
             entry = self.journal["batches"].setdefault(name, {})
-            error = None
+            error, fetched = None, False
             if entry.get("counts") is None and entry.get("job_id"):
                 job = self.runner.job(entry["job_id"], entry.get("readout"))  # submitted before: fetch, don't pay twice
                 if job is not None:
+                    fetched = True
                     error = self._collect(entry, job, spec, name)
             # A job still queued or running is fetched again next time, never paid for twice; a job that
-            # failed on the device (or cannot be looked up) is resubmitted.
-            if entry.get("counts") is None and entry.get("status") != "pending":
+            # failed on the device, or that cannot be looked up by id (local mode has no service), is resubmitted.
+            still_pending = fetched and entry.get("status") == "pending"
+            if entry.get("counts") is None and not still_pending:
                 batch = states[start : start + self.batch_size]
                 circuits = self.runner.prepare([to_qiskit(spec, s, weights) for s in batch])
                 job = self.runner.submit(circuits, self.shots)

@@ -167,15 +167,19 @@ def test_editing_a_registered_method_invalidates_its_cached_audit(tmp_path, monk
 
 
 class _Job:
-    def __init__(self, job, fail=False):
-        self._job, self.fail = job, fail
+    def __init__(self, job, fail=False, queued=False):
+        self._job, self.fail, self.queued = job, fail, queued
 
     def job_id(self):
         return self._job.job_id()
 
-    def result(self, *args, **kwargs):
+    def result(self, timeout=None):  # as the runtime's jobs: waits up to ``timeout`` seconds
+        from qiskit_ibm_runtime.exceptions import RuntimeJobTimeoutError
+
         if self.fail:
-            raise TimeoutError("job timed out on the device")
+            raise RuntimeError("job failed on the device (status ERROR)")
+        if self.queued:
+            raise RuntimeJobTimeoutError(f"timed out after {timeout} s")
         return self._job.result()
 
 
@@ -200,7 +204,7 @@ def test_ibm_local_mode_confirmation_journal_and_resume(tmp_path):
         run(runner, confirm=False)
     assert runner.submitted == 0
     failing = _CountingRunner(fail_batch=3)
-    with pytest.raises(DeviceJobError, match="1 job\\(s\\) on ibm:FakeManilaV2 did not finish .*job timed out"):
+    with pytest.raises(DeviceJobError, match="1 job\\(s\\) on ibm:FakeManilaV2 did not finish .*job failed on the device"):
         run(failing)
     assert failing.submitted == 4  # every batch was tried; the failed one is recorded, the others kept
     resumed = _CountingRunner()
@@ -228,6 +232,43 @@ def test_a_failed_fetch_then_a_finished_resubmission_completes_the_audit(tmp_pat
     resumed.fetched = []
     audit = run(resumed)  # the journaled job fails again when fetched; its resubmission finishes
     assert len(resumed.fetched) == 1 and resumed.submitted == 1
+    assert audit.original.accuracy_members.n == 20 and all(j["status"] == "done" for j in audit.jobs)
+
+
+class _QueueRunner(_CountingRunner):
+    """As a real service: one batch's job is still queued when waited for; jobs are looked up by id in
+    ``service`` (shared between runs, as the cloud is) and have finished by the next run."""
+
+    def __init__(self, service, queued_batch=None, lookup=True):
+        super().__init__()
+        self.service, self.queued_batch, self.lookup, self.fetched = service, queued_batch, lookup, []
+
+    def submit(self, circuits, shots):
+        job = super().submit(circuits, shots)
+        self.service[job.job_id()] = job
+        return _Job(job._job, queued=self.submitted == self.queued_batch)
+
+    def job(self, job_id, readout=None):
+        if not self.lookup:  # local mode: no service to ask
+            return None
+        self.fetched.append(job_id)
+        return self.service[job_id]
+
+
+@pytest.mark.parametrize("lookup", [True, False])
+def test_a_timed_out_job_is_fetched_by_id_on_rerun_not_paid_for_twice(tmp_path, lookup):
+    cache, service = ResultCache(tmp_path), {}
+    run = lambda runner: run_device_audit(  # noqa: E731
+        QUICK, "ibm:FakeManilaV2", shots=100, n_queries=20, cache=cache, confirm=True, batch_size=10, runner=runner,
+        timeout=5)
+    with pytest.raises(DeviceJobError, match=r"1 job\(s\) .* no result after 5 s; the job may still be queued"):
+        run(_QueueRunner(service, queued_batch=2, lookup=lookup))
+    resumed = _QueueRunner(service, lookup=lookup)
+    audit = run(resumed)
+    if lookup:  # the queued job is fetched by its id: nothing is paid for twice
+        assert resumed.submitted == 0 and len(resumed.fetched) == 1
+    else:  # a job nobody can look up is resubmitted (the only way to get its counts)
+        assert resumed.submitted == 1
     assert audit.original.accuracy_members.n == 20 and all(j["status"] == "done" for j in audit.jobs)
 
 
