@@ -178,8 +178,28 @@ def slider_stop_grids() -> list[tuple[ExperimentConfig, dict]]:
     ]
 
 
+def privacy_stops() -> list[tuple[ExperimentConfig, object]]:
+    """Every setting the privacy app can ask for, as ``(config, PrivacySpec)``: epsilon x shots, exact
+    shots first for each budget (the model each budget trains is then cached for its shots stops)."""
+    from qmu_kit._validation import check_shots
+    from qmu_kit.privacy import PrivacySpec, privacy_config
+    from qmu_kit.widgets import EPSILON_OPTIONS, SHOT_OPTIONS
+
+    shots = sorted((check_shots(stop) for stop in SHOT_OPTIONS), key=lambda s: s is not None)  # exact first
+    return [(privacy_config().replace(shots=s), PrivacySpec(epsilon=float(epsilon)))
+            for epsilon in EPSILON_OPTIONS for s in shots]
+
+
+def _run_private_stop(config, spec) -> None:
+    from qmu_kit.privacy import run_private
+
+    run_private(config, spec)
+
+
 def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
-    """Compute every slider stop of every app ahead of class; returns how many settings are cached.
+    """Compute every slider stop of every app ahead of class (the unlearning and leakage apps' sweeps,
+    whose original models the classifier app shows, and the privacy app's budgets x shots); returns how
+    many settings are cached.
 
     Resumable (finished settings are cached as they complete; an interrupted warm-up continues
     where it stopped) and parallel (``n_jobs`` worker processes). Exact expectations come first,
@@ -196,7 +216,18 @@ def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
     grids = slider_stop_grids()
     for base, grid in grids:
         sweep(base, {**grid, "shots": [None]})
-    return sum(len(sweep(base, grid)) for base, grid in grids)
+    warmed = sum(len(sweep(base, grid)) for base, grid in grids)
+    # The privacy app: one DP-SGD model per budget (exact stops first, in parallel over budgets), then
+    # its shots stops, which reuse it.
+    from joblib import Parallel, delayed
+
+    stops = privacy_stops()
+    exact = [stop for stop in stops if stop[0].shots is None]
+    for group in (exact, [stop for stop in stops if stop[0].shots is not None]):
+        Parallel(n_jobs=n_jobs)(delayed(_run_private_stop)(config, spec) for config, spec in group)
+        if progress:
+            print(f"qmu-kit app --warm: {len(group)} privacy-app settings ready", file=sys.stderr)
+    return warmed + len(stops)
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,

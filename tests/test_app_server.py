@@ -192,15 +192,39 @@ def test_the_warm_up_covers_every_setting_the_apps_can_ask_for():
             assert UnlearningPanel.config_for(values).cache_key("result") in configs
 
 
+def test_the_warm_up_covers_every_privacy_app_setting_training_each_budget_once():
+    from qmu_kit._validation import check_shots
+    from qmu_kit.app import privacy_stops
+    from qmu_kit.privacy import PrivacySpec, privacy_cache_key, privacy_config
+    from qmu_kit.widgets import EPSILON_OPTIONS, SHOT_OPTIONS
+
+    stops = privacy_stops()
+    results = {privacy_cache_key(config, spec) for config, spec in stops}
+    models = {privacy_cache_key(config, spec, "model") for config, spec in stops}
+    assert len(results) == len(EPSILON_OPTIONS) * len(SHOT_OPTIONS) and len(models) == len(EPSILON_OPTIONS)
+    for epsilon in EPSILON_OPTIONS:  # what PrivacyPanel._compute asks for at each stop is among them
+        for shots in SHOT_OPTIONS:
+            spec = PrivacySpec(epsilon=float(epsilon))
+            assert privacy_cache_key(privacy_config().replace(shots=check_shots(shots)), spec) in results
+    first = {spec.epsilon: config.shots for config, spec in reversed(stops)}
+    assert set(first.values()) == {None}  # each budget's exact stop comes first: it trains the model
+
+
 def test_the_warm_up_is_resumable(tmp_path, monkeypatch):
     import qmu_kit.app as app
 
     monkeypatch.setenv("QMU_KIT_CACHE", str(tmp_path))
+    from qmu_kit.privacy import PrivacySpec, privacy_config, run_private
+
     monkeypatch.setattr(app, "slider_stop_grids", lambda: [(TINY, {"shots": [None, 10, 100]})])
+    tiny_private = privacy_config(model="basic", n_qubits=2, n_train=20, n_test=20, epochs=1, attacks=("loss",))
+    private_stops = [(tiny_private.replace(shots=s), PrivacySpec(epsilon=float("inf"))) for s in (None, 10)]
+    monkeypatch.setattr(app, "privacy_stops", lambda: private_stops)
     cache = ResultCache(tmp_path)
     run_experiment(TINY.replace(shots=10), cache=cache)  # an interrupted warm-up got this far
-    assert app.warm_every_stop(n_jobs=1, progress=False) == 3
+    assert app.warm_every_stop(n_jobs=1, progress=False) == 3 + 2
     assert all(run_experiment(TINY.replace(shots=s), cache=cache).from_cache for s in (None, 10, 100))
+    assert all(run_private(config, spec, cache=cache).from_cache for config, spec in private_stops)
 
 
 def test_the_port_check_names_what_is_started_and_how_to_move_it(occupied_port):

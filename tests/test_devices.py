@@ -262,7 +262,7 @@ def test_a_timed_out_job_is_fetched_by_id_on_rerun_not_paid_for_twice(tmp_path, 
         QUICK, "ibm:FakeManilaV2", shots=100, n_queries=20, cache=cache, confirm=True, batch_size=10, runner=runner,
         timeout=5)
     with pytest.raises(DeviceJobError, match=r"1 job\(s\) .* no result after 5 s; the job may still be queued"):
-        run(_QueueRunner(service, queued_batch=2, lookup=lookup))
+        run(_QueueRunner(service, queued_batch=4, lookup=lookup))  # the last of 4 batches
     resumed = _QueueRunner(service, lookup=lookup)
     audit = run(resumed)
     if lookup:  # the queued job is fetched by its id: nothing is paid for twice
