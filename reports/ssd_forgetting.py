@@ -94,6 +94,13 @@ def collapse_rows(seeds, alpha, store) -> list[dict]:
             without.quantum.weights.copy_(quantum)
         predicted = predictions(model.module_)
         forgotten = predict_logits(model.module_, task.x_forget).argmax(1).numpy() == np.asarray(task.y_forget)
+        # how consistently each true class is mapped to one predicted label (right or wrong): per image,
+        # whether its prediction is its class's most frequent prediction
+        consistent = np.zeros(len(y_retain), dtype=bool)
+        for label in np.unique(y_retain):
+            members = np.asarray(y_retain) == label
+            values, times = np.unique(predicted[members], return_counts=True)
+            consistent[members] = predicted[members] == values[np.argmax(times)]
         classes, counts = np.unique(predicted, return_counts=True)
         top = int(np.argmax(counts))
         rows.append({
@@ -108,6 +115,7 @@ def collapse_rows(seeds, alpha, store) -> list[dict]:
             "forget_acc_without_angles": _counted(predict_logits(without, task.x_forget).argmax(1).numpy()
                                                   == np.asarray(task.y_forget)).to_dict(),
             "angles": angles,
+            "class_consistency": _counted(consistent).to_dict(),
             "top_predicted_class": int(classes[top]), "top_predicted_share": _counted(predicted == classes[top]).to_dict(),
         })
         print(json.dumps(rows[-1]), flush=True)
@@ -208,8 +216,10 @@ def _cause(rows: list[dict]) -> list[str]:
         lines.append(f"- On each, SSD dampened a theta trained to within {NEAR_PI} of +-pi (wrapped, it stays at +-pi, the "
                      "angle farthest from 0) to near 0: a change of about pi in one first-layer rotation (U3(pi, phi, lambda) "
                      "is a bit flip up to phases, U3(0, phi, lambda) a phase gate), not a small step. The retained accuracy "
-                     "then sits at 0, far below the 0.1 of guessing among ten classes: the model still separates the "
-                     "classes but maps them to the wrong labels.")
+                     "then sits at 0, far below the 0.1 of guessing among ten classes, while the share of retained test "
+                     "images predicted as their class's most frequent (wrong) label is "
+                     + ", ".join(_fmt(r["class_consistency"]) for r in collapsed)
+                     + ": the model still tells the classes apart but maps them to the wrong labels.")
     fine = [r for r in rows if r not in collapsed]
     if fine:
         lines.append(f"- The other seeds ({', '.join(str(r['seed']) for r in fine)}) dampened "
