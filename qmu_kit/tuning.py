@@ -38,13 +38,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qmu_kit._validation import check_choice, check_float, check_int
-from qmu_kit.stats import Estimate, mean, paired_difference
+from qmu_kit.stats import Estimate, mean, paired_difference, rate_over_seeds
 
 #: Methods that can be tuned and the grid ``qmu-kit tune`` searches by default (small on purpose:
-#: every candidate is a full experiment per tuning seed).
+#: every candidate is a full experiment per tuning seed). GA: fewer steps at a larger step length
+#: (``epochs`` caps the steps; GA stops earlier once it forgets); SSD: ``alpha`` selects, ``lam``
+#: sets how hard the selected parameters are dampened (factor at most ``lam / alpha``). Measured on
+#: 2026-11-26 with one torch thread per process: a classroom candidate costs about 2 CPU-s per seed
+#: once that seed's original and retrained models are cached (about 30 CPU-s to train them), so
+#: ``qmu-kit tune --methods ga,ssd`` with five evaluation seeds needed about 6 CPU-minutes.
 DEFAULT_GRID: dict[str, dict[str, list]] = {
-    "ga": {"lr": [0.005, 0.01, 0.02, 0.05]},
-    "ssd": {"alpha": [10.0, 30.0, 100.0, 300.0]},
+    "ga": {"lr": [0.05, 0.1, 0.2], "epochs": [2, 5]},
+    "ssd": {"alpha": [30.0, 60.0, 100.0], "lam": [1.0, 10.0]},
     "rga": {"lr": [0.02, 0.05, 0.1]},
 }
 #: Seeds the kit's defaults are tuned on; the notebooks and tests report seeds 0-9, never these.
@@ -77,6 +82,30 @@ def distance(model: Mapping, retrained: Mapping) -> float:
     )
 
 
+def _split(metrics: Mapping) -> tuple[dict[str, float], dict[str, int | None]]:
+    """A runner's metrics (plain floats, or :class:`~qmu_kit.stats.Estimate` s with their sample
+    counts) as ``({metric: value}, {metric: n or None})``."""
+    values, counts = {}, {}
+    for name in METRICS:
+        metric = metrics[name]
+        values[name] = float(metric.value if isinstance(metric, Estimate) else metric)
+        counts[name] = int(metric.n) if isinstance(metric, Estimate) else None
+    return values, counts
+
+
+def _rate(rows: Sequence[Mapping], role: str, metric: str) -> Estimate:
+    """A rate over the rows' seeds by the kit's rule (:func:`~qmu_kit.stats.rate_over_seeds`: its
+    interval covers the seed-to-seed t-interval and the Wilson interval of the counts pooled over
+    seeds), with ``n`` the pooled sample count when every row knows its count (rows from a JSON
+    written before counts were stored fall back to the number of seeds and the t-interval)."""
+    values = [r[role][metric] for r in rows]
+    counts = [(r.get("counts") or {}).get(role, {}).get(metric) for r in rows]
+    estimate = rate_over_seeds(values, counts)
+    if counts and all(counts):
+        estimate = Estimate(estimate.value, int(sum(counts)), estimate.ci95, estimate.kind, estimate.p_value)
+    return estimate
+
+
 def candidates(grid: Mapping[str, Sequence]) -> list[dict]:
     """Every combination of a method's knob values, in grid order.
 
@@ -106,10 +135,14 @@ class TuningResult:
         tuning_seeds, evaluation_seeds: disjoint seed sets.
         criterion: the selection rule in words.
         trials: one row per (method, candidate, tuning seed): the options, the seed, the method's and
-            the retrained model's metrics and the distance.
+            the retrained model's metrics (``model``, ``retrained``: plain rates), the sample count of
+            each rate (``counts``: ``{"model": {metric: n}, "retrained": {...}}``; ``None`` where the
+            runner gave plain floats), the original model's metrics where the runner returned them
+            (``original``) and the distance.
         chosen: per method, the selected knobs.
         feasible: per method, whether the chosen candidate met the retained-accuracy condition.
-        evaluation: one row per (method, settings ``"tuned"``/``"published"``, evaluation seed).
+        evaluation: one row per (method, settings ``"tuned"``/``"published"``, evaluation seed), with
+            the same fields as ``trials``.
         overrides: config fields changed from the preset.
         date: when the tuning ran (UTC, ISO 8601).
     """
@@ -146,20 +179,21 @@ class TuningResult:
                 "MIA success": mean([r["model"]["mia_success_forget"] for r in rows]).value,
                 "retain test acc": mean([r["model"]["acc_test_retain"] for r in rows]).value,
                 "retrained retain test acc": mean([r["retrained"]["acc_test_retain"] for r in rows]).value,
+                "original retain test acc": mean([(r.get("original") or {}).get("acc_test_retain") for r in rows]).value,
                 "chosen": json.loads(options) == self.chosen.get(method),
             })
         return pd.DataFrame(records)
 
     def summary(self) -> dict[tuple[str, str], dict[str, Estimate]]:
-        """Per (method, settings) on the evaluation seeds: mean and 95 % interval over seeds of each
-        metric and of the distance to the retrained model."""
+        """Per (method, settings) on the evaluation seeds: each rate over seeds by the kit's rule
+        (:func:`~qmu_kit.stats.rate_over_seeds`: mean over seeds, interval covering the seed-to-seed
+        t-interval and the Wilson interval of the counts pooled over seeds; ``n`` the pooled sample
+        count), the retrained model's rates (``"retrained <metric>"``) likewise, and the distance to the
+        retrained model as a mean over seeds (t-interval cut to [0, 2]; ``n`` the seeds)."""
         out = {}
         for (method, settings), rows in self._rows(self.evaluation, ("method", "settings")).items():
-            # rates stay in [0, 1] and the distance (a sum of two rate differences) in [0, 2]; seeds that agree
-            # still print a zero-width interval: the trials store each seed's rate without its sample count
-            stats = {metric: mean([r["model"][metric] for r in rows], bounds=(0, 1)) for metric in METRICS}
-            stats["retrained " + "acc_train_forget"] = mean([r["retrained"]["acc_train_forget"] for r in rows], bounds=(0, 1))
-            stats["retrained mia_success_forget"] = mean([r["retrained"]["mia_success_forget"] for r in rows], bounds=(0, 1))
+            stats = {metric: _rate(rows, "model", metric) for metric in METRICS}
+            stats.update({f"retrained {metric}": _rate(rows, "retrained", metric) for metric in METRICS})
             stats["distance"] = mean([r["distance"] for r in rows], bounds=(0, 2))
             out[(method, settings)] = stats
         return out
@@ -179,7 +213,8 @@ class TuningResult:
 
     def table(self):
         """Tuned and published settings side by side on the evaluation seeds (a DataFrame of
-        ``value [low, high]`` strings: means over seeds with 95 % t-intervals)."""
+        ``value [low, high] (n=N)`` strings, as :meth:`summary`: rates with ``N`` the samples pooled
+        over seeds, the distance with ``N`` the seeds)."""
         import pandas as pd
 
         records = []
@@ -243,9 +278,10 @@ def _default_runner(cache):
     def run(config):
         from qmu_kit.experiment import run_experiment
 
-        # the typed results' numbers, as plain floats per model (what a test's fake runner returns)
+        # the typed results' estimates (value and sample count) per model; a test's fake runner may
+        # return plain floats instead
         models = run_experiment(config, cache=cache).models
-        return {name: {m: model.value(m) for m in METRICS} for name, model in models.items()}
+        return {name: {m: getattr(model, m) for m in METRICS} for name, model in models.items()}
 
     return run
 
@@ -277,7 +313,8 @@ def tune(
         attack: the attack whose MIA success the criterion uses (only it is run).
         overrides: other config fields (e.g. ``{"shots": 300}``).
         cache: as for :func:`~qmu_kit.experiment.run_experiment`.
-        runner: ``config -> {model name: metrics}`` (default: ``run_experiment(config).models``).
+        runner: ``config -> {model name: {metric: Estimate or float}}`` (default: the estimates of
+            ``run_experiment(config).models``, which carry their sample counts).
         progress: print one line per run to stderr.
 
     Raises:
@@ -314,11 +351,15 @@ def tune(
         config = ExperimentConfig.from_preset(preset, **overrides, seed=seed, methods=(name,), attacks=(attack,))
         config = config.replace(method_options={name: options})  # exactly these knobs, not merged with the preset's
         models = runner(config)
-        model = {m: float(models[name][m]) for m in METRICS}
-        retrained = {m: float(models["retrained"][m]) for m in METRICS}
+        model, model_counts = _split(models[name])
+        retrained, retrained_counts = _split(models["retrained"])
+        row = {"model": model, "retrained": retrained, "counts": {"model": model_counts, "retrained": retrained_counts},
+               "distance": distance(model, retrained)}
+        if "original" in models:
+            row["original"] = _split(models["original"])[0]
         if progress:
-            print(f"qmu-kit tune: {name} {options} seed {seed}: distance {distance(model, retrained):.3f}", file=sys.stderr)
-        return model, retrained
+            print(f"qmu-kit tune: {name} {options} seed {seed}: distance {row['distance']:.3f}", file=sys.stderr)
+        return row
 
     trials, chosen, feasible = [], {}, {}
     for name in methods:
@@ -326,9 +367,8 @@ def tune(
         for options in trial_options[name]:
             rows = []
             for seed in tuning_seeds:
-                model, retrained = measure(name, options, seed)
                 rows.append({"method": name, "options": options, "options_key": json.dumps(options, sort_keys=True),
-                             "seed": seed, "model": model, "retrained": retrained, "distance": distance(model, retrained)})
+                             "seed": seed, **measure(name, options, seed)})
             trials.extend(rows)
             score = sum(r["distance"] for r in rows) / len(rows)
             retain = sum(r["model"]["acc_test_retain"] for r in rows) / len(rows)
@@ -342,9 +382,8 @@ def tune(
         settings = [("tuned", chosen[name])] + ([("published", PUBLISHED[name])] if name in PUBLISHED else [])
         for label, options in settings:
             for seed in evaluation_seeds:
-                model, retrained = measure(name, dict(options), seed)
                 evaluation.append({"method": name, "settings": label, "options": dict(options), "seed": seed,
-                                   "model": model, "retrained": retrained, "distance": distance(model, retrained)})
+                                   **measure(name, dict(options), seed)})
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     return TuningResult(preset, tuning_seeds, evaluation_seeds, CRITERION.format(tolerance=retain_tolerance),
                         trials, chosen, feasible, evaluation, overrides, date)
@@ -437,7 +476,9 @@ def run(args) -> int:
         print(f"qmu-kit tune: {result.criterion}")
         print(f"tuning seeds {list(result.tuning_seeds)}:")
         print(result.candidates_table().to_string(index=False, float_format="{:.3f}".format))
-        print(f"evaluation seeds {list(result.evaluation_seeds)} (mean [95 % interval] over seeds):")
+        print(f"evaluation seeds {list(result.evaluation_seeds)} (rates: mean over seeds [95 % interval covering the "
+              "seeds' spread and the samples pooled over seeds] (n=samples pooled over seeds); distance: mean over seeds "
+              "[95 % t-interval] (n=seeds)):")
         print(result.table().to_string(index=False))
     if args.json:
         print(f"wrote {result.to_json(args.json)}")

@@ -7,6 +7,7 @@ import pytest
 
 from qmu_kit import tuning
 from qmu_kit.cli import main
+from qmu_kit.stats import proportion
 from qmu_kit.tuned_defaults import PROVENANCE, TUNED_DEFAULTS
 from qmu_kit.tuning import PUBLISHED, TuningResult, candidates, tune
 from qmu_kit.unlearning import GradientAscent, RelativeGradientAscent, SelectiveSynapticDampening, make_method
@@ -74,6 +75,42 @@ def test_tuning_reports_tuned_beside_published_with_intervals():
     assert stored["published"] == {"ssd": {"alpha": 10.0, "lam": 1.0}}
     again = TuningResult.from_dict(stored)
     assert again.chosen == result.chosen and again.table().equals(result.table())
+
+
+class CountingRunner:
+    """A runner like the default one: every rate an Estimate with its sample count. Every seed's SSD
+    model forgets completely (0 of 30 forget-set images right, 0 of 30 flagged), the retained accuracy
+    is 500 of 630 and the retrained model's forget accuracy is 0 of 30."""
+
+    def __call__(self, config):
+        def model(retain):
+            return {"acc_train_forget": proportion(0, 30), "mia_success_forget": proportion(0, 30),
+                    "acc_test_retain": proportion(retain, 630)}
+
+        return {"original": model(600), "retrained": model(580), "ssd": model(500)}
+
+
+def test_rates_over_seeds_pool_their_sample_counts():
+    result = tune("classroom", ["ssd"], [100], [0, 1, 2, 3, 4], {"ssd": {"alpha": [30.0]}}, runner=CountingRunner())
+    stats = result.summary()[("ssd", "tuned")]
+    forget = stats["acc_train_forget"]
+    # five seeds all at 0 of 30: not a zero-width interval, but the Wilson interval of 0 of 150
+    assert forget.value == 0.0 and forget.n == 150 and forget.ci95 == pytest.approx(proportion(0, 150).ci95)
+    assert forget.ci95[1] > 0.02
+    assert stats["acc_test_retain"].n == 5 * 630 and stats["retrained acc_train_forget"].n == 150
+    assert stats["distance"].n == 5  # the distance stays a mean over the seeds
+    assert result.table().loc[0, "forget acc"] == "0.00 [0.00, 0.02] (n=150)"
+    assert result.trials[0]["counts"]["model"] == {"acc_train_forget": 30, "mia_success_forget": 30, "acc_test_retain": 630}
+    assert result.trials[0]["original"]["acc_test_retain"] == pytest.approx(600 / 630)
+    # the counts survive the JSON round trip ...
+    again = TuningResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again.table().equals(result.table())
+    # ... and a JSON written before counts were stored still loads: a mean over seeds, n the seeds
+    old = result.to_dict()
+    for row in old["trials"] + old["evaluation"]:
+        del row["counts"], row["original"]
+    legacy = TuningResult.from_dict(json.loads(json.dumps(old))).summary()[("ssd", "tuned")]["acc_train_forget"]
+    assert legacy.value == 0.0 and legacy.n == 5
 
 
 def test_defaults_module_round_trip(tmp_path):
