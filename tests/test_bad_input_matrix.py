@@ -223,13 +223,20 @@ def test_kernel_interrupt_during_training_then_the_next_run_works(tmp_path):
         "from qmu_kit.experiment import ExperimentConfig, run_experiment\n"
         "config = ExperimentConfig(model='basic', n_qubits=5, depth=4, n_train=300, n_test=200, epochs=400, "
         "attacks=('loss',), attack='loss', methods=('ga',))\n"
+        "print('training', flush=True)\n"
         "result = run_experiment(config)\n"
         "print('done', result.models['ga'].acc_train_forget)"
     ).format(cache=str(tmp_path / "cache"))
     manager, client = start_new_kernel(kernel_name="python3")
     try:
         client.execute(code)
-        time.sleep(12)  # well into the 400 training epochs
+        # Interrupt once training is under way (a fixed sleep raced the kernel's imports on a loaded machine).
+        deadline = time.monotonic() + 300
+        while True:
+            message = client.get_iopub_msg(timeout=max(1.0, deadline - time.monotonic()))
+            if message["msg_type"] == "stream" and "training" in message["content"]["text"]:
+                break
+        time.sleep(3)  # a few of the 400 epochs
         manager.interrupt_kernel()
         reply = client.get_shell_msg(timeout=120)
         assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
