@@ -181,7 +181,7 @@ def test_plan_covers_both_models_settings_shots_and_the_size_curve():
     assert grid == {"model": ["hybrid", "basic"], "seed": list(EVALUATION_SEEDS)}
     assert (base.dataset, base.data_path, base.n_train, base.n_test, base.n_qubits) == ("mnist", None, 1000, 500, 8)
     assert base.method_options["ga"]["normalize"] is False and sweeps["tuned"][0].method_options == {}
-    assert sweeps["shots"][0].shots == 100
+    assert sweeps["shots"][0].shots == 100 and sweeps["shots"][0].methods == ("ga", "ssd", "rga")  # no fine-tune under shots
     curve = sweeps["n_train=250"][0]
     assert curve.methods == () and not curve.retrain and "lira" not in curve.attacks
 
