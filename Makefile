@@ -70,14 +70,14 @@ chromium:
 # tests/notebook_tools.py) before the unit tests, which rerun them through papermill with other
 # parameters and drive the apps in Chromium; all share one cache, invalidated automatically when the
 # kit's code changes.
-# TEST_WORKERS processes run the files (a notebook or a test module each) side by side, the longest
-# first (tests/conftest.py). Each process and kernel uses one torch thread: with torch's default (one
-# per core) in each worker, the threads would outnumber the cores and wait on each other (3-4x slower).
+# TEST_WORKERS processes run the files (a notebook or a test module each) side by side, notebooks first;
+# each process and kernel uses one torch thread: with torch's default (one per core) per worker, the
+# workers' threads would outnumber the cores and wait on each other (measured 3-4x slower per run).
 test: $(STAMP) chromium
 	$(PY) -m qmu_kit._environment check
 	$(PY) -m tests.notebook_tools prepare build/nbval > /dev/null
 	OMP_NUM_THREADS=1 QMU_KIT_CACHE=$(CURDIR)/build/test-cache $(PY) -m pytest build/nbval tests \
-		-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		-n $(TEST_WORKERS) --dist loadfile \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 bench: $(STAMP)

@@ -11,33 +11,6 @@ import numpy as np
 import pytest
 
 
-#: ``make test`` runs on pytest-xdist workers, a file (a notebook's cells, a test module) per worker at a
-#: time (``--dist loadfile --no-loadscope-reorder``). Work that takes minutes, longest first (measured in
-#: make test; node id prefixes): it starts first so that short files fill the workers' last minutes
-#: instead of one long file running alone at the end (xdist's own order is by number of tests).
-LONG_FIRST = (
-    "build/nbval/06_",  # the many-model verification (test_verify then replays its models)
-    "build/nbval/04_",  # shot sweeps over seeds
-    "tests/test_notebooks.py",  # papermill reruns of every notebook
-    "tests/test_paper_preset.py",  # every notebook at the (shrunk) paper preset
-    "tests/test_notebook_checks.py",  # the classroom experiment with 1 and with 2 torch threads
-    "tests/test_verify.py",
-    "tests/test_sweep.py",
-    "build/nbval/05_",
-    "tests/test_app_browser.py",
-)
-
-
-def pytest_collection_modifyitems(config, items):
-    """Order the run for pytest-xdist: files with the longest work first (a file's items stay in order)."""
-
-    def rank(item):
-        path = item.nodeid.split("::")[0]
-        return next((i for i, prefix in enumerate(LONG_FIRST) if path.startswith(prefix)), len(LONG_FIRST))
-
-    items.sort(key=rank)  # stable: collection order within a rank (nbval cells stay in order)
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
