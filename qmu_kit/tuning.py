@@ -63,6 +63,8 @@ CRITERION = (
     "at least the retrained model's minus {tolerance:g}"
 )
 METRICS = ("acc_train_forget", "mia_success_forget", "acc_test_retain")
+#: Each metric's column label in the tables.
+LABELS = {"acc_train_forget": "forget acc", "mia_success_forget": "MIA success", "acc_test_retain": "retain test acc"}
 
 
 def _published() -> dict[str, dict]:
@@ -94,16 +96,11 @@ def _split(metrics: Mapping) -> tuple[dict[str, float], dict[str, int | None]]:
 
 
 def _rate(rows: Sequence[Mapping], role: str, metric: str) -> Estimate:
-    """A rate over the rows' seeds by the kit's rule (:func:`~qmu_kit.stats.rate_over_seeds`: its
-    interval covers the seed-to-seed t-interval and the Wilson interval of the counts pooled over
-    seeds), with ``n`` the pooled sample count when every row knows its count (rows from a JSON
-    written before counts were stored fall back to the number of seeds and the t-interval)."""
-    values = [r[role][metric] for r in rows]
-    counts = [(r.get("counts") or {}).get(role, {}).get(metric) for r in rows]
-    estimate = rate_over_seeds(values, counts)
-    if counts and all(counts):
-        estimate = Estimate(estimate.value, int(sum(counts)), estimate.ci95, estimate.kind, estimate.p_value)
-    return estimate
+    """A rate over the rows' seeds by the kit's one rule (:func:`~qmu_kit.stats.rate_over_seeds`: its
+    interval covers the seed-to-seed t-interval and the Wilson interval of the counts pooled over seeds;
+    ``n`` the seeds). Rows from a JSON written before counts were stored give the t-interval alone."""
+    return rate_over_seeds([r[role][metric] for r in rows],
+                           [(r.get("counts") or {}).get(role, {}).get(metric) for r in rows])
 
 
 def candidates(grid: Mapping[str, Sequence]) -> list[dict]:
@@ -175,9 +172,7 @@ class TuningResult:
                 "options": json.loads(options),
                 "n seeds": len(rows),
                 "distance": mean([r["distance"] for r in rows]).value,
-                "forget acc": mean([r["model"]["acc_train_forget"] for r in rows]).value,
-                "MIA success": mean([r["model"]["mia_success_forget"] for r in rows]).value,
-                "retain test acc": mean([r["model"]["acc_test_retain"] for r in rows]).value,
+                **{LABELS[m]: mean([r["model"][m] for r in rows]).value for m in METRICS},
                 "retrained retain test acc": mean([r["retrained"]["acc_test_retain"] for r in rows]).value,
                 "original retain test acc": mean([(r.get("original") or {}).get("acc_test_retain") for r in rows]).value,
                 "chosen": json.loads(options) == self.chosen.get(method),
@@ -187,9 +182,9 @@ class TuningResult:
     def summary(self) -> dict[tuple[str, str], dict[str, Estimate]]:
         """Per (method, settings) on the evaluation seeds: each rate over seeds by the kit's rule
         (:func:`~qmu_kit.stats.rate_over_seeds`: mean over seeds, interval covering the seed-to-seed
-        t-interval and the Wilson interval of the counts pooled over seeds; ``n`` the pooled sample
-        count), the retrained model's rates (``"retrained <metric>"``) likewise, and the distance to the
-        retrained model as a mean over seeds (t-interval cut to [0, 2]; ``n`` the seeds)."""
+        t-interval and the Wilson interval of the counts pooled over seeds; ``n`` the seeds), the
+        retrained model's rates (``"retrained <metric>"``) likewise, and the distance to the retrained
+        model as a mean over seeds (t-interval cut to [0, 2])."""
         out = {}
         for (method, settings), rows in self._rows(self.evaluation, ("method", "settings")).items():
             stats = {metric: _rate(rows, "model", metric) for metric in METRICS}
@@ -213,8 +208,7 @@ class TuningResult:
 
     def table(self):
         """Tuned and published settings side by side on the evaluation seeds (a DataFrame of
-        ``value [low, high] (n=N)`` strings, as :meth:`summary`: rates with ``N`` the samples pooled
-        over seeds, the distance with ``N`` the seeds)."""
+        ``value [low, high] (n=seeds)`` strings, as :meth:`summary`)."""
         import pandas as pd
 
         records = []
@@ -223,14 +217,37 @@ class TuningResult:
         for (method, settings), stats in self.summary().items():
             record = {"method": method, "settings": settings, "options": options[(method, settings)],
                       "n seeds": stats["distance"].n}
-            for label, key in (("forget acc", "acc_train_forget"), ("MIA success", "mia_success_forget"),
-                               ("retain test acc", "acc_test_retain"), ("distance to retrained", "distance")):
+            for key, label in (*LABELS.items(), ("distance", "distance to retrained")):
                 record[label] = stats[key].format(2)
             if settings == "tuned" and method in comparisons:
                 d = comparisons[method]
                 record["tuned - published distance"] = f"{d.format(2)}, p={d.p_value:.2g}" if d.p_value is not None else d.format(2)
             records.append(record)
         return pd.DataFrame(records)
+
+    def report(self) -> str:
+        """What ``qmu-kit tune`` prints: the criterion, the candidates on the tuning seeds, and
+        :meth:`table` on the evaluation seeds (``reports/tuning_classroom.txt`` is this text)."""
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
+            return "\n".join([
+                f"qmu-kit tune: {self.criterion}",
+                f"tuning seeds {list(self.tuning_seeds)} (means over seeds):",
+                self.candidates_table().to_string(index=False, float_format="{:.3f}".format),
+                f"evaluation seeds {list(self.evaluation_seeds)} (mean over seeds [95 % interval] (n=seeds); a rate's "
+                "interval also covers the Wilson interval of its samples pooled over seeds" + self._samples_note() + "):",
+                self.table().to_string(index=False),
+            ])
+
+    def _samples_note(self) -> str:
+        """``"; samples per seed: forget acc 30, ..."`` from the evaluation rows' counts (empty without them)."""
+        parts = []
+        for metric, label in LABELS.items():
+            counts = sorted({(r.get("counts") or {}).get("model", {}).get(metric) for r in self.evaluation} - {None})
+            if counts:
+                parts.append(f"{label} {counts[0]}" + (f"-{counts[-1]}" if counts[-1] != counts[0] else ""))
+        return "; samples per seed: " + ", ".join(parts) if parts else ""
 
     def to_dict(self) -> dict:
         return {
@@ -470,16 +487,7 @@ def run(args) -> int:
                       overrides=overrides, cache=not args.no_cache, progress=not args.quiet)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    import pandas as pd
-
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
-        print(f"qmu-kit tune: {result.criterion}")
-        print(f"tuning seeds {list(result.tuning_seeds)}:")
-        print(result.candidates_table().to_string(index=False, float_format="{:.3f}".format))
-        print(f"evaluation seeds {list(result.evaluation_seeds)} (rates: mean over seeds [95 % interval covering the "
-              "seeds' spread and the samples pooled over seeds] (n=samples pooled over seeds); distance: mean over seeds "
-              "[95 % t-interval] (n=seeds)):")
-        print(result.table().to_string(index=False))
+    print(result.report())
     if args.json:
         print(f"wrote {result.to_json(args.json)}")
     if args.write_defaults:

@@ -95,11 +95,12 @@ def test_rates_over_seeds_pool_their_sample_counts():
     stats = result.summary()[("ssd", "tuned")]
     forget = stats["acc_train_forget"]
     # five seeds all at 0 of 30: not a zero-width interval, but the Wilson interval of 0 of 150
-    assert forget.value == 0.0 and forget.n == 150 and forget.ci95 == pytest.approx(proportion(0, 150).ci95)
+    assert forget.value == 0.0 and forget.n == 5 and forget.ci95 == pytest.approx(proportion(0, 150).ci95)
     assert forget.ci95[1] > 0.02
-    assert stats["acc_test_retain"].n == 5 * 630 and stats["retrained acc_train_forget"].n == 150
+    assert stats["acc_test_retain"].ci95 == pytest.approx(proportion(5 * 500, 5 * 630).ci95)
+    assert stats["retrained acc_train_forget"].ci95 == pytest.approx(proportion(0, 150).ci95)
     assert stats["distance"].n == 5  # the distance stays a mean over the seeds
-    assert result.table().loc[0, "forget acc"] == "0.00 [0.00, 0.02] (n=150)"
+    assert result.table().loc[0, "forget acc"] == "0.00 [0.00, 0.02] (n=5)"
     assert result.trials[0]["counts"]["model"] == {"acc_train_forget": 30, "mia_success_forget": 30, "acc_test_retain": 630}
     assert result.trials[0]["original"]["acc_test_retain"] == pytest.approx(600 / 630)
     # the counts survive the JSON round trip ...
@@ -110,7 +111,7 @@ def test_rates_over_seeds_pool_their_sample_counts():
     for row in old["trials"] + old["evaluation"]:
         del row["counts"], row["original"]
     legacy = TuningResult.from_dict(json.loads(json.dumps(old))).summary()[("ssd", "tuned")]["acc_train_forget"]
-    assert legacy.value == 0.0 and legacy.n == 5
+    assert legacy.value == 0.0 and legacy.n == 5 and legacy.ci95 == (0.0, 0.0)  # seeds alone: no samples to pool
 
 
 def test_defaults_module_round_trip(tmp_path):
