@@ -179,15 +179,15 @@ def slider_stop_grids() -> list[tuple[ExperimentConfig, dict]]:
 
 
 def privacy_stops() -> list[tuple[ExperimentConfig, object]]:
-    """Every setting the privacy app can ask for, as ``(config, PrivacySpec)``: epsilon x shots, exact
+    """Every setting the privacy app can ask for, as the ``(config, PrivacySpec)`` of
+    :meth:`PrivacyPanel.config_for <qmu_kit.widgets.PrivacyPanel.config_for>`: epsilon x shots, exact
     shots first for each budget (the model each budget trains is then cached for its shots stops)."""
     from qmu_kit._validation import check_shots
-    from qmu_kit.privacy import PrivacySpec, privacy_config
-    from qmu_kit.widgets import EPSILON_OPTIONS, SHOT_OPTIONS
+    from qmu_kit.widgets import EPSILON_OPTIONS, SHOT_OPTIONS, PrivacyPanel
 
     shots = sorted((check_shots(stop) for stop in SHOT_OPTIONS), key=lambda s: s is not None)  # exact first
-    return [(privacy_config().replace(shots=s), PrivacySpec(epsilon=float(epsilon)))
-            for epsilon in EPSILON_OPTIONS for s in shots]
+    defaults = PrivacyPanel.default_values()
+    return [PrivacyPanel.config_for({**defaults, "epsilon": epsilon, "shots": s}) for epsilon in EPSILON_OPTIONS for s in shots]
 
 
 def _run_private_stop(config, spec) -> None:

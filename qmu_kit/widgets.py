@@ -320,10 +320,18 @@ class PrivacyPanel(Panel):
         }
         super().__init__(controls, base if base is not None else privacy_config(), cache)
 
-    def _compute(self, values):
-        from qmu_kit.privacy import PrivacySpec, run_private
+    @classmethod
+    def config_for(cls, values: dict, base: ExperimentConfig | None = None):
+        """The ``(config, PrivacySpec)`` the panel runs at these control values (``base`` default:
+        :func:`~qmu_kit.privacy.privacy_config`)."""
+        from qmu_kit.privacy import PrivacySpec, privacy_config
 
-        return run_private(self.base.replace(shots=values["shots"]), PrivacySpec(epsilon=float(values["epsilon"])), cache=self.cache)
+        return (base or privacy_config()).replace(shots=values["shots"]), PrivacySpec(epsilon=float(values["epsilon"]))
+
+    def _compute(self, values):
+        from qmu_kit.privacy import run_private
+
+        return run_private(*self.config_for(values, self.base), cache=self.cache)
 
     def _render(self, result, values):
         metrics = result.attacks[values["attack"]]

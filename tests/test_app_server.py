@@ -192,20 +192,25 @@ def test_the_warm_up_covers_every_setting_the_apps_can_ask_for():
             assert UnlearningPanel.config_for(values).cache_key("result") in configs
 
 
-def test_the_warm_up_covers_every_privacy_app_setting_training_each_budget_once():
+def test_the_warm_up_covers_every_privacy_app_setting_training_each_budget_once(monkeypatch):
+    from qmu_kit import privacy
     from qmu_kit._validation import check_shots
     from qmu_kit.app import privacy_stops
-    from qmu_kit.privacy import PrivacySpec, privacy_cache_key, privacy_config
-    from qmu_kit.widgets import EPSILON_OPTIONS, SHOT_OPTIONS
+    from qmu_kit.privacy import privacy_cache_key
+    from qmu_kit.widgets import EPSILON_OPTIONS, SHOT_OPTIONS, PrivacyPanel
 
     stops = privacy_stops()
     results = {privacy_cache_key(config, spec) for config, spec in stops}
     models = {privacy_cache_key(config, spec, "model") for config, spec in stops}
     assert len(results) == len(EPSILON_OPTIONS) * len(SHOT_OPTIONS) and len(models) == len(EPSILON_OPTIONS)
-    for epsilon in EPSILON_OPTIONS:  # what PrivacyPanel._compute asks for at each stop is among them
+    asked = []  # what the panel itself computes at each stop, caught where it calls run_private
+    monkeypatch.setattr(privacy, "run_private", lambda config, spec, cache=True: asked.append((config, spec)) or None)
+    panel = PrivacyPanel()
+    asked.clear()  # the panel's first, default computation
+    for epsilon in EPSILON_OPTIONS:
         for shots in SHOT_OPTIONS:
-            spec = PrivacySpec(epsilon=float(epsilon))
-            assert privacy_cache_key(privacy_config().replace(shots=check_shots(shots)), spec) in results
+            panel._compute({**PrivacyPanel.default_values(), "epsilon": epsilon, "shots": check_shots(shots)})
+    assert len(asked) == len(results) and {privacy_cache_key(config, spec) for config, spec in asked} == results
     first = {spec.epsilon: config.shots for config, spec in reversed(stops)}
     assert set(first.values()) == {None}  # each budget's exact stop comes first: it trains the model
 
