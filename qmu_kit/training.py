@@ -190,9 +190,14 @@ class ReadoutPredictions:
         """The most probable class of each row of ``X`` (``readout_options`` as for ``predict_proba``)."""
         return self.predict_proba(X, **readout_options).argmax(1)
 
+    def accuracy(self, X, y, **readout_options) -> Estimate:
+        """Accuracy on ``(X, y)`` with its sample count and 95 % interval (:func:`prediction_accuracy`;
+        ``readout_options`` as for ``predict_proba``)."""
+        return prediction_accuracy(self.predict(X, **readout_options), y)
+
     def score(self, X, y, **readout_options) -> float:
-        """Accuracy on ``(X, y)`` (:func:`prediction_accuracy`; ``readout_options`` as for ``predict_proba``)."""
-        return prediction_accuracy(self.predict(X, **readout_options), y).value
+        """Accuracy on ``(X, y)`` as a number (scikit-learn's convention; :meth:`accuracy` has its interval)."""
+        return self.accuracy(X, y, **readout_options).value
 
 
 class QNNClassifier(ReadoutPredictions, ClassifierMixin, BaseEstimator):

@@ -29,7 +29,6 @@ from qmu_kit.metrics import shot_noise_std
 from qmu_kit.notebook import format_speedup
 from qmu_kit.plots import LeakageFigure, ShotNoiseFigure, TrainingCurves, UnlearningFigure, model_label, to_png
 from qmu_kit.readout import repeated_estimates
-from qmu_kit.training import prediction_accuracy
 from qmu_kit.unlearning import PARAMETER_GROUPS, UNLEARNING_METHODS, method_names
 
 #: The shots slider's stops: a log scale from 10 to 10000, then exact expectations. The slider's
@@ -194,8 +193,7 @@ class ClassifierPanel(Panel):
         config = self.config_for(values, self.base)
         data = config.load_data()
         classifier = train_original(config, data, resolve_cache(self.cache), progress=True)
-        return (classifier, prediction_accuracy(classifier.predict(data.x_train), data.y_train),
-                prediction_accuracy(classifier.predict(data.x_test), data.y_test))
+        return classifier, classifier.accuracy(data.x_train, data.y_train), classifier.accuracy(data.x_test, data.y_test)
 
     def _render(self, result, values):
         classifier, train_accuracy, test_accuracy = result

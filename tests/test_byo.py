@@ -58,6 +58,8 @@ def pennylane_classifier():
 def test_pennylane_model_is_trained_through_the_kit_loop_and_counts_circuits(pennylane_classifier):
     x, y = blobs(48, 0)
     assert pennylane_classifier.score(x, y) > 0.8  # separable blobs: the model learned
+    accuracy = pennylane_classifier.accuracy(x, y)  # the same number with its sample count and interval
+    assert accuracy.n == 48 and accuracy.value == pennylane_classifier.score(x, y) and accuracy.ci95[0] < accuracy.value
     assert pennylane_classifier.n_params_ == {"quantum": 2 * N_QUBITS, "classical": 4 * 3 + 3 + 3 * 3 + 3}
     # 12 epochs x 48 samples, each forward pass with gradients: 1 + 2 * 6 executions per input
     assert pennylane_classifier.history_[-1]["circuit_evaluations"] == 12 * 48 * (1 + 2 * 6)
