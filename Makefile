@@ -70,9 +70,10 @@ chromium:
 # tests/notebook_tools.py) before the unit tests, which rerun them through papermill with other
 # parameters and drive the apps in Chromium; all share one cache, invalidated automatically when the
 # kit's code changes.
-# TEST_WORKERS processes run the files (a notebook or a test module each) side by side, notebooks first;
+# TEST_WORKERS processes run the files (a notebook or a test module each) side by side (xdist starts the files with the most tests first);
 # each process and kernel uses one torch thread: with torch's default (one per core) per worker, the
-# workers' threads would outnumber the cores and wait on each other (measured 3-4x slower per run).
+# workers' threads would outnumber the cores and wait on each other (one classroom run, on a loaded machine:
+# 3-4x slower).
 test: $(STAMP) chromium
 	$(PY) -m qmu_kit._environment check
 	$(PY) -m tests.notebook_tools prepare build/nbval > /dev/null

@@ -146,13 +146,12 @@ def warm_cache(progress: bool = True) -> None:
     """Compute (or replay) what the apps show at their default settings (the classifier app's model is
     the leakage app's original model; the shot-noise app needs nothing; the privacy app's is one DP-SGD run)."""
     from qmu_kit.experiment import run_experiment
-    from qmu_kit.privacy import PrivacySpec, privacy_config, run_private
+    from qmu_kit.privacy import run_private
     from qmu_kit.widgets import LeakagePanel, PrivacyPanel, UnlearningPanel
 
     for panel in (UnlearningPanel, LeakagePanel):
         run_experiment(panel.config_for(panel.default_values()), progress=progress)
-    defaults = PrivacyPanel.default_values()
-    run_private(privacy_config().replace(shots=defaults["shots"]), PrivacySpec(epsilon=float(defaults["epsilon"])))
+    run_private(*PrivacyPanel.config_for(PrivacyPanel.default_values()))
 
 
 def slider_stop_grids() -> list[tuple[ExperimentConfig, dict]]:
@@ -190,12 +189,6 @@ def privacy_stops() -> list[tuple[ExperimentConfig, object]]:
     return [PrivacyPanel.config_for({**defaults, "epsilon": epsilon, "shots": s}) for epsilon in EPSILON_OPTIONS for s in shots]
 
 
-def _run_private_stop(config, spec) -> None:
-    from qmu_kit.privacy import run_private
-
-    run_private(config, spec)
-
-
 def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
     """Compute every slider stop of every app ahead of class (the unlearning and leakage apps' sweeps,
     whose original models the classifier app shows, and the privacy app's budgets x shots); returns how
@@ -221,10 +214,12 @@ def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
     # its shots stops, which reuse it.
     from joblib import Parallel, delayed
 
+    from qmu_kit.privacy import run_private
+
     stops = privacy_stops()
     exact = [stop for stop in stops if stop[0].shots is None]
     for group in (exact, [stop for stop in stops if stop[0].shots is not None]):
-        Parallel(n_jobs=n_jobs)(delayed(_run_private_stop)(config, spec) for config, spec in group)
+        Parallel(n_jobs=n_jobs)(delayed(run_private)(config, spec) for config, spec in group)
         if progress:
             print(f"qmu-kit app --warm: {len(group)} privacy-app settings ready", file=sys.stderr)
     return warmed + len(stops)
