@@ -229,7 +229,10 @@ def test_kernel_interrupt_during_training_then_the_next_run_works(tmp_path):
     ).format(cache=str(tmp_path / "cache"))
     manager, client = start_new_kernel(kernel_name="python3")
     try:
-        client.execute(code)
+        # stop_on_error=False: after an error ipykernel 7 aborts the shell requests that reach it before its own
+        # "stop aborting" message, so the rerun below could come back "aborted" by that race (seen once in CI);
+        # what this test checks is the cache and the kernel, not ipykernel's queue policy.
+        client.execute(code, stop_on_error=False)
         # Interrupt once training is under way (a fixed sleep raced the kernel's imports on a loaded machine).
         deadline = time.monotonic() + 300
         while True:
