@@ -162,19 +162,23 @@ class TuningResult:
         return groups
 
     def candidates_table(self):
-        """Mean metrics per candidate on the tuning seeds (a DataFrame; ``chosen`` marks the pick)."""
+        """Each candidate on the tuning seeds (a DataFrame; ``chosen`` marks the pick): the rates by the
+        kit's rule for rates over seeds and the distance as a mean over seeds, each as a
+        ``value [low, high] (n=seeds)`` string, as :meth:`table` prints the evaluation."""
         import pandas as pd
 
         records = []
         for (method, options), rows in self._rows(self.trials, ("method", "options_key")).items():
+            originals = [r for r in rows if r.get("original")]
             records.append({
                 "method": method,
                 "options": json.loads(options),
                 "n seeds": len(rows),
-                "distance": mean([r["distance"] for r in rows]).value,
-                **{LABELS[m]: mean([r["model"][m] for r in rows]).value for m in METRICS},
-                "retrained retain test acc": mean([r["retrained"]["acc_test_retain"] for r in rows]).value,
-                "original retain test acc": mean([(r.get("original") or {}).get("acc_test_retain") for r in rows]).value,
+                "distance": mean([r["distance"] for r in rows], bounds=(0, 2)).format(2),
+                **{LABELS[m]: _rate(rows, "model", m).format(2) for m in METRICS},
+                "retrained retain test acc": _rate(rows, "retrained", "acc_test_retain").format(2),
+                "original retain test acc": (_rate(originals, "original", "acc_test_retain").format(2)
+                                             if originals else "n/a"),
                 "chosen": json.loads(options) == self.chosen.get(method),
             })
         return pd.DataFrame(records)
@@ -233,8 +237,8 @@ class TuningResult:
         with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 40):
             return "\n".join([
                 f"qmu-kit tune: {self.criterion}",
-                f"tuning seeds {list(self.tuning_seeds)} (means over seeds):",
-                self.candidates_table().to_string(index=False, float_format="{:.3f}".format),
+                f"tuning seeds {list(self.tuning_seeds)} (mean over seeds [95 % interval], by the same rules as below):",
+                self.candidates_table().to_string(index=False),
                 f"evaluation seeds {list(self.evaluation_seeds)} (mean over seeds [95 % interval] (n=seeds); a rate's "
                 "interval also covers the Wilson interval of its samples pooled over seeds" + self._samples_note() + "):",
                 self.table().to_string(index=False),
