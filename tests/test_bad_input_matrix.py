@@ -213,6 +213,17 @@ def test_widgets(case, outcome, action, message, tmp_path):
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]  # nothing cached, nothing half-written
 
 
+def _reply_to(client, msg_id: str, timeout: float) -> dict:
+    """The shell reply to ``msg_id``, skipping any other: ``start_new_kernel`` repeats its kernel_info
+    request while a loaded machine starts the kernel slowly, and the extra replies arrive later on the
+    same channel (one was once taken for the interrupted run's reply)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = client.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply
+
+
 @pytest.mark.slow
 def test_kernel_interrupt_during_training_then_the_next_run_works(tmp_path):
     """Ctrl-C (a kernel interrupt) mid-training leaves no partial cache entry; rerunning works."""
@@ -221,7 +232,7 @@ def test_kernel_interrupt_during_training_then_the_next_run_works(tmp_path):
     code = (
         "import os; os.environ['QMU_KIT_CACHE'] = {cache!r}\n"
         "from qmu_kit.experiment import ExperimentConfig, run_experiment\n"
-        "config = ExperimentConfig(model='basic', n_qubits=5, depth=4, n_train=300, n_test=200, epochs=400, "
+        "config = ExperimentConfig(model='basic', n_qubits=5, depth=4, n_train=300, n_test=200, epochs=10000, "
         "attacks=('loss',), attack='loss', methods=('ga',))\n"
         "print('training', flush=True)\n"
         "result = run_experiment(config)\n"
@@ -232,22 +243,22 @@ def test_kernel_interrupt_during_training_then_the_next_run_works(tmp_path):
         # stop_on_error=False: after an error ipykernel 7 aborts the shell requests that reach it before its own
         # "stop aborting" message, so the rerun below could come back "aborted" by that race (seen once in CI);
         # what this test checks is the cache and the kernel, not ipykernel's queue policy.
-        client.execute(code, stop_on_error=False)
+        first_id = client.execute(code, stop_on_error=False)
         # Interrupt once training is under way (a fixed sleep raced the kernel's imports on a loaded machine).
         deadline = time.monotonic() + 300
         while True:
             message = client.get_iopub_msg(timeout=max(1.0, deadline - time.monotonic()))
             if message["msg_type"] == "stream" and "training" in message["content"]["text"]:
                 break
-        time.sleep(3)  # a few of the 400 epochs
+        time.sleep(3)  # a few of the 10,000 epochs: 400 (about 5 s) could end before the interrupt on a fast machine
         manager.interrupt_kernel()
-        reply = client.get_shell_msg(timeout=120)
+        reply = _reply_to(client, first_id, timeout=120)
         assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
         assert not list((tmp_path / "cache").rglob("*.json")) and not list((tmp_path / "cache").rglob("*.tmp"))
-        quick = code.replace("epochs=400", "epochs=3")
+        quick = code.replace("epochs=10000", "epochs=3")
         msg_id = client.execute(quick)
-        reply = client.get_shell_msg(timeout=300)
-        assert reply["parent_header"]["msg_id"] == msg_id and reply["content"]["status"] == "ok"
+        reply = _reply_to(client, msg_id, timeout=300)
+        assert reply["content"]["status"] == "ok"
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
