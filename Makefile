@@ -70,7 +70,8 @@ chromium:
 # tests/notebook_tools.py) before the unit tests, which rerun them through papermill with other
 # parameters and drive the apps in Chromium; all share one cache, invalidated automatically when the
 # kit's code changes.
-# TEST_WORKERS processes run the files (a notebook or a test module each) side by side (xdist starts the files with the most tests first);
+# TEST_WORKERS processes run the files (a notebook or a test module each) side by side, in the order
+# tests/conftest.py's RUN_ORDER gives (notebooks first: they fill the cache later files replay);
 # each process and kernel uses one torch thread: with torch's default (one per core) per worker, the
 # workers' threads would outnumber the cores and wait on each other (one classroom run, on a loaded machine:
 # 3-4x slower).
@@ -78,7 +79,7 @@ test: $(STAMP) chromium
 	$(PY) -m qmu_kit._environment check
 	$(PY) -m tests.notebook_tools prepare build/nbval > /dev/null
 	OMP_NUM_THREADS=1 QMU_KIT_CACHE=$(CURDIR)/build/test-cache $(PY) -m pytest build/nbval tests \
-		-n $(TEST_WORKERS) --dist loadfile \
+		-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 bench: $(STAMP)

@@ -494,11 +494,13 @@ class ExperimentConfig:
 
 
 def versions() -> dict:
-    """Versions of everything that can change the numbers (recorded in every result)."""
-    import pennylane
-    import qiskit
-    import qiskit_aer
-    import sklearn
+    """Versions of everything that can change the numbers (recorded in every result).
+
+    Read from the installed packages' metadata rather than by importing them: importing PennyLane and
+    qiskit only to ask their versions cost about 4 s in every fresh process (each notebook kernel and
+    app visitor) that runs an experiment.
+    """
+    from importlib.metadata import version
 
     return {
         "schema": SCHEMA_VERSION,
@@ -506,11 +508,13 @@ def versions() -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__,
-        "pennylane": pennylane.__version__,
-        "qiskit": qiskit.__version__,
-        "qiskit_aer": qiskit_aer.__version__,
-        "scikit_learn": sklearn.__version__,
+        **{key: version(distribution) for key, distribution in _VERSIONED_DISTRIBUTIONS.items()},
     }
+
+
+#: The recorded name of each package whose version :func:`versions` reads, and its distribution name.
+_VERSIONED_DISTRIBUTIONS = {"pennylane": "pennylane", "qiskit": "qiskit", "qiskit_aer": "qiskit-aer",
+                            "scikit_learn": "scikit-learn"}
 
 
 def _rounded(values, digits: int = 5) -> tuple:

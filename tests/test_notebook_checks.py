@@ -127,7 +127,9 @@ def test_numbers_agree_across_torch_thread_counts(tmp_path):
 
     Both runs and any differences are written to test-artifacts/threads.json for the record.
     """
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2"}
+    # PASSIVE: torch's OpenMP threads sleep instead of spinning while they wait, which on a machine the
+    # other test worker keeps busy made the 2-thread run several times slower (the numbers do not change).
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
     runs = {}
     for threads in (1, 2):
         done = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(threads)], capture_output=True, text=True,
