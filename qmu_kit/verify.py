@@ -559,12 +559,12 @@ class MethodVerification:
             epsilon=tuple(float(min(e, cap)) for e in eps),
             max_measurable_epsilon=cap,
             n_separated=int(np.isinf(eps).sum()),
-            streisand_auc=stats.mean([r["streisand_auc"] for r in records]),
-            relearn_steps=stats.mean(steps),
+            streisand_auc=stats.mean([r["streisand_auc"] for r in records], bounds=(0, 1)),
+            relearn_steps=stats.mean(steps, bounds=(0, math.inf)),
             relearn_censored=int(sum(s > config.relearn_max_steps for s in steps)),
-            retain_accuracy=stats.mean([r["retain_accuracy"] for r in records]),
-            forget_accuracy=stats.mean([r["forget_accuracy"] for r in records]),
-            forget_train_accuracy=stats.mean([r["forget_train_accuracy"] for r in records]),
+            retain_accuracy=stats.mean([r["retain_accuracy"] for r in records], bounds=(0, 1)),
+            forget_accuracy=stats.mean([r["forget_accuracy"] for r in records], bounds=(0, 1)),
+            forget_train_accuracy=stats.mean([r["forget_train_accuracy"] for r in records], bounds=(0, 1)),
             seconds=float(sum(r["seconds"] for r in records)),
         )
 

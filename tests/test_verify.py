@@ -100,6 +100,19 @@ def test_summary_shows_every_number_with_its_interval_and_n(rng):
     assert "bootstrap over the n=6 forget-set examples" in summary and "t over the n=4 models" in summary
 
 
+def test_rates_and_steps_keep_their_intervals_inside_their_range():
+    """A forget accuracy of 0 on all but one model has a t-interval reaching below 0 ("0.00 [-0.00, 0.00]"
+    in a K = 16 run): rates are cut to [0, 1], relearning steps to [0, inf)."""
+    config = V.VerifyConfig(models=4)
+    records = [{"signal": [0.0] * 6, "relearn_steps": steps, "streisand_auc": auc, "retain_accuracy": acc,
+                "forget_accuracy": acc, "forget_train_accuracy": acc, "seconds": 1.0}
+               for steps, auc, acc in ((0, 1.0, 0.0), (0, 1.0, 0.0), (0, 1.0, 0.0), (3, 0.9, 0.1))]
+    method = V.MethodVerification.from_records("ga", records, records, config)
+    for estimate in (method.streisand_auc, method.retain_accuracy, method.forget_accuracy, method.forget_train_accuracy):
+        assert 0.0 <= estimate.ci95[0] <= estimate.value <= estimate.ci95[1] <= 1.0, estimate
+    assert method.relearn_steps.ci95[0] == 0.0
+
+
 def test_max_measurable_epsilon():
     assert V.max_measurable_epsilon(16, 0.01) == pytest.approx(math.log(0.99 * 16 - 1))
     assert V.max_measurable_epsilon(V.MIN_MODELS) > 1.0 > V.max_measurable_epsilon(V.MIN_MODELS - 1)
