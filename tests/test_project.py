@@ -31,8 +31,8 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert [line for line in first_block.splitlines() if line and not line.startswith("#")] == ["make app", "make test"]
 
 
-def _recorded_estimates():
-    """Every (value, low, high) the notebooks recorded (tests/notebook_references), claims' estimates included."""
+def _estimates_in(paths) -> list[tuple[float, float, float]]:
+    """Every (value, low, high) stored in these JSON files (any ``{"value", "ci95": [low, high]}``)."""
     import json
 
     found = []
@@ -47,23 +47,43 @@ def _recorded_estimates():
             for child in node:
                 walk(child)
 
-    for path in sorted((ROOT / "tests" / "notebook_references").glob("*.json")):
-        walk(json.loads(path.read_text()))
+    for path in paths:
+        walk(json.loads(Path(path).read_text()))
     return found
+
+
+def _recorded_estimates():
+    """Every (value, low, high) the notebooks recorded (tests/notebook_references), claims' estimates included."""
+    return _estimates_in(sorted((ROOT / "tests" / "notebook_references").glob("*.json")))
+
+
+def _assert_quoted_estimates_are_stored(section: str, stored, where: str, at_least: int) -> None:
+    """Each "v [low, high]" in ``section`` is one of ``stored``, to its printed digits."""
+    number = r"(-?\d+\.\d+)"
+    quoted = re.findall(rf"{number} \[{number}, {number}\]", section)
+    assert len(quoted) >= at_least, quoted
+    for triple in quoted:
+        # Rounded to the printed decimals: within half a unit of the last digit (plus float dust).
+        slack = [0.5 * 10 ** -len(x.split(".")[1]) + 1e-9 for x in triple]
+        wanted = [float(x) for x in triple]
+        assert any(
+            all(abs(r - w) <= s for r, w, s in zip(record, wanted, slack)) for record in stored
+        ), f"README states {triple[0]} [{triple[1]}, {triple[2]}], which {where} does not hold"
 
 
 def test_readme_measured_section_quotes_recorded_intervals():
     """Every "v [low, high]" the README's measured section states is a recorded estimate, to its printed digits."""
     readme = (ROOT / "README.md").read_text()
     section = re.search(r"^## Measured on the 2-core reference machine\n(.*?)^## ", readme, re.S | re.M).group(1)
-    number = r"(\d+\.\d+)"
-    quoted = re.findall(rf"{number} \[{number}, {number}\]", section)
-    assert len(quoted) >= 10, quoted
-    recorded = _recorded_estimates()
-    for triple in quoted:
-        # Rounded to the printed decimals: within half a unit of the last digit (plus float dust).
-        slack = [0.5 * 10 ** -len(x.split(".")[1]) + 1e-9 for x in triple]
-        wanted = [float(x) for x in triple]
-        assert any(
-            all(abs(r - w) <= s for r, w, s in zip(record, wanted, slack)) for record in recorded
-        ), f"README states {triple[0]} [{triple[1]}, {triple[2]}], which no notebook recorded"
+    _assert_quoted_estimates_are_stored(section, _recorded_estimates(), "no notebook reference", at_least=10)
+
+
+def test_readme_verification_numbers_are_the_committed_verify_runs():
+    """The verification section's table and prose quote ``reports/verify_classroom_k16*.json`` (the
+    ``qmu-kit verify --json`` output of the runs it names), every interval to its printed digits."""
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^## Did it really forget\? Verifying unlearning\n(.*?)^## ", readme, re.S | re.M).group(1)
+    reports = sorted((ROOT / "reports").glob("verify_classroom_k16*.json"))
+    assert len(reports) == 2, reports  # exact readout and 1000 shots
+    _assert_quoted_estimates_are_stored(section, _estimates_in(reports), "no reports/verify_classroom_k16*.json",
+                                        at_least=30)
