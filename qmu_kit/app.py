@@ -131,6 +131,11 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
         # A preheated kernel sent to a visitor is replaced at once, not after Voila's default 1 s.
         "--VoilaKernelManager.fill_delay=0",
         f"--VoilaConfiguration.preheat_kernel={pool_size > 0}",
+        # Kernels talk to the server over Unix sockets, not TCP ports: dozens of kernels starting at once
+        # (a preheated pool) raced for the same free port ("Address already in use" in a kernel's
+        # heartbeat), and 10 visitors at once then got no page at all (benchmarks/bench_classroom.py).
+        # Windows has no Unix sockets: TCP there.
+        *(["--KernelManager.transport=ipc"] if os.name != "nt" else []),
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import multiprocessing
+import os
 import re
 import socket
 import subprocess
@@ -70,6 +71,8 @@ def test_voila_never_wanders_to_another_port_and_uses_the_offline_template():
     assert "--Voila.port_retries=0" in command and f"--Voila.ip={DEFAULT_HOST}" in command
     assert "--VoilaConfiguration.default_pool_size=3" in command and "--VoilaConfiguration.preheat_kernel=True" in command
     assert "--VoilaConfiguration.preheat_kernel=False" in voila_command(apps_directory(), pool_size=0)
+    # Unix sockets for the kernels (a pool starting over TCP raced for ports; the browser tests serve through it)
+    assert ("--KernelManager.transport=ipc" in command) == (os.name != "nt")
     for host in ("", "127.0.0.1 --allow-root"):  # one argument, one address: nothing smuggled into Voila's command line
         with pytest.raises(ValueError, match=r"host=.* is not valid: give an address such as 127.0.0.1"):
             voila_command(apps_directory(), host=host)
