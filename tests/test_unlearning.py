@@ -148,7 +148,8 @@ def test_angles_are_wrapped_before_dampening(setup):
                           torch.tensor([6.2 - 2 * math.pi, 2 * math.pi - 3.5, math.pi, math.pi, 0.3], dtype=torch.float64))
     shifted = original.copy()
     with torch.no_grad():
-        shifted.module_.quantum.weights += 2 * math.pi * torch.randint(-2, 3, shifted.module_.quantum.weights.shape)
+        turns = torch.randint(-2, 3, shifted.module_.quantum.weights.shape, generator=torch.Generator().manual_seed(0))
+        shifted.module_.quantum.weights += 2 * math.pi * turns
     np.testing.assert_allclose(shifted.predict_proba(data.x_test[:20]), original.predict_proba(data.x_test[:20]), atol=1e-6)
     ssd = SelectiveSynapticDampening(alpha=2.0)
     from_shifted, report = ssd.unlearn(shifted, task, params="quantum")
@@ -157,8 +158,10 @@ def test_angles_are_wrapped_before_dampening(setup):
     new = from_shifted.module_.quantum.weights.detach()
     changed = new != shifted.module_.quantum.weights.detach()
     assert changed.any() and bool((new[changed].abs() <= math.pi).all())
-    # the same gates before, the same gates after
-    np.testing.assert_allclose(from_shifted.predict_proba(data.x_test[:20]), from_original.predict_proba(data.x_test[:20]), atol=1e-6)
+    # the same gates before, the same gates after, up to the rounding of the shifted angles: the shift alone
+    # moves the outputs by about 1e-7 (above), and the importances and dampening carry that to about 1e-6
+    # (measured over six shift patterns: up to 1.08e-6; an unseeded shift once gave 1.15e-6 at atol 1e-6)
+    np.testing.assert_allclose(from_shifted.predict_proba(data.x_test[:20]), from_original.predict_proba(data.x_test[:20]), atol=1e-5)
 
 
 def test_fisher_is_the_mean_squared_per_sample_gradient(setup):
