@@ -127,8 +127,8 @@ def test_numbers_agree_across_torch_thread_counts(tmp_path):
 
     Both runs and any differences are written to test-artifacts/threads.json for the record.
     """
-    # PASSIVE: torch's OpenMP threads sleep instead of spinning while they wait, which on a machine the
-    # other test worker keeps busy made the 2-thread run several times slower (the numbers do not change).
+    # PASSIVE: torch's OpenMP threads sleep instead of spinning while they wait for work, so the 2-thread run
+    # does not burn the core the other test worker needs (the numbers do not change; not timed on its own).
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
     runs = {}
     for threads in (1, 2):
