@@ -28,6 +28,9 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +44,9 @@ DEFAULT_PORT = 8866
 #: Preheated kernels kept ready per app (each about 0.3 GB PSS once the kit is imported).
 DEFAULT_POOL_SIZE = 2
 MAX_POOL_SIZE = 64
+#: A preheating kernel waits at most this long for its turn to warm up, then warms up anyway (a stuck
+#: kernel must never hold up the class).
+MAX_TURN_WAIT_S = 120.0
 #: Where the kit's Voila template lives; Voila finds it through ``JUPYTER_PATH``.
 JUPYTER_DATA = Path(__file__).resolve().parent / "jupyter"
 TEMPLATE = "qmu"
@@ -137,6 +143,65 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
         # Windows has no Unix sockets: TCP there.
         *(["--KernelManager.transport=ipc"] if os.name != "nt" else []),
     ]
+
+
+def warm_up_slots() -> int:
+    """How many of a server's preheating kernels warm up at once: all cores but one, at least one.
+
+    The core left over serves the visitors' pages (Voila's server is one process) while the pool refills.
+    """
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+@contextmanager
+def warm_up_turn(slots: int | None = None, max_wait_s: float = MAX_TURN_WAIT_S, directory: Path | None = None):
+    """Run the block (an app's imports and first computation) in turn with the server's other preheating kernels.
+
+    Voila replaces every pooled kernel a visitor takes at once: ten students opening apps together
+    start ten kernels that import torch and compute on the same two cores as the pages those students
+    are waiting for. Inside a Voila preheat kernel (``VOILA_PREHEAT=True``) this block waits for one of
+    ``slots`` turns (file locks shared by the server's kernels, released when the block ends or the
+    kernel dies), so the pool refills a few kernels at a time. Anywhere else (JupyterLab, nbval, a
+    kernel started per visitor, Windows) it does nothing. After ``max_wait_s`` it runs anyway.
+
+    Args:
+        slots: kernels warming up at once (default :func:`warm_up_slots`).
+        max_wait_s: the longest wait for a turn, in seconds.
+        directory: where the lock files live (default: the temporary directory).
+
+    Example:
+        >>> with warm_up_turn():  # not a preheat kernel here: runs at once
+        ...     answer = 6 * 7
+    """
+    if os.environ.get("VOILA_PREHEAT") != "True" or os.name == "nt":
+        yield
+        return
+    import fcntl
+
+    slots = warm_up_slots() if slots is None else slots
+    # One set of turns per server (its port), per user.
+    server = os.environ.get("VOILA_APP_PORT", "0")
+    root = Path(directory or tempfile.gettempdir())
+    handles = [open(root / f"qmu-kit-warm-up-{os.getuid()}-{server}-{slot}.lock", "a") for slot in range(slots)]
+    held = None
+    deadline = time.monotonic() + max_wait_s
+    try:
+        while held is None and time.monotonic() < deadline:
+            for handle in handles:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue
+                held = handle
+                break
+            else:
+                time.sleep(0.05)
+        yield
+    finally:
+        if held is not None:
+            fcntl.flock(held, fcntl.LOCK_UN)
+        for handle in handles:
+            handle.close()
 
 
 def voila_environment(base: dict | None = None) -> dict:

@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import warnings
@@ -19,6 +20,7 @@ import pytest
 
 from qmu_kit.app import (
     DEFAULT_HOST, JUPYTER_DATA, PortInUseError, apps_directory, check_port_free, voila_command, voila_environment,
+    warm_up_turn,
 )
 from qmu_kit.cache import CacheWarning, ResultCache
 from qmu_kit.experiment import ExperimentConfig, run_experiment
@@ -250,3 +252,99 @@ def test_voila_command_is_safe_by_default():  # noqa: D103  (moved from test_app
     assert command[:3] == [sys.executable, "-m", "voila"]
     with pytest.raises(ValueError, match="port=70000 is out of range"):
         voila_command(Path("x"), port=70000)
+
+
+@pytest.fixture
+def preheat_kernel(monkeypatch, tmp_path):
+    """The environment Voila gives a preheated kernel of one server."""
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    monkeypatch.setenv("VOILA_APP_PORT", "40123")
+    return tmp_path
+
+
+def _enter_times(n: int, hold_s: float, **turn) -> list[tuple[float, float]]:
+    """``n`` threads (standing in for kernels: each opens its own lock files) take a turn and hold it
+    ``hold_s``; returns each one's (entered, left) times, sorted."""
+    spans = []
+
+    def kernel():
+        with warm_up_turn(**turn):
+            entered = time.monotonic()
+            time.sleep(hold_s)
+        spans.append((entered, time.monotonic()))
+
+    threads = [threading.Thread(target=kernel) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return sorted(spans)
+
+
+def _most_at_once(spans) -> int:
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = most = 0
+    for _, step in events:
+        running += step
+        most = max(most, running)
+    return most
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no file locks on Windows: the turn is a no-op there")
+@pytest.mark.parametrize("slots", [1, 2])
+def test_preheating_kernels_warm_up_at_most_slots_at_a_time(preheat_kernel, slots):
+    spans = _enter_times(4, 0.3, slots=slots, directory=preheat_kernel)
+    assert len(spans) == 4  # every kernel had its turn
+    assert _most_at_once(spans) == slots
+
+
+def test_outside_a_preheat_kernel_the_turn_never_waits(monkeypatch, tmp_path):
+    monkeypatch.delenv("VOILA_PREHEAT", raising=False)  # JupyterLab, nbval, a kernel per visitor
+    spans = _enter_times(3, 0.3, slots=1, directory=tmp_path)
+    assert _most_at_once(spans) == 3
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no file locks on Windows: the turn is a no-op there")
+def test_a_stuck_kernel_never_holds_up_the_class(preheat_kernel):
+    release = threading.Event()
+
+    def stuck():
+        with warm_up_turn(slots=1, directory=preheat_kernel):
+            release.wait(timeout=30)
+
+    holder = threading.Thread(target=stuck)
+    holder.start()
+    time.sleep(0.2)
+    start = time.monotonic()
+    with warm_up_turn(slots=1, max_wait_s=0.5, directory=preheat_kernel):
+        waited = time.monotonic() - start
+    release.set()
+    holder.join()
+    assert 0.5 <= waited < 5
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no file locks on Windows: the turn is a no-op there")
+def test_a_failing_warm_up_gives_its_turn_back(preheat_kernel):
+    with pytest.raises(RuntimeError):
+        with warm_up_turn(slots=1, directory=preheat_kernel):
+            raise RuntimeError("the app failed to build")
+    start = time.monotonic()
+    with warm_up_turn(slots=1, max_wait_s=10, directory=preheat_kernel):
+        assert time.monotonic() - start < 1
+
+
+@pytest.mark.skipif(os.name == "nt", reason="no file locks on Windows: the turn is a no-op there")
+def test_a_kernel_that_dies_mid_warm_up_gives_its_turn_back(preheat_kernel):
+    code = ("import os, time; from pathlib import Path; from qmu_kit.app import warm_up_turn\n"
+            f"with warm_up_turn(slots=1, directory=Path({str(preheat_kernel)!r})):\n"
+            "    print('warming', flush=True); time.sleep(60)")
+    kernel = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        assert kernel.stdout.readline().strip() == "warming"
+        kernel.kill()  # out of memory, a crash
+        kernel.wait(timeout=10)
+        start = time.monotonic()
+        with warm_up_turn(slots=1, max_wait_s=10, directory=preheat_kernel):
+            assert time.monotonic() - start < 1
+    finally:
+        kernel.kill()
