@@ -295,6 +295,26 @@ def test_two_sessions_each_get_their_own_results(browser, server):
     page_c.close()
 
 
+def test_visitors_beyond_the_ready_kernels_wait_with_a_message_then_get_a_working_app(browser, server):
+    """Three students open the same app at once; the server keeps one kernel ready per app, so two wait
+    for fresh kernels (which warm up in turn): each page says why it waits, then works."""
+    url, _ = server
+    contexts = [browser.new_context(viewport={"width": 1300, "height": 1000}) for _ in range(3)]
+    pages = [context.new_page() for context in contexts]
+    # all three before any is usable
+    responses = [page.goto(f"{url}/voila/render/shot_noise.ipynb", timeout=LOAD_TIMEOUT_MS, wait_until="commit")
+                 for page in pages]
+    for page, response in zip(pages, responses):
+        page.wait_for_selector("table.qmu-numbers", timeout=LOAD_TIMEOUT_MS)
+        wait_ready(page)
+        # The page came with the waiting message under the spinner, which Voila removes once the app runs.
+        assert "keep this tab open" in response.text()
+        assert page.locator("#loading").count() == 0
+        assert "Could not compute" not in page.inner_text("body")
+    for context in contexts:
+        context.close()
+
+
 def test_no_tracebacks_reach_the_browser(browser, tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
