@@ -6,8 +6,9 @@ first page load is instant, then starts Voila in tree mode on ``notebooks/apps``
 
 For a classroom, Voila keeps a pool of preheated kernels per app (``pool_size``): each has already
 imported the kit and run the app's notebook, so a visitor gets a usable page at once; a visitor beyond
-the pool waits for the next kernel the pool is starting (Voila hands out the pending one; the browser
-keeps loading, with no message yet). The pages
+the pool waits for the next kernel the pool is starting (Voila hands out the pending one), on a page
+that says why it waits. Voila replaces each kernel it hands out at once; the app notebooks warm up in
+turn (:func:`warm_up_turn`), so a class's refills take one core, not the cores its pages need. The pages
 load nothing from the internet: the kit's Voila template (``qmu_kit/jupyter/voila/templates/qmu``)
 drops Voila's CDN icon font and serves a static landing page.
 
