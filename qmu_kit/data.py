@@ -273,6 +273,34 @@ def load_dataset(name: str = "digits", path: str | Path | None = None) -> ImageD
 
 #: Embedded data sets by name and their sizes (the one place these numbers live).
 EMBEDDED_SAMPLES = {"digits": 1797, "mnist": EMBEDDED_MNIST_SAMPLES}
+#: Pixels per image (digits 8x8, MNIST 28x28, embedded or from local files).
+IMAGE_PIXELS = {"digits": 64, "mnist": 784}
+
+
+def min_train_size(dataset: str, model: str, n_qubits: int) -> int:
+    """The fewest training images ``model`` can be fitted on: 20 (the smallest split) or, for the basic
+    QNN on images with more pixels than its ``2**n_qubits`` amplitudes, that many (its PCA's components).
+
+    Example:
+        >>> min_train_size("mnist", "basic", 8), min_train_size("mnist", "hybrid", 8), min_train_size("digits", "basic", 8)
+        (256, 20, 20)
+    """
+    amplitudes = 2**n_qubits
+    if model == "basic" and IMAGE_PIXELS[dataset] > amplitudes:
+        return max(20, amplitudes)
+    return 20
+
+
+def check_train_size(dataset: str, model: str, n_qubits: int, n_train: int) -> None:
+    """Refuse a training set too small for ``model`` (:func:`min_train_size`), before anything is loaded."""
+    needed = min_train_size(dataset, model, n_qubits)
+    if n_train < needed:
+        raise ValueError(
+            f"n_train={n_train} is out of range for the basic QNN on {dataset} at {n_qubits} qubits: its PCA to "
+            f"{needed} amplitude features needs at least {needed} training images (give n_train >= {needed}, "
+            "fewer qubits, or model='hybrid')"
+        )
+
 
 
 def check_sizes(dataset: str, data_path, n_train: int, n_test: int) -> None:
@@ -566,6 +594,7 @@ def prepare_data(
     if data is None:
         check_choice("dataset", dataset, DATASETS)
         check_sizes(dataset, data_path, n_train, n_test)
+        check_train_size(dataset, model, n_qubits, n_train)
         data = load_dataset(dataset, data_path)
     split = make_split(data, n_train, n_test, seed)
     labels = data.labels

@@ -51,7 +51,9 @@ from qmu_kit._validation import (
 from qmu_kit.attacks import Observations, ShadowModels, attack_names, needs_reference
 from qmu_kit.audit import AuditSplit, MembershipAudit
 from qmu_kit.cache import CacheWarning, ResultCache, resolve_cache
-from qmu_kit.data import DATASETS, EMBEDDED_SAMPLES, MODELS, ForgetSpec, check_sizes, embedded_mnist_path, prepare_data
+from qmu_kit.data import (
+    DATASETS, EMBEDDED_SAMPLES, MODELS, ForgetSpec, check_sizes, check_train_size, embedded_mnist_path, prepare_data,
+)
 from qmu_kit.metrics import prediction_distance
 from qmu_kit.readout import make_readout
 from qmu_kit.results import SCHEMA_VERSION, ExperimentResult, ModelResult
@@ -376,6 +378,7 @@ class ExperimentConfig:
             fail("data_path", f"data_path={self.data_path!r} is only used with dataset='mnist'")
         try:
             check_sizes(self.dataset, self.data_path or None, self.n_train, self.n_test)
+            check_train_size(self.dataset, self.model, self.n_qubits, self.n_train)
         except ValueError as error:
             fail("n_train", str(error))
         if self.methods and not self.retrain:
