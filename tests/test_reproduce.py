@@ -90,6 +90,8 @@ def test_leakage_preserved_changes_cheaper_and_combine_rules():
     assert judge_changes(still, [still])[0] == "not reproduced"
     assert judge_cheaper({"ga": est(30, 25, 35), "ssd": est(4, 3, 5)})[0] == "reproduced"
     assert judge_cheaper({"ga": est(30, 25, 35), "ssd": est(1.2, 0.5, 1.9)})[0] == "partly"
+    assert judge_cheaper({"ga": est(30, 25, 35), "ssd": est(1.2, 0.5, 1.9)})[1] == (
+        "faster than retraining: ga; not shown faster: ssd")
     assert combine(["reproduced", "not comparable", "reproduced"]) == "reproduced"
     assert combine(["not reproduced", "reproduced"]) == "partly"
     assert combine(["not comparable"]) == "not comparable"
