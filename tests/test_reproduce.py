@@ -65,6 +65,11 @@ def test_compare_to_paper_rules():
     verdict, reason = compare_to_paper(est(0.73, 0.27, 1.19), 0.753)  # the old report's "73.3 +/- 46.1 %"
     assert verdict == "not comparable" and "too wide to judge" in reason and "±46 points" in reason
     assert compare_to_paper(stats.mean([]), 0.5) == ("not comparable", "no measurement")
+    # wide, but all of it far from the paper's 0 % (GA at the published settings, paper preset, 5 seeds)
+    verdict, reason = compare_to_paper(est(0.892, 0.619, 1.0), 0.0)
+    assert verdict == "not reproduced" and "more than 10 points above the paper's 0.0 %" in reason
+    # wide and reaching within 10 points of the paper's figure: still too wide to judge
+    assert compare_to_paper(est(0.244, 0.042, 0.446), 0.0)[0] == "not comparable"
 
 
 def test_rates_over_seeds_cover_the_pooled_wilson_interval():
