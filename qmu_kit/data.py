@@ -302,7 +302,6 @@ def check_train_size(dataset: str, model: str, n_qubits: int, n_train: int) -> N
         )
 
 
-
 def check_sizes(dataset: str, data_path, n_train: int, n_test: int) -> None:
     """Refuse member/non-member sizes the chosen data cannot give (checked before anything is loaded).
 

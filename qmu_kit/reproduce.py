@@ -266,12 +266,9 @@ def judge_cheaper(speedups: Mapping[str, stats.Estimate]) -> tuple[str, str]:
     """
     cheaper = [name for name, s in speedups.items() if s.n > 0 and s.ci95[0] > 1.0]
     if speedups and len(cheaper) == len(speedups):
-        text = f"all {len(speedups)} faster than retraining (speed-up interval above 1x)"
-    else:
-        slower = [name for name in speedups if name not in cheaper]
-        text = f"faster than retraining: {', '.join(cheaper) or 'none'}; not shown faster: {', '.join(slower)}"
-    if speedups and len(cheaper) == len(speedups):
-        return "reproduced", text
+        return "reproduced", f"all {len(speedups)} faster than retraining (speed-up interval above 1x)"
+    slower = [name for name in speedups if name not in cheaper]
+    text = f"faster than retraining: {', '.join(cheaper) or 'none'}; not shown faster: {', '.join(slower)}"
     return ("partly", text) if cheaper else ("not reproduced", text)
 
 
