@@ -273,13 +273,15 @@ def load_dataset(name: str = "digits", path: str | Path | None = None) -> ImageD
 
 #: Embedded data sets by name and their sizes (the one place these numbers live).
 EMBEDDED_SAMPLES = {"digits": 1797, "mnist": EMBEDDED_MNIST_SAMPLES}
+#: The smallest member or non-member set an experiment may ask for (the attacks' splits need a few per class).
+MIN_SPLIT = 20
 #: Pixels per image (digits 8x8, MNIST 28x28, embedded or from local files).
 IMAGE_PIXELS = {"digits": 64, "mnist": 784}
 
 
 def min_train_size(dataset: str, model: str, n_qubits: int) -> int:
-    """The fewest training images ``model`` can be fitted on: 20 (the smallest split) or, for the basic
-    QNN on images with more pixels than its ``2**n_qubits`` amplitudes, that many (its PCA's components).
+    """The fewest training images ``model`` can be fitted on: :data:`MIN_SPLIT` or, for the basic QNN on
+    images with more pixels than its ``2**n_qubits`` amplitudes, that many (its PCA's components).
 
     Example:
         >>> min_train_size("mnist", "basic", 8), min_train_size("mnist", "hybrid", 8), min_train_size("digits", "basic", 8)
@@ -287,8 +289,8 @@ def min_train_size(dataset: str, model: str, n_qubits: int) -> int:
     """
     amplitudes = 2**n_qubits
     if model == "basic" and IMAGE_PIXELS[dataset] > amplitudes:
-        return max(20, amplitudes)
-    return 20
+        return max(MIN_SPLIT, amplitudes)
+    return MIN_SPLIT
 
 
 def check_train_size(dataset: str, model: str, n_qubits: int, n_train: int) -> None:

@@ -52,7 +52,7 @@ from qmu_kit.attacks import Observations, ShadowModels, attack_names, needs_refe
 from qmu_kit.audit import AuditSplit, MembershipAudit
 from qmu_kit.cache import CacheWarning, ResultCache, resolve_cache
 from qmu_kit.data import (
-    DATASETS, EMBEDDED_SAMPLES, MODELS, ForgetSpec, check_sizes, check_train_size, embedded_mnist_path, prepare_data,
+    DATASETS, EMBEDDED_SAMPLES, MIN_SPLIT, MODELS, ForgetSpec, check_sizes, check_train_size, embedded_mnist_path, prepare_data,
 )
 from qmu_kit.metrics import prediction_distance
 from qmu_kit.readout import make_readout
@@ -288,8 +288,8 @@ FIELDS: dict[str, FieldSpec] = {
     "model": FieldSpec(_choice("model", lambda: MODELS), "basic or hybrid QNN", "--model", choices=lambda: MODELS),
     "n_qubits": FieldSpec(check_qubits, f"number of qubits ({MIN_QUBITS}..{MAX_QUBITS})", "--qubits", "N"),
     "depth": FieldSpec(check_depth, f"circuit layers (1..{MAX_DEPTH}; default: the paper's)", "--depth", "L", nullable=True),
-    "n_train": FieldSpec(_ranged("n_train", 20, MAX_SAMPLES), f"training-set size (20..{MAX_SAMPLES})", "--n-train", "N"),
-    "n_test": FieldSpec(_ranged("n_test", 20, MAX_SAMPLES), f"test-set size (20..{MAX_SAMPLES})", "--n-test", "N"),
+    "n_train": FieldSpec(_ranged("n_train", MIN_SPLIT, MAX_SAMPLES), f"training-set size ({MIN_SPLIT}..{MAX_SAMPLES})", "--n-train", "N"),
+    "n_test": FieldSpec(_ranged("n_test", MIN_SPLIT, MAX_SAMPLES), f"test-set size ({MIN_SPLIT}..{MAX_SAMPLES})", "--n-test", "N"),
     "epochs": FieldSpec(_ranged("epochs", 1, 10_000), "training epochs (1..10000)", "--epochs", "N", nullable=True),
     "lr": FieldSpec(lambda value: check_float("lr", value, 0.0, 10.0, low_inclusive=False), "training learning rate",
                     nullable=True),

@@ -440,7 +440,7 @@ def claim_leakage(m: Measurements) -> ClaimRow:
     return _whole(1, "QNNs leak membership (held-out AUC vs chance 0.5)", "qualitative", parts)
 
 
-def _curve_size(n_train: int, fraction: float, minimum: int = 20) -> int:
+def _curve_size(n_train: int, fraction: float, minimum: int) -> int:
     """Claim 1's curve: ``fraction`` of the training-set size, at least ``minimum`` (the fewest images
     every model of the report can be fitted on: :func:`qmu_kit.data.min_train_size`)."""
     return max(minimum, int(round(n_train * fraction)))

@@ -200,10 +200,13 @@ def test_every_run_the_plan_asks_for_is_a_valid_config(preset):
     `make reproduce` at its last sweep before this check existed)."""
     import itertools
 
+    from qmu_kit.data import min_train_size
+
     for variant, (base, grid) in plan(preset).items():
         for values in itertools.product(*grid.values()):
-            config = base.replace(**dict(zip(grid, values)))
+            config = base.replace(**dict(zip(grid, values)))  # raises ConfigError for a run that cannot be done
             assert config.n_train <= base.n_train, variant
+            assert config.n_train >= min_train_size(config.dataset, config.model, config.n_qubits), variant
 
 
 @pytest.mark.slow
