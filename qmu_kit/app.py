@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qmu_kit._validation import check_host, check_int
+from qmu_kit._validation import check_choice, check_host, check_int
 
 if TYPE_CHECKING:  # for annotations only: importing the experiment here would slow the server's start
     from qmu_kit.experiment import ExperimentConfig
@@ -151,7 +151,9 @@ def warm_up_slots() -> int:
 
     The core left over serves the visitors' pages (Voila's server is one process) while the pool refills.
     """
-    return max(1, (os.cpu_count() or 1) - 1)
+    # The cores this process may run on (a container's share), not the host's count.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores - 1)
 
 
 @contextmanager
@@ -203,6 +205,25 @@ def warm_up_turn(slots: int | None = None, max_wait_s: float = MAX_TURN_WAIT_S, 
             fcntl.flock(held, fcntl.LOCK_UN)
         for handle in handles:
             handle.close()
+
+
+def app_panel(name: str):
+    """The panel an app notebook shows (a class of :mod:`qmu_kit.widgets`, built with its defaults),
+    imported and computed in turn with the server's other preheating kernels (:func:`warm_up_turn`).
+
+    Args:
+        name: the panel class, e.g. ``"UnlearningPanel"``.
+
+    Example:
+        >>> app_panel("ShotNoisePanel")  # doctest: +SKIP
+    """
+    with warm_up_turn():
+        from qmu_kit import widgets
+
+        panels = sorted(n for n, v in vars(widgets).items()
+                        if isinstance(v, type) and issubclass(v, widgets.Panel) and v is not widgets.Panel)
+        check_choice("panel", name, panels)
+        return getattr(widgets, name)()
 
 
 def voila_environment(base: dict | None = None) -> dict:
