@@ -164,14 +164,30 @@ def simulate_probs(spec: CircuitSpec, states: torch.Tensor, weights: torch.Tenso
     ``(2**a, 2**(n-a))``: two small Kronecker products instead of one ``2**n``-sized matrix, which
     costs ``2**(n/2)`` times fewer operations than a full layer unitary.
     """
+    psi = _evolve(spec, _embed(spec, states, len(weights.shape[:-3])), weights, 0, len(_program(spec)))
+    return _probabilities(psi)
+
+
+def _complex_dtype(real: torch.dtype) -> torch.dtype:
+    return torch.complex128 if real == torch.float64 else torch.complex64
+
+
+def _embed(spec: CircuitSpec, states: torch.Tensor, n_batch_dims: int) -> torch.Tensor:
+    """Input states as complex ``(*1, B, 2**a, 2**(n-a))`` (one leading 1 per weight batch dim)."""
+    a = spec.n_qubits // 2
+    psi = states.to(_complex_dtype(states.dtype))
+    return psi.reshape(*(1,) * n_batch_dims, states.shape[0], 2**a, 2 ** (spec.n_qubits - a))
+
+
+def _evolve(spec: CircuitSpec, psi: torch.Tensor, weights: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """Apply the moments ``start:stop`` of :func:`_program` to ``psi`` with ``weights``."""
     n = spec.n_qubits
     a = n // 2
     batch_dims = weights.shape[:-3]
-    complex_dtype = torch.complex128 if states.dtype == torch.float64 else torch.complex64
+    complex_dtype = psi.dtype
     matrices = u3_matrix(weights).to(complex_dtype)  # (*W, depth, n, 2, 2)
     eye = torch.eye(2, dtype=complex_dtype).expand(*batch_dims, 2, 2)
-    psi = states.to(complex_dtype).reshape(*(1,) * len(batch_dims), states.shape[0], 2**a, 2 ** (n - a))
-    for kind, op in _program(spec):
+    for kind, op in _program(spec)[start:stop]:
         if kind == "local":
             factors = [matrices[..., op[q][0], op[q][1], :, :] if q in op else eye for q in range(n)]
             left = functools.reduce(_batched_kron, factors[:a])
@@ -180,8 +196,66 @@ def simulate_probs(spec: CircuitSpec, states: torch.Tensor, weights: torch.Tenso
         else:
             shape = psi.shape
             psi = psi.reshape(*shape[:-2], -1)[..., op].reshape(shape)
+    return psi
+
+
+def _probabilities(psi: torch.Tensor) -> torch.Tensor:
     psi = psi.reshape(*psi.shape[:-2], -1)
     return psi.real**2 + psi.imag**2
+
+
+@functools.lru_cache(maxsize=64)
+def _layer_starts(spec: CircuitSpec) -> tuple[int, ...]:
+    """Index in :func:`_program` of each layer's first moment."""
+    starts: dict[int, int] = {}
+    for index, (kind, op) in enumerate(_program(spec)):
+        if kind == "local":
+            for layer, _qubit in op.values():
+                starts.setdefault(layer, index)
+    return tuple(starts[layer] for layer in range(spec.depth))
+
+
+def shifted_probs(spec: CircuitSpec, states: torch.Tensor, weights: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """``simulate_probs(spec, states, weights + shifts)`` for shifts that each change one layer.
+
+    The parameter-shift rule evaluates the circuit once per shifted angle; a shift in layer ``l``
+    leaves layers ``0..l-1`` as they are, so their states are computed once (not once per shift)
+    and only layers ``l..`` run per shift. For the basic QNN (10 layers) this does about 55 % of the
+    plain batched work. Same numbers as :func:`simulate_probs` up to float rounding.
+
+    Args:
+        spec, states: as in :func:`simulate_probs`.
+        weights: one parameter set ``(depth, n, 3)``.
+        shifts: ``(K, depth, n, 3)``, each nonzero in one layer only (a ``ValueError`` otherwise).
+
+    Returns:
+        ``(K, B, 2**n)``.
+
+    Example:
+        >>> spec = CircuitSpec(2, 2)
+        >>> states = normalize_states(torch.rand(3, 4, dtype=torch.float64))
+        >>> weights = torch.rand(spec.weight_shape, dtype=torch.float64)
+        >>> shifts = torch.zeros(2, *spec.weight_shape, dtype=torch.float64)
+        >>> shifts[0, 1, 0, 2] = shifts[1, 0, 1, 0] = 0.5
+        >>> torch.allclose(shifted_probs(spec, states, weights, shifts), simulate_probs(spec, states, weights + shifts))
+        True
+    """
+    touched = shifts.reshape(shifts.shape[0], spec.depth, -1).ne(0).any(-1)  # (K, depth)
+    if bool((touched.sum(-1) > 1).any()):
+        raise ValueError("shifted_probs needs shifts that each change a single layer")
+    layers = touched.float().argmax(-1)  # a shift of all zeros counts as layer 0: the whole circuit
+    starts = _layer_starts(spec) + (len(_program(spec)),)
+    out = torch.empty(shifts.shape[0], states.shape[0], spec.dim, dtype=states.dtype)
+    psi = _embed(spec, states, 0)
+    with torch.no_grad():
+        for layer in range(spec.depth):
+            rows = (layers == layer).nonzero().flatten()
+            if len(rows):
+                shifted = weights + shifts[rows]
+                out[rows] = _probabilities(_evolve(spec, psi.unsqueeze(0), shifted, starts[layer], starts[-1]))
+            if layer + 1 < spec.depth:
+                psi = _evolve(spec, psi, weights, starts[layer], starts[layer + 1])
+    return out
 
 
 @functools.lru_cache(maxsize=16)

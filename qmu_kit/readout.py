@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from qmu_kit._validation import check_choice, check_float, check_shots
-from qmu_kit.circuit import CircuitSpec, expvals, simulate_probs, to_qiskit
+from qmu_kit.circuit import CircuitSpec, expvals, shifted_probs, simulate_probs, to_qiskit
 
 #: Fake backends from ``qiskit_ibm_runtime.fake_provider`` (offline calibration snapshots) the kit
 #: offers, with their qubit counts.
@@ -146,9 +146,14 @@ class ShotReadout:
         grad = torch.empty(n_params, dtype=weights.dtype)
         with torch.no_grad():
             for start in range(0, n_params, chunk):
-                block = shifts[start : start + chunk]
-                shifted = torch.cat([weights + block, weights - block])
-                estimates = self._estimate(simulate(spec, states, shifted), spec.n_qubits)  # (2c, B, n)
+                block = torch.cat([shifts[start : start + chunk], -shifts[start : start + chunk]])
+                if simulate is simulate_probs:  # layers before each shifted one computed once
+                    probs = shifted_probs(spec, states, weights, block)
+                else:
+                    probs = simulate(spec, states, weights + block)
+                # chunks of 64 angles, plus then minus, in one draw each: the random stream of every
+                # earlier release (the simulator above only changes how the probabilities are computed)
+                estimates = self._estimate(probs, spec.n_qubits)  # (2c, B, n)
                 plus, minus = estimates.chunk(2)
                 grad[start : start + chunk] = torch.einsum("pbi,bi->p", (plus - minus) / 2, grad_out)
         return grad.reshape(spec.weight_shape)

@@ -47,6 +47,7 @@ import base64
 import datetime
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -115,29 +116,63 @@ def notebooks_directory() -> Path:
     return path
 
 
-def execute_notebooks(out: Path, preset: str, n_seeds: int, n_queries: int, names=SERIES, progress: bool = True) -> dict:
-    """Run each notebook with ``preset``; returns {name: (metrics, [figure paths], seconds)}."""
+def _notebook_parameters(source: Path, name: str, preset: str, seed: int, n_seeds: int, n_queries: int) -> dict:
+    """The papermill parameters a notebook gets in the report (only those its parameters cell has)."""
     import nbformat
+
+    notebook = nbformat.read(source / f"{name}.ipynb", as_version=4)
+    declared = {match.group(1) for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])
+                for match in re.finditer(r"^(\w+)\s*=", cell.source, re.MULTILINE)}
+    # Notebook 04 repeats each point over seeds; the claims' own runs carry the report's intervals.
+    wanted = {"preset": preset, "seed": seed, **{"04_shots_privacy_and_stability": {"n_seeds": min(n_seeds, 3)},
+                                                 "05_noisy_devices": {"n_queries": n_queries}}.get(name, {})}
+    return {key: value for key, value in wanted.items() if key in declared}
+
+
+def _execute(source: str, target: str, cwd: str, parameters: dict, progress: bool, threads: int | None) -> float:
+    """Run one notebook with papermill (in a worker process when several run at once); its seconds."""
+    import os
+
     import papermill
+
+    if threads is not None:  # the kernel inherits this: one core per notebook, no oversubscription
+        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[variable] = str(threads)
+    start = time.perf_counter()
+    papermill.execute_notebook(source, target, parameters=parameters, cwd=cwd, kernel_name="python3", progress_bar=progress)
+    return time.perf_counter() - start
+
+
+def execute_notebooks(out: Path, preset: str, n_seeds: int, n_queries: int, names=SERIES, progress: bool = True,
+                      *, seed: int = EVALUATION_SEEDS[0], n_jobs: int = 1) -> dict:
+    """Run each notebook with ``preset`` and ``seed``; returns {name: (metrics, [figure paths], seconds)}.
+
+    The seed is the report's first evaluation seed, so a notebook's runs that the claims' sweeps
+    already computed (the same model and seed) come from the cache instead of running again. With
+    ``n_jobs > 1`` that many notebooks run at once, each in its own process with one thread per
+    kernel, the longest (notebook 04) first.
+    """
+    import nbformat
 
     source = notebooks_directory()
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    # Notebook 04 repeats each point over seeds; the claims' own runs carry the report's intervals.
-    extra = {"04_shots_privacy_and_stability": {"n_seeds": min(n_seeds, 3)}, "05_noisy_devices": {"n_queries": n_queries}}
+    jobs = {name: (str(source / f"{name}.ipynb"), str(out / "notebooks" / f"{name}.ipynb"), str(source),
+                   _notebook_parameters(source, name, preset, seed, n_seeds, n_queries)) for name in names}
+    workers = max(1, min(n_jobs, len(jobs)))
+    if workers == 1:
+        seconds = {name: _execute(*job, progress, None) for name, job in jobs.items()}
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        order = sorted(jobs, key=lambda name: name != "04_shots_privacy_and_stability")  # the longest first
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {name: pool.submit(_execute, *jobs[name], False, 1) for name in order}
+            seconds = {name: futures[name].result() for name in order}
     done = {}
     for name in names:
-        notebook = nbformat.read(source / f"{name}.ipynb", as_version=4)
-        parameters = {}
-        if any("preset" in cell.source for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])):
-            parameters["preset"] = preset
-        parameters.update(extra.get(name, {}))
-        target = out / "notebooks" / f"{name}.ipynb"
-        start = time.perf_counter()
-        executed = papermill.execute_notebook(
-            str(source / f"{name}.ipynb"), str(target), parameters=parameters, cwd=str(source),
-            kernel_name="python3", progress_bar=progress,
-        )
+        executed = nbformat.read(jobs[name][1], as_version=4)
         figures = []
         for cell in executed["cells"]:
             if "key-figure" in cell.get("metadata", {}).get("tags", []):
@@ -147,9 +182,8 @@ def execute_notebooks(out: Path, preset: str, n_seeds: int, n_queries: int, name
                         path = out / "figures" / f"{name}-{len(figures) + 1}.png"
                         path.write_bytes(base64.b64decode(png))
                         figures.append(path)
-        done[name] = (read_metrics(executed), figures, time.perf_counter() - start)
+        done[name] = (read_metrics(executed), figures, seconds[name])
     return done
-
 
 
 # ----------------------------------------------------------------------------------------------
@@ -735,8 +769,9 @@ def reproduce(out: str | Path = "reports", *, preset: str = "paper", n_seeds: in
         ExperimentConfig.from_preset(preset, **dict(overrides))  # refuse bad overrides before any work
     out = Path(out)
     start = time.perf_counter()
-    notebooks = execute_notebooks(out, preset, n_seeds, n_queries, names, progress)
     seeds = [EVALUATION_SEEDS[0] + k for k in range(n_seeds)]
+    # The claims' sweeps first: the notebooks then find the runs they share with them in the cache.
     measurements = headline_runs(preset, seeds, n_queries, n_jobs=n_jobs, scheduler=scheduler, overrides=overrides,
                                  progress=progress)
+    notebooks = execute_notebooks(out, preset, n_seeds, n_queries, names, progress, seed=seeds[0], n_jobs=n_jobs)
     return write_summary(out, preset, measurements, notebooks, time.perf_counter() - start, overrides)

@@ -57,6 +57,11 @@ from qmu_kit.tuned_defaults import TUNED_DEFAULTS
 PARAMETER_GROUPS = ("all", "quantum", "classical")
 
 
+def _tuned(method: str, knob: str, fallback):
+    """A knob's default: the value ``qmu-kit tune`` chose (:mod:`qmu_kit.tuned_defaults`), else ``fallback``."""
+    return TUNED_DEFAULTS.get(method, {}).get(knob, fallback)
+
+
 @dataclass(frozen=True)
 class UnlearningTask:
     """The data an unlearning request comes with.
@@ -334,14 +339,15 @@ class GradientAscent(_SteppedUnlearning):
     SGD momentum): a well-trained model is so confident on its training samples that the raw
     gradient of the forget loss nearly vanishes (plain GA barely moves), and once the loss grows the
     raw gradient explodes and wrecks the retained classes. Defaults: ``momentum=0.9``,
-    ``batch_size=16``, at most ``epochs=20``, and ``lr`` chosen by ``qmu-kit tune`` on tuning seeds
-    the notebooks never report (:mod:`qmu_kit.tuned_defaults` names the command, the seeds and the
-    date; every unlearning report repeats them under ``defaults``). That run kept ``lr=0.05``, the
-    closest to the retrained model, although no candidate in {0.005, 0.01, 0.02, 0.05} kept the
-    retained test accuracy within 5 points on average over the tuning seeds (``feasible: False``).
-    A later run on a wider grid (lr x epochs; ``reports/tuning_classroom.txt``) preferred ``lr=0.1``
-    with 5 epochs, also infeasible, because the tuning seeds' original models are themselves more
-    than 5 points below the retrained ones; the defaults were left as they are. The paper's settings (plain
+    ``batch_size=16``, and ``lr`` and the cap on ``epochs`` chosen by ``qmu-kit tune`` on tuning seeds
+    the notebooks never report (:mod:`qmu_kit.tuned_defaults` names the command, the seeds, the
+    criterion and the date; every unlearning report repeats them under ``defaults``). That run
+    (``reports/tuning_classroom.txt``) chose ``lr=0.1`` for at most 2 epochs: every candidate that
+    forgets on the tuning seeds (5 epochs) costs more than 5 points of retained test accuracy there,
+    so the tuned GA is the closest to the retrained model *within* that budget, and it mostly does
+    not forget (forget accuracy 0.88 [0.64, 1.00] on evaluation seeds 0-4). That is the finding, not
+    a bug: at the classroom preset GA cannot forget a class without paying for it on the others. Give
+    ``epochs=5`` to see the other side of the trade. The paper's settings (plain
     steps, ``lr=0.01, batch_size=16, epochs=6``) are ``GradientAscent(**GradientAscent.PAPER)``
     ("published settings"; ``qmu-kit tune`` reports them beside the tuned ones).
     """
@@ -350,7 +356,7 @@ class GradientAscent(_SteppedUnlearning):
     PAPER = {"lr": 0.01, "momentum": 0.9, "batch_size": 16, "epochs": 6, "normalize": False}
 
     def __init__(
-        self, lr: float = TUNED_DEFAULTS["ga"]["lr"], momentum: float = 0.9, batch_size: int = 16, epochs: int = 20,
+        self, lr: float = _tuned("ga", "lr", 0.05), momentum: float = 0.9, batch_size: int = 16, epochs: int = _tuned("ga", "epochs", 20),
         normalize: bool = True, stop_at_target: bool = True,
     ):
         super().__init__(lr, momentum, batch_size, epochs, normalize, stop_at_target)
@@ -366,16 +372,16 @@ class RelativeGradientAscent(_SteppedUnlearning):
     Each step: ``g = g_r - beta * (|g_r| / |g_f|) * g_f`` from one retain and one forget batch, then an
     SGD-with-momentum step along ``-g``, of fixed length ``lr`` when ``normalize=True`` (for the same
     reason as :class:`GradientAscent`: a confident model's raw gradients nearly vanish). Defaults:
-    ``beta=1.0``, ``lr=0.05``, ``momentum=0.9``, ``batch_size=16``, at most ``epochs=20`` passes over
-    the forget set. These are not (yet) from ``qmu-kit tune``: its grid includes RGA, but the
-    recorded tuning run (:mod:`qmu_kit.tuned_defaults`) covered GA and SSD only. RGA has no
-    published settings.
+    ``beta=1.0``, ``momentum=0.9``, ``batch_size=16``, at most ``epochs=20`` passes over
+    the forget set; ``lr`` (0.1) chosen by ``qmu-kit tune`` (:mod:`qmu_kit.tuned_defaults`; on
+    evaluation seeds 0-4 it forgets every time, keeping retained test accuracy 0.90 [0.88, 0.92]). RGA
+    has no published settings.
     """
 
     name = "rga"
 
     def __init__(
-        self, beta: float = 1.0, lr: float = 0.05, momentum: float = 0.9, batch_size: int = 16, epochs: int = 20,
+        self, beta: float = 1.0, lr: float = _tuned("rga", "lr", 0.05), momentum: float = 0.9, batch_size: int = 16, epochs: int = 20,
         normalize: bool = True, stop_at_target: bool = True,
     ):
         self.beta = check_float("rga beta", beta, 0.0, 100.0, low_inclusive=False)
@@ -498,18 +504,18 @@ class SelectiveSynapticDampening(UnlearningMethod):
     estimated from the two independent gradient estimates); ``I_D``'s upper bound also sets the
     dampening factor. Where the noise hides the ratio, SSD dampens little or nothing, and the
     report's counts show it. Measured at the classroom preset (forget classes 0-4, seeds 0-2,
-    ``reports/ssd_forgetting.md``): with ``alpha=30`` SSD forgets in 15 of 15 runs at 300 and 3000
+    ``reports/ssd_forgetting.md``): with ``alpha=30, lam=1`` SSD forgets in 15 of 15 runs at 300 and 3000
     shots and exactly, but in only 5 of 15 at 30 shots, where it dampens 0-37 parameters; exactly it
     costs 21 points of retained test accuracy on average. Without the bounds, the noisy ``I_D``
     estimates near 0 select hundreds of shared parameters and dampen them to almost 0, which
     "forgets" by destroying the model (retained accuracy 0.13 at 30 shots, seed 0, class 4).
 
-    Defaults: ``alpha`` chosen by ``qmu-kit tune`` (:mod:`qmu_kit.tuned_defaults`), ``lam=1``,
-    ``batch_size=64``. The tuning run that set it (the provenance in :mod:`qmu_kit.tuned_defaults`)
-    found no alpha in {10, 30, 100} that kept the retained test accuracy within 5 points of the
-    retrained model's (mean over tuning seeds 1000-1002; seed 1002's model loses 30 points or more
-    under every candidate) and kept the closest, 30 (``feasible: False``); the wider grid of
-    ``reports/tuning_classroom.txt`` (alpha x lam) chose alpha 30 again. The published ``alpha=10`` (:attr:`PAPER`, "published settings") is no longer
+    Defaults: ``alpha`` and ``lam`` chosen by ``qmu-kit tune`` (:mod:`qmu_kit.tuned_defaults`: 30
+    and 10), ``batch_size=64``. On the tuning seeds alpha 30 / lam 10 met the retained-accuracy rule by
+    less than a point (0.803 against 0.797) and on evaluation seeds 0-4 it forgets every time but
+    keeps 0.53 [0.00, 1.00] of the retained test accuracy: on some seeds it selects parameters every
+    class needs (``reports/ssd_forgetting.md`` examines those collapses; its numbers are for
+    ``alpha=30, lam=1``). The published ``alpha=10`` (:attr:`PAPER`, "published settings") is no longer
     a no-op with mini-batch importances: at the classroom preset it forgets every time at 300 shots
     and more, but selects hundreds of parameters and costs 43 points of retained accuracy exactly.
 
@@ -528,7 +534,7 @@ class SelectiveSynapticDampening(UnlearningMethod):
     name = "ssd"
     PAPER = {"alpha": 10.0, "lam": 1.0}
 
-    def __init__(self, alpha: float = TUNED_DEFAULTS["ssd"]["alpha"], lam: float = 1.0, batch_size: int = 64):
+    def __init__(self, alpha: float = _tuned("ssd", "alpha", 30.0), lam: float = _tuned("ssd", "lam", 1.0), batch_size: int = 64):
         self.alpha = check_float("ssd alpha", alpha, 0.0, 1e6, low_inclusive=False)
         self.lam = check_float("ssd lam", lam, 0.0, 1e6, low_inclusive=False)
         self.batch_size = check_int("ssd batch_size", batch_size, 1, 100_000)

@@ -9,6 +9,7 @@ from qmu_kit.circuit import (
     normalize_states,
     pennylane_expvals_reference,
     pennylane_probs,
+    shifted_probs,
     simulate_probs,
     to_qiskit,
     u3_matrix,
@@ -73,6 +74,26 @@ def test_stacked_weights_equal_separate_runs():
     assert torch.allclose(stacked[0], simulate_probs(spec, states, weights))
     assert torch.allclose(stacked[1], simulate_probs(spec, states, other))
     assert torch.allclose(stacked.sum(-1), torch.ones(2, 5, dtype=torch.float64))
+
+
+def test_shifted_probs_share_the_unshifted_layers_and_equal_the_plain_simulation():
+    spec = CircuitSpec(4, 4)
+    features, weights = random_inputs(spec, 6, seed=3)
+    states = normalize_states(features)
+    n = spec.n_params
+    eye = torch.eye(n, dtype=torch.float64).reshape(n, *spec.weight_shape)
+    shifts = torch.cat([eye * np.pi / 2, -eye * np.pi / 2, torch.zeros(1, *spec.weight_shape, dtype=torch.float64)])
+    shared = shifted_probs(spec, states, weights, shifts)
+    assert shared.shape == (2 * n + 1, 6, spec.dim)
+    assert torch.allclose(shared, simulate_probs(spec, states, weights + shifts), atol=1e-13)
+    # a shift of every angle in one layer at once is still one layer
+    layer = torch.zeros(1, *spec.weight_shape, dtype=torch.float64)
+    layer[0, 2] = 0.3
+    assert torch.allclose(shifted_probs(spec, states, weights, layer), simulate_probs(spec, states, weights + layer), atol=1e-13)
+    two_layers = layer.clone()
+    two_layers[0, 0, 1, 1] = 0.2
+    with pytest.raises(ValueError, match="single layer"):
+        shifted_probs(spec, states, weights, two_layers)
 
 
 def test_qiskit_circuit_has_the_same_output_distribution():

@@ -59,6 +59,16 @@ def test_parameter_shift_rule_is_exact_on_exact_expectations(monkeypatch):
     assert torch.allclose(shift_grad, exact_grad, atol=1e-10)
 
 
+def test_sharing_the_unshifted_layers_keeps_the_shot_gradients_and_their_random_stream():
+    """The parameter shift computes the layers before each shifted one once (circuit.shifted_probs);
+    the estimates must be those of the plain simulation, draw for draw (the same seeded stream)."""
+    spec, states, weights = setup(n_qubits=4, depth=5)
+    upstream = torch.randn(len(states), spec.n_qubits, dtype=torch.float64)
+    plain = ShotReadout(50, seed=4)._parameter_shift(spec, states, weights, upstream, lambda *a: simulate_probs(*a), chunk=16)
+    shared = ShotReadout(50, seed=4)._parameter_shift(spec, states, weights, upstream, simulate_probs, chunk=16)
+    assert torch.allclose(shared, plain, atol=1e-12)
+
+
 def test_shot_gradients_are_noisy_estimates_of_the_exact_gradient():
     spec, states, weights = setup(n_qubits=3, depth=1, batch=2)
     weights.requires_grad_(True)

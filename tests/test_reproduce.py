@@ -233,6 +233,33 @@ def test_reproduce_fast_variant_writes_the_claims_table(tmp_path, monkeypatch):
     assert (tmp_path / "notebooks" / "00_start_here.ipynb").exists()
 
 
+def test_notebooks_run_in_parallel_with_the_report_seed_and_one_thread_each(tmp_path, monkeypatch):
+    """Two notebooks at once (n_jobs=2): each gets the parameters its parameters cell declares (the report's
+    seed; preset only where declared), its kernel one thread, and the results come back in series order."""
+    import nbformat
+
+    from qmu_kit import reproduce as module
+
+    source = tmp_path / "notebooks"
+    source.mkdir()
+    for name, declared in (("a", "seed = 0"), ("b", 'preset = "classroom"\nseed = 0')):
+        notebook = nbformat.v4.new_notebook()
+        parameters = nbformat.v4.new_code_cell(declared)
+        parameters.metadata["tags"] = ["parameters"]
+        body = ("import os\nfrom qmu_kit.notebook import record_metrics\n"
+                "record_metrics(seed=seed, preset=globals().get('preset', 'none'), threads=os.environ.get('OMP_NUM_THREADS'))")
+        notebook.cells = [parameters, nbformat.v4.new_code_cell(body)]
+        notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(notebook, source / f"{name}.ipynb")
+    monkeypatch.setattr(module, "notebooks_directory", lambda: source)
+    done = module.execute_notebooks(tmp_path / "out", "paper", 3, 20, names=("a", "b"), progress=False, seed=101, n_jobs=2)
+    assert list(done) == ["a", "b"]
+    assert done["a"][0] == {"seed": 101, "preset": "none", "threads": "1"}
+    assert done["b"][0] == {"seed": 101, "preset": "paper", "threads": "1"}
+    assert all(seconds > 0 for _metrics, _figures, seconds in done.values())
+    assert (tmp_path / "out" / "notebooks" / "b.ipynb").exists()
+
+
 def test_reproduce_bad_input(capsys, tmp_path):
     assert main(["reproduce", "--out", str(tmp_path), "--seeds", "0"]) == 2
     assert "seeds=0 is out of range" in capsys.readouterr().err

@@ -56,6 +56,30 @@ def test_tuning_picks_the_known_best_within_the_retain_tolerance():
     assert strict.chosen == {"ssd": {"alpha": 10.0}} and strict.feasible == {"ssd": False}
 
 
+def test_the_retain_floor_is_the_lower_of_original_and_retrained():
+    """A retrained model often beats the original on the retained classes (it need not tell the forgotten
+    class apart); the floor must not then demand that unlearning improve the original. Here the original
+    keeps 0.84, the retrained 0.93: alpha 10 (0.81, 3 points below the original) must qualify, which the
+    retrained-only floor (0.88) refused."""
+
+    class BetterRetrained(FakeRunner):
+        def __call__(self, config):
+            models = super().__call__(config)
+            models["retrained"]["acc_test_retain"] = 0.93
+            models["original"] = {"acc_train_forget": 1.0, "mia_success_forget": 0.9, "acc_test_retain": 0.84}
+            models["ssd"]["acc_test_retain"] = 0.81 if config.method_options["ssd"]["alpha"] == 10 else 0.70
+            return models
+
+    result = tune("classroom", ["ssd"], [100, 101], [0], {"ssd": {"alpha": [10.0, 30.0]}}, runner=BetterRetrained())
+    assert result.chosen == {"ssd": {"alpha": 10.0}} and result.feasible == {"ssd": True}
+    rows = [{"original": {"acc_test_retain": 0.84}, "retrained": {"acc_test_retain": 0.93}}]
+    assert tuning.retain_floor(rows) == pytest.approx(0.79)
+    assert tuning.retain_floor([{"retrained": {"acc_test_retain": 0.93}}]) == pytest.approx(0.88)  # no original: retrained
+    # the lower reference on each seed, then the mean: a worse retrained model lowers the floor too
+    mixed = rows + [{"original": {"acc_test_retain": 0.95}, "retrained": {"acc_test_retain": 0.91}}]
+    assert tuning.retain_floor(mixed) == pytest.approx((0.84 + 0.91) / 2 - 0.05)
+
+
 def test_tuning_reports_tuned_beside_published_with_intervals():
     result = tune("classroom", ["ssd"], [100, 101], [0, 1, 2], {"ssd": {"alpha": [30.0, 100.0]}}, runner=FakeRunner())
     table = result.table()
@@ -167,9 +191,14 @@ def test_cli_tune(monkeypatch, tmp_path, capsys):
 
 
 def test_unlearning_defaults_come_from_the_recorded_tuning_run():
-    assert GradientAscent().lr == TUNED_DEFAULTS["ga"]["lr"]
-    assert RelativeGradientAscent().lr == TUNED_DEFAULTS.get("rga", {"lr": 0.05})["lr"]
-    assert SelectiveSynapticDampening().alpha == TUNED_DEFAULTS["ssd"]["alpha"]
+    # every knob the tuning run chose is the constructor's default (not only the first knob of each)
+    for name, knobs in TUNED_DEFAULTS.items():
+        method = make_method(name)
+        assert {knob: getattr(method, knob) for knob in knobs} == knobs, name
+        assert method.defaults_provenance()["overridden"] == []
+    assert set(TUNED_DEFAULTS) == {"ga", "ssd", "rga"} and PROVENANCE["feasible"] == {"ga": True, "ssd": True, "rga": True}
+    assert isinstance(GradientAscent(), make_method("ga").__class__) and RelativeGradientAscent().lr == TUNED_DEFAULTS["rga"]["lr"]
+    assert SelectiveSynapticDampening().lam == TUNED_DEFAULTS["ssd"]["lam"]
     assert set(PROVENANCE["tuning_seeds"]).isdisjoint(PROVENANCE["evaluation_seeds"])
     assert set(PROVENANCE["tuning_seeds"]).isdisjoint(range(10))  # the seeds notebooks and tests report (DEFAULT_TUNING_SEEDS)
     assert PROVENANCE["command"].startswith("qmu-kit tune")
