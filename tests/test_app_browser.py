@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from qmu_kit.app import apps_directory, voila_command, voila_environment
+from qmu_kit.app import UNUSED_LAB_EXTENSIONS, apps_directory, voila_command, voila_environment
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -154,11 +154,13 @@ class OutsideRequests:
 
     def __init__(self, context):
         self.urls = []
+        self.local = []  # what the page asked the kit's server for
         context.route("**/*", self._route)
 
     def _route(self, route):
         url = route.request.url
         if url.startswith(("data:", "blob:")) or urllib.parse.urlparse(url).hostname == "127.0.0.1":
+            self.local.append(url)
             route.continue_()
         else:
             self.urls.append(url)
@@ -183,6 +185,9 @@ def test_landing_page_links_every_app_and_nothing_leaves_localhost(browser, serv
     page.screenshot(path=str(ARTIFACTS / "leakage.png"), full_page=True)
     context.close()
     assert outside.urls == []  # offline: no font, script or icon from the internet
+    # the lab extensions no app uses are not sent (plotly's is installed: the widget manager's is sent)
+    assert any("@jupyter-widgets" in u for u in outside.local)
+    assert not [u for u in outside.local if any(name in u for name in UNUSED_LAB_EXTENSIONS)]
 
 
 def test_a_crashed_kernel_costs_one_reload_not_the_server(browser, tmp_path):
