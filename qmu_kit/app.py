@@ -227,10 +227,9 @@ def app_panel(name: str):
     with warm_up_turn():
         from qmu_kit import widgets
 
-        panels = sorted(n for n, v in vars(widgets).items()
-                        if isinstance(v, type) and issubclass(v, widgets.Panel) and v is not widgets.Panel)
-        check_choice("panel", name, panels)
-        return getattr(widgets, name)()
+        panels = {panel.__name__: panel for panel in widgets.Panel.__subclasses__()}
+        check_choice("panel", name, sorted(panels))
+        return panels[name]()
 
 
 def voila_environment(base: dict | None = None) -> dict:

@@ -48,7 +48,6 @@ import base64
 import datetime
 import json
 import math
-import re
 import time
 from pathlib import Path
 
@@ -125,11 +124,9 @@ def notebooks_directory() -> Path:
 
 def _notebook_parameters(source: Path, name: str, preset: str, seed: int, n_seeds: int, n_queries: int) -> dict:
     """The papermill parameters a notebook gets in the report (only those its parameters cell has)."""
-    import nbformat
+    import papermill
 
-    notebook = nbformat.read(source / f"{name}.ipynb", as_version=4)
-    declared = {match.group(1) for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])
-                for match in re.finditer(r"^(\w+)\s*=", cell.source, re.MULTILINE)}
+    declared = papermill.inspect_notebook(str(source / f"{name}.ipynb"))  # the parameters cell's names
     # Notebook 04 repeats each point over seeds; the claims' own runs carry the report's intervals.
     wanted = {"preset": preset, "seed": seed, **{"04_shots_privacy_and_stability": {"n_seeds": min(n_seeds, 3)},
                                                  "05_noisy_devices": {"n_queries": n_queries}}.get(name, {})}

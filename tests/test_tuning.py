@@ -197,7 +197,9 @@ def test_unlearning_defaults_come_from_the_recorded_tuning_run():
         assert {knob: getattr(method, knob) for knob in knobs} == knobs, name
         assert method.defaults_provenance()["overridden"] == []
     assert set(TUNED_DEFAULTS) == {"ga", "ssd", "rga"} and PROVENANCE["feasible"] == {"ga": True, "ssd": True, "rga": True}
-    assert isinstance(GradientAscent(), make_method("ga").__class__) and RelativeGradientAscent().lr == TUNED_DEFAULTS["rga"]["lr"]
+    # the classes themselves, not only the registry, carry them
+    assert (GradientAscent().lr, GradientAscent().epochs) == (TUNED_DEFAULTS["ga"]["lr"], TUNED_DEFAULTS["ga"]["epochs"])
+    assert RelativeGradientAscent().lr == TUNED_DEFAULTS["rga"]["lr"]
     assert SelectiveSynapticDampening().lam == TUNED_DEFAULTS["ssd"]["lam"]
     assert set(PROVENANCE["tuning_seeds"]).isdisjoint(PROVENANCE["evaluation_seeds"])
     assert set(PROVENANCE["tuning_seeds"]).isdisjoint(range(10))  # the seeds notebooks and tests report (DEFAULT_TUNING_SEEDS)
