@@ -19,7 +19,7 @@ APP_OPTIONS ?=
 # Worker processes of make test (the CI machine has 2 cores).
 TEST_WORKERS ?= 2
 
-.PHONY: app lab test bench reproduce venv lock chromium clean
+.PHONY: app classroom lab test bench reproduce venv lock chromium clean
 
 venv: $(STAMP)
 
@@ -48,6 +48,12 @@ lock:
 # stops it with one line naming the port (make app PORT=N).
 app: $(STAMP)
 	$(VENV)/bin/qmu-kit app --host $(HOST) --port $(PORT) --pool $(POOL) $(APP_OPTIONS)
+
+# The classroom pages: every slider stop of every app rendered once (resumable; stops missing from
+# the cache are computed first), then served as plain files on 127.0.0.1: no kernel per visitor, so a
+# whole class can use the apps at once. APP_OPTIONS=--warm computes the stops in parallel first.
+classroom: $(STAMP)
+	$(VENV)/bin/qmu-kit app --static --host $(HOST) --port $(PORT) $(APP_OPTIONS)
 
 # JupyterLab on notebooks/ (localhost only) with this environment as the notebooks' kernel.
 lab: $(STAMP)

@@ -12,6 +12,10 @@ turn (:func:`warm_up_turn`), so a class's refills take one core, not the cores i
 load nothing from the internet: the kit's Voila template (``qmu_kit/jupyter/voila/templates/qmu``)
 drops Voila's CDN icon font and serves a static landing page.
 
+For a whole class at once, ``qmu-kit app --static`` (``make classroom``) serves the classroom pages
+instead (:mod:`qmu_kit.static_apps`): every slider stop of every app rendered ahead of class and served
+as plain files, so no visitor needs a kernel (:func:`serve_static`).
+
 If the port is taken, :func:`check_port_free` stops before anything starts, naming the port and
 what to do; Voila itself is told not to wander to another port, so the printed address is the one
 that answers.
@@ -349,3 +353,37 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm: bool = True,
     check_port_free(host, port, "the apps", PORT_FLAG)  # warming took a while: still free?
     print(f"qmu-kit app: serving on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
     return subprocess.call(command, env=voila_environment())
+
+
+def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: bool = False, n_jobs: int = 1,
+                 site: str | Path | None = None) -> int:
+    """Build the classroom pages (:mod:`qmu_kit.static_apps`: every slider stop of every app, rendered
+    once; resumable) and serve them as plain files until interrupted. Returns 0.
+
+    With ``warm_all``, every stop is computed first in parallel (:func:`warm_every_stop`); otherwise the
+    build computes whatever the cache lacks itself. A ``site`` directory that holds a site already is
+    completed and served with its own apps and stops (see :func:`qmu_kit.static_apps.resume_site`).
+
+    Raises:
+        PortInUseError: the port is taken (checked before building and again before serving).
+        ValueError: a bad host, port or number of processes.
+    """
+    from qmu_kit.static_apps import MANIFEST, build_site, check_site_directory, resume_site, serve_site
+
+    check_host(host)
+    check_port_free(host, port, "the classroom pages", PORT_FLAG)
+    if site is not None:
+        check_site_directory(site)
+    if warm_all:
+        print(f"qmu-kit app --static: computing every slider stop ({n_jobs} processes; resumable)...", flush=True)
+        warm_every_stop(n_jobs)
+    print("qmu-kit app --static: rendering every slider stop not rendered yet (stops missing from the cache are "
+          "computed first: about half an hour of one core the first time; resumable)...", flush=True)
+    existing = site is not None and (Path(site).expanduser() / MANIFEST).exists()
+    # A site given by directory keeps its own apps and stops (e.g. built for a lesson with build_site).
+    build = resume_site(site, n_jobs=n_jobs) if existing else build_site(site, n_jobs=n_jobs)
+    print(build.table(), flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"qmu-kit app: WARNING: listening on {host}: anyone who can reach this port can read these pages", flush=True)
+    serve_site(build.directory, host, port)
+    return 0

@@ -164,11 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=_integer("port", 1, 65535), default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     app.add_argument("--no-warm", action="store_true", help="skip precomputing the apps' default results")
     app.add_argument("--warm", action="store_true",
-                     help="first compute every slider stop of every app (resumable; can take hours on one core)")
+                     help="first compute every slider stop of every app (resumable; about half an hour of one core the first time)")
     app.add_argument("--jobs", type=_integer("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
                      help="processes for --warm (default: one per core)")
     app.add_argument("--pool", type=_integer("pool", 0, MAX_POOL_SIZE), default=DEFAULT_POOL_SIZE, metavar="N",
                      help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
+    app.add_argument("--static", action="store_true",
+                     help="serve precomputed classroom pages (every slider stop rendered ahead of class; no kernel per visitor)")
+    app.add_argument("--site", metavar="DIR", help="where --static keeps its pages (default: in the cache, named by the code)")
 
     device_cli.add_parser(commands)
     reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
@@ -333,9 +336,14 @@ def command_sweep(args: argparse.Namespace) -> int:
 
 
 def command_app(args: argparse.Namespace) -> int:
-    from qmu_kit.app import PortInUseError, serve
+    from qmu_kit.app import PortInUseError, serve, serve_static
 
     try:
+        if args.static:
+            try:
+                return serve_static(args.host, args.port, warm_all=args.warm, n_jobs=args.jobs, site=args.site)
+            except (FileExistsError, FileNotFoundError) as error:  # a --site that holds something else
+                raise UsageError(str(error)) from None
         return serve(args.host, args.port, warm=not args.no_warm, pool_size=args.pool, warm_all=args.warm, n_jobs=args.jobs)
     except (ValueError, PortInUseError) as error:
         raise UsageError(str(error)) from None

@@ -93,6 +93,9 @@ class Panel:
     """
 
     title = ""
+    #: Controls that change only what is drawn from the computed result (which attack's numbers), not
+    #: the computation: moving one re-renders the last result (and the classroom pages compute once for them).
+    display_only: tuple[str, ...] = ()
 
     def __init__(self, controls: dict[str, widgets.ValueWidget], base: ExperimentConfig | None = None,
                  cache: ResultCache | bool = True):
@@ -116,7 +119,12 @@ class Panel:
         return {name: p.default for name, p in parameters.items() if name not in ("self", "base", "cache")}
 
     def values(self) -> dict:
-        values = {name: control.value for name, control in self.controls.items()}
+        return self.values_at({name: control.value for name, control in self.controls.items()})
+
+    @staticmethod
+    def values_at(controls: dict) -> dict:
+        """What ``_compute`` and ``_render`` read for these control values (the shots label as ``int`` or ``None``)."""
+        values = dict(controls)
         if "shots" in values:
             values["shots"] = check_shots(values["shots"])
         return values
@@ -124,16 +132,22 @@ class Panel:
     def refresh(self, change=None) -> None:
         """Recompute (or replay) for the current control values and redraw."""
         values = self.values()
-        self.status.value = '<span class="qmu-busy">computing... (new settings take a few seconds; seen settings replay instantly)</span>'
+        moved = next((name for name, control in self.controls.items() if change is not None and control is change.owner), None)
+        # A display-only control (which attack to show) draws the last result again: nothing to compute.
+        recompute = moved not in self.display_only or self.result is None
+        if recompute:
+            self.status.value = '<span class="qmu-busy">computing... (new settings take a few seconds; seen settings replay instantly)</span>'
         try:
-            with self.progress:
-                result = self._compute(values)
-            self.progress.clear_output()
-            self.result = result
-            self.image.value = to_png(self._render(result, values))
+            if recompute:
+                with self.progress:
+                    result = self._compute(values)
+                self.progress.clear_output()
+                self.result = result
+            self.image.value = to_png(self._render(self.result, values))
             self.status.value = '<span class="qmu-ready">ready</span>'
         except Exception as error:  # shown to the learner, not raised into the widget machinery
             self.progress.clear_output()
+            self.result = None  # belongs to other settings: a display-only move must not show it
             self.status.value = f'<span class="qmu-error" style="color:#b00">Could not compute these settings: {html.escape(str(error))}</span>'
 
     def widget(self) -> widgets.Widget:
@@ -211,6 +225,7 @@ class LeakagePanel(Panel):
     """How much does the trained QNN leak? Shots, depth, model and attack as controls."""
 
     title = "Membership leakage of a trained QNN"
+    display_only = ("attack",)
 
     def __init__(self, base=None, cache=True, shots=None, depth: int = 1, model: str = "hybrid", attack: str = "mlp"):
         self.figure = LeakageFigure()
@@ -251,6 +266,7 @@ class UnlearningPanel(Panel):
     """Unlearn the forget set with a chosen method; compare with the original and retrained models."""
 
     title = "Quantum machine unlearning"
+    display_only = ("attack",)
 
     def __init__(self, base=None, cache=True, method: str = "ga", shots=None, params: str = "all", attack: str = "mlp"):
         self.figure = UnlearningFigure()
@@ -302,6 +318,7 @@ class PrivacyPanel(Panel):
     """
 
     title = "Privacy by design: DP-SGD budget vs accuracy and leakage"
+    display_only = ("attack",)
 
     def __init__(self, base=None, cache=True, epsilon: str = "4", shots=None, attack: str = "loss"):
         from qmu_kit.plots import PrivacyBarsFigure

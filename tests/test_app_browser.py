@@ -342,3 +342,54 @@ def test_no_tracebacks_reach_the_browser(browser, tmp_path):
         page.close()
     finally:
         stop(process)
+
+
+# --- the classroom pages (qmu-kit app --static): plain files, no kernel -------------------------------
+
+def test_classroom_pages_answer_every_move_from_files_and_stay_offline(browser, tmp_path):
+    """A visitor of the static pages: the landing page's link, the page at its first stop, a slider move
+    and a selection to other stops (the numbers are that stop's file), a stop missing from the build
+    (a message, no broken image); nothing requested from outside 127.0.0.1."""
+    import threading
+
+    from qmu_kit.static_apps import NOT_PRECOMPUTED, build_site, make_server
+
+    options = {"shot_noise": {"shots": ["10", "100", "1000"], "expval": ["0", "0.5"]}}
+    build_site(tmp_path, apps=["shot_noise"], options=options, progress=False)
+    (tmp_path / "shot_noise" / "stops" / "2-1.html").unlink()  # as if that stop had failed to compute
+    server = make_server(tmp_path, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    outside = OutsideRequests(context)
+    page = context.new_page()
+    stop_file = lambda key: (tmp_path / "shot_noise" / "stops" / f"{key}.html").read_text()  # noqa: E731
+    shown = lambda: page.inner_html("#qmu-numbers").replace("<tbody>", "").replace("</tbody>", "")  # noqa: E731 (as parsed)
+    try:
+        page.goto(url + "/")
+        page.click("a:has-text('Shot noise')")
+        page.wait_for_selector(".qmu-ready")
+        # opened at the panel's own defaults where they are stops: shots 100 (exact <Z> 0.4 is not one: 0)
+        assert page.get_attribute("body", "data-stop") == "1-0"
+        assert shown() == stop_file("1-0")
+        page.focus("input[name=shots]")
+        page.keyboard.press("ArrowLeft")  # shots 100 -> 10
+        page.wait_for_selector("body[data-stop='0-0'] .qmu-ready")
+        assert page.inner_text("#out-shots") == "10" and shown() == stop_file("0-0")
+        assert page.evaluate("document.getElementById('qmu-image').naturalWidth") > 100  # the image arrived
+        page.keyboard.press("End")  # -> 1000
+        page.wait_for_selector("body[data-stop='2-0'] .qmu-ready")
+        assert shown() == stop_file("2-0")
+        page.focus("input[name=expval]")
+        page.keyboard.press("ArrowRight")  # exact <Z> 0 -> 0.5: the stop whose file is missing
+        page.wait_for_selector(".qmu-error")
+        assert NOT_PRECOMPUTED in page.inner_text("#qmu-status") and page.inner_html("#qmu-numbers") == ""
+        assert page.get_attribute("#qmu-image", "src") is None
+        page.keyboard.press("ArrowLeft")  # back: works again
+        page.wait_for_selector("body[data-stop='2-0'] .qmu-ready")
+        page.screenshot(path=str(ARTIFACTS / "static-shot-noise.png"), full_page=True)
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+    assert outside.urls == []
