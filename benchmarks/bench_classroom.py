@@ -341,7 +341,7 @@ def visited_stops(methods: list[str], n_shots: int) -> tuple[list[str], list[str
 
 async def slider_stops(browser, url: str, external: External, timeout_s: float, methods: list[str], n_shots: int) -> list[dict]:
     """The unlearning app's method x shots stops and the leakage app's shots stops, one visitor."""
-    from qmu_kit.widgets import METHOD_LABELS
+    from qmu_kit.unlearning import UNLEARNING_METHODS
 
     methods, shot_stops = visited_stops(methods, n_shots)
 
@@ -369,7 +369,7 @@ async def slider_stops(browser, url: str, external: External, timeout_s: float, 
         for method in app_methods:
             if method is not None and method != "ga":
                 await move(page, app, f"method={method} shots=exact",
-                           lambda m=method: page.select_option("select >> nth=0", label=METHOD_LABELS[m]))
+                           lambda m=method: page.select_option("select >> nth=0", label=UNLEARNING_METHODS.description(m)))
             for shots in shot_stops:  # exact -> 10000 -> ..., one key press each
                 await handle.focus()
                 await move(page, app, f"method={method} shots={shots}", lambda: page.keyboard.press("ArrowLeft"))

@@ -510,6 +510,15 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             super().log_request(code, size)
 
 
+class _SiteServer(http.server.ThreadingHTTPServer):
+    """A thread per connection; a class connecting at once is queued, not refused."""
+
+    # The standard library's listen backlog of 5 drops the connections of a class clicking together
+    # (measured: 30 plain clients at once, 1 % of requests waited about 1 s for the client's SYN retry).
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def make_server(directory: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> http.server.ThreadingHTTPServer:
     """A threaded HTTP server for a built site (not yet serving: call ``serve_forever``).
 
@@ -523,10 +532,7 @@ def make_server(directory: str | Path, host: str = "127.0.0.1", port: int = DEFA
     if not (directory / MANIFEST).exists():
         raise FileNotFoundError(f"{directory} holds no classroom site: build one first (qmu-kit app --static)")
     check_port_free(host, port, "the classroom pages", "--port N")
-    server_class = http.server.ThreadingHTTPServer
-    server = server_class((host, port), functools.partial(_Handler, directory=str(directory)))
-    server.daemon_threads = True
-    return server
+    return _SiteServer((host, port), functools.partial(_Handler, directory=str(directory)))
 
 
 def serve_site(directory: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
