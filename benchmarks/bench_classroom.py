@@ -267,9 +267,9 @@ async def class_size(browser, url: str, visitors: int, timeout_s: float, externa
     apps = [offered[i % len(offered)] for i in range(visitors)]
     # Every visitor's browser is open first (not timed), then all click their link at once: the
     # moment a class opens the apps together.
-    visitors_ = [await new_visitor(browser, external) for _ in apps]
-    outcomes = await asyncio.gather(*(open_visitor(page, url, app, timeout_s, kind) for (_, page), app in zip(visitors_, apps)))
-    for context, _ in visitors_:
+    tabs = [await new_visitor(browser, external) for _ in apps]
+    outcomes = await asyncio.gather(*(open_visitor(page, url, app, timeout_s, kind) for (_, page), app in zip(tabs, apps)))
+    for context, _ in tabs:
         await context.close()
     return outcomes
 

@@ -378,7 +378,7 @@ def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: b
         print(f"qmu-kit app --static: computing every slider stop ({n_jobs} processes; resumable)...", flush=True)
         warm_every_stop(n_jobs)
     # Measured on 2026-11-26 (2-core machine): rendering the 1,692 stops took 1,515 CPU-s; computing them
-    # into an empty cache about 1,600 CPU-s more.
+    # into an empty cache about 1,500 s of one core more.
     print(f"qmu-kit app --static: rendering every slider stop not rendered yet ({n_jobs} processes; about 25 CPU-minutes "
           "for all of them, and as much again to compute the stops the cache lacks; resumable)...", flush=True)
     existing = site is not None and (Path(site).expanduser() / MANIFEST).exists()

@@ -25,7 +25,7 @@ Example::
     from qmu_kit.static_apps import build_site, serve_site
     site = build_site(apps=["shot_noise"])   # seconds: the shot-noise app trains nothing
     print(site.table())
-    serve_site(site.directory)               # http://127.0.0.1:8867/ until Ctrl-C
+    serve_site(site.directory)               # http://127.0.0.1:8866/ until Ctrl-C
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qmu_kit._validation import check_choice, check_int
+from qmu_kit.app import DEFAULT_HOST, DEFAULT_PORT, PORT_FLAG, apps_directory, check_port_free
 
-DEFAULT_PORT = 8867
 #: How an app notebook names its panel: ``app_panel("UnlearningPanel")`` (see :func:`qmu_kit.app.app_panel`).
 APP_PANEL_CALL = re.compile(r"""app_panel\(\s*["'](\w+)["']\s*\)""")
 MANIFEST = "manifest.json"
@@ -74,7 +74,6 @@ def static_apps() -> dict[str, StaticApp]:
         ['classifiers', 'leakage', 'privacy', 'shot_noise', 'unlearning']
     """
     from qmu_kit import widgets
-    from qmu_kit.app import apps_directory
 
     panels = {panel.__name__: panel for panel in widgets.Panel.__subclasses__()}
     found = {}
@@ -330,10 +329,10 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
         panel = _build_panel(app, bases.get(name), cache)
         stops, computed = _app_stops(panel, name, options.get(name))
         groups = _groups(stops, computed)
-        chunks = [groups[i::n_jobs] for i in range(n_jobs)]
         if n_jobs == 1:
             outcomes = [_render_groups(app, groups, directory, options.get(name), bases.get(name), cache, panel)]
-        else:
+        else:  # each worker builds its own panel and takes every n_jobs-th computation
+            chunks = [groups[i::n_jobs] for i in range(n_jobs)]
             outcomes = Parallel(n_jobs=n_jobs)(
                 delayed(_render_groups)(app, chunk, directory, options.get(name), bases.get(name), cache) for chunk in chunks if chunk)
         for rendered, failures in outcomes:
@@ -519,23 +518,21 @@ class _SiteServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
 
-def make_server(directory: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> http.server.ThreadingHTTPServer:
+def make_server(directory: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> http.server.ThreadingHTTPServer:
     """A threaded HTTP server for a built site (not yet serving: call ``serve_forever``).
 
     Raises:
         FileNotFoundError: ``directory`` holds no built site.
         PortInUseError: the port is taken.
     """
-    from qmu_kit.app import check_port_free
-
     directory = Path(directory).expanduser()
     if not (directory / MANIFEST).exists():
         raise FileNotFoundError(f"{directory} holds no classroom site: build one first (qmu-kit app --static)")
-    check_port_free(host, port, "the classroom pages", "--port N")
+    check_port_free(host, port, "the classroom pages", PORT_FLAG)
     return _SiteServer((host, port), functools.partial(_Handler, directory=str(directory)))
 
 
-def serve_site(directory: str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
+def serve_site(directory: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve a built site until interrupted (127.0.0.1 by default: only this machine)."""
     server = make_server(directory, host, port)
     print(f"qmu-kit static pages: serving {directory} on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)

@@ -27,6 +27,17 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("QMU_KIT_CACHE", str(tmp_path_factory.mktemp("qmu-cache")))
 
 
+@pytest.fixture
+def occupied_port():
+    """A port with a live listener on 127.0.0.1 (what yesterday's `make app` leaves behind)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory):
     """The run's shared cache (or one for this session): for end-to-end tests of preset-sized runs that

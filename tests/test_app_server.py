@@ -28,15 +28,6 @@ from qmu_kit.experiment import ExperimentConfig, run_experiment
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def occupied_port():
-    """A port with a live listener on 127.0.0.1 (what yesterday's `make app` leaves behind)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        yield sock.getsockname()[1]
-
-
 def test_check_port_free_names_the_port_and_what_to_do(occupied_port):
     with pytest.raises(PortInUseError, match=rf"port {occupied_port} on 127.0.0.1 is already in use.*--port N"):
         check_port_free("127.0.0.1", occupied_port)

@@ -79,10 +79,9 @@ def test_a_stop_shows_what_the_live_panel_shows_at_those_settings(tmp_path):
     from qmu_kit.widgets import ShotNoisePanel
 
     build_site(tmp_path, apps=["shot_noise"], options=SHOT_NOISE, progress=False)
-    live = ShotNoisePanel(expval=0.5, shots="1000")  # stop: shots index 1, expval index 1
-    shots_index = 0  # the panel's controls are (shots, expval)
-    assert list(live.controls) == ["shots", "expval"]
-    assert (tmp_path / "shot_noise" / "stops" / f"{stop_key((shots_index + 1, 1))}.html").read_text() == live.numbers.value
+    live = ShotNoisePanel(expval=0.5, shots="1000")
+    assert list(live.controls) == ["shots", "expval"]  # so the stop is (shots "1000", expval "0.5") = (1, 1)
+    assert (tmp_path / "shot_noise" / "stops" / f"{stop_key((1, 1))}.html").read_text() == live.numbers.value
     # the page opens at the panel's defaults where they are stops (shots 100 is not one here: the first stop)
     page = (tmp_path / "shot_noise" / "index.html").read_text()
     assert 'data-stop="0-0"' in page
@@ -227,18 +226,15 @@ def test_qmu_kit_app_static_completes_a_given_site_and_serves_it_on_loopback(tmp
     """`qmu-kit app --static --site DIR`: a site built for a lesson (here one app, four stops) is
     completed with its own stops (a lost stop is rendered again) and served on 127.0.0.1 until stopped."""
     import os
-    import socket
     import subprocess
     import sys
     import time
 
-    from tests.test_app_browser import listening_addresses
+    from tests.test_app_browser import free_port, listening_addresses
 
     build_site(tmp_path, apps=["shot_noise"], options=SHOT_NOISE, progress=False)
     (tmp_path / "shot_noise" / "stops" / "0-1.html").unlink()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "qmu_kit.cli", "app", "--static", "--site", str(tmp_path), "--port",
                                 str(port), "--jobs", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -257,36 +253,19 @@ def test_qmu_kit_app_static_completes_a_given_site_and_serves_it_on_loopback(tmp
     assert "1 stops rendered now, 3 from an earlier build" in output and f"http://127.0.0.1:{port}/" in output
 
 
-def test_qmu_kit_app_static_on_a_taken_port_stops_before_building(tmp_path, capsys):
+def test_qmu_kit_app_static_on_a_taken_port_stops_before_building(tmp_path, capsys, occupied_port):
     from tests.cli_tools import usage_error
 
-    with socket_listening() as port:
-        message = usage_error(["app", "--static", "--site", str(tmp_path / "site"), "--port", str(port)], capsys)
-    assert message.startswith(f"port {port} on 127.0.0.1 is already in use") and not (tmp_path / "site").exists()
-
-
-class socket_listening:
-    """A live listener on a free 127.0.0.1 port (what yesterday's server leaves behind)."""
-
-    def __enter__(self) -> int:
-        import socket
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen()
-        return self.sock.getsockname()[1]
-
-    def __exit__(self, *exc):
-        self.sock.close()
+    message = usage_error(["app", "--static", "--site", str(tmp_path / "site"), "--port", str(occupied_port)], capsys)
+    assert message.startswith(f"port {occupied_port} on 127.0.0.1 is already in use") and not (tmp_path / "site").exists()
 
 
 def test_qmu_kit_app_static_refuses_a_site_directory_holding_other_files(tmp_path, capsys):
     from tests.cli_tools import usage_error
+    from tests.test_app_browser import free_port
 
     (tmp_path / "notes.txt").write_text("a teacher's file")
-    with socket_listening() as port:
-        free = port  # free again once the listener closes
-    message = usage_error(["app", "--static", "--site", str(tmp_path), "--port", str(free)], capsys)
+    message = usage_error(["app", "--static", "--site", str(tmp_path), "--port", str(free_port())], capsys)
     assert message.startswith(f"{tmp_path} is not empty and holds no classroom site")
     assert (tmp_path / "notes.txt").read_text() == "a teacher's file"
 
