@@ -19,7 +19,7 @@ APP_OPTIONS ?=
 # Worker processes of make test (the CI machine has 2 cores).
 TEST_WORKERS ?= 2
 
-.PHONY: app classroom lab test bench reproduce venv lock chromium clean
+.PHONY: app classroom lab check test bench reproduce venv lock chromium clean
 
 venv: $(STAMP)
 
@@ -57,7 +57,7 @@ classroom: $(STAMP)
 
 # JupyterLab on notebooks/ (localhost only) with this environment as the notebooks' kernel.
 lab: $(STAMP)
-	$(PY) -m qmu_kit.lab --host $(HOST) --port $(LAB_PORT)
+	$(PY) -m qmu_kit.apps.lab --host $(HOST) --port $(LAB_PORT)
 
 # Debian's Chromium for the browser tests, installed with apt-get when missing. Only where apt-get
 # is unavailable do the browser tests skip (loudly).
@@ -72,15 +72,17 @@ chromium:
 		echo "make: !!!!!! apt-get is unavailable: no chromium, the browser tests will be SKIPPED !!!!!!"; \
 	fi
 
-# The notebooks run under nbval (copies ending in a check of their recorded metrics against the references, see
-# tests/notebook_tools.py) before the unit tests, which rerun them through papermill with other
-# parameters and drive the apps in Chromium; all share one cache, invalidated automatically when the
-# kit's code changes.
-# TEST_WORKERS processes run the files (a notebook or a test module each) side by side, in the order
-# tests/conftest.py's RUN_ORDER gives (notebooks first: they fill the cache later files replay);
-# each process and kernel uses one torch thread: with torch's default (one per core) per worker, the
-# workers' threads would outnumber the cores and wait on each other (one classroom run, on a loaded machine:
-# 3-4x slower).
+# The edit loop: the package's own tests (tests/unit, marker `unit`), on TEST_WORKERS processes with one
+# torch thread each (more threads per worker than cores make the workers wait on each other).
+check: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests/unit -n $(TEST_WORKERS)
+
+# Every check CI guarantees, by tier (the directory sets the marker): tests/unit; every notebook under nbval
+# (copies ending in a check of their recorded metrics against the references, see tests/notebook_tools.py)
+# and tests/notebooks, which rerun them through papermill with other parameters; tests/apps, which drive
+# the servers and the apps in Chromium; tests/project, the set-up files. All share one cache, invalidated
+# automatically when the kit's computing code changes. TEST_WORKERS processes run the files side by side,
+# in the order tests/conftest.py's RUN_ORDER gives (notebooks first: they fill the cache later files replay).
 test: $(STAMP) chromium
 	$(PY) -m qmu_kit._environment check
 	$(PY) -m tests.notebook_tools prepare build/nbval > /dev/null

@@ -58,7 +58,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qmu_kit.app import apps_directory, voila_command, voila_environment  # noqa: E402
+from qmu_kit.apps import apps_directory  # noqa: E402
+from qmu_kit.apps.voila import voila_command, voila_environment
 
 APPS = ("unlearning", "leakage", "classifiers", "shot_noise")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
@@ -147,7 +148,7 @@ def _stop_all() -> None:
 
 def static_command(port: int, site: str) -> list[str]:
     """``qmu-kit app --static`` on a built site (it renders any stop the site lacks, then serves)."""
-    return [sys.executable, "-m", "qmu_kit.cli", "app", "--static", "--site", site, "--host", "127.0.0.1",
+    return [sys.executable, "-m", "qmu_kit.cli.commands", "app", "--static", "--site", site, "--host", "127.0.0.1",
             "--port", str(port), "--jobs", "1"]
 
 
@@ -334,7 +335,7 @@ def summary(outcomes: list[dict], timeout_s: float) -> dict:
 
 def visited_stops(methods: list[str], n_shots: int) -> tuple[list[str], list[str]]:
     """The methods and shots stops the slider pass visits: shots from "exact" down, ``n_shots`` of them."""
-    from qmu_kit.widgets import SHOT_OPTIONS
+    from qmu_kit.ui import SHOT_OPTIONS
 
     return methods, list(reversed(SHOT_OPTIONS[:-1]))[:n_shots]
 
@@ -418,7 +419,7 @@ async def static_stops(browser, url: str, site: Path, external: External, timeou
 
 def ensure_site(site: str) -> dict:
     """Build (or complete) the full classroom site from the cache; returns what the build did."""
-    from qmu_kit.static_apps import MANIFEST, build_site, resume_site
+    from qmu_kit.apps.static import MANIFEST, build_site, resume_site
 
     start = time.monotonic()
     jobs = min(2, os.cpu_count() or 1)
@@ -430,8 +431,8 @@ def ensure_site(site: str) -> dict:
 def warm_stops(methods: list[str], n_shots: int) -> None:
     """Compute exactly the stops :func:`slider_stops` visits (what ``qmu-kit app --warm`` does for all)."""
     from qmu_kit.experiment import run_experiment
-    from qmu_kit.widgets import LeakagePanel, UnlearningPanel
-    from qmu_kit._validation import check_shots
+    from qmu_kit.ui import LeakagePanel, UnlearningPanel
+    from qmu_kit.core import check_shots
 
     methods, shot_stops = visited_stops(methods, n_shots)
     for method in methods:
@@ -568,7 +569,7 @@ def main() -> None:
 
     atexit.register(_stop_all)  # an interrupted benchmark leaves no server or kernel behind
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    from qmu_kit.app import warm_cache
+    from qmu_kit.apps import warm_cache
 
     warm_cache(progress=False)  # what `qmu-kit app` does before serving, in both configurations
     site_build = None

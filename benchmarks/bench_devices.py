@@ -25,8 +25,8 @@ import time
 import numpy as np
 import torch
 
-from qmu_kit.circuit import CircuitSpec, to_qiskit
-from qmu_kit.readout import (
+from qmu_kit.qnn import CircuitSpec, to_qiskit
+from qmu_kit.qnn.readout import (
     AerReadout,
     NoiseSpec,
     NoisyReadout,
@@ -88,8 +88,8 @@ def main() -> None:
          lambda: AerReadout(shots, 0, NoiseSpec(backend="FakeGuadalupeV2")).expvals(spec, states[:4], weights), old)
     if "--quick" in sys.argv:
         return
-    from qmu_kit.cache import ResultCache
-    from qmu_kit.devices import run_device_audit
+    from qmu_kit.core import ResultCache
+    from qmu_kit.studies import run_device_audit
     from qmu_kit.experiment import ExperimentConfig
 
     cache = ResultCache(tempfile.mkdtemp(prefix="qmu-bench-"))

@@ -14,8 +14,9 @@ from __future__ import annotations
 import tempfile
 import time
 
-from qmu_kit.cache import ResultCache
-from qmu_kit.experiment import ExperimentConfig, run_experiment
+from qmu_kit.core import ResultCache
+from qmu_kit.experiment import ExperimentConfig
+from qmu_kit.experiment import run_experiment
 
 
 def timed(config, cache):

@@ -32,9 +32,9 @@ import torch
 
 def epoch_seconds(model: str, dtype: torch.dtype) -> float:
     """CPU seconds of one epoch (1000 samples) of the paper preset's training at ``dtype``."""
-    from qmu_kit import models
-    from qmu_kit.data import prepare_data
-    from qmu_kit.training import PAPER_DEPTH, PAPER_TRAINING
+    from qmu_kit.qnn import models
+    from qmu_kit.qnn import prepare_data
+    from qmu_kit.qnn import PAPER_DEPTH, PAPER_TRAINING
 
     data = prepare_data("mnist", model=model, n_qubits=8, n_train=1000, n_test=500, seed=100)
     saved, models.DTYPE = models.DTYPE, dtype  # the quantum layer casts its input to models.DTYPE
@@ -56,7 +56,7 @@ def epoch_seconds(model: str, dtype: torch.dtype) -> float:
 
 def sample_epochs(config) -> float:
     """Training samples x epochs of one cold run of ``config``, in units of the preset's 1000-sample epoch."""
-    from qmu_kit.attacks import needs_reference
+    from qmu_kit.leakage import needs_reference
 
     epochs = config.training()["epochs"]
     forget_share = 0.1 if config.forget.startswith("class:") else float(config.forget.split(":")[1])
@@ -69,9 +69,9 @@ def sample_epochs(config) -> float:
 
 
 def main() -> None:
-    from qmu_kit.cache import ResultCache
+    from qmu_kit.core import ResultCache
     from qmu_kit.experiment import run_experiment
-    from qmu_kit.reproduce import EVALUATION_SEEDS, MODELS, plan
+    from qmu_kit.report import EVALUATION_SEEDS, MODELS, plan
 
     torch.set_num_threads(1)
     quick = "--quick" in sys.argv[1:]

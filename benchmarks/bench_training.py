@@ -24,8 +24,8 @@ import time
 
 import torch
 
-from qmu_kit.circuit import CircuitSpec, make_qnode
-from qmu_kit.models import BasicQNN
+from qmu_kit.qnn import CircuitSpec, make_qnode
+from qmu_kit.qnn import BasicQNN
 
 N_QUBITS, DEPTH, BATCH = 8, 10, 256
 
@@ -64,9 +64,9 @@ def fused_reference(features: torch.Tensor, weights: torch.Tensor) -> torch.Tens
 
 
 def classroom_training() -> None:
-    from qmu_kit.data import prepare_data
+    from qmu_kit.qnn import prepare_data
     from qmu_kit.experiment import ExperimentConfig
-    from qmu_kit.training import QNNClassifier
+    from qmu_kit.qnn import QNNClassifier
 
     config = ExperimentConfig()
     for model in ("basic", "hybrid"):

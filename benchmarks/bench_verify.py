@@ -28,9 +28,10 @@ import os
 import tempfile
 import time
 
-from qmu_kit.cache import ResultCache
-from qmu_kit.experiment import ExperimentConfig, run_experiment
-from qmu_kit.verify import VerifyConfig, verify
+from qmu_kit.core import ResultCache
+from qmu_kit.experiment import ExperimentConfig
+from qmu_kit.experiment import run_experiment
+from qmu_kit.studies import VerifyConfig, verify
 
 TARGET_SECONDS = 600.0
 
@@ -91,7 +92,7 @@ def main() -> None:
 def stage_costs(args) -> None:
     import torch
 
-    from qmu_kit import verify as V
+    import qmu_kit.studies.verification as V
 
     torch.set_num_threads(1)  # as in a worker process
     cache = ResultCache(tempfile.mkdtemp(prefix="qmu-bench-"))

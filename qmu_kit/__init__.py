@@ -1,11 +1,22 @@
 """qmu-kit: membership-privacy leakage of quantum neural networks, and quantum machine unlearning.
 
-A thin package behind a series of teaching notebooks. It reads as a pipeline, each layer importing
-only the ones before it: ``data`` -> ``circuit`` -> ``readout`` -> ``models`` -> ``training``.
+A thin package behind a series of teaching notebooks, in layers; each imports only the layers above
+it in this list (``tests/unit/test_layers.py`` checks it):
 
-Bring your own model: ``qmu_kit.audit_model`` (:func:`qmu_kit.byo.audit`; the name ``qmu_kit.audit``
-is the audit module's) and ``qmu_kit.TorchClassifier`` (:class:`qmu_kit.byo.TorchClassifier`),
-imported on first use so that ``import qmu_kit`` stays light.
+* :mod:`qmu_kit.core`: validation, seed streams, registries, statistics, the cache, the code fingerprint
+* :mod:`qmu_kit.qnn`: data, circuits, shot readout, models, training, cloud devices
+* :mod:`qmu_kit.leakage`: membership signals, attacks, metrics, the audit
+* :mod:`qmu_kit.unlearning`: the unlearning methods' registry
+* :mod:`qmu_kit.plots`: figures (presentation)
+* :mod:`qmu_kit.experiment`: configuration, the cached pipeline, results, sweeps, shot trends
+* :mod:`qmu_kit.studies`: verification, tuning, device audits, differential privacy, bring your own model
+* :mod:`qmu_kit.report`: claims, notebook helpers, the paper's reproduction (presentation)
+* :mod:`qmu_kit.ui`: ipywidgets panels (presentation)
+* :mod:`qmu_kit.apps`: Voila apps, classroom pages, JupyterLab (presentation)
+* :mod:`qmu_kit.cli`: the ``qmu-kit`` command (presentation)
+
+Only the first six compute numbers (:mod:`qmu_kit.core.fingerprint`): editing a presentation layer never
+invalidates a cached result.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -14,15 +25,3 @@ try:
     __version__ = version("qmu-kit")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
-
-
-_LAZY = {"audit_model": ("qmu_kit.byo", "audit"), "TorchClassifier": ("qmu_kit.byo", "TorchClassifier")}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        module, attribute = _LAZY[name]
-        return getattr(importlib.import_module(module), attribute)
-    raise AttributeError(f"module 'qmu_kit' has no attribute {name!r}")

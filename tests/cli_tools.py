@@ -8,7 +8,8 @@ PREFIX = "qmu-kit: error: "
 
 def usage_error(argv, capsys) -> str:
     """Run ``qmu-kit ARGV``, check the bad-input contract and return the message after the prefix."""
-    from qmu_kit.cli import EXIT_BAD_INPUT, main
+    from qmu_kit.cli.options import EXIT_BAD_INPUT
+    from qmu_kit.cli.commands import main
 
     assert main(list(argv)) == EXIT_BAD_INPUT
     captured = capsys.readouterr()

@@ -29,7 +29,7 @@ def isolated_cache(tmp_path_factory, monkeypatch):
 
 @pytest.fixture
 def occupied_port():
-    """A port with a live listener on 127.0.0.1 (what yesterday's `make app` leaves behind)."""
+    """A port with a live listener on 127.0.0.1 (what a server still running leaves behind)."""
     import socket
 
     with socket.socket() as sock:
@@ -43,19 +43,20 @@ def shared_cache(tmp_path_factory):
     """The run's shared cache (or one for this session): for end-to-end tests of preset-sized runs that
     the notebooks also compute. A replay gives the same numbers as a fresh run (same machine, same
     config: identical numbers, tested in test_experiment), so sharing only saves time."""
-    from qmu_kit.cache import ResultCache
+    from qmu_kit.core.cache import ResultCache
 
     return ResultCache(SHARED_CACHE_DIR or tmp_path_factory.mktemp("shared-cache"))
 
+
+#: The tier of each test directory; the marker is set from the directory, so a test's place is its tier.
+TIERS = {"unit": "unit", "notebooks": "notebooks", "nbval": "notebooks", "apps": "apps", "project": "project"}
 
 #: The order ``make test`` hands files to its workers (xdist's ``--dist loadfile --no-loadscope-reorder``
 #: keeps this order; a file is one unit). The notebooks under nbval go first, longest first: they fill the
 #: shared cache that later files replay (the papermill reruns of 04 and 07 ask for a subset of their seeds,
 #: test_verify's controls for notebook 06's models, the browser tests for the apps' stops). Then the
-#: long files that rerun notebooks, longest first, so no long file starts last and leaves the other
-#: worker idle; every other file after them in collection order. Measured per file on 2 workers
-#: (seconds of one worker): test_notebooks 555, test_paper_preset 370, nbval 04 167, nbval 06 156,
-#: test_notebook_checks 180, test_verify 168, test_app_browser 141.
+#: long files, longest first, so that no long file starts last and leaves the other worker idle; every
+#: other file after them in collection order.
 RUN_ORDER = (
     "04_shots_privacy_and_stability.ipynb", "06_did_it_really_forget.ipynb", "05_noisy_devices.ipynb",
     "07_privacy_by_design.ipynb", "03_quantum_unlearning.ipynb", "08_bring_your_own_qnn.ipynb",
@@ -65,8 +66,14 @@ RUN_ORDER = (
 )
 
 
+def tier(path: Path) -> str | None:
+    """The tier of a collected file: the first directory of :data:`TIERS` on its path."""
+    return next((TIERS[part] for part in path.parts if part in TIERS), None)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Order the files as :data:`RUN_ORDER` says (a stable sort: tests keep their order inside a file)."""
+    """Mark each test with its directory's tier, then order the files as :data:`RUN_ORDER` says (a
+    stable sort: tests keep their order inside a file)."""
     rank = {name: position for position, name in enumerate(RUN_ORDER)}
 
     def file_rank(item):
@@ -75,6 +82,10 @@ def pytest_collection_modifyitems(config, items):
             return rank["00_start_here.ipynb"] + 0.5  # the apps' notebooks (seconds each) after the series' ones
         return rank.get(path.name, len(RUN_ORDER))
 
+    for item in items:
+        name = tier(Path(str(item.fspath)))
+        if name is not None:
+            item.add_marker(name)
     items.sort(key=file_rank)
 
 

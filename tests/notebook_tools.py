@@ -1,8 +1,8 @@
 """Notebook test support: the recorded metrics of every notebook against references, with tolerances.
 
 The notebooks are committed without outputs. Each records the numbers it states with
-:func:`qmu_kit.notebook.record_metrics` (rates and AUCs with their sample counts) and its claims with
-:func:`qmu_kit.claims.show`; the references, measured on the reference machine, live in
+:func:`qmu_kit.report.notebook.record_metrics` (rates and AUCs with their sample counts) and its claims with
+:func:`qmu_kit.report.claims.show`; the references, measured on the reference machine, live in
 ``tests/notebook_references/<name>.json``.
 
     python -m tests.notebook_tools update [NAME ...]   # execute the notebooks, store their metrics
@@ -11,7 +11,7 @@ The notebooks are committed without outputs. Each records the numbers it states 
 ``make test`` runs ``prepare`` and then ``pytest --nbval-lax`` on the copies: nbval executes every
 notebook top to bottom (any error fails) and compares no printed floats; the cell ``prepare`` appends
 compares the metrics the kernel recorded with the reference, each within
-:func:`qmu_kit.claims.tolerance` (a rate over ``n`` samples may move by ``max(2/n, 3 sd)`` on another
+:func:`qmu_kit.report.claims.tolerance` (a rate over ``n`` samples may move by ``max(2/n, 3 sd)`` on another
 CPU), every claim must reach the reference's verdict (unless its numbers stayed within the tolerance),
 and every claim must follow from its own numbers (:func:`claim_problems`).
 """
@@ -63,7 +63,7 @@ def load_references(path: Path | str) -> dict:
 
 def update(names: list[str] | None = None) -> None:
     """Execute the notebooks (a fresh cache unless ``QMU_KIT_CACHE`` is set) and store the metrics they record as their references."""
-    from qmu_kit.notebook import read_metrics
+    from qmu_kit.report.notebook import read_metrics
 
     REFERENCES.mkdir(exist_ok=True)
     # A fresh cache unless one is given: a cached replay is bit-identical to its cold run (same code
@@ -83,7 +83,7 @@ def update(names: list[str] | None = None) -> None:
 
 def disagreements(reference: dict, recorded: dict) -> list[str]:
     """Every way ``recorded`` differs from ``reference`` beyond the tolerance (empty when they agree)."""
-    from qmu_kit.claims import agrees
+    from qmu_kit.report.claims import agrees
 
     problems = [f"{key}: recorded, but not in the reference (run python -m tests.notebook_tools update)"
                 for key in sorted(set(recorded) - set(reference))]
@@ -135,8 +135,8 @@ def claim_problems(name: str, claim: dict) -> list[str]:
 def check_recorded(name: str, recorded: dict | None = None) -> None:
     """Raise ``AssertionError`` when the metrics recorded in this kernel disagree with ``name``'s
     reference, or a claim it stated disagrees with its own numbers."""
-    from qmu_kit.claims import recorded_claims
-    from qmu_kit.notebook import RECORDED
+    from qmu_kit.report.claims import recorded_claims
+    from qmu_kit.report.notebook import RECORDED
 
     recorded = RECORDED if recorded is None else recorded
     problems = disagreements(load_references(name), recorded)
@@ -150,7 +150,7 @@ def check_recorded(name: str, recorded: dict | None = None) -> None:
 def check_cell(name: str) -> nbformat.NotebookNode:
     source = (
         "# Added by tests/notebook_tools.py prepare (only in the copies nbval runs): the metrics this kernel\n"
-        "# recorded against the reference, within qmu_kit.claims.tolerance.\n"
+        "# recorded against the reference, within qmu_kit.report.claims.tolerance.\n"
         f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
         f"from tests.notebook_tools import check_recorded\ncheck_recorded({name!r})"
     )

@@ -1,0 +1,17 @@
+"""Serving the kit: the Voila apps (a kernel per visitor), the classroom pages (every slider stop
+rendered ahead of class, served as plain files) and JupyterLab, all on 127.0.0.1 by default.
+
+The app notebooks show one panel each with :func:`app_panel`; ``qmu-kit app`` serves them
+(:func:`serve`), ``qmu-kit app --static`` the classroom pages (:func:`serve_static`), ``make lab`` the lab.
+"""
+
+from qmu_kit.apps.server import DEFAULT_HOST, DEFAULT_PORT, PORT_FLAG, PortInUseError, apps_directory, check_port_free
+from qmu_kit.apps.static import SiteBuild, build_site, resume_site, serve_site, serve_static, static_apps
+from qmu_kit.apps.stops import privacy_stops, slider_stop_grids, warm_cache, warm_every_stop
+from qmu_kit.apps.voila import app_panel, serve, voila_command
+
+__all__ = [
+    "DEFAULT_HOST", "DEFAULT_PORT", "PORT_FLAG", "PortInUseError", "SiteBuild", "app_panel", "apps_directory", "build_site",
+    "check_port_free", "privacy_stops", "resume_site", "serve", "serve_site", "serve_static", "slider_stop_grids",
+    "static_apps", "voila_command", "warm_cache", "warm_every_stop",
+]

@@ -1,0 +1,482 @@
+"""Figures for the notebooks and apps. Computing lives elsewhere: every function here draws numbers
+it is given (an experiment's result dict, a summary of a sweep from :func:`qmu_kit.leakage.metrics.seed_summary`)
+and returns matplotlib objects.
+
+Figures that a widget updates are classes with a ``draw(...)`` method: the figure and its axes are
+built once and each update only replaces the data, then re-renders (see :mod:`qmu_kit.ui.widgets`).
+
+Example:
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> fig = threat_model_figure()
+    >>> len(fig.axes)
+    1
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from qmu_kit.core.validation import check_shots
+from qmu_kit.leakage.attacks import ATTACKS
+from qmu_kit.unlearning.methods import UNLEARNING_METHODS
+
+#: The two reference models every experiment has; unlearning methods take their label and colour
+#: from their registry entry (:data:`qmu_kit.unlearning.methods.UNLEARNING_METHODS`).
+REFERENCE_MODELS = {"original": ("original", "#d62728"), "retrained": ("retrained (gold standard)", "#2ca02c")}
+
+
+def model_label(name: str) -> str:
+    """How a model of an experiment is named in legends and tables (read live from the registry)."""
+
+    return REFERENCE_MODELS[name][0] if name in REFERENCE_MODELS else UNLEARNING_METHODS.label(name)
+
+
+def model_colour(name: str, default: str | None = None) -> str | None:
+    """A model's colour in every figure: the reference models' own, else its method's registry colour."""
+
+    if name in REFERENCE_MODELS:
+        return REFERENCE_MODELS[name][1]
+    return UNLEARNING_METHODS.colour(name, default)
+
+
+def attack_colour(name: str) -> str:
+    """An attack's colour in every figure (its registry entry's)."""
+
+    return ATTACKS.colour(name)
+
+
+class KitFigure(Figure):
+    """A matplotlib figure that shows itself as a PNG in notebooks and Voila.
+
+    The kit builds figures without pyplot (no global state in widget callbacks and servers), so IPython
+    has no display rule for a plain :class:`~matplotlib.figure.Figure`; this one brings its own
+    (``_repr_png_``) instead of registering a formatter as a side effect of importing the module.
+    """
+
+    def _repr_png_(self) -> bytes:
+        return to_png(self, dpi=100)
+
+
+def new_figure(width: float = 10, height: float = 4, ncols: int = 1, nrows: int = 1):
+    """A figure independent of pyplot's global state (safe in widget callbacks and servers)."""
+    fig = KitFigure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes.ravel()
+
+
+def to_png(fig: Figure, dpi: int = 90) -> bytes:
+    """Render a figure to PNG bytes (what an ``ipywidgets.Image`` shows)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def threat_model_figure() -> Figure:
+    """The gray-box threat model in one picture: data, the QNN, the attacker's view."""
+    fig, (ax,) = new_figure(10, 3.6)
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 3.6)
+    ax.axis("off")
+    boxes = [
+        (0.2, 1.9, 2.2, 1.3, "training data\n(members)\none of them is yours", "#fde0dd"),
+        (0.2, 0.2, 2.2, 1.3, "other data\n(non-members)", "#e5f5e0"),
+        (3.6, 1.0, 2.4, 1.6, "QNN\ncircuit + readout\n(S shots)", "#deebf7"),
+        (7.3, 1.0, 2.5, 1.6, "attacker\nsees probabilities\nand true labels", "#f0f0f0"),
+    ]
+    for x, y, w, h, text, color in boxes:
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05", facecolor=color, edgecolor="0.3"))
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=10)
+    arrows = [((2.45, 2.55), (3.55, 2.1), "trained on"), ((6.05, 1.8), (7.25, 1.8), "p(y | x)"), ((2.45, 0.85), (3.55, 1.4), "queried")]
+    for start, end, label in arrows:
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, color="0.25"))
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.15, label, ha="center", fontsize=9, color="0.25")
+    ax.text(8.55, 0.55, '"was this sample\nin the training set?"', ha="center", va="center", fontsize=10, style="italic")
+    return fig
+
+
+def digits_figure(images: np.ndarray, labels: np.ndarray, n: int = 20) -> Figure:
+    """A grid of example images with their labels."""
+    n = min(n, len(images))
+    cols = min(10, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = new_figure(cols * 0.9, rows * 1.0, ncols=cols, nrows=rows)
+    for ax in axes:
+        ax.axis("off")
+    for ax, image, label in zip(axes, images[:n], labels[:n]):
+        ax.imshow(np.squeeze(image), cmap="gray_r")
+        ax.set_title(str(label), fontsize=9)
+    return fig
+
+
+class ShotNoiseFigure:
+    """Histogram of repeated shot estimates of one ``<Z>``, with the exact value and +-1 sd."""
+
+    def __init__(self, width: float = 7, height: float = 3):
+        self.fig, (self.ax,) = new_figure(width, height)
+
+    def draw(self, estimates: np.ndarray, exact: float, shots, sd: float, spread: float) -> Figure:
+        """``sd``: the theoretical spread (:func:`qmu_kit.leakage.metrics.shot_noise_std`), drawn at +-1 sd;
+        ``spread``: the estimates' measured standard deviation, written in the title."""
+        ax = self.ax
+        ax.clear()
+        ax.hist(estimates, bins=np.linspace(-1, 1, 81), color="#1f77b4", alpha=0.8)
+        ax.axvline(exact, color="#d62728", lw=2, label=f"exact <Z> = {exact:.2f}")
+        if shots is not None:
+            for sign in (-1, 1):
+                ax.axvline(exact + sign * sd, color="#d62728", ls="--", lw=1)
+        label = "exact" if shots is None else f"{shots} shots"
+        ax.set(xlim=(-1, 1), xlabel="estimated <Z>", ylabel="how often",
+               title=f"{len(estimates)} repeated measurements, {label}: spread {spread:.3f}")
+        ax.legend(fontsize=8)
+        return self.fig
+
+
+class TrainingCurves:
+    """Loss and train/test accuracy per epoch for one or more training histories."""
+
+    def __init__(self, width: float = 10, height: float = 3.4):
+        self.fig, (self.ax_loss, self.ax_acc) = new_figure(width, height, ncols=2)
+
+    def draw(self, histories: dict[str, list[dict]]) -> Figure:
+        for ax in (self.ax_loss, self.ax_acc):
+            ax.clear()
+        for (label, history), color in zip(histories.items(), ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")):
+            epochs = [r["epoch"] for r in history]
+            self.ax_loss.plot(epochs, [r["loss"] for r in history], color=color, label=label)
+            self.ax_acc.plot(epochs, [r["train_accuracy"] for r in history], color=color, label=f"{label}: train")
+            if history and history[0].get("test_accuracy") is not None:
+                self.ax_acc.plot(epochs, [r["test_accuracy"] for r in history], color=color, ls="--", label=f"{label}: test")
+        self.ax_loss.set(xlabel="epoch", ylabel="training loss", title="loss", yscale="log")
+        self.ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy (dashed: test)", ylim=(0, 1.02))
+        self.ax_acc.legend(fontsize=8, loc="lower right")
+        return self.fig
+
+
+def _roc_points(metrics, floor: float):
+    fpr, tpr = np.asarray(metrics.fpr), np.asarray(metrics.tpr)
+    return np.clip(fpr, floor, 1), np.clip(tpr, floor, 1)
+
+
+def draw_roc(ax, models: dict, attack: str, which: str = "overall") -> None:
+    """ROC curves of ``attack`` against several models (``{name: ModelResult}``) on log-log axes
+    (``which``: ``overall`` or ``forget``)."""
+    ax.clear()
+    floor = 1e-3
+    for name, model in models.items():
+        metrics = getattr(model.attacks[attack], which)
+        fpr, tpr = _roc_points(metrics, floor)
+        ax.step(fpr, tpr, where="post", color=model_colour(name, "0.3"), label=f"{model_label(name)} (AUC {metrics.auc.value:.2f})")
+    ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
+    ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
+    what = "retain members vs non-members" if which == "overall" else "forget set vs its non-members"
+    ax.set_title(f"ROC, {attack} attack: {what}", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def draw_attack_rocs(ax, model) -> None:
+    """ROC curves of every attack against one model (a ``ModelResult``; retain members vs non-members), on log-log axes."""
+    ax.clear()
+    floor = 1e-3
+    for attack, outcome in model.attacks.items():
+        fpr, tpr = _roc_points(outcome.overall, floor)
+        ax.step(fpr, tpr, where="post", color=attack_colour(attack), label=f"{attack} (AUC {outcome.overall.auc.value:.2f})")
+    ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
+    ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
+    ax.set_title("every attack, retain members vs non-members", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def draw_loss_histograms(ax, model: dict, which: str = "retain", title: str | None = None) -> None:
+    """Distribution of the loss on members vs non-members (the signal most attacks build on)."""
+    ax.clear()
+    members, nonmembers = np.asarray(model.losses[f"train_{which}"]), np.asarray(model.losses[f"test_{which}"])
+    values = np.r_[members, nonmembers]
+    if len(values) == 0:
+        return
+    bins = np.logspace(np.log10(max(values.min(), 1e-6)), np.log10(max(values.max(), 1e-5)), 30)
+    # Fractions per bin on a log axis: the non-members' long tail of high losses is what leaks.
+    for losses, color, label in ((members, "#d62728", "members"), (nonmembers, "#2ca02c", "non-members")):
+        weights = np.full(len(losses), 1 / max(len(losses), 1))
+        ax.hist(losses, bins=bins, weights=weights, histtype="step", linewidth=2, color=color, label=f"{label} ({len(losses)})")
+    ax.set(xscale="log", yscale="log", xlabel="cross-entropy loss", ylabel="fraction of samples")
+    ax.set_title(title or f"loss on {which} samples", fontsize=10)
+    ax.legend(fontsize=8)
+
+
+def model_figure(model, attack: str | None = None, title: str | None = None) -> Figure:
+    """One model's leakage: every attack's ROC (or one attack's) and its member vs non-member losses.
+
+    Args:
+        model: a :class:`~qmu_kit.experiment.results.ModelResult`.
+        attack: draw only this attack's ROC (default: every attack).
+        title: the loss panel's title.
+    """
+    fig, (ax_roc, ax_hist) = new_figure(11, 4, ncols=2)
+    if attack is None:
+        draw_attack_rocs(ax_roc, model)
+    else:
+        draw_roc(ax_roc, {"original": model}, attack)
+    draw_loss_histograms(ax_hist, model, "retain", title or "loss of members vs non-members")
+    return fig
+
+
+class LeakageFigure:
+    """Left: ROC of one attack on the original model (log-log). Right: member vs non-member losses."""
+
+    def __init__(self, width: float = 11, height: float = 4):
+        self.fig, (self.ax_roc, self.ax_hist) = new_figure(width, height, ncols=2)
+
+    def draw(self, result, attack: str = "mlp") -> Figure:
+        """``result``: an :class:`~qmu_kit.experiment.results.ExperimentResult`."""
+        original = result.models["original"]
+        draw_roc(self.ax_roc, {"original": original}, attack)
+        draw_loss_histograms(self.ax_hist, original, "retain")
+        return self.fig
+
+
+def error_bars(estimates) -> np.ndarray:
+    """Matplotlib's ``yerr`` (2 x n: below, above) for :class:`~qmu_kit.core.stats.Estimate` s; 0 where an
+    estimate has no interval (one seed), so the bar is drawn without one rather than not at all.
+
+    Example:
+        >>> from qmu_kit.core import Estimate
+        >>> error_bars([Estimate(0.5, 10, (0.2, 0.8)), Estimate(0.7, 1, (float("nan"), float("nan")))]).round(2).tolist()
+        [[0.3, 0.0], [0.3, 0.0]]
+    """
+    spans = [(e.value - e.ci95[0], e.ci95[1] - e.value) for e in estimates]
+    return np.nan_to_num(np.array(spans, dtype=float).T.reshape(2, len(spans)), nan=0.0)
+
+
+#: Bars of the unlearning figure: (field, label).
+UNLEARNING_BARS = (
+    ("acc_train_forget", "forget-set\naccuracy"),
+    ("acc_test_forget", "test accuracy,\nforgotten class"),
+    ("acc_test_retain", "test accuracy,\nretained classes"),
+    ("mia_success_forget", "MIA success\n(forget set)"),
+    ("mia_flag_rate_forget_nonmembers", "MIA control\n(non-members)"),
+)
+
+
+class UnlearningFigure:
+    """Before/after bars (original, unlearned, retrained) and the forget-set ROC of each."""
+
+    def __init__(self, width: float = 12, height: float = 4.2):
+        self.fig, (self.ax_bars, self.ax_roc) = new_figure(width, height, ncols=2)
+
+    def draw(self, result, method: str, attack: str = "mlp") -> Figure:
+        """``result``: an :class:`~qmu_kit.experiment.results.ExperimentResult` (or a :class:`~qmu_kit.experiment.results.AuditResult`)
+        that ran ``method``; without a retrained model, only the original and ``method`` are drawn."""
+        names = [name for name in ("original", method, "retrained") if name in result.models]
+        models = {name: result.models[name] for name in names}
+        ax = self.ax_bars
+        ax.clear()
+        width = 0.26
+        x = np.arange(len(UNLEARNING_BARS))
+        for i, name in enumerate(names):
+            estimates = [getattr(models[name], field) for field, _ in UNLEARNING_BARS]
+            bars = ax.bar(x + (i - 1) * width, [e.value for e in estimates], width, yerr=error_bars(estimates),
+                          capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.3"}, color=model_colour(name),
+                          label=model_label(name))
+            ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+        ax.set_xticks(x, [label for _, label in UNLEARNING_BARS], fontsize=8)
+        ax.set(ylim=(0, 1.3), ylabel="fraction")
+        ax.set_title(f"{model_label(method)}: target = the retrained model, not 0 (bars: 95 % intervals)", fontsize=10)
+        ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
+        draw_roc(self.ax_roc, models, attack, "forget")
+        return self.fig
+
+
+#: Line colours for :func:`shots_band_plot` when several series share one axes.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+
+
+def shots_axis_values(shots) -> np.ndarray:
+    """Shot counts for a log axis, with exact (``None`` or ``"exact"``) placed one decade past the largest."""
+    shots = [check_shots(s) for s in shots]
+    finite = [s for s in shots if s is not None]
+    top = max(finite) * 10 if finite else 1
+    return np.array([top if s is None else s for s in shots], dtype=float)
+
+
+def label_exact_tick(ax, shots) -> None:
+    """Label the ticks where :func:`shots_axis_values` put the shot counts, ``exact`` included."""
+    shots = [check_shots(s) for s in shots]
+    finite = sorted(s for s in set(shots) if s is not None)
+    ticks = list(finite) + ([finite[-1] * 10] if None in shots and finite else [])
+    ax.set_xticks(ticks, [str(s) for s in finite] + (["exact"] if None in shots and finite else []), fontsize=8)
+    ax.minorticks_off()
+
+
+def _series(summary):
+    """``(name, rows)`` per line of a :func:`~qmu_kit.leakage.metrics.seed_summary`: one per ``by`` value, or one."""
+    if summary.index.nlevels == 1:
+        return [(None, summary)]
+    return [(name, part.droplevel(0)) for name, part in summary.groupby(level=0)]
+
+
+def shots_band_plot(ax, summary, y: str, label: str | None = None) -> None:
+    """Mean of ``y`` over seeds and its 95 % band against the number of shots (log axis, exact last).
+
+    Args:
+        summary: :func:`qmu_kit.leakage.metrics.seed_summary` over ``"shots"``; summarized ``by`` a column
+            (such as ``model_name``), it gives one line per value (model names get their usual colours).
+        label: the line's label when there is one line (default ``y``).
+    """
+    for name, rows in _series(summary):
+        xs = shots_axis_values(rows.index)
+        name = (label or y) if name is None else str(name)
+        color = model_colour(name) or PALETTE[len(ax.get_lines()) % len(PALETTE)]
+        ax.plot(xs, rows["mean"][y], marker="o", color=color, label=model_label(name))
+        ax.fill_between(xs, rows["low"][y], rows["high"][y], color=color, alpha=0.15)
+    ax.set_xscale("log")
+    label_exact_tick(ax, summary.index.get_level_values(-1))
+    ax.set(xlabel="shots", ylabel=y)
+    ax.legend(fontsize=8)
+
+
+def leakage_vs_shots_figure(summary) -> Figure:
+    """Leakage, the paper's metric and utility against shots (notebook 04).
+
+    Args:
+        summary: :func:`qmu_kit.leakage.metrics.seed_summary` over ``"shots"`` of ``loss_auc``,
+            ``mia_auc_overall``, ``mia_success_forget``, ``mia_flag_rate_forget_nonmembers`` and
+            ``acc_test_retain``.
+    """
+    fig, axes = new_figure(12, 3.6, ncols=3)
+    panels = (
+        ({"loss_auc": "loss attack", "mia_auc_overall": "paper's attack"}, "AUC, members vs non-members", "leakage"),
+        ({"mia_success_forget": "MIA success", "mia_flag_rate_forget_nonmembers": "control"}, "flag rate, forgotten class",
+         "the paper's metric and its control"),
+        ({"acc_test_retain": "test accuracy"}, "accuracy", "utility"),
+    )
+    for ax, (lines, ylabel, title) in zip(axes, panels):
+        for y, label in lines.items():
+            shots_band_plot(ax, summary, y, label)
+        ax.set(xlabel="shots per query", ylabel=ylabel, title=title)
+    return fig
+
+
+def unlearning_vs_shots_figure(summary) -> Figure:
+    """Forgetting, utility and its spread over seeds against shots, one line per method (notebook 04).
+
+    Args:
+        summary: :func:`qmu_kit.leakage.metrics.seed_summary` over ``"shots"`` by ``"model_name"`` of
+            ``acc_train_forget`` and ``acc_test_retain``.
+    """
+    fig, axes = new_figure(12, 3.6, ncols=3)
+    shots_band_plot(axes[0], summary, "acc_train_forget")
+    axes[0].set(ylabel="forget-set accuracy (target 0)", title="did it forget?")
+    shots_band_plot(axes[1], summary, "acc_test_retain")
+    axes[1].set(ylabel="test accuracy, retained classes", title="what did it keep?")
+    for name, rows in _series(summary):
+        axes[2].plot(shots_axis_values(rows.index), rows["std"]["acc_test_retain"], marker="o",
+                     color=model_colour(name), label=model_label(name))
+    axes[2].set(xscale="log", ylabel="std over seeds", title="instability of the retained accuracy")
+    label_exact_tick(axes[2], summary.index.get_level_values(-1))
+    axes[2].legend(fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("shots per circuit")
+    return fig
+
+
+def privacy_utility_figure(summary, labelled=(10, 30, 100, "exact")) -> Figure:
+    """The privacy-utility dial: mean loss-attack AUC against mean test accuracy, one point per shot count.
+
+    Args:
+        summary: :func:`qmu_kit.leakage.metrics.seed_summary` over ``"shots"`` of ``loss_auc`` and ``acc_test_retain``.
+        labelled: the shot counts whose points get a label (the others crowd near exact).
+    """
+    means, low, high = summary["mean"], summary["low"], summary["high"]
+    fig, (ax,) = new_figure(5.5, 4)
+    x, y = means["acc_test_retain"], means["loss_auc"]
+    ax.errorbar(x, y, xerr=np.nan_to_num([x - low["acc_test_retain"], high["acc_test_retain"] - x]),
+                yerr=np.nan_to_num([y - low["loss_auc"], high["loss_auc"] - y]), marker="o", capsize=2, elinewidth=0.8)
+    for shots, row in means.iterrows():
+        if shots in labelled:
+            ax.annotate("exact" if shots == "exact" else f"{shots} shots", (row["acc_test_retain"], row["loss_auc"]),
+                        fontsize=8, xytext=(4, -10), textcoords="offset points")
+    ax.axhline(0.5, color="0.6", ls=":")
+    ax.set(xlabel="test accuracy (utility)", ylabel="loss-attack AUC (leakage)", title="shots as a dial (95 % intervals over seeds)")
+    return fig
+
+
+
+def privacy_roc_figure(result) -> Figure:
+    """Every attack's ROC against a privately trained model (a ``PrivacyResult``), log-log, with the
+    region ``TPR <= e^eps FPR + delta`` the accountant's epsilon allows shaded."""
+    fig, (ax,) = new_figure(5.5, 4.5)
+    floor = 1e-3
+    for attack, metrics in result.attacks.items():
+        fpr, tpr = _roc_points(metrics, floor)
+        ax.step(fpr, tpr, where="post", color=attack_colour(attack), label=f"{attack} (AUC {metrics.auc.value:.2f}, n={metrics.auc.n})")
+    grid = np.logspace(-3, 0, 200)
+    if np.isfinite(result.epsilon_spent):
+        bound = np.minimum(1.0, np.exp(result.epsilon_spent) * grid + result.spec.delta)
+        ax.fill_between(grid, floor, bound, color="tab:green", alpha=0.12, label=f"allowed by eps = {result.epsilon_spent:.2f}")
+    ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
+    ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
+    ax.set_title(f"{result.spec.label()}: members vs non-members", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def _epsilon_positions(epsilons) -> tuple[np.ndarray, list[str]]:
+    """x positions (log2 of epsilon, the non-private run one step right of the largest) and tick labels."""
+    finite = [e for e in epsilons if np.isfinite(e)]
+    top = max(np.log2(finite)) + 2 if finite else 0.0
+    return np.array([np.log2(e) if np.isfinite(e) else top for e in epsilons]), [f"{e:g}" if np.isfinite(e) else "inf\n(non-private)" for e in epsilons]
+
+
+def _errorbar(ax, x, estimates, **style) -> None:
+    values = np.array([e.value for e in estimates])
+    low = np.array([e.value - e.ci95[0] if np.isfinite(e.ci95[0]) else 0 for e in estimates])
+    high = np.array([e.ci95[1] - e.value if np.isfinite(e.ci95[1]) else 0 for e in estimates])
+    ax.errorbar(x, values, yerr=[low, high], marker="o", capsize=3, **style)
+
+
+def privacy_tradeoff_figure(sweep) -> Figure:
+    """Test accuracy and attack AUC against epsilon (means over seeds, 95 % intervals) for a ``PrivacySweep``."""
+    summary = sweep.summary()
+    epsilons = list(summary)
+    x, labels = _epsilon_positions(epsilons)
+    fig, (left, right) = new_figure(10, 3.8, ncols=2)
+    _errorbar(left, x, [summary[e]["test_accuracy"] for e in epsilons], color="tab:blue", label="test accuracy")
+    left.set(ylabel="test accuracy", ylim=(0, 1), title="utility: test accuracy")
+    _errorbar(right, x, [summary[e]["auc"] for e in epsilons], color="tab:red", label=f"AUC ({sweep.attack})")
+    right.axhline(0.5, color="0.6", ls=":", label="guessing")
+    right.set(ylabel="attack AUC", title=f"leakage: {sweep.attack} attack AUC")
+    seeds = summary[epsilons[0]]["n_seeds"]
+    for ax in (left, right):
+        ax.set_xticks(x, labels)
+        ax.set_xlabel(f"target epsilon (delta {sweep.results[0].spec.delta:g}; mean of {seeds} seed(s), 95 % interval)")
+        ax.legend(fontsize=8)
+    return fig
+
+
+class PrivacyBarsFigure:
+    """Accuracy and leakage bars for one privacy run (the privacy panel's figure; built once, redrawn)."""
+
+    def __init__(self):
+        self.fig, (self.ax,) = new_figure(7, 3.4)
+
+    def draw(self, result, attack: str) -> Figure:
+        ax = self.ax
+        ax.clear()
+        metrics = result.attacks[attack]
+        bars = [("test accuracy", result.test_accuracy, "tab:blue"), ("train accuracy", result.train_accuracy, "tab:cyan"),
+                (f"AUC ({attack})", metrics.auc, "tab:red"), ("TPR@1%FPR", metrics.tpr_at_1pct_fpr.tpr, "tab:orange")]
+        for i, (label, estimate, colour) in enumerate(bars):
+            low, high = estimate.ci95
+            err = [[estimate.value - low], [high - estimate.value]] if np.isfinite(low) else None
+            ax.bar(i, estimate.value, color=colour, yerr=err, capsize=4)
+            ax.text(i, 0.02, f"n={estimate.n}", ha="center", fontsize=8, color="white")
+        ax.axhline(0.5, color="0.6", ls=":", lw=1)
+        ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=9)
+        shots = "exact" if result.shots is None else f"{result.shots} shots"
+        ax.set(ylim=(0, 1.05), title=f"{result.spec.label()} (accountant eps {result.epsilon_spent:.3g}), {shots}")
+        return self.fig

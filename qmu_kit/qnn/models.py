@@ -1,0 +1,160 @@
+"""The two QNN models of the paper as torch modules, sharing one quantum layer.
+
+* :class:`BasicQNN` - amplitude features -> quantum layer -> ``<Z>`` on every wire -> linear head.
+* :class:`HybridQNN` - Conv2d(1->5, k5, pad 2) -> ReLU -> MaxPool 2 -> Linear(->2**n) -> LeakyReLU
+  -> L2 normalize -> the same quantum layer -> linear head.
+
+Both return logits; softmax gives the class probabilities an attacker sees. Every forward pass takes a
+``readout`` (exact, shots, or qiskit-aer; see :mod:`qmu_kit.qnn.readout`).
+
+Example:
+    >>> import torch
+    >>> model = BasicQNN(n_qubits=3, depth=2, n_classes=4)
+    >>> model(torch.rand(5, 8, dtype=torch.float64)).shape, parameter_counts(model)
+    (torch.Size([5, 4]), {'quantum': 18, 'classical': 16})
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from qmu_kit.core.validation import check_choice, check_int
+from qmu_kit.qnn.circuit import SIMULATORS, CircuitSpec, normalize_states
+from qmu_kit.qnn.readout import ExactReadout
+
+BACKENDS = tuple(SIMULATORS)
+DTYPE = torch.float64
+
+
+class QuantumLayer(nn.Module):
+    """Amplitude embedding, ``depth`` layers of U3 + CNOT ring, ``<Z_i>`` on every wire.
+
+    Args:
+        n_qubits: wires; the input has ``2**n_qubits`` features (normalized here).
+        depth: number of U3 + CNOT-ring layers.
+        backend: ``"torch"`` (fast batched statevector) or ``"pennylane"`` (``default.qubit``);
+            both give the same numbers.
+
+    Attributes:
+        weights: the ``(depth, n_qubits, 3)`` U3 angles, initialized uniformly in [0, 2 pi) like
+            PennyLane's ``TorchLayer``.
+        circuit_evaluations: device-equivalent circuit executions so far (this kit's definition):
+            one per input per forward pass, plus ``2 * n_params`` per input when the forward pass
+            tracks gradients of the weights (what the parameter-shift rule costs on a device).
+    """
+
+    def __init__(self, n_qubits: int, depth: int, backend: str = "torch"):
+        super().__init__()
+        self.spec = CircuitSpec(n_qubits, depth)
+        self.backend = check_choice("backend", backend, BACKENDS)
+        self.weights = nn.Parameter(torch.empty(self.spec.weight_shape, dtype=DTYPE))
+        self.circuit_evaluations = 0
+        #: The readout used when ``forward`` is called without one: a model built around this layer
+        #: whose ``forward`` takes no readout is read out through it (see :mod:`qmu_kit.studies.byo`).
+        self.default_readout = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.uniform_(self.weights, 0.0, 2 * math.pi)
+
+    def forward(self, features: torch.Tensor, readout=None) -> torch.Tensor:
+        states = normalize_states(features.to(DTYPE))
+        readout = readout if readout is not None else self.default_readout or ExactReadout()
+        out = readout.expvals(self.spec, states, self.weights, SIMULATORS[self.backend])
+        gradient = torch.is_grad_enabled() and self.weights.requires_grad
+        self.circuit_evaluations += len(states) * (1 + (2 * self.spec.n_params if gradient else 0))
+        return out
+
+    def extra_repr(self) -> str:
+        return f"n_qubits={self.spec.n_qubits}, depth={self.spec.depth}, backend={self.backend!r}"
+
+
+class BasicQNN(nn.Module):
+    """The basic QNN: amplitude features ``(B, 2**n)`` -> logits ``(B, n_classes)``."""
+
+    def __init__(self, n_qubits: int, depth: int, n_classes: int = 10, backend: str = "torch"):
+        super().__init__()
+        self.quantum = QuantumLayer(n_qubits, depth, backend)
+        self.head = nn.Linear(n_qubits, check_int("n_classes", n_classes, 2), dtype=DTYPE)
+
+    def forward(self, x: torch.Tensor, readout=None) -> torch.Tensor:
+        return self.head(self.quantum(x, readout=readout))
+
+
+class HybridQNN(nn.Module):
+    """The hybrid QNN: images ``(B, 1, H, W)`` -> small CNN -> quantum layer -> logits."""
+
+    def __init__(
+        self,
+        n_qubits: int,
+        depth: int,
+        n_classes: int = 10,
+        image_shape: tuple[int, int] = (8, 8),
+        backend: str = "torch",
+    ):
+        super().__init__()
+        height, width = image_shape
+        self.front = nn.Sequential(
+            nn.Conv2d(1, 5, kernel_size=5, padding=2, dtype=DTYPE),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(5 * (height // 2) * (width // 2), 2**n_qubits, dtype=DTYPE),
+            nn.LeakyReLU(),
+        )
+        self.quantum = QuantumLayer(n_qubits, depth, backend)
+        self.head = nn.Linear(n_qubits, check_int("n_classes", n_classes, 2), dtype=DTYPE)
+
+    def forward(self, x: torch.Tensor, readout=None) -> torch.Tensor:
+        return self.head(self.quantum(self.front(x.to(DTYPE)), readout=readout))
+
+
+MODEL_CLASSES = {"basic": BasicQNN, "hybrid": HybridQNN}
+
+
+def build_model(
+    model: str, n_qubits: int, depth: int, n_classes: int, input_shape: tuple[int, ...], backend: str = "torch"
+) -> nn.Module:
+    """Construct a model by name; ``input_shape`` is one sample's shape (``(2**n,)`` or ``(1, H, W)``)."""
+    check_choice("model", model, MODEL_CLASSES)
+    if model == "basic":
+        if tuple(input_shape) != (2**n_qubits,):
+            raise ValueError(
+                f"the basic QNN with {n_qubits} qubits takes {2**n_qubits} features, got inputs of shape "
+                f"{tuple(input_shape)}"
+            )
+        return BasicQNN(n_qubits, depth, n_classes, backend)
+    if len(input_shape) != 3 or input_shape[0] != 1:
+        raise ValueError(f"the hybrid QNN takes images of shape (1, H, W), got {tuple(input_shape)}")
+    return HybridQNN(n_qubits, depth, n_classes, tuple(input_shape[1:]), backend)
+
+
+def quantum_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The circuit angles (the quantum layer's weights; a module that defines ``quantum_parameters()``,
+    such as :class:`qmu_kit.studies.byo.LogitsModule`, names its own)."""
+    if callable(getattr(model, "quantum_parameters", None)):
+        return list(model.quantum_parameters())
+    return [model.quantum.weights]
+
+
+def circuit_counter(model: nn.Module):
+    """The object whose ``circuit_evaluations`` counts the model's device-equivalent circuit executions:
+    the kit models' quantum layer, or a module that counts its own (:class:`qmu_kit.studies.byo.LogitsModule`)."""
+    return model if hasattr(model, "circuit_evaluations") else model.quantum
+
+
+def classical_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Every parameter that is not a circuit angle (CNN front end, linear head)."""
+    quantum = {id(p) for p in quantum_parameters(model)}
+    return [p for p in model.parameters() if id(p) not in quantum]
+
+
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    """Number of quantum and classical parameters, e.g. ``{'quantum': 36, 'classical': 70}``."""
+    return {
+        "quantum": sum(p.numel() for p in quantum_parameters(model)),
+        "classical": sum(p.numel() for p in classical_parameters(model)),
+    }

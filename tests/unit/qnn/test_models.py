@@ -1,0 +1,67 @@
+import copy
+
+import pytest
+import torch
+
+from qmu_kit.qnn.models import (
+    BasicQNN,
+    HybridQNN,
+    build_model,
+    classical_parameters,
+    parameter_counts,
+    quantum_parameters,
+)
+from qmu_kit.qnn.readout import ShotReadout
+
+
+def test_parameter_counts():
+    assert parameter_counts(BasicQNN(6, 2)) == {"quantum": 36, "classical": 6 * 10 + 10}
+    hybrid = HybridQNN(6, 1, image_shape=(8, 8))
+    conv = 5 * 25 + 5
+    dense = 5 * 4 * 4 * 64 + 64
+    assert parameter_counts(hybrid) == {"quantum": 18, "classical": conv + dense + 6 * 10 + 10}
+    assert len(quantum_parameters(hybrid)) == 1 and len(classical_parameters(hybrid)) == 6
+
+
+def test_backends_give_the_same_logits_and_gradients():
+    torch.manual_seed(0)
+    fast = BasicQNN(4, 2, n_classes=3)
+    slow = copy.deepcopy(fast)
+    slow.quantum.backend = "pennylane"
+    x = torch.rand(5, 16, dtype=torch.float64)
+    out_fast, out_slow = fast(x), slow(x)
+    assert torch.allclose(out_fast, out_slow, atol=1e-10)
+    out_fast.sum().backward()
+    out_slow.sum().backward()
+    assert torch.allclose(fast.quantum.weights.grad, slow.quantum.weights.grad, atol=1e-10)
+
+
+def test_circuit_evaluations_count_device_executions():
+    model = BasicQNN(3, 1, n_classes=2)
+    x = torch.rand(4, 8, dtype=torch.float64)
+    with torch.no_grad():
+        model(x)
+    assert model.quantum.circuit_evaluations == 4
+    model(x).sum().backward()  # a gradient costs 2 shifted circuits per angle per input
+    assert model.quantum.circuit_evaluations == 4 + 4 * (1 + 2 * 9)
+
+
+def test_hybrid_gradients_reach_the_cnn_under_shots():
+    model = HybridQNN(4, 1, n_classes=3, image_shape=(8, 8))
+    images = torch.rand(3, 1, 8, 8, dtype=torch.float64)
+    model(images, ShotReadout(100, seed=0)).sum().backward()
+    assert model.front[0].weight.grad.abs().sum() > 0
+    assert model.quantum.weights.grad.abs().sum() > 0
+
+
+def test_build_model_checks_input_shapes():
+    assert isinstance(build_model("basic", 3, 1, 10, (8,)), BasicQNN)
+    assert isinstance(build_model("hybrid", 3, 1, 10, (1, 28, 28)), HybridQNN)
+    with pytest.raises(ValueError, match=r"basic QNN with 3 qubits takes 8 features, got inputs of shape \(64,\)"):
+        build_model("basic", 3, 1, 10, (64,))
+    with pytest.raises(ValueError, match=r"hybrid QNN takes images of shape \(1, H, W\)"):
+        build_model("hybrid", 3, 1, 10, (8,))
+    with pytest.raises(ValueError, match="unknown model 'cnn'"):
+        build_model("cnn", 3, 1, 10, (8,))
+    with pytest.raises(ValueError, match="unknown backend 'lightning'"):
+        BasicQNN(3, 1, backend="lightning")
