@@ -99,7 +99,7 @@ def main() -> None:
     total = time.perf_counter() - start
     print(f"paper-preset audit on aer:default, 500 + 500 queries, original + RGA: {audit.seconds:.1f} s of queries, "
           f"attacks and unlearning ({audit.seconds / 60:.2f}x of the 60 s target); {total:.1f} s with training")
-    print(audit.table().to_string())
+    print(audit.summary())
     queries = 2 * 2 * 500
     print(f"old path for the same {queries} queries: about {queries / old:.0f} s")
 

@@ -36,7 +36,6 @@ from qmu_kit.cli.options import (
     integer_flag,
     positive_number_flag,
 )
-from qmu_kit.core.stats import Estimate
 from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, ConfigError
 from qmu_kit.experiment.config import PRESETS
 from qmu_kit.experiment.pipeline import run_experiment
@@ -165,19 +164,9 @@ def command_sweep(args: argparse.Namespace) -> int:
     except SweepError as error:
         print(f"qmu-kit: sweep failed: {error}", file=sys.stderr)
         return 1
-    import pandas as pd
-
-
-    table = result.table()
     csv_path = result.to_csv(args.csv)
     # one row per run and model (the grid has no repeated points): each rate with its interval and n
-    columns = ["acc_train_forget", "acc_test_retain", "mia_success_forget", "mia_auc"]
-    cells = {c: [Estimate(v, n, (low, high)).format() for v, n, low, high in
-                 table[[c, f"{c}_n", f"{c}_low", f"{c}_high"]].itertuples(index=False)] for c in columns}
-    summary = pd.DataFrame(cells, index=pd.MultiIndex.from_frame(table[[*grid, "model_name"]]))
-    print(f"qmu-kit sweep: {len(result.results)} runs over {', '.join(f'{k} ({len(v)})' for k, v in grid.items())}")
-    print("value [95 % interval] (n samples):")
-    print(summary.to_string())
+    print(f"qmu-kit sweep: {result.summary()}")
     print(f"wrote {csv_path}")
     if args.json:
         print(f"wrote {result.to_json(args.json)}")

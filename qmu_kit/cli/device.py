@@ -22,6 +22,7 @@ from qmu_kit.cli.options import (
     integer_flag,
 )
 from qmu_kit.core.cache import atomic_write
+from qmu_kit.core.results import interval_strings
 from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, check_device_shots, parse_text
 from qmu_kit.qnn.remote import DeviceJobError
 from qmu_kit.studies.devices import DEVICE_HELP, ENGINES, MAX_BATCH, run_device_audit
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print(f"{audit.label} ({audit.engine}), {audit.n_queries} + {audit.n_queries} queries, {audit.shots} shots, "
           f"{audit.seconds:.1f} s")
-    print(audit.table().to_string())
+    print(interval_strings(audit.table()).to_string())
     if args.json:
         result = {"config": config.resolved().replace(methods=methods).to_dict(), **audit.to_dict()}
         payload = json.dumps(result, indent=1).encode()

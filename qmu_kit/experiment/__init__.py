@@ -22,6 +22,7 @@ from qmu_kit.experiment.results import (
     ExperimentResult,
     ModelResult,
     ModelTables,
+    numbers_frame,
 )
 from qmu_kit.experiment.pipeline import (
     accuracy,
@@ -40,6 +41,7 @@ from qmu_kit.experiment.sweep import (
     expand_grid,
     estimate_seconds,
     CRASH_ENV,
+    SWEEP_SUMMARY_COLUMNS,
     SweepResult,
     run_sweep,
     default_workers,
@@ -69,6 +71,7 @@ __all__ = [
     "ExperimentResult",
     "ModelResult",
     "ModelTables",
+    "numbers_frame",
     "accuracy",
     "get_or_fit",
     "train_original",
@@ -83,6 +86,7 @@ __all__ = [
     "expand_grid",
     "estimate_seconds",
     "CRASH_ENV",
+    "SWEEP_SUMMARY_COLUMNS",
     "SweepResult",
     "run_sweep",
     "default_workers",

@@ -66,9 +66,9 @@ from qmu_kit.unlearning.methods import (
     method_names,
 )
 
-#: Version of the result JSON schema (:mod:`qmu_kit.experiment.results`); bumped whenever a field
-#: changes meaning or shape. It is part of every cache key.
-SCHEMA_VERSION = 2
+#: Version of the experiment result's JSON schema (:mod:`qmu_kit.experiment.results`, written as its
+#: ``"schema"``); bumped whenever a field changes meaning or shape. It is part of every cache key.
+SCHEMA_VERSION = 3
 
 MAX_SAMPLES = 100_000
 DIGITS_SAMPLES = EMBEDDED_SAMPLES["digits"]  # scikit-learn's load_digits
@@ -409,7 +409,6 @@ def versions() -> dict:
     app visitor) that runs an experiment.
     """
     return {
-        "schema": SCHEMA_VERSION,
         "qmu_kit": __version__,
         "python": platform.python_version(),
         "numpy": np.__version__,

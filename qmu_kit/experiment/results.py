@@ -13,11 +13,13 @@ An :class:`ExperimentResult` holds the config that ran, the package versions, an
 * cost (``seconds``, ``circuit_evaluations``, ``speedup_vs_retrain``), ``distance_to_retrained``,
   per-sample ``losses`` and ``details`` (training history or unlearning report).
 
-``to_dict``/``from_dict`` write and read the JSON schema (version :data:`SCHEMA_VERSION`)::
+Both result types follow the kit's result protocol (:class:`~qmu_kit.core.results.Result`).
+``to_dict``/``from_dict`` write and read the JSON schema (kind ``"experiment"``, version :data:`SCHEMA_VERSION`)::
 
     {
+      "schema":   {"kind": "experiment", "version": 3},
       "config":   {...every ExperimentConfig field, defaults resolved...},
-      "versions": {"schema": 2, "qmu_kit": ..., "python": ..., "torch": ..., ...},
+      "versions": {"qmu_kit": ..., "python": ..., "torch": ..., ...},
       "models": {
         NAME: {
           "acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget":  ESTIMATE,
@@ -36,7 +38,7 @@ An :class:`ExperimentResult` holds the config that ran, the package versions, an
 with ``ESTIMATE = {"value", "n", "ci95": [low, high], "kind", "p_value"?}`` (``null`` for NaN) and
 ``METRICS = {"auc": ESTIMATE, "accuracy": ESTIMATE, "tpr_at_1pct_fpr": TPR, "tpr_at_0_1pct_fpr": TPR,
 "fpr": [...], "tpr": [...], "n_members", "n_nonmembers"}`` (``TPR`` = :class:`~qmu_kit.core.stats.TprAtFpr`).
-Schema 1 (plain floats) is not read: a cached schema-1 result is recomputed.
+A result of another schema is not read: a cached one is recomputed.
 
 Example:
     >>> from qmu_kit.experiment import ExperimentConfig, run_experiment
@@ -47,19 +49,17 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import pandas as pd
 
-from qmu_kit.core.cache import atomic_write
+from qmu_kit.core.results import Result, interval_cells
 from qmu_kit.core.stats import Estimate
 from qmu_kit.experiment.config import SCHEMA_VERSION, ExperimentConfig
 from qmu_kit.leakage.audit import AttackOutcome
-from qmu_kit.plots.figures import UnlearningFigure, model_figure
+from qmu_kit.plots.figures import model_figure, unlearning_figure
 
 ACCURACIES = ("acc_train_retain", "acc_train_forget", "acc_test_retain", "acc_test_forget")
 
@@ -182,10 +182,11 @@ class ModelResult:
         """Every accuracy and headline rate by name (what tables with intervals show)."""
         return {name: getattr(self, name) for name in (*ACCURACIES, *self.HEADLINE)}
 
-    def plot(self, attack: str | None = None):
-        """Every attack's ROC curve and the member vs non-member losses of this model (a figure)."""
+    def plot(self, ax=None, *, attack: str | None = None):
+        """Every attack's ROC curve and the member vs non-member losses of this model (a figure; on a
+        given ``ax`` the ROC curves only)."""
 
-        return model_figure(self, attack)
+        return model_figure(self, attack, ax=ax)
 
     def to_dict(self) -> dict:
         out = {name: getattr(self, name).to_dict() for name in ACCURACIES}
@@ -211,29 +212,43 @@ class ModelResult:
         )
 
 
-class ModelTables:
+def numbers_frame(rows: dict[str, dict]) -> pd.DataFrame:
+    """The DataFrame of a result's :meth:`~qmu_kit.core.results.Result.table`: one row per key of ``rows``
+    (cells from :func:`~qmu_kit.core.results.interval_cells`), numbers as floats, sample counts as integers.
+
+    Example:
+        >>> numbers_frame({"original": {"auc": 0.6, "auc_n": 50, "seconds": None}}).dtypes.tolist()
+        [dtype('float64'), Int64Dtype(), dtype('float64')]
+    """
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    return frame.astype({c: ("Int64" if c.endswith("_n") else float) for c in frame.columns})
+
+
+class ModelTables(Result):
     """Tables shared by every result holding ``models`` (name -> :class:`ModelResult`): an experiment's
     (:class:`ExperimentResult`) and a bring-your-own model's audit (:class:`AuditResult`)."""
 
     models: dict[str, ModelResult]
 
-    def table(self, columns: list[str] | None = None, intervals: bool = False):
+    def table(self, intervals: bool = True, *, columns: list[str] | None = None) -> pd.DataFrame:
         """Numbers per model as a pandas DataFrame (default: the columns of :data:`TABLE_COLUMNS`).
 
         Args:
+            intervals: each estimated column is followed by its sample count and 95 % interval
+                (``<column>_n``, ``<column>_low``, ``<column>_high``; the kit's table convention,
+                :class:`~qmu_kit.core.results.Result`).
             columns: which numbers.
-            intervals: cells are the :class:`~qmu_kit.core.stats.Estimate` s themselves (printed as
-                ``value [low, high] (n=N)``) where there is one, instead of plain floats.
         """
 
-        columns = list(columns or TABLE_COLUMNS)
-        if intervals:
-            cells = {name: {c: getattr(model, c) for c in columns} for name, model in self.models.items()}
-            return pd.DataFrame(cells).T[columns]
-        frame = pd.DataFrame({name: {c: model.value(c) for c in columns} for name, model in self.models.items()}).T
-        return frame[columns].astype(float)
+        rows = {}
+        for name, model in self.models.items():
+            rows[name] = {}
+            for column in columns or TABLE_COLUMNS:
+                value = getattr(model, column)
+                rows[name].update(interval_cells(column, value if isinstance(value, Estimate) else model.value(column), intervals))
+        return numbers_frame(rows)
 
-    def attack_table(self, model: str = "original", intervals: bool = False):
+    def attack_table(self, model: str = "original", intervals: bool = True) -> pd.DataFrame:
         """Every attack against one model: MIA success, its control, AUC and TPR (a DataFrame).
 
         Each row reads the model's headline properties with that attack as the primary one (see
@@ -242,17 +257,17 @@ class ModelTables:
         :meth:`ModelResult.tpr_label`).
 
         Args:
-            intervals: cells are the :class:`~qmu_kit.core.stats.Estimate` s (``value [low, high] (n=N)``)
-                instead of plain floats.
+            intervals: as in :meth:`table`.
         """
 
         result = self.models[model]
         rows = {}
         for attack in result.attacks:
             view = replace(result, primary_attack=attack)
-            rows[attack] = {label: getattr(view, column) if intervals else view.value(column)
-                            for column, label in ATTACK_TABLE_COLUMNS.items()}
-        return pd.DataFrame(rows).T
+            rows[attack] = {}
+            for column, label in ATTACK_TABLE_COLUMNS.items():
+                rows[attack].update(interval_cells(label, getattr(view, column), intervals))
+        return numbers_frame(rows)
 
     def summary(self) -> str:
         """A readable fixed-width table (what ``qmu-kit run`` prints)."""
@@ -307,8 +322,11 @@ class ExperimentResult(ModelTables):
     models: dict[str, ModelResult]
     from_cache: bool = field(default=False, compare=False)
 
+    KIND = "experiment"
+    VERSION = SCHEMA_VERSION
+
     def to_dict(self) -> dict:
-        return {"config": self.config.to_dict(), "versions": dict(self.versions),
+        return {"schema": self.schema(), "config": self.config.to_dict(), "versions": dict(self.versions),
                 "models": {name: model.to_dict() for name, model in self.models.items()}}
 
     @classmethod
@@ -320,11 +338,10 @@ class ExperimentResult(ModelTables):
                 recomputes those instead of misreading them).
         """
 
+        cls.check_schema(data)
         for key in ("config", "versions", "models"):
             if key not in data:
                 raise ValueError(f"not an experiment result: the key {key!r} is missing")
-        if data["versions"].get("schema") != SCHEMA_VERSION:
-            raise ValueError(f"result schema {data['versions'].get('schema')!r} is not {SCHEMA_VERSION}")
         if "original" not in data["models"] or ("retrained" not in data["models"] and data["config"].get("retrain", True)):
             raise ValueError("not an experiment result: models 'original' and 'retrained' are missing")
         config = ExperimentConfig.from_dict(data["config"])
@@ -338,23 +355,19 @@ class ExperimentResult(ModelTables):
             models[name] = ModelResult.from_dict(model)
         return cls(config, dict(data["versions"]), models, from_cache)
 
-    def to_json(self, path: str | Path) -> Path:
-        """Write the JSON atomically (a crash never leaves half a file)."""
-        path = Path(path)
-        payload = json.dumps(self.to_dict(), indent=1).encode()
-        atomic_write(path, lambda file: file.write(payload))
-        return path
-
-    def plot(self, method: str | None = None, attack: str | None = None):
-        """Original, one unlearned and the retrained model side by side (bars and forget-set ROC).
+    def plot(self, ax=None, *, method: str | None = None, attack: str | None = None):
+        """Original, one unlearned and the retrained model side by side (bars and forget-set ROC; on a
+        given ``ax`` the bars only); without unlearning methods, the original model's leakage.
 
         Args:
+            ax: a matplotlib Axes to draw on (default: a new figure).
             method: the unlearned model (default: the first method run).
             attack: the attack whose ROC is drawn (default: the primary attack).
         """
 
-        method = method or self.config.methods[0]
-        return UnlearningFigure().draw(self, method, attack or self.config.primary_attack)
+        if method is None and not self.config.methods:
+            return model_figure(self.models["original"], attack, ax=ax)
+        return unlearning_figure(self, method or self.config.methods[0], attack or self.config.primary_attack, ax=ax)
 
 
 @dataclass(frozen=True)
@@ -375,25 +388,30 @@ class AuditResult(ModelTables):
     setup: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
-    def plot(self, method: str | None = None, attack: str | None = None):
+    KIND = "audit"
+    VERSION = 1
+
+    def plot(self, ax=None, *, method: str | None = None, attack: str | None = None):
         """The original model's leakage (every attack's ROC and its losses) when nothing was unlearned;
-        else the original, ``method`` (default: the first one run) and the retrained model side by side."""
+        else the original, ``method`` (default: the first one run) and the retrained model side by side
+        (on a given ``ax``: the ROC curves, or the bars)."""
 
         methods = [name for name in self.models if name not in ("original", "retrained")]
         if method is None and not methods:
-            return model_figure(self.models["original"], attack)
-        return UnlearningFigure().draw(self, method or methods[0], attack or self.primary_attack)
+            return model_figure(self.models["original"], attack, ax=ax)
+        return unlearning_figure(self, method or methods[0], attack or self.primary_attack, ax=ax)
 
     def to_dict(self) -> dict:
-        return {"primary_attack": self.primary_attack, "setup": dict(self.setup), "versions": dict(self.versions),
-                "models": {name: model.to_dict() for name, model in self.models.items()}}
+        return {"schema": self.schema(), "primary_attack": self.primary_attack, "setup": dict(self.setup),
+                "versions": dict(self.versions), "models": {name: model.to_dict() for name, model in self.models.items()}}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "AuditResult":
         """Read the JSON of :meth:`to_dict`."""
+        cls.check_schema(data)
         models = {name: ModelResult.from_dict(model) for name, model in data["models"].items()}
         return cls(models, data["primary_attack"], dict(data.get("setup", {})), dict(data.get("versions", {})))
 
 
 __all__ = ["ACCURACIES", "ATTACK_TABLE_COLUMNS", "RATES", "SCHEMA_VERSION", "TABLE_COLUMNS", "AuditResult", "ExperimentResult",
-           "ModelResult", "ModelTables"]
+           "ModelResult", "ModelTables", "numbers_frame"]

@@ -5,7 +5,8 @@
 * :func:`run_sweep` runs them serially, on local processes with joblib (``n_jobs``), or on a Dask
   cluster (``scheduler="tcp://HOST:PORT"``). Every finished run is cached as it completes, so a sweep
   whose worker dies resumes from what finished when it is run again; nothing computed is lost.
-* :class:`SweepResult` gives one row per (run, model) as a pandas DataFrame, CSV and JSON.
+* :class:`SweepResult` gives one row per (run, model) as a pandas DataFrame, CSV and JSON (the kit's result
+  protocol, :class:`~qmu_kit.core.results.Result`).
 
 Every path gives the same numbers: each run is deterministic in its config's seed.
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -28,11 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qmu_kit.core.cache import ResultCache, atomic_write, resolve_cache
+from qmu_kit.core.results import INTERVAL_SUFFIXES, Result, interval_cells, interval_strings
 from qmu_kit.core.validation import MAX_JOBS, ConfigError, check_float, check_int
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import cached_result, run_experiment
 from qmu_kit.experiment.results import TABLE_COLUMNS, ExperimentResult
 from qmu_kit.leakage.attacks import needs_reference
+from qmu_kit.plots.figures import sweep_figure
 from qmu_kit.qnn.training import PAPER_DEPTH
 
 MAX_RUNS = 5000
@@ -92,16 +94,24 @@ def _run_one(index: int, config_dict: dict, cache_dir: str | None) -> tuple[int,
     return index, run_experiment(config, cache=cache).to_dict()
 
 
+#: Columns of :meth:`SweepResult.summary`.
+SWEEP_SUMMARY_COLUMNS = ("acc_train_forget", "acc_test_retain", "mia_success_forget", "mia_auc")
+
+
 @dataclass(frozen=True)
-class SweepResult:
+class SweepResult(Result):
     """The runs of a sweep, in grid order, and the grid that produced them."""
 
     grid: dict
     results: tuple[ExperimentResult, ...]
 
-    def table(self):
-        """One row per (run, model): the grid fields, ``seed``, ``model_name`` and every number; each rate
-        also with its sample count and 95 % interval (``<column>_n``, ``<column>_low``, ``<column>_high``)."""
+    KIND = "sweep"
+    VERSION = 1
+
+    def table(self, intervals: bool = True):
+        """One row per (run, model): the grid fields, ``seed``, ``model_name`` and every number; with
+        ``intervals`` each rate also with its sample count and 95 % interval (``<column>_n``,
+        ``<column>_low``, ``<column>_high``)."""
         import pandas as pd
 
         rows = []
@@ -115,11 +125,23 @@ class SweepResult:
                     row[column] = model.value(column)
                 row["distance_to_retrained"] = model.distance_to_retrained
                 for column, estimate in model.estimates().items():
-                    row[column] = estimate.value
-                    row[f"{column}_n"] = estimate.n
-                    row[f"{column}_low"], row[f"{column}_high"] = estimate.ci95
+                    row.update(interval_cells(column, estimate, intervals))
                 rows.append(row)
         return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        """The runs and the headline rates of each (run, model), each ``value [low, high] (n=N)``."""
+        import pandas as pd
+
+        table = self.table()
+        columns = [f"{c}{suffix}" for c in SWEEP_SUMMARY_COLUMNS for suffix in ("", *INTERVAL_SUFFIXES)]
+        cells = interval_strings(table[columns]).set_index(pd.MultiIndex.from_frame(table[[*self.grid, "model_name"]]))
+        return "\n".join([f"{len(self.results)} runs over {', '.join(f'{k} ({len(v)})' for k, v in self.grid.items())}",
+                          "value [95 % interval] (n samples):", cells.to_string()])
+
+    def plot(self, ax=None):
+        """MIA success on the forget set of every model in every run, with 95 % intervals."""
+        return sweep_figure(self, ax=ax)
 
     def to_csv(self, path: str | Path) -> Path:
         path = Path(path)
@@ -127,11 +149,14 @@ class SweepResult:
         atomic_write(path, lambda file: file.write(text))
         return path
 
-    def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        payload = json.dumps({"grid": self.grid, "runs": [r.to_dict() for r in self.results]}, indent=1).encode()
-        atomic_write(path, lambda file: file.write(payload))
-        return path
+    def to_dict(self) -> dict:
+        return {"schema": self.schema(), "grid": {k: list(v) for k, v in self.grid.items()},
+                "runs": [r.to_dict() for r in self.results]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "SweepResult":
+        cls.check_schema(data)
+        return cls({k: list(v) for k, v in data["grid"].items()}, tuple(ExperimentResult.from_dict(r) for r in data["runs"]))
 
 
 def _cell(value):

@@ -23,18 +23,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from qmu_kit.core import stats
 from qmu_kit.core.cache import resolve_cache
+from qmu_kit.core.results import Result, interval_cells, interval_strings
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.validation import check_int
 from qmu_kit.experiment.pipeline import train_original
-from qmu_kit.experiment.results import RATES
+from qmu_kit.experiment.results import RATES, numbers_frame
 from qmu_kit.leakage.signals import loss
+from qmu_kit.plots.figures import shot_stability_figure, shot_trend_figure
 from qmu_kit.qnn.readout import make_readout
 from qmu_kit.qnn.training import prediction_accuracy
 from qmu_kit.unlearning.methods import UnlearningTask, make_method
@@ -44,8 +46,24 @@ def _shots_key(value):
     return "exact" if value is None else value
 
 
+def _estimates_to_json(by_shots: dict) -> list:
+    """``[[shots, estimate dict], ...]``: shot counts (``"exact"`` or an integer) kept as they are, in order."""
+    return [[shots if shots == "exact" else int(shots), estimate.to_dict()] for shots, estimate in by_shots.items()]
+
+
+def _estimates_from_json(pairs) -> dict:
+    return {shots: stats.Estimate.from_dict(estimate) for shots, estimate in pairs}
+
+
+def _shots_frame(rows: dict):
+    """One row per shot count (the index, named ``shots``), numbers as floats, counts as integers."""
+    frame = numbers_frame(rows)
+    frame.index.name = "shots"
+    return frame
+
+
 @dataclass(frozen=True)
-class ShotTrend:
+class ShotTrend(Result):
     """A number against the shots, paired over seeds with the exact outputs of the same models.
 
     Attributes:
@@ -60,18 +78,38 @@ class ShotTrend:
     means: dict
     differences: dict
 
-    def table(self):
-        """One row per shot count: mean and paired difference from exact, with their intervals."""
-        import pandas as pd
+    KIND = "shot-trend"
+    VERSION = 1
 
+    def table(self, intervals: bool = True):
+        """One row per shot count: the mean and the paired difference from exact (none for exact itself),
+        with their intervals, and the difference's p-value."""
         rows = {}
+        missing = stats.Estimate(float("nan"), 0, (float("nan"), float("nan")), "difference")
         for shots, mean in self.means.items():
-            diff = self.differences.get(shots)
-            rows[shots] = {"mean": mean.format(3), f"{self.metric} - exact (paired)": diff.format(3) if diff else "-",
-                           "p": "-" if diff is None or diff.p_value is None else f"{diff.p_value:.3f}"}
-        frame = pd.DataFrame(rows).T
-        frame.index.name = "shots"
-        return frame
+            diff = self.differences.get(shots, missing)
+            rows[shots] = {**interval_cells("mean", mean, intervals),
+                           **interval_cells(f"{self.metric} - exact (paired)", diff, intervals),
+                           "p": float("nan") if diff.p_value is None else diff.p_value}
+        return _shots_frame(rows)
+
+    def summary(self) -> str:
+        """The table as text, each number ``value [low, high] (n=seeds)``."""
+        title = f"{self.metric}{f' ({self.group})' if self.group else ''} against the shots, paired over seeds with exact:"
+        return f"{title}\n{interval_strings(self.table(), 3).to_string(float_format='{:.3f}'.format)}"
+
+    def plot(self, ax=None):
+        """The mean over seeds against the shots (exact last), with 95 % intervals."""
+        return shot_trend_figure(self, ax=ax)
+
+    def to_dict(self) -> dict:
+        return {"schema": self.schema(), "metric": self.metric, "group": self.group,
+                "means": _estimates_to_json(self.means), "differences": _estimates_to_json(self.differences)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "ShotTrend":
+        cls.check_schema(data)
+        return cls(data["metric"], data["group"], _estimates_from_json(data["means"]), _estimates_from_json(data["differences"]))
 
 
 def paired_shot_trend(table, metric: str, *, reference="exact", group: str | None = None, by: str = "model_name",
@@ -108,7 +146,7 @@ def paired_shot_trend(table, metric: str, *, reference="exact", group: str | Non
 
 
 @dataclass(frozen=True)
-class ShotStability:
+class ShotStability(Result):
     """Spread of a number due to shots alone, next to its spread between seeds.
 
     Attributes:
@@ -126,14 +164,34 @@ class ShotStability:
     between: dict
     n_readouts: int
 
-    def table(self):
-        import pandas as pd
+    KIND = "shot-stability"
+    VERSION = 1
 
-        frame = pd.DataFrame({shots: {"spread due to shots (sd within a model)": self.within[shots].format(3),
-                                      "spread between seeds (sd)": self.between[shots].format(3)}
-                              for shots in self.within}).T
-        frame.index.name = "shots"
-        return frame
+    def table(self, intervals: bool = True):
+        """One row per shot count: the spread due to shots and the spread between seeds, with intervals."""
+        return _shots_frame({shots: {**interval_cells("spread due to shots (sd within a model)", self.within[shots], intervals),
+                                     **interval_cells("spread between seeds (sd)", self.between[shots], intervals)}
+                             for shots in self.within})
+
+    def summary(self) -> str:
+        """The table as text, each spread ``value [low, high] (n=seeds)``."""
+        title = (f"{self.metric}{f' ({self.group})' if self.group else ''}: spread over {self.n_readouts} readout seeds "
+                 "per model vs between seeds:")
+        return f"{title}\n{interval_strings(self.table(), 3).to_string()}"
+
+    def plot(self, ax=None):
+        """Both spreads against the shots (exact last), with 95 % intervals."""
+        return shot_stability_figure(self, ax=ax)
+
+    def to_dict(self) -> dict:
+        return {"schema": self.schema(), "metric": self.metric, "group": self.group, "n_readouts": self.n_readouts,
+                "within": _estimates_to_json(self.within), "between": _estimates_to_json(self.between)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "ShotStability":
+        cls.check_schema(data)
+        return cls(data["metric"], data["group"], _estimates_from_json(data["within"]), _estimates_from_json(data["between"]),
+                   int(data["n_readouts"]))
 
 
 def shot_stability(replicates, metric: str, group: str | None = None, by: str = "model_name") -> ShotStability:

@@ -159,8 +159,14 @@ class MembershipAudit:
             scores[other], flags[other] = attack.score(part), attack.predict(part)
         return scores, flags
 
-    def evaluate(self, members: Observations, nonmembers: Observations) -> dict[str, AttackOutcome]:
-        """Replay every fitted attack on a model's observations of the training and test sets."""
+    def evaluate(self, members: Observations, nonmembers: Observations, balanced: bool = True) -> dict[str, AttackOutcome]:
+        """Replay every fitted attack on a model's observations of the training and test sets.
+
+        Args:
+            balanced: compare equally many members and non-members (a seeded subsample of the larger
+                group, :func:`~qmu_kit.leakage.metrics.balanced_indices`); ``False`` compares every
+                observation (a device audit, whose query sets are drawn balanced where the data allow).
+        """
         split = self.split_
         outcomes = {}
         for name in self.attacks:
@@ -169,8 +175,9 @@ class MembershipAudit:
 
             def compare(member_mask, nonmember_mask, balance_seed):
                 m, n = np.flatnonzero(member_mask), np.flatnonzero(nonmember_mask)
-                keep_m, keep_n = balanced_indices(len(m), len(n), balance_seed)
-                m, n = m[keep_m], n[keep_n]
+                if balanced:
+                    keep_m, keep_n = balanced_indices(len(m), len(n), balance_seed)
+                    m, n = m[keep_m], n[keep_n]
                 return membership_metrics(member_scores[m], nonmember_scores[n], member_flags[m], nonmember_flags[n])
 
             outcomes[name] = AttackOutcome(

@@ -208,20 +208,25 @@ def draw_loss_histograms(ax, model: dict, which: str = "retain", title: str | No
     ax.legend(fontsize=8)
 
 
-def model_figure(model, attack: str | None = None, title: str | None = None) -> Figure:
+def model_figure(model, attack: str | None = None, title: str | None = None, ax=None) -> Figure:
     """One model's leakage: every attack's ROC (or one attack's) and its member vs non-member losses.
 
     Args:
         model: a :class:`~qmu_kit.experiment.results.ModelResult`.
         attack: draw only this attack's ROC (default: every attack).
         title: the loss panel's title.
+        ax: draw the ROC panel only, on this Axes (default: both panels on a new figure).
     """
-    fig, (ax_roc, ax_hist) = new_figure(11, 4, ncols=2)
+    if ax is None:
+        fig, (ax_roc, ax_hist) = new_figure(11, 4, ncols=2)
+    else:
+        fig, ax_roc, ax_hist = ax.figure, ax, None
     if attack is None:
         draw_attack_rocs(ax_roc, model)
     else:
         draw_roc(ax_roc, {"original": model}, attack)
-    draw_loss_histograms(ax_hist, model, "retain", title or "loss of members vs non-members")
+    if ax_hist is not None:
+        draw_loss_histograms(ax_hist, model, "retain", title or "loss of members vs non-members")
     return fig
 
 
@@ -271,24 +276,37 @@ class UnlearningFigure:
     def draw(self, result, method: str, attack: str = "mlp") -> Figure:
         """``result``: an :class:`~qmu_kit.experiment.results.ExperimentResult` (or a :class:`~qmu_kit.experiment.results.AuditResult`)
         that ran ``method``; without a retrained model, only the original and ``method`` are drawn."""
-        names = [name for name in ("original", method, "retrained") if name in result.models]
-        models = {name: result.models[name] for name in names}
-        ax = self.ax_bars
-        ax.clear()
-        width = 0.26
-        x = np.arange(len(UNLEARNING_BARS))
-        for i, name in enumerate(names):
-            estimates = [getattr(models[name], field) for field, _ in UNLEARNING_BARS]
-            bars = ax.bar(x + (i - 1) * width, [e.value for e in estimates], width, yerr=error_bars(estimates),
-                          capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.3"}, color=model_colour(name),
-                          label=model_label(name))
-            ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
-        ax.set_xticks(x, [label for _, label in UNLEARNING_BARS], fontsize=8)
-        ax.set(ylim=(0, 1.3), ylabel="fraction")
-        ax.set_title(f"{model_label(method)}: target = the retrained model, not 0 (bars: 95 % intervals)", fontsize=10)
-        ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
+        models = draw_unlearning_bars(self.ax_bars, result, method)
         draw_roc(self.ax_roc, models, attack, "forget")
         return self.fig
+
+
+def unlearning_figure(result, method: str, attack: str = "mlp", ax=None) -> Figure:
+    """:class:`UnlearningFigure` on a new figure, or only its bars on ``ax`` (returns the figure drawn on)."""
+    if ax is None:
+        return UnlearningFigure().draw(result, method, attack)
+    draw_unlearning_bars(ax, result, method)
+    return ax.figure
+
+
+def draw_unlearning_bars(ax, result, method: str) -> dict:
+    """The before/after bars of :class:`UnlearningFigure` on ``ax``; returns the models drawn, by name."""
+    names = [name for name in ("original", method, "retrained") if name in result.models]
+    models = {name: result.models[name] for name in names}
+    ax.clear()
+    width = 0.26
+    x = np.arange(len(UNLEARNING_BARS))
+    for i, name in enumerate(names):
+        estimates = [getattr(models[name], field) for field, _ in UNLEARNING_BARS]
+        bars = ax.bar(x + (i - 1) * width, [e.value for e in estimates], width, yerr=error_bars(estimates),
+                      capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.3"}, color=model_colour(name),
+                      label=model_label(name))
+        ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+    ax.set_xticks(x, [label for _, label in UNLEARNING_BARS], fontsize=8)
+    ax.set(ylim=(0, 1.3), ylabel="fraction")
+    ax.set_title(f"{model_label(method)}: target = the retrained model, not 0 (bars: 95 % intervals)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
+    return models
 
 
 #: Line colours for :func:`shots_band_plot` when several series share one axes.
@@ -406,10 +424,19 @@ def privacy_utility_figure(summary, labelled=(10, 30, 100, "exact")) -> Figure:
 
 
 
-def privacy_roc_figure(result) -> Figure:
+def one_panel(ax=None, width: float = 6.5, height: float = 3.6):
+    """``(figure, ax)``: the given Axes and its figure, or a new one-panel figure (the ``ax=None``
+    convention of every result's ``plot``)."""
+    if ax is not None:
+        return ax.figure, ax
+    fig, (ax,) = new_figure(width, height)
+    return fig, ax
+
+
+def privacy_roc_figure(result, ax=None) -> Figure:
     """Every attack's ROC against a privately trained model (a ``PrivacyResult``), log-log, with the
     region ``TPR <= e^eps FPR + delta`` the accountant's epsilon allows shaded."""
-    fig, (ax,) = new_figure(5.5, 4.5)
+    fig, ax = one_panel(ax, 5.5, 4.5)
     floor = 1e-3
     for attack, metrics in result.attacks.items():
         fpr, tpr = _roc_points(metrics, floor)
@@ -439,19 +466,25 @@ def _errorbar(ax, x, estimates, **style) -> None:
     ax.errorbar(x, values, yerr=[low, high], marker="o", capsize=3, **style)
 
 
-def privacy_tradeoff_figure(sweep) -> Figure:
-    """Test accuracy and attack AUC against epsilon (means over seeds, 95 % intervals) for a ``PrivacySweep``."""
-    summary = sweep.summary()
+def privacy_tradeoff_figure(sweep, ax=None) -> Figure:
+    """Test accuracy and attack AUC against epsilon (means over seeds, 95 % intervals) for a ``PrivacySweep``
+    (on a given ``ax``: the AUC panel only)."""
+    summary = sweep.by_epsilon()
     epsilons = list(summary)
     x, labels = _epsilon_positions(epsilons)
-    fig, (left, right) = new_figure(10, 3.8, ncols=2)
-    _errorbar(left, x, [summary[e]["test_accuracy"] for e in epsilons], color="tab:blue", label="test accuracy")
-    left.set(ylabel="test accuracy", ylim=(0, 1), title="utility: test accuracy")
+    if ax is None:
+        fig, (left, right) = new_figure(10, 3.8, ncols=2)
+        _errorbar(left, x, [summary[e]["test_accuracy"] for e in epsilons], color="tab:blue", label="test accuracy")
+        left.set(ylabel="test accuracy", ylim=(0, 1), title="utility: test accuracy")
+        panels = (left, fig.axes[1])
+    else:
+        fig, panels = ax.figure, (ax,)
+    right = panels[-1]
     _errorbar(right, x, [summary[e]["auc"] for e in epsilons], color="tab:red", label=f"AUC ({sweep.attack})")
     right.axhline(0.5, color="0.6", ls=":", label="guessing")
     right.set(ylabel="attack AUC", title=f"leakage: {sweep.attack} attack AUC")
     seeds = summary[epsilons[0]]["n_seeds"]
-    for ax in (left, right):
+    for ax in panels:
         ax.set_xticks(x, labels)
         ax.set_xlabel(f"target epsilon (delta {sweep.results[0].spec.delta:g}; mean of {seeds} seed(s), 95 % interval)")
         ax.legend(fontsize=8)
@@ -480,3 +513,75 @@ class PrivacyBarsFigure:
         shots = "exact" if result.shots is None else f"{result.shots} shots"
         ax.set(ylim=(0, 1.05), title=f"{result.spec.label()} (accountant eps {result.epsilon_spent:.3g}), {shots}")
         return self.fig
+
+
+def sweep_figure(sweep, ax=None) -> Figure:
+    """MIA success on the forget set of every model in every run of a ``SweepResult`` (95 % intervals),
+    the runs labelled by their grid values."""
+    fig, ax = one_panel(ax, max(6.5, 0.6 * len(sweep.results) + 3), 3.6)
+    names = list(dict.fromkeys(name for result in sweep.results for name in result.models))
+    width = 0.8 / max(len(names), 1)
+    for i, name in enumerate(names):
+        runs = [k for k, result in enumerate(sweep.results) if name in result.models]
+        _errorbar(ax, np.array(runs) + (i - (len(names) - 1) / 2) * width,
+                  [sweep.results[k].models[name].mia_success_forget for k in runs], ls="none",
+                  color=model_colour(name), label=model_label(name))
+    labels = ["\n".join(f"{field}={getattr(result.config, field)}" for field in sweep.grid) for result in sweep.results]
+    ax.set_xticks(range(len(sweep.results)), labels, fontsize=7)
+    ax.set(ylim=(-0.05, 1.05), ylabel="MIA success (forget set)", title="every run of the sweep (95 % intervals)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def shot_trend_figure(trend, ax=None) -> Figure:
+    """A ``ShotTrend``: the mean over seeds of its number against the shots (exact last), 95 % intervals."""
+    fig, ax = one_panel(ax)
+    shots = list(trend.means)
+    _errorbar(ax, shots_axis_values(shots), list(trend.means.values()), color=PALETTE[0], label=trend.metric)
+    ax.set(xscale="log", xlabel="shots per query", ylabel=trend.metric,
+           title=f"{trend.metric}{f' ({trend.group})' if trend.group else ''}: mean over seeds, 95 % intervals")
+    label_exact_tick(ax, shots)
+    return fig
+
+
+def shot_stability_figure(stability, ax=None) -> Figure:
+    """A ``ShotStability``: the spread due to shots alone beside the spread between seeds, against the shots."""
+    fig, ax = one_panel(ax)
+    shots = list(stability.within)
+    x = shots_axis_values(shots)
+    _errorbar(ax, x, list(stability.within.values()), color=PALETTE[0], label="shots (sd within a model)")
+    _errorbar(ax, x, [stability.between[s] for s in shots], color=PALETTE[1], label="seeds (sd between models)")
+    ax.set(xscale="log", xlabel="shots per query", ylabel=f"standard deviation of {stability.metric}",
+           title=f"{stability.metric}{f' ({stability.group})' if stability.group else ''}: spread, 95 % intervals")
+    label_exact_tick(ax, shots)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def tuning_figure(result, ax=None) -> Figure:
+    """A ``TuningResult``: each method's distance to the retrained model on the evaluation seeds, tuned
+    and published settings side by side (mean over seeds, 95 % intervals)."""
+    fig, ax = one_panel(ax)
+    rows = result.by_settings()
+    for y, ((method, settings), numbers) in enumerate(rows.items()):
+        distance = numbers["distance"]
+        spans = error_bars([distance])
+        ax.errorbar(distance.value, y, xerr=spans, marker="o" if settings == "tuned" else "s", capsize=3,
+                    color=model_colour(method, PALETTE[y % len(PALETTE)]))
+    ax.set_yticks(range(len(rows)), [f"{model_label(method)} ({settings})" for method, settings in rows], fontsize=8)
+    ax.set(xlabel="|d forget accuracy| + |d MIA success| to the retrained model",
+           title=f"evaluation seeds {list(result.evaluation_seeds)} (mean, 95 % interval)")
+    return fig
+
+
+def requery_figure(averaging, ax=None) -> Figure:
+    """A ``RequeryAveraging``: distance of averaged shot-estimated outputs from the exact ones against
+    the queries averaged (log-log), with the ``1 / sqrt(k)`` law for reference."""
+    fig, ax = one_panel(ax, 5.5, 3.6)
+    k = np.asarray(averaging.queries, float)
+    ax.plot(k, averaging.distance, marker="o", color=PALETTE[0], label=f"{averaging.shots} shots per query")
+    ax.plot(k, averaging.distance[0] * np.sqrt(k[0] / k), ls=":", color="0.5", label="1 / sqrt(queries)")
+    ax.set(xscale="log", yscale="log", xlabel="queries averaged", ylabel="mean |p - p_exact|",
+           title=f"averaging re-queries removes shot noise ({averaging.n_samples} inputs)")
+    ax.legend(fontsize=8)
+    return fig

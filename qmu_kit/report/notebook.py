@@ -30,6 +30,7 @@ from pathlib import Path
 from qmu_kit.core.stats import Estimate
 from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_int
 from qmu_kit.experiment.config import FIELDS, PRESETS, ExperimentConfig
+from qmu_kit.studies.devices import DeviceAudit
 
 METRICS_MIME = "application/vnd.qmu-kit.metrics+json"
 
@@ -216,26 +217,22 @@ def attack_metric(results, attack: str, which: str = "overall", field: str = "au
     return values
 
 
-def _rate(value) -> float:
-    """A rate recorded in a device audit's JSON: an estimate (``{"value": ...}``) or a plain number."""
-    return Estimate.from_dict(value).value if isinstance(value, Mapping) else value
-
-
-def device_audit_table(audits: Mapping[str, dict]):
+def device_audit_table(audits: Mapping[str, DeviceAudit]):
     """One row per device of :func:`~qmu_kit.studies.devices.run_device_audit` results (``{name: audit}``):
-    accuracies, the paper's metric and its control, and two attacks' AUCs (a pandas DataFrame)."""
+    the original model's accuracies, the paper's metric and its control, and two attacks' AUCs (a pandas
+    DataFrame of values)."""
     import pandas as pd
 
     rows = {}
     for name, audit in audits.items():
-        mlp, loss = audit["attacks"]["mlp"], audit["attacks"]["loss"]
+        mlp, loss = audit.outcome("original", "mlp"), audit.outcome("original", "loss")
         rows[name] = {
-            "accuracy (members)": audit["accuracy_members"],
-            "accuracy (non-members)": audit["accuracy_nonmembers"],
-            "MIA success": _rate(mlp["mia_success_forget"]),
-            "control": _rate(mlp["flag_rate_forget_nonmembers"]),
-            "AUC (paper's attack)": _rate(mlp["overall"]["auc"]),
-            "AUC (loss attack)": _rate(loss["overall"]["auc"]),
+            "accuracy (members)": audit.original.accuracy_members.value,
+            "accuracy (non-members)": audit.original.accuracy_nonmembers.value,
+            "MIA success": mlp.mia_success_forget.value,
+            "control": mlp.flag_rate_forget_nonmembers.value,
+            "AUC (paper's attack)": mlp.overall.auc.value,
+            "AUC (loss attack)": loss.overall.auc.value,
         }
     return pd.DataFrame(rows).T
 

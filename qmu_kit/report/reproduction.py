@@ -62,7 +62,7 @@ from qmu_kit.experiment.sweep import run_sweep
 from qmu_kit.qnn.data import min_train_size
 from qmu_kit.qnn.readout import NoiseSpec
 from qmu_kit.report.notebook import format_metrics, read_metrics
-from qmu_kit.studies.devices import run_device_audit
+from qmu_kit.studies.devices import DeviceAudit, run_device_audit
 from qmu_kit.studies.tuning import PUBLISHED as PUBLISHED_SETTINGS
 from qmu_kit.unlearning.tuned_defaults import PROVENANCE
 
@@ -341,14 +341,15 @@ class Measurements:
             "attacks": {...}}}}`` instead).
             Variants: every key of :data:`SETTINGS`, ``"shots"`` (published settings at
             :data:`CLAIM6_SHOTS` shots) and ``"n_train=K"`` (claim 1's curve).
-        devices: ``{model: [device audit dict per seed]}`` from
-            :func:`~qmu_kit.studies.devices.run_device_audit` (may be empty).
+        devices: ``{model: [device audit per seed]}``: :class:`~qmu_kit.studies.devices.DeviceAudit` s from
+            :func:`~qmu_kit.studies.devices.run_device_audit` (may be empty; synthetic tests give stand-ins
+            with the same ``device``, ``shots``, ``n_queries`` and ``outcome(model, attack)``).
         device_method: the method audited on the device.
     """
 
     seeds: tuple[int, ...]
     runs: Mapping[tuple[str, str], Sequence[Mapping]]
-    devices: Mapping[str, Sequence[Mapping]] = field(default_factory=dict)
+    devices: Mapping[str, Sequence[DeviceAudit]] = field(default_factory=dict)
     device_method: str = "rga"
 
     def _models(self, model: str, variant: str, name: str):
@@ -554,14 +555,11 @@ def claim_retained(m: Measurements) -> ClaimRow:
     return _whole(4, "Retained (test) accuracy preserved", "preserved (qualitative)", parts)
 
 
-def _device_rate(outcome: Mapping) -> tuple[float, int | None]:
-    """A device audit's MIA success on the forget set and its member count: an estimate's JSON
-    (:class:`~qmu_kit.studies.devices.DeviceAudit`), or a plain rate beside ``forget.n_members`` (synthetic)."""
-    rate = outcome["mia_success_forget"]
-    if isinstance(rate, Mapping):
-        estimate = stats.Estimate.from_dict(rate)
-        return estimate.value, estimate.n
-    return float(rate), outcome.get("forget", {}).get("n_members")
+def _device_rates(audits: Sequence[DeviceAudit], model: str) -> stats.Estimate:
+    """The paper attack's MIA success on the forget set against ``model``, over the seeds' audits (the
+    kit's rule for rates over seeds: each seed's rate with its member count)."""
+    rates = [audit.outcome(model, "mlp").mia_success_forget for audit in audits]
+    return stats.rate_over_seeds([r.value for r in rates], [r.n for r in rates])
 
 
 def claim_device(m: Measurements) -> ClaimRow:
@@ -570,16 +568,15 @@ def claim_device(m: Measurements) -> ClaimRow:
     for model, audits in m.devices.items():
         if not audits:
             continue
-        queries = min(a["n_queries"] for a in audits)
-        before = stats.rate_over_seeds(*zip(*(_device_rate(a["attacks"]["mlp"]) for a in audits)))
-        after = stats.rate_over_seeds(*zip(*(_device_rate(a["models"][m.device_method]["attacks"]["mlp"]) for a in audits)))
+        queries = min(a.n_queries for a in audits)
+        before, after = _device_rates(audits, "original"), _device_rates(audits, m.device_method)
         for label, estimate, paper in (("before", before, PAPER["hardware_before"]), (f"after {m.device_method.upper()}", after, PAPER["hardware_after"])):
             verdict, reason = compare_to_paper(estimate, paper)
             if queries < MIN_DEVICE_QUERIES:
                 reason += f"; {queries} queries per set (needs >= {MIN_DEVICE_QUERIES})"
             kit = _fmt(estimate) if verdict != "not comparable" else f"too wide to judge (±{estimate.half_width * 100:.0f} points)"
             parts.append(ClaimRow(5, f"{model} {label}", _pct(paper), kit,
-                                  f"{len(audits)} seeds x {queries} queries ({audits[0]['device']}, {audits[0]['shots']} shots)",
+                                  f"{len(audits)} seeds x {queries} queries ({audits[0].device}, {audits[0].shots} shots)",
                                   verdict, reason))
     if not parts:
         parts = [ClaimRow(5, "device", paper_device, "no device run", "0", "not comparable", "no device audit was run")]

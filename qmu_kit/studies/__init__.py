@@ -22,6 +22,7 @@ from qmu_kit.studies.devices import (
     Device,
     parse_device,
     ModelOnDevice,
+    DEVICE_TABLE_COLUMNS,
     DeviceAudit,
     run_device_audit,
 )
@@ -102,6 +103,7 @@ __all__ = [
     "Device",
     "parse_device",
     "ModelOnDevice",
+    "DEVICE_TABLE_COLUMNS",
     "DeviceAudit",
     "run_device_audit",
     "ACCOUNTANTS",

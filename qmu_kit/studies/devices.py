@@ -40,13 +40,14 @@ import numpy as np
 
 from qmu_kit.core import stats
 from qmu_kit.core.cache import ResultCache, resolve_cache
+from qmu_kit.core.results import Result, interval_cells, interval_strings
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_device_shots, check_float, check_int
 from qmu_kit.experiment.config import ExperimentConfig, external_code
 from qmu_kit.experiment.pipeline import train_original
 from qmu_kit.leakage.attacks import Observations
-from qmu_kit.leakage.audit import AuditSplit, MembershipAudit
-from qmu_kit.plots.figures import error_bars
+from qmu_kit.leakage.audit import AttackOutcome, AuditSplit, MembershipAudit
+from qmu_kit.plots.figures import error_bars, one_panel
 from qmu_kit.qnn.readout import FAKE_BACKENDS, AerReadout, NoiseSpec, NoisyReadout, ShotReadout
 from qmu_kit.qnn.remote import RemoteSession
 from qmu_kit.unlearning.methods import UnlearningTask, make_method
@@ -169,43 +170,38 @@ class ModelOnDevice:
     Attributes:
         accuracy_members, accuracy_nonmembers: accuracy of the device's outputs on the queried members
             (training images) and non-members (test images).
-        metrics: per attack, ``{"mia_success": share of forget-set members flagged (the paper's
-            metric), "control": the same share on the forget class's non-members, "auc": held-out
-            AUC on the retained members vs non-members, "auc_forget": AUC on the forget set}``.
-        attacks: per attack, the full :class:`~qmu_kit.leakage.audit.AttackOutcome` (as a dict, no curves).
+        attacks: per attack, its :class:`~qmu_kit.leakage.audit.AttackOutcome` on every queried sample (as
+            ``ModelResult.attacks`` of an experiment): ``mia_success_forget`` (the paper's metric) and its
+            control ``flag_rate_forget_nonmembers``, ``overall`` (retained members vs non-members, the
+            held-out AUC) and ``forget`` (the forget set).
     """
 
     accuracy_members: stats.Estimate
     accuracy_nonmembers: stats.Estimate
-    metrics: dict[str, dict[str, stats.Estimate]]
-    attacks: dict[str, dict]
+    attacks: dict[str, AttackOutcome]
 
     def to_dict(self) -> dict:
-        return {
-            # Plain numbers first: the shape older code and the reproduction report read.
-            "accuracy_members": self.accuracy_members.value,
-            "accuracy_nonmembers": self.accuracy_nonmembers.value,
-            "attacks": self.attacks,
-            "accuracy": {"members": self.accuracy_members.to_dict(), "nonmembers": self.accuracy_nonmembers.to_dict()},
-            "metrics": {a: {k: e.to_dict() for k, e in m.items()} for a, m in self.metrics.items()},
-        }
+        return {"accuracy_members": self.accuracy_members.to_dict(), "accuracy_nonmembers": self.accuracy_nonmembers.to_dict(),
+                "attacks": {name: outcome.to_dict() for name, outcome in self.attacks.items()}}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelOnDevice":
-        return cls(
-            stats.Estimate.from_dict(data["accuracy"]["members"]),
-            stats.Estimate.from_dict(data["accuracy"]["nonmembers"]),
-            {a: {k: stats.Estimate.from_dict(e) for k, e in m.items()} for a, m in data["metrics"].items()},
-            data["attacks"],
-        )
+    def from_dict(cls, data: Mapping) -> "ModelOnDevice":
+        return cls(stats.Estimate.from_dict(data["accuracy_members"]), stats.Estimate.from_dict(data["accuracy_nonmembers"]),
+                   {name: AttackOutcome.from_dict(outcome) for name, outcome in data["attacks"].items()})
 
 
-@dataclass(frozen=True, eq=False)
-class DeviceAudit(Mapping):
+#: Columns of :meth:`DeviceAudit.table`: a label -> what it reads from a model's attack outcome.
+DEVICE_TABLE_COLUMNS = {
+    "MIA success": lambda outcome: outcome.mia_success_forget,
+    "control": lambda outcome: outcome.flag_rate_forget_nonmembers,
+    "AUC": lambda outcome: outcome.overall.auc,
+    "AUC (forget set)": lambda outcome: outcome.forget.auc,
+}
+
+
+@dataclass(frozen=True)
+class DeviceAudit(Result):
     """The audit of a model (and its unlearned versions) on one device.
-
-    Also a read-only mapping over :meth:`to_dict`, so ``audit["attacks"]["mlp"]`` keeps working for
-    code written against the older plain-dict result.
 
     Attributes:
         device: the device spec, e.g. ``"aer:default"``.
@@ -228,70 +224,61 @@ class DeviceAudit(Mapping):
     jobs: tuple[dict, ...] = ()
     seconds: float = float("nan")
 
+    KIND = "device-audit"
+    VERSION = 2
+
+    def model(self, name: str = "original") -> ModelOnDevice:
+        """The numbers of ``"original"`` or of an unlearned model, by method name."""
+        return self.original if name == "original" else self.models[name]
+
+    def outcome(self, model: str = "original", attack: str = "mlp") -> AttackOutcome:
+        """One attack's outcome against one model (e.g. ``outcome("rga").mia_success_forget``)."""
+        return self.model(model).attacks[attack]
+
     def to_dict(self) -> dict:
-        """JSON-ready: ``{"device", "label", "engine", "shots", "n_queries", "seconds", "jobs",
-        **original.to_dict(), "models": {method: ModelOnDevice.to_dict()}}``."""
-        return {"device": self.device, "label": self.label, "engine": self.engine, "shots": self.shots,
-                "n_queries": self.n_queries, "seconds": self.seconds, "jobs": [dict(j) for j in self.jobs],
-                **self.original.to_dict(), "models": {k: v.to_dict() for k, v in self.models.items()}}
+        """JSON-ready: ``{"schema", "device", "label", "engine", "shots", "n_queries", "seconds", "jobs",
+        "original": ModelOnDevice.to_dict(), "models": {method: ModelOnDevice.to_dict()}}``."""
+        return {"schema": self.schema(), "device": self.device, "label": self.label, "engine": self.engine,
+                "shots": self.shots, "n_queries": self.n_queries, "seconds": self.seconds, "jobs": [dict(j) for j in self.jobs],
+                "original": self.original.to_dict(), "models": {k: v.to_dict() for k, v in self.models.items()}}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DeviceAudit":
+    def from_dict(cls, data: Mapping) -> "DeviceAudit":
+        cls.check_schema(data)
         return cls(data["device"], data["label"], data["engine"], int(data["shots"]), int(data["n_queries"]),
-                   ModelOnDevice.from_dict(data), {k: ModelOnDevice.from_dict(v) for k, v in data["models"].items()},
-                   tuple(data.get("jobs", ())), float(data["seconds"]))
+                   ModelOnDevice.from_dict(data["original"]), {k: ModelOnDevice.from_dict(v) for k, v in data["models"].items()},
+                   tuple(dict(j) for j in data.get("jobs", ())), float(data["seconds"]))
 
-    # A read-only mapping over to_dict() (see the class docstring).
-    def __getitem__(self, key):
-        return self.to_dict()[key]
-
-    def __iter__(self):
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
-
-    def __eq__(self, other):
-        if not isinstance(other, DeviceAudit):
-            return NotImplemented
-        return json.dumps(self.to_dict(), sort_keys=True) == json.dumps(other.to_dict(), sort_keys=True)
-
-    __hash__ = None
-
-    def table(self, attack: str = "mlp"):
-        """One row per model: accuracy, MIA success, its control and the AUCs, each ``value [low, high]``
-        (a pandas DataFrame of strings; the numbers are in :attr:`original` and :attr:`models`)."""
+    def table(self, intervals: bool = True, *, attack: str = "mlp"):
+        """One row per model: the members' accuracy, then ``attack``'s MIA success, its control and the
+        AUCs (:data:`DEVICE_TABLE_COLUMNS`), each with its count and 95 % interval when ``intervals``."""
         import pandas as pd
 
         rows = {}
-        for name, model in {"original": self.original, **self.models}.items():
-            m = model.metrics[attack]
-            rows[name] = {
-                "accuracy (members)": model.accuracy_members.format(),
-                "MIA success": m["mia_success"].format(),
-                "control": m["control"].format(),
-                "AUC": m["auc"].format(),
-                "AUC (forget set)": m["auc_forget"].format(),
-            }
-        return pd.DataFrame(rows).T
+        for name in ("original", *self.models):
+            model = self.model(name)
+            rows[name] = interval_cells("accuracy (members)", model.accuracy_members, intervals)
+            for label, read in DEVICE_TABLE_COLUMNS.items():
+                rows[name].update(interval_cells(label, read(model.attacks[attack]), intervals))
+        return pd.DataFrame.from_dict(rows, orient="index")
 
-    def plot(self, attack: str = "mlp", ax=None):
+    def summary(self) -> str:
+        """The device and the query sets, then :meth:`table` (the paper's MLP attack where it ran)."""
+        attack = "mlp" if "mlp" in self.original.attacks else next(iter(self.original.attacks))
+        return (f"{self.label} ({self.engine}): {self.original.accuracy_members.n} members and "
+                f"{self.original.accuracy_nonmembers.n} non-members queried, {self.shots} shots, the {attack} attack\n"
+                f"{interval_strings(self.table(attack=attack)).to_string()}")
+
+    def plot(self, ax=None, *, attack: str = "mlp"):
         """MIA success, control and AUC per model with 95 % error bars; returns the figure."""
-        import matplotlib.pyplot as plt
-
-
-        if ax is None:
-            figure, ax = plt.subplots(figsize=(7, 3.2))
-            plt.close(figure)
-        figure = ax.figure
+        figure, ax = one_panel(ax, 7, 3.2)
         names = ["original", *self.models]
-        models = [self.original, *self.models.values()]
-        keys = ("mia_success", "control", "auc")
-        width = 0.8 / len(keys)
-        for i, key in enumerate(keys):
-            est = [m.metrics[attack][key] for m in models]
+        columns = ("MIA success", "control", "AUC")
+        width = 0.8 / len(columns)
+        for i, column in enumerate(columns):
+            est = [DEVICE_TABLE_COLUMNS[column](self.outcome(name, attack)) for name in names]
             values = np.array([e.value for e in est])
-            ax.bar(np.arange(len(names)) + (i - 1) * width, values, width, yerr=error_bars(est), capsize=3, label=key)
+            ax.bar(np.arange(len(names)) + (i - 1) * width, values, width, yerr=error_bars(est), capsize=3, label=column)
         ax.set(xticks=range(len(names)), xticklabels=names, ylim=(0, 1.05), ylabel="fraction / AUC",
                title=f"{self.label}: {self.n_queries} + {self.n_queries} queries, {self.shots} shots")
         ax.legend(fontsize=8)
@@ -309,25 +296,11 @@ def _subset(forget_mask: np.ndarray, size: int, n_forget: int, rng: np.random.Ge
 
 
 def _model_numbers(audit: MembershipAudit, members: Observations, nonmembers: Observations) -> ModelOnDevice:
-    outcomes = audit.evaluate(members, nonmembers)
-    split = audit.split_
-    metrics = {}
-    for name in audit.attacks:
-        # The same out-of-fold scores and flags evaluate() used, for the intervals.
-        m_scores, m_flags = audit.out_of_fold(name, members, split.member_fold)
-        n_scores, n_flags = audit.out_of_fold(name, nonmembers, split.nonmember_fold)
-        fm, fn = split.forget_members, split.forget_nonmembers
-        metrics[name] = {
-            "mia_success": stats.rate(m_flags[fm]),
-            "control": stats.rate(n_flags[fn]),
-            "auc": stats.auc(m_scores[~fm], n_scores[~fn]),
-            "auc_forget": stats.auc(m_scores[fm], n_scores[fn]),
-        }
+    # Every queried sample counts: the query sets are already drawn with equal forget parts.
     return ModelOnDevice(
         stats.rate(members.probs.argmax(1) == members.labels),
         stats.rate(nonmembers.probs.argmax(1) == nonmembers.labels),
-        metrics,
-        {name: outcome.to_dict(curves=False) for name, outcome in outcomes.items()},
+        audit.evaluate(members, nonmembers, balanced=False),
     )
 
 
@@ -409,11 +382,11 @@ def run_device_audit(
                "methods": {m: config.method_options.get(m, {}) for m in config.methods}}
     key = "device" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
     cacheable = store is not None and external is not None
-    if cacheable and (cached := store.load_json(key)) is not None and "metrics" in cached:
+    if cacheable and (cached := store.load_json(key)) is not None:
         try:
             return DeviceAudit.from_dict(cached)
         except (KeyError, TypeError, ValueError):
-            pass  # an entry from an older format: recompute
+            pass  # an entry of another schema: recompute
 
     session = None
     if dev.remote:

@@ -47,6 +47,7 @@ from torch import nn
 from qmu_kit.core import stats
 from qmu_kit.core.cache import ResultCache, resolve_cache
 from qmu_kit.core.fingerprint import code_fingerprint
+from qmu_kit.core.results import Result, interval_cells, interval_strings
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.stats import Estimate
 from qmu_kit.core.validation import check_choice, check_float, check_int, check_shots
@@ -55,7 +56,7 @@ from qmu_kit.experiment.pipeline import get_or_fit
 from qmu_kit.leakage.attacks import Observations, ShadowModels, needs_reference
 from qmu_kit.leakage.audit import AuditSplit, MembershipAudit
 from qmu_kit.leakage.metrics import MembershipMetrics, balanced_indices, membership_metrics
-from qmu_kit.plots.figures import privacy_roc_figure, privacy_tradeoff_figure
+from qmu_kit.plots.figures import privacy_roc_figure, privacy_tradeoff_figure, requery_figure
 from qmu_kit.qnn.circuit import expvals, normalize_states, simulate_probs
 from qmu_kit.qnn.models import DTYPE, QuantumLayer
 from qmu_kit.qnn.readout import make_readout
@@ -607,8 +608,9 @@ def _one_sided(hit: float, miss: float, delta: float) -> float:
 # One private training run, attacked and audited; a sweep over epsilons and seeds
 # ------------------------------------------------------------------------------------------------
 
-#: Bumped when :class:`PrivacyResult`'s JSON changes shape or meaning (part of every cache key).
-PRIVACY_SCHEMA = 1
+#: Version of :class:`PrivacyResult`'s and :class:`PrivacySweep`'s JSON (their ``"schema"``); bumped when
+#: it changes shape or meaning (part of every cache key).
+PRIVACY_SCHEMA = 2
 
 
 def privacy_cache_key(config: ExperimentConfig, spec: PrivacySpec, part: str = "result") -> str:
@@ -624,7 +626,7 @@ def privacy_cache_key(config: ExperimentConfig, spec: PrivacySpec, part: str = "
 
 
 @dataclass(frozen=True)
-class PrivacyResult:
+class PrivacyResult(Result):
     """One model trained under a privacy spec, attacked and audited.
 
     Attributes:
@@ -651,6 +653,9 @@ class PrivacyResult:
     seconds: float
     from_cache: bool = field(default=False, compare=False)
 
+    KIND = "privacy-run"
+    VERSION = PRIVACY_SCHEMA
+
     @property
     def epsilon_lower(self) -> float:
         """The largest empirical lower bound over the attacks."""
@@ -661,22 +666,33 @@ class PrivacyResult:
         """Every attack's empirical epsilon sits under the accountant's."""
         return all(a.consistent_with(self.epsilon_spent) for a in self.audits.values())
 
-    def table(self):
+    def table(self, intervals: bool = True):
         """One row per attack: AUC, TPR at 1 % FPR (with the lowest measurable FPR), empirical epsilon."""
         import pandas as pd
 
         rows = {}
         for name, metrics in self.attacks.items():
             tpr = metrics.tpr_at_1pct_fpr
-            rows[name] = {"AUC": metrics.auc, "TPR@1%FPR": tpr.tpr, "lowest FPR": tpr.lowest_measurable_fpr,
-                          "epsilon lower (95 %)": round(self.audits[name].epsilon_lower, 3),
+            rows[name] = {**interval_cells("AUC", metrics.auc, intervals), **interval_cells("TPR@1%FPR", tpr.tpr, intervals),
+                          "lowest FPR": tpr.lowest_measurable_fpr, "epsilon lower (95 %)": round(self.audits[name].epsilon_lower, 3),
                           "epsilon (accountant)": self.epsilon_spent}
-        return pd.DataFrame(rows).T
+        return pd.DataFrame.from_dict(rows, orient="index")
 
-    def plot(self):
+    def summary(self) -> str:
+        """The run in words, then :meth:`table` with its intervals."""
+        shots = "exact outputs" if self.shots is None else f"{self.shots} shots per query"
+        return "\n".join([
+            f"{self.spec.label()}, seed {self.seed}, {shots}: accountant epsilon {self.epsilon_spent:.3g}, "
+            f"noise multiplier {self.noise_multiplier:.3g}, {self.seconds:.1f} s of training",
+            f"test accuracy {self.test_accuracy.format()}, train accuracy {self.train_accuracy.format()}",
+            interval_strings(self.table()).to_string(),
+            f"every attack's empirical epsilon under the accountant's: {self.bound_holds}",
+        ])
+
+    def plot(self, ax=None):
         """ROC curves of every attack (log-log) with the DP region ``TPR <= e^eps FPR + delta``."""
 
-        return privacy_roc_figure(self)
+        return privacy_roc_figure(self, ax=ax)
 
     def to_dict(self) -> dict:
         inf = lambda v: None if math.isinf(v) else v  # noqa: E731
@@ -684,12 +700,11 @@ class PrivacyResult:
                 "noise_multiplier": self.noise_multiplier, "train_accuracy": self.train_accuracy.to_dict(),
                 "test_accuracy": self.test_accuracy.to_dict(), "attacks": {k: v.to_dict() for k, v in self.attacks.items()},
                 "audits": {k: v.to_dict() for k, v in self.audits.items()}, "seconds": self.seconds,
-                "schema": PRIVACY_SCHEMA}
+                "schema": self.schema()}
 
     @classmethod
     def from_dict(cls, data: Mapping, from_cache: bool = False) -> "PrivacyResult":
-        if data.get("schema") != PRIVACY_SCHEMA:
-            raise ValueError(f"privacy result schema {data.get('schema')!r} is not {PRIVACY_SCHEMA}")
+        cls.check_schema(data)
         return cls(PrivacySpec.from_dict(data["spec"]), int(data["seed"]), data["shots"],
                    math.inf if data["epsilon_spent"] is None else float(data["epsilon_spent"]), float(data["noise_multiplier"]),
                    Estimate.from_dict(data["train_accuracy"]), Estimate.from_dict(data["test_accuracy"]),
@@ -795,7 +810,7 @@ def run_private(config: ExperimentConfig | None = None, spec: PrivacySpec | None
 
 
 @dataclass(frozen=True)
-class PrivacySweep:
+class PrivacySweep(Result):
     """Private runs over several epsilons and seeds, with the trade-off as a table and a plot.
 
     Attributes:
@@ -806,6 +821,9 @@ class PrivacySweep:
     results: tuple[PrivacyResult, ...]
     attack: str = "loss"
 
+    KIND = "privacy-sweep"
+    VERSION = PRIVACY_SCHEMA
+
     def epsilons(self) -> list[float]:
         seen: list[float] = []
         for r in self.results:
@@ -813,7 +831,7 @@ class PrivacySweep:
                 seen.append(r.spec.epsilon)
         return seen
 
-    def summary(self) -> dict[float, dict]:
+    def by_epsilon(self) -> dict[float, dict]:
         """Per target epsilon: accuracies, AUC, TPR at 1 % FPR (mean over seeds with intervals), the
         accountant's epsilon, the largest empirical lower bound, and whether every run satisfies the bound."""
         out = {}
@@ -836,25 +854,40 @@ class PrivacySweep:
         return out
 
     def table(self, intervals: bool = True):
-        """The epsilon-accuracy-leakage table (a DataFrame; cells are Estimates with ``intervals``)."""
+        """The epsilon-accuracy-leakage table: one row per target epsilon (a DataFrame; each estimate with
+        its count and 95 % interval when ``intervals``)."""
         import pandas as pd
 
         rows = {}
-        for eps, s in self.summary().items():
+        for eps, s in self.by_epsilon().items():
             label = "inf (non-private)" if math.isinf(eps) else f"{eps:g}"
-            cell = (lambda e: e) if intervals else (lambda e: e.value)  # noqa: E731
             rows[label] = {
                 "accountant eps": s["epsilon_spent"], "sigma": round(s["noise_multiplier"], 3),
-                "test accuracy": cell(s["test_accuracy"]), f"AUC ({self.attack})": cell(s["auc"]),
-                "TPR@1%FPR": cell(s["tpr_at_1pct_fpr"]), "lowest FPR": round(s["lowest_fpr"], 4),
+                **interval_cells("test accuracy", s["test_accuracy"], intervals),
+                **interval_cells(f"AUC ({self.attack})", s["auc"], intervals),
+                **interval_cells("TPR@1%FPR", s["tpr_at_1pct_fpr"], intervals), "lowest FPR": round(s["lowest_fpr"], 4),
                 "empirical eps >=": round(s["epsilon_lower"], 3), "bound holds": s["bound_holds"], "seeds": s["n_seeds"],
             }
-        return pd.DataFrame(rows).T
+        return pd.DataFrame.from_dict(rows, orient="index")
 
-    def plot(self):
-        """Test accuracy and attack AUC against epsilon, with their intervals."""
+    def summary(self) -> str:
+        """:meth:`table` as text, each estimate ``value [low, high] (n=N)``."""
+        seeds = sorted({r.seed for r in self.results})
+        return (f"private training at {len(self.epsilons())} target epsilons x {len(seeds)} seed(s), the {self.attack} attack "
+                f"(means over seeds):\n{interval_strings(self.table()).to_string()}")
 
-        return privacy_tradeoff_figure(self)
+    def plot(self, ax=None):
+        """Test accuracy and attack AUC against epsilon, with their intervals (on a given ``ax``: the AUC)."""
+
+        return privacy_tradeoff_figure(self, ax=ax)
+
+    def to_dict(self) -> dict:
+        return {"schema": self.schema(), "attack": self.attack, "results": [r.to_dict() for r in self.results]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "PrivacySweep":
+        cls.check_schema(data)
+        return cls(tuple(PrivacyResult.from_dict(r) for r in data["results"]), data["attack"])
 
 
 def _auc_over_seeds(aucs: Sequence[Estimate]) -> Estimate:
@@ -891,7 +924,7 @@ def privacy_sweep(config: ExperimentConfig | None = None, epsilons: Sequence[flo
 
 
 @dataclass(frozen=True)
-class RequeryAveraging:
+class RequeryAveraging(Result):
     """How far shot-estimated outputs sit from the exact ones when an attacker averages ``k`` queries.
 
     Attributes:
@@ -906,11 +939,36 @@ class RequeryAveraging:
     distance: tuple[float, ...]
     n_samples: int
 
-    def table(self):
+    KIND = "requery-averaging"
+    VERSION = 1
+
+    def table(self, intervals: bool = True):
+        """One row per ``k``: the distance and the shots it amounts to (plain numbers: no estimate here,
+        so ``intervals`` changes nothing)."""
         import pandas as pd
 
         return pd.DataFrame({"queries averaged": self.queries, "mean |p - p_exact|": self.distance,
                              "effective shots": [k * self.shots for k in self.queries]}).set_index("queries averaged")
+
+    def summary(self) -> str:
+        shrink = self.distance[0] / self.distance[-1]
+        return (f"{self.shots} shots per query, {self.n_samples} inputs:\n{self.table().to_string()}\n"
+                f"averaging {self.queries[-1]} queries instead of {self.queries[0]} shrinks the distance {shrink:.1f}-fold "
+                f"(1/sqrt(k) predicts {math.sqrt(self.queries[-1] / self.queries[0]):.1f}-fold)")
+
+    def plot(self, ax=None):
+        """The distance against the queries averaged (log-log) with the ``1 / sqrt(k)`` law."""
+        return requery_figure(self, ax=ax)
+
+    def to_dict(self) -> dict:
+        return {"schema": self.schema(), "shots": self.shots, "queries": list(self.queries), "distance": list(self.distance),
+                "n_samples": self.n_samples}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "RequeryAveraging":
+        cls.check_schema(data)
+        return cls(int(data["shots"]), tuple(int(k) for k in data["queries"]), tuple(float(d) for d in data["distance"]),
+                   int(data["n_samples"]))
 
 
 def requery_averaging(model: QNNClassifier, x, shots: int = 100, queries: Sequence[int] = (1, 4, 16, 64),

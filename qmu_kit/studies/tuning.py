@@ -40,13 +40,14 @@ import pprint
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from qmu_kit.core.results import Result, interval_cells, interval_strings
 from qmu_kit.core.stats import Estimate, mean, paired_difference, rate_over_seeds
 from qmu_kit.core.validation import check_choice, check_float, check_int
 from qmu_kit.experiment.config import PRESETS, ExperimentConfig
 from qmu_kit.experiment.pipeline import run_experiment
 from qmu_kit.leakage.attacks import attack_names
+from qmu_kit.plots.figures import tuning_figure
 from qmu_kit.unlearning.methods import UNLEARNING_METHODS, make_method
 
 #: Methods that can be tuned and the grid ``qmu-kit tune`` searches by default (small on purpose:
@@ -123,7 +124,7 @@ def _split(metrics: Mapping) -> tuple[dict[str, float], dict[str, int | None]]:
 def _rate(rows: Sequence[Mapping], role: str, metric: str) -> Estimate:
     """A rate over the rows' seeds by the kit's one rule (:func:`~qmu_kit.core.stats.rate_over_seeds`: its
     interval covers the seed-to-seed t-interval and the Wilson interval of the counts pooled over seeds;
-    ``n`` the seeds). Rows from a JSON written before counts were stored give the t-interval alone."""
+    ``n`` the seeds). Rows without counts (a runner that returns plain floats) give the t-interval alone."""
     return rate_over_seeds([r[role][metric] for r in rows],
                            [(r.get("counts") or {}).get(role, {}).get(metric) for r in rows])
 
@@ -149,7 +150,7 @@ def check_seeds(name: str, seeds) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class TuningResult:
+class TuningResult(Result):
     """What :func:`tune` tried, chose and measured.
 
     Attributes:
@@ -180,35 +181,39 @@ class TuningResult:
     overrides: dict = field(default_factory=dict)
     date: str = ""
 
+    KIND = "tuning"
+    VERSION = 1
+
     def _rows(self, rows, keys):
         groups: dict[tuple, list[dict]] = {}
         for row in rows:
             groups.setdefault(tuple(row[k] for k in keys), []).append(row)
         return groups
 
-    def candidates_table(self):
+    def candidates_table(self, intervals: bool = True):
         """Each candidate on the tuning seeds (a DataFrame; ``chosen`` marks the pick): the rates by the
-        kit's rule for rates over seeds and the distance as a mean over seeds, each as a
-        ``value [low, high] (n=seeds)`` string, as :meth:`table` prints the evaluation."""
+        kit's rule for rates over seeds and the distance as a mean over seeds, each with its count and
+        95 % interval when ``intervals``, as :meth:`table` gives the evaluation."""
         import pandas as pd
 
+        nothing = Estimate(float("nan"), 0, (float("nan"), float("nan")))
         records = []
         for (method, options), rows in self._rows(self.trials, ("method", "options_key")).items():
             originals = [r for r in rows if r.get("original")]
-            records.append({
-                "method": method,
-                "options": json.loads(options),
-                "n seeds": len(rows),
-                "distance": mean([r["distance"] for r in rows], bounds=(0, 2)).format(2),
-                **{LABELS[m]: _rate(rows, "model", m).format(2) for m in METRICS},
-                "retrained retain test acc": _rate(rows, "retrained", "acc_test_retain").format(2),
-                "original retain test acc": (_rate(originals, "original", "acc_test_retain").format(2)
-                                             if originals else "n/a"),
-                "chosen": json.loads(options) == self.chosen.get(method),
-            })
+            numbers = {
+                "distance": mean([r["distance"] for r in rows], bounds=(0, 2)),
+                **{LABELS[m]: _rate(rows, "model", m) for m in METRICS},
+                "retrained retain test acc": _rate(rows, "retrained", "acc_test_retain"),
+                "original retain test acc": _rate(originals, "original", "acc_test_retain") if originals else nothing,
+            }
+            record = {"method": method, "options": json.loads(options), "n seeds": len(rows)}
+            for label, estimate in numbers.items():
+                record.update(interval_cells(label, estimate, intervals))
+            record["chosen"] = json.loads(options) == self.chosen.get(method)
+            records.append(record)
         return pd.DataFrame(records)
 
-    def summary(self) -> dict[tuple[str, str], dict[str, Estimate]]:
+    def by_settings(self) -> dict[tuple[str, str], dict[str, Estimate]]:
         """Per (method, settings) on the evaluation seeds: each rate over seeds by the kit's rule
         (:func:`~qmu_kit.core.stats.rate_over_seeds`: mean over seeds, interval covering the seed-to-seed
         t-interval and the Wilson interval of the counts pooled over seeds; ``n`` the seeds), the
@@ -235,26 +240,28 @@ class TuningResult:
                 )
         return out
 
-    def table(self):
-        """Tuned and published settings side by side on the evaluation seeds (a DataFrame of
-        ``value [low, high] (n=seeds)`` strings, as :meth:`summary`)."""
+    def table(self, intervals: bool = True):
+        """Tuned and published settings side by side on the evaluation seeds (a DataFrame; the numbers of
+        :meth:`by_settings`, each with its count and 95 % interval when ``intervals``), and for the tuned
+        settings the paired difference of their distance from the published settings' with its p-value."""
         import pandas as pd
 
         records = []
         options = {(r["method"], r["settings"]): r["options"] for r in self.evaluation}
         comparisons = self.comparisons()
-        for (method, settings), stats in self.summary().items():
+        for (method, settings), stats in self.by_settings().items():
             record = {"method": method, "settings": settings, "options": options[(method, settings)],
                       "n seeds": stats["distance"].n}
             for key, label in (*LABELS.items(), ("distance", "distance to retrained")):
-                record[label] = stats[key].format(2)
+                record.update(interval_cells(label, stats[key], intervals))
             if settings == "tuned" and method in comparisons:
                 d = comparisons[method]
-                record["tuned - published distance"] = f"{d.format(2)}, p={d.p_value:.2g}" if d.p_value is not None else d.format(2)
+                record.update(interval_cells("tuned - published distance", d, intervals))
+                record["p"] = d.p_value
             records.append(record)
         return pd.DataFrame(records)
 
-    def report(self) -> str:
+    def summary(self) -> str:
         """What ``qmu-kit tune`` prints: the criterion, the candidates on the tuning seeds, and
         :meth:`table` on the evaluation seeds (``reports/tuning_classroom.txt`` is this text)."""
         import pandas as pd
@@ -263,11 +270,15 @@ class TuningResult:
             return "\n".join([
                 f"qmu-kit tune: {self.criterion}",
                 f"tuning seeds {list(self.tuning_seeds)} (mean over seeds [95 % interval], by the same rules as below):",
-                self.candidates_table().to_string(index=False),
+                interval_strings(self.candidates_table()).to_string(index=False),
                 f"evaluation seeds {list(self.evaluation_seeds)} (mean over seeds [95 % interval] (n=seeds); a rate's "
                 "interval also covers the Wilson interval of its samples pooled over seeds" + self._samples_note() + "):",
-                self.table().to_string(index=False),
+                interval_strings(self.table()).to_string(index=False, na_rep="", float_format="{:.2g}".format),
             ])
+
+    def plot(self, ax=None):
+        """Each method's distance to the retrained model on the evaluation seeds, tuned beside published."""
+        return tuning_figure(self, ax=ax)
 
     def _samples_note(self) -> str:
         """``"; samples per seed: forget acc 30, ..."`` from the evaluation rows' counts (empty without them)."""
@@ -280,7 +291,7 @@ class TuningResult:
 
     def to_dict(self) -> dict:
         return {
-            "preset": self.preset, "overrides": self.overrides, "tuning_seeds": list(self.tuning_seeds),
+            "schema": self.schema(), "preset": self.preset, "overrides": self.overrides, "tuning_seeds": list(self.tuning_seeds),
             "evaluation_seeds": list(self.evaluation_seeds), "criterion": self.criterion, "date": self.date,
             "chosen": self.chosen, "feasible": self.feasible, "published": {m: PUBLISHED.get(m) for m in self.chosen},
             "trials": [{k: v for k, v in r.items() if k != "options_key"} for r in self.trials],
@@ -290,15 +301,11 @@ class TuningResult:
     @classmethod
     def from_dict(cls, data: Mapping) -> "TuningResult":
         """The result :meth:`to_dict` wrote (e.g. read back from ``qmu-kit tune --json``)."""
+        cls.check_schema(data)
         trials = [dict(r, options_key=json.dumps(r["options"], sort_keys=True)) for r in data["trials"]]
         return cls(data["preset"], tuple(data["tuning_seeds"]), tuple(data["evaluation_seeds"]), data["criterion"],
                    trials, dict(data["chosen"]), dict(data["feasible"]), list(data["evaluation"]),
                    dict(data.get("overrides") or {}), data.get("date", ""))
-
-    def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1))
-        return path
 
     def defaults_source(self, command: str) -> str:
         """The text of ``qmu_kit/tuned_defaults.py`` for these choices (the module the unlearning

@@ -80,13 +80,13 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from qmu_kit.core import stats
-from qmu_kit.core.cache import ResultCache, atomic_write, resolve_cache
+from qmu_kit.core.cache import ResultCache, resolve_cache
+from qmu_kit.core.results import Result, interval_cells
 from qmu_kit.core.fingerprint import code_fingerprint, external_source
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.validation import MAX_JOBS, ConfigError, check_float, check_int
@@ -97,7 +97,8 @@ from qmu_kit.qnn.readout import make_readout
 from qmu_kit.qnn.training import QNNClassifier, accuracy, as_tensor
 from qmu_kit.unlearning.methods import UnlearningTask, make_method, method_names
 
-SCHEMA_VERSION = 1
+#: Version of :class:`VerifyResult`'s JSON (its ``"schema"``) and of the cached records behind it.
+SCHEMA_VERSION = 2
 
 #: The fewest models per side that can estimate anything: FPR and FNR are multiples of 1/K, so the
 #: largest finite epsilon is log((1 - delta) K - 1); below K = 4 (K = 3: 0.68 at delta = 0.01) that
@@ -602,16 +603,16 @@ class MethodVerification:
         )
 
 
-#: Columns of :meth:`VerifyResult.table`.
-TABLE_COLUMNS = ("forgetting quality", "FQ low", "FQ high", "epsilon median", "separated", "Streisand AUC",
-                 "relearn steps", "retain acc", "forget-class test acc")
+#: Columns of :meth:`VerifyResult.table` (each estimate's count and interval follow it with ``intervals``).
+TABLE_COLUMNS = ("forgetting quality", "epsilon median", "separated", "Streisand AUC", "relearn steps", "retain acc",
+                 "forget-class test acc")
 
 
 @dataclass(frozen=True)
-class VerifyResult:
+class VerifyResult(Result):
     """A verification: every method and the two controls (the JSON contract of ``qmu-kit verify``).
 
-    ``to_dict()`` is ``{"config": {...}, "methods": {NAME: {"forgetting_quality": {"value", "ci95",
+    ``to_dict()`` is ``{"schema": {"kind": "verification", "version": 2}, "config": {...}, "methods": {NAME: {"forgetting_quality": {"value", "ci95",
     "n", "kind"}, "epsilon": {"mean", "median", "per_example", "max_measurable", "n_separated"},
     "streisand_auc": {...}, "relearn_steps": {... "censored"}, "retain_accuracy": {...},
     "forget_accuracy": {...}, "forget_train_accuracy": {...}, "seconds"}}, "has_power", "verdict",
@@ -622,6 +623,9 @@ class VerifyResult:
     methods: dict
     versions: dict
     from_cache: bool = field(default=False, compare=False)
+
+    KIND = "verification"
+    VERSION = SCHEMA_VERSION
 
     @property
     def has_power(self) -> bool:
@@ -640,43 +644,33 @@ class VerifyResult:
                 f"none {none.format()}); do not rank methods, use more models")
 
     def to_dict(self) -> dict:
-        return {"config": self.config.to_dict(), "methods": {n: m.to_dict() for n, m in self.methods.items()},
+        return {"schema": self.schema(), "config": self.config.to_dict(), "methods": {n: m.to_dict() for n, m in self.methods.items()},
                 "has_power": self.has_power, "verdict": self.verdict, "versions": dict(self.versions)}
 
     @classmethod
     def from_dict(cls, data: Mapping, from_cache: bool = False) -> "VerifyResult":
+        cls.check_schema(data)
         for key in ("config", "methods", "versions"):
             if key not in data:
                 raise ValueError(f"not a verification result: the key {key!r} is missing")
-        if data["versions"].get("verify_schema") != SCHEMA_VERSION:
-            raise ValueError(f"verification schema {data['versions'].get('verify_schema')!r} is not {SCHEMA_VERSION}")
         missing = [c for c in CONTROLS if c not in data["methods"]]
         if missing:
             raise ValueError(f"not a verification result: the controls {missing} are missing")
         methods = {name: MethodVerification.from_dict(name, m) for name, m in data["methods"].items()}
         return cls(VerifyConfig.from_dict(data["config"]), methods, dict(data["versions"]), from_cache)
 
-    def to_json(self, path: str | Path) -> Path:
-        """Write the JSON atomically (NaN as null)."""
-        path = Path(path)
-        payload = json.dumps(self.to_dict(), indent=1).encode()
-        atomic_write(path, lambda file: file.write(payload))
-        return path
-
-    def table(self):
-        """One row per method and control: the score with its interval, the checks, utility."""
+    def table(self, intervals: bool = True):
+        """One row per method and control: the score, the checks and utility (:data:`TABLE_COLUMNS`),
+        each estimate with its count and 95 % interval when ``intervals``."""
         import pandas as pd
 
         rows = {}
         for name, m in self.methods.items():
-            fq = m.forgetting_quality
-            rows[name] = {
-                "forgetting quality": fq.value, "FQ low": fq.ci95[0], "FQ high": fq.ci95[1],
-                "epsilon median": float(np.median(m.epsilon)), "separated": m.n_separated,
-                "Streisand AUC": m.streisand_auc.value, "relearn steps": m.relearn_steps.value,
-                "retain acc": m.retain_accuracy.value, "forget-class test acc": m.forget_accuracy.value,
-            }
-        return pd.DataFrame(rows).T[list(TABLE_COLUMNS)]
+            cells = {"forgetting quality": m.forgetting_quality, "epsilon median": float(np.median(m.epsilon)),
+                     "separated": m.n_separated, "Streisand AUC": m.streisand_auc, "relearn steps": m.relearn_steps,
+                     "retain acc": m.retain_accuracy, "forget-class test acc": m.forget_accuracy}
+            rows[name] = {k: v for column, value in cells.items() for k, v in interval_cells(column, value, intervals).items()}
+        return pd.DataFrame.from_dict(rows, orient="index")
 
     def summary(self) -> str:
         """A readable table with intervals and the verdict (what ``qmu-kit verify`` prints)."""
@@ -703,8 +697,13 @@ class VerifyResult:
             lines.append(f"+: some models did not relearn within {self.config.relearn_max_steps} steps (counted as {self.config.relearn_max_steps + 1})")
         return "\n".join(lines)
 
-    def plot(self, ax=None, methods: Iterable[str] | None = None):
-        """Per-example epsilon histograms, one row per method, the controls first (returns the figure)."""
+    def plot(self, ax=None, *, methods: Iterable[str] | None = None):
+        """Per-example epsilon histograms, one row per method, the controls first (returns the figure).
+
+        Args:
+            ax: one Axes (every histogram overlaid on it), one Axes per method, or ``None`` (a new figure).
+            methods: the methods drawn besides the controls (default: all).
+        """
         import matplotlib.pyplot as plt
 
         names = [n for n in CONTROLS if n in self.methods] + [n for n in (methods or self.methods) if n not in CONTROLS]
@@ -713,14 +712,20 @@ class VerifyResult:
             axes = axes[:, 0]
         else:
             axes, fig = np.atleast_1d(ax), np.atleast_1d(ax)[0].figure
+        overlaid = len(axes) == 1 and len(names) > 1
         cap = next(iter(self.methods.values())).max_measurable_epsilon
         bins = np.linspace(0, cap + 1e-9, 14)
-        for axis, name in zip(axes, names):
+        for axis, name in zip(np.resize(axes, len(names)) if overlaid else axes, names):
             m = self.methods[name]
             colour = {"retrain": "tab:green", "none": "tab:red"}.get(name, "tab:blue")
+            if overlaid:
+                axis.hist(m.epsilon, bins=bins, histtype="step", linewidth=2, label=f"{name}: FQ {m.forgetting_quality.format()}")
+                continue
             axis.hist(m.epsilon, bins=bins, color=colour, alpha=0.8)
             axis.set_ylabel(name, rotation=0, ha="right", va="center")
             axis.text(0.99, 0.8, f"FQ {m.forgetting_quality.format()}", transform=axis.transAxes, ha="right", fontsize=8)
+        if overlaid:
+            axes[0].legend(fontsize=7)
         axes[-1].set_xlabel(f"per-example epsilon (delta={self.config.delta:g}; right edge: perfectly separated, "
                             f"the most K={self.config.models} can measure)")
         fig.tight_layout()
@@ -871,7 +876,7 @@ def verify(
             shutil.rmtree(scratch, ignore_errors=True)
     reference = records.pop("reference")
     results = {name: MethodVerification.from_records(name, recs, reference, config) for name, recs in records.items()}
-    result = VerifyResult(config, results, {**versions(), "verify_schema": SCHEMA_VERSION})
+    result = VerifyResult(config, results, versions())
     if store is not None:
         store.store_json(_result_key(config, objects), result.to_dict())
     return result

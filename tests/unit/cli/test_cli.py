@@ -43,7 +43,7 @@ def test_run_prints_a_table_and_writes_json(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "MIA-success" in out and "retrained" in out and "shots exact" in out
     data = json.loads(out_file.read_text())
-    assert set(data) == {"config", "versions", "models"} and set(data["models"]) == {"original", "retrained", "ga"}
+    assert set(data) == {"schema", "config", "versions", "models"} and set(data["models"]) == {"original", "retrained", "ga"}
     assert main(["run", *QUICK, "--shots", "exact", "--cache-dir", str(tmp_path / "c")]) == 0
     assert "(from cache)" in capsys.readouterr().out
 

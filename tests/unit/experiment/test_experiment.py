@@ -116,9 +116,9 @@ def check_estimate(estimate: dict, n: int | None = None, where=None):
 def test_result_json_contract(quick_result, tmp_path):
     result, _ = quick_result
     data = json.loads(result.to_json(tmp_path / "out" / "r.json").read_text())
-    assert set(data) == {"config", "versions", "models"}
+    assert set(data) == {"schema", "config", "versions", "models"}
     assert set(data["models"]) == {"original", "retrained", "ga", "ssd"}
-    assert data["versions"]["schema"] == 2 and data["config"]["seed"] == 0
+    assert data["schema"] == {"kind": "experiment", "version": 3} and data["config"]["seed"] == 0
     n_forget = len(result.models["original"].losses["train_forget"])
     for name, model in data["models"].items():
         assert set(model) == REQUIRED, name
@@ -163,8 +163,9 @@ def test_result_json_contract(quick_result, tmp_path):
     # the typed result: headline numbers are the primary attack's, read from its outcome
     ga = result.models["ga"]
     assert ga.mia_success_forget is ga.attacks["mlp"].mia_success_forget and ga.mia_auc is ga.attacks["mlp"].forget.auc
-    assert result.table().loc["ga", "mia_auc"] == ga.mia_auc.value
-    assert str(result.table(intervals=True).loc["ga", "acc_train_forget"]).endswith(f"(n={n_forget})")
+    assert result.table().loc["ga", "mia_auc"] == result.table(intervals=False).loc["ga", "mia_auc"] == ga.mia_auc.value
+    assert result.table().loc["ga", "acc_train_forget_n"] == n_forget
+    assert result.table().loc["ga", "mia_auc_low"] == ga.mia_auc.ci95[0] and "mia_auc_low" not in result.table(intervals=False)
     # one row per attack, each the numbers of that attack's outcome (not only the primary one's)
     attacks = result.attack_table("ga")
     assert list(attacks.index) == ["loss", "mlp"]
@@ -175,7 +176,8 @@ def test_result_json_contract(quick_result, tmp_path):
         assert attacks.loc[attack, "AUC overall"] == outcome.overall.auc.value
         assert attacks.loc[attack, "TPR@1%FPR overall"] == outcome.overall.tpr_at_1pct_fpr.tpr.value
         assert attacks.loc[attack, "TPR@0.1%FPR overall"] == outcome.overall.tpr_at_0_1pct_fpr.tpr.value
-        assert result.attack_table("ga", intervals=True).loc[attack, "AUC forget"] is outcome.forget.auc
+        assert attacks.loc[attack, "AUC forget_high"] == outcome.forget.auc.ci95[1]
+        assert attacks.loc[attack, "AUC forget_n"] == outcome.forget.auc.n
 
 
 def test_cached_replay_and_corrupt_entry(quick_result):
@@ -191,15 +193,17 @@ def test_cached_replay_and_corrupt_entry(quick_result):
     assert list(recomputed.models) == list(result.models)
     assert numbers(recomputed.to_dict()["models"]) == numbers(result.to_dict()["models"])  # every number, timings aside
     assert run_experiment(ExperimentConfig(**QUICK), cache=cache).from_cache  # and it was repaired
-    path.write_text(json.dumps({"config": {}, "models": {}, "versions": {"schema": 2}}))
+    path.write_text(json.dumps({"schema": {"kind": "experiment", "version": 3}, "config": {}, "models": {}, "versions": {}}))
     with pytest.warns(CacheWarning, match="invalid cached result"):
         assert not run_experiment(ExperimentConfig(**QUICK), cache=cache).from_cache
 
 
 def test_an_old_schema_entry_is_recomputed_not_misread(quick_result):
-    """A schema-1 entry (plain floats) under the result's key is reported and recomputed."""
+    """An entry of an older schema (here schema 1: plain floats, its version in ``versions``) under the
+    result's key is reported and recomputed."""
     result, cache = quick_result
     old = result.to_dict()
+    del old["schema"]
     old["versions"]["schema"] = 1
     for model in old["models"].values():
         for key in ACCURACIES:
@@ -207,11 +211,11 @@ def test_an_old_schema_entry_is_recomputed_not_misread(quick_result):
         model.update({k: v["value"] for k, v in model.pop("headline").items()})
     path = cache.directory / "results" / f"{ExperimentConfig(**QUICK).cache_key()}.json"
     path.write_text(json.dumps(old))
-    with pytest.warns(CacheWarning, match="result schema 1 is not 2"):
+    with pytest.warns(CacheWarning, match="schema=None is not valid: ExperimentResult reads only schema"):
         recomputed = run_experiment(ExperimentConfig(**QUICK), cache=cache)
     assert not recomputed.from_cache
     assert numbers(recomputed.to_dict()["models"]) == numbers(result.to_dict()["models"])
-    assert json.loads(path.read_text())["versions"]["schema"] == 2  # overwritten with the current schema
+    assert json.loads(path.read_text())["schema"] == {"kind": "experiment", "version": 3}  # overwritten with the current schema
 
 
 def test_same_config_same_numbers_in_a_fresh_process(quick_result, tmp_path):

@@ -12,7 +12,7 @@ from qmu_kit.core.cache import ResultCache
 from qmu_kit.cli.commands import main
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import cached_result
-from qmu_kit.experiment.sweep import CRASH_ENV, SweepError, estimate_seconds, expand_grid, run_sweep
+from qmu_kit.experiment.sweep import CRASH_ENV, SweepError, SweepResult, estimate_seconds, expand_grid, run_sweep
 
 BASE = ExperimentConfig(model="basic", n_qubits=3, depth=1, n_train=60, n_test=60, epochs=2,
                         attacks=("loss",), attack="loss", methods=("ga",))
@@ -66,6 +66,10 @@ def test_table_csv_and_json(serial, tmp_path):
     assert csv[0].startswith("shots,seed,model_name") and len(csv) == 13
     data = json.loads(serial.to_json(tmp_path / "sweep.json").read_text())
     assert data["grid"] == {"shots": [50, None], "seed": [0, 1]} and len(data["runs"]) == 4
+    assert data["schema"] == {"kind": "sweep", "version": 1} and SweepResult.from_json(tmp_path / "sweep.json") == serial
+    assert {"mia_auc_n", "mia_auc_low", "mia_auc_high"} <= set(table.columns)
+    assert "mia_auc_low" not in serial.table(intervals=False)
+    assert serial.summary().startswith("4 runs over shots (2), seed (2)")
 
 
 def test_joblib_gives_the_serial_numbers(serial, tmp_path):

@@ -212,8 +212,8 @@ def test_tianyan_audit_end_to_end_agrees_with_the_kits_sampler(trained):
                       (audit.original.accuracy_nonmembers, reference.original.accuracy_nonmembers)):
         assert got.n == want.n == 20 and abs(got.value - want.value) <= 0.1  # 2000 shots: at most a borderline query flips
     for attack in ("loss", "confidence"):
-        for key in ("auc", "mia_success"):
-            got, want = audit.original.metrics[attack][key], reference.original.metrics[attack][key]
+        for key, read in (("auc", lambda o: o.overall.auc), ("mia_success", lambda o: o.mia_success_forget)):
+            got, want = read(audit.outcome("original", attack)), read(reference.outcome("original", attack))
             assert got.n == want.n and abs(got.value - want.value) <= 0.15, (attack, key, got, want)
     assert _audit(trained, "chipa", platform) == audit and len(platform.submissions) == 4  # replayed from the cache
 
@@ -301,7 +301,7 @@ def test_cli_preview_and_credentials_never_leak(tmp_path, monkeypatch, capsys, c
     assert main([*flags, "--json", str(out_json)]) == 0
     assert stub.submissions == [20, 20]  # the rerun fetched the members' batch by id, then sent the non-members'
     audit = json.loads(out_json.read_text())
-    assert audit["device"] == "tianyan:tianyan504" and len(audit["jobs"]) == 2 and audit["metrics"]["mlp"]["auc"]["n"] > 0
+    assert audit["device"] == "tianyan:tianyan504" and len(audit["jobs"]) == 2 and audit["original"]["attacks"]["mlp"]["overall"]["auc"]["n"] > 0
     captured = capsys.readouterr()
     outputs = err + captured.out + captured.err + caplog.text
     outputs += "".join(p.read_text(errors="ignore") + str(p) for p in tmp_path.rglob("*") if p.is_file())

@@ -82,10 +82,10 @@ def test_pennylane_model_audited_and_unlearned(pennylane_classifier):
     # the kit's typed results: estimates with n and intervals, tables, figures
     auc = original.attacks["loss"].overall.auc
     assert isinstance(auc, Estimate) and auc.n == 64 and auc.ci95[0] <= auc.value <= auc.ci95[1]
-    assert result.table(intervals=True).loc["ga", "acc_train_forget"].n == 16
+    assert result.table(intervals=True).loc["ga", "acc_train_forget_n"] == 16
     assert list(result.attack_table().index) == ["loss", "mlp"]
     assert "original" in result.summary()
-    assert result.plot("ga").axes and AuditResult.from_dict(result.to_dict()) == result
+    assert result.plot(method="ga").axes and AuditResult.from_dict(result.to_dict()) == result
 
 
 def test_registered_methods_apply_to_a_bring_your_own_model(pennylane_classifier):

@@ -119,15 +119,16 @@ def test_noisy_audit_is_typed_cached_and_reproducible(tmp_path):
     assert isinstance(noisy, DeviceAudit) and noisy.engine == "fast"
     acc = noisy.original.accuracy_members
     assert acc.n == 40 and acc.ci95[0] <= acc.value <= acc.ci95[1]
-    assert noisy["accuracy_members"] <= noiseless["accuracy_members"] - 0.2  # the older dict shape still reads
-    mia = noisy.original.metrics["mlp"]["mia_success"]
-    assert mia.n == int(noisy.original.metrics["mlp"]["control"].n) > 0
-    assert noisy.original.metrics["loss"]["auc"].kind == "auc"
+    assert acc.value <= noiseless.original.accuracy_members.value - 0.2
+    mia = noisy.outcome("original", "mlp").mia_success_forget
+    assert mia.n == int(noisy.outcome("original", "mlp").flag_rate_forget_nonmembers.n) > 0
+    assert noisy.original.attacks["loss"].overall.auc.kind == "auc"
     assert DeviceAudit.from_dict(json.loads(json.dumps(noisy.to_dict()))) == noisy
     assert run_device_audit(QUICK, strong, shots=200, n_queries=40, cache=cache) == noisy  # replayed
     again = run_device_audit(QUICK, strong, shots=200, n_queries=40, cache=False)
-    assert again.original.metrics["mlp"]["auc"].value == pytest.approx(mia_auc := noisy.original.metrics["mlp"]["auc"].value, abs=1e-9)
-    assert 0 <= mia_auc <= 1 and list(noisy.table().columns)[0] == "accuracy (members)"
+    mia_auc = noisy.outcome("original", "mlp").overall.auc.value
+    assert again.outcome("original", "mlp").overall.auc.value == pytest.approx(mia_auc, abs=1e-9)
+    assert 0 <= mia_auc <= 1 and list(noisy.table().columns)[:2] == ["accuracy (members)", "accuracy (members)_n"]
     assert noisy.plot() is not None
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from qmu_kit.studies import tuning
 from qmu_kit.cli.commands import main
+from qmu_kit.core.results import interval_strings
 from qmu_kit.core.stats import proportion
 from qmu_kit.unlearning.tuned_defaults import PROVENANCE, TUNED_DEFAULTS
 from qmu_kit.studies.tuning import PUBLISHED, TuningResult, candidates, tune
@@ -84,8 +85,11 @@ def test_tuning_reports_tuned_beside_published_with_intervals():
     result = tune("classroom", ["ssd"], [100, 101], [0, 1, 2], {"ssd": {"alpha": [30.0, 100.0]}}, runner=FakeRunner())
     table = result.table()
     assert list(table["settings"]) == ["tuned", "published"]
-    assert list(table["n seeds"]) == [3, 3] and "[" in table.loc[0, "forget acc"]
-    summary = result.summary()
+    assert list(table["n seeds"]) == [3, 3] and table.loc[0, "forget acc_low"] <= table.loc[0, "forget acc"]
+    assert "forget acc_low" not in result.table(intervals=False)
+    text = result.summary()
+    assert text.startswith("qmu-kit tune: ") and "value" not in text and "] (n=3)" in text
+    summary = result.by_settings()
     assert summary[("ssd", "tuned")]["distance"].value == pytest.approx(0.01)  # (0 + 0.01 + 0.02) / 3
     # the published alpha 10 forgets exactly (distance 0) but at a cost the tuning rule would not accept
     assert summary[("ssd", "published")]["distance"].value == pytest.approx(0.0)
@@ -116,7 +120,7 @@ class CountingRunner:
 
 def test_rates_over_seeds_pool_their_sample_counts():
     result = tune("classroom", ["ssd"], [100], [0, 1, 2, 3, 4], {"ssd": {"alpha": [30.0]}}, runner=CountingRunner())
-    stats = result.summary()[("ssd", "tuned")]
+    stats = result.by_settings()[("ssd", "tuned")]
     forget = stats["acc_train_forget"]
     # five seeds all at 0 of 30: not a zero-width interval, but the Wilson interval of 0 of 150
     assert forget.value == 0.0 and forget.n == 5 and forget.ci95 == pytest.approx(proportion(0, 150).ci95)
@@ -124,18 +128,17 @@ def test_rates_over_seeds_pool_their_sample_counts():
     assert stats["acc_test_retain"].ci95 == pytest.approx(proportion(5 * 500, 5 * 630).ci95)
     assert stats["retrained acc_train_forget"].ci95 == pytest.approx(proportion(0, 150).ci95)
     assert stats["distance"].n == 5  # the distance stays a mean over the seeds
-    assert result.table().loc[0, "forget acc"] == "0.00 [0.00, 0.02] (n=5)"
+    assert interval_strings(result.table()).loc[0, "forget acc"] == "0.00 [0.00, 0.02] (n=5)"
     assert result.trials[0]["counts"]["model"] == {"acc_train_forget": 30, "mia_success_forget": 30, "acc_test_retain": 630}
     assert result.trials[0]["original"]["acc_test_retain"] == pytest.approx(600 / 630)
     # the counts survive the JSON round trip ...
     again = TuningResult.from_dict(json.loads(json.dumps(result.to_dict())))
     assert again.table().equals(result.table())
-    # ... and a JSON written before counts were stored still loads: a mean over seeds, n the seeds
+    # ... and a JSON of another schema is refused, not misread
     old = result.to_dict()
-    for row in old["trials"] + old["evaluation"]:
-        del row["counts"], row["original"]
-    legacy = TuningResult.from_dict(json.loads(json.dumps(old))).summary()[("ssd", "tuned")]["acc_train_forget"]
-    assert legacy.value == 0.0 and legacy.n == 5 and legacy.ci95 == (0.0, 0.0)  # seeds alone: no samples to pool
+    del old["schema"]
+    with pytest.raises(ValueError, match="schema=None is not valid: TuningResult reads only schema"):
+        TuningResult.from_dict(old)
 
 
 def test_defaults_module_round_trip(tmp_path):

@@ -66,7 +66,7 @@ def test_result_figures(result):
     plots.draw_attack_rocs(ax, result.models["original"])
     assert len(ax.get_lines()) == 3  # two attacks and the diagonal
     assert [line.get_color() for line in ax.get_lines()[:2]] == [plots.attack_colour(a) for a in result.config.attacks]
-    assert len(result.models["original"].plot().axes) == 2 and len(result.plot("ssd").axes) == 2
+    assert len(result.models["original"].plot().axes) == 2 and len(result.plot(method="ssd").axes) == 2
 
 
 def test_band_plot_and_exact_tick():
@@ -194,9 +194,10 @@ def test_panels_config_for_their_defaults():
 
 def test_notebook_formatting_tables_and_device_shots(result):
     from qmu_kit.experiment.results import ExperimentResult
+    from qmu_kit.studies.devices import DeviceAudit, ModelOnDevice
+    from qmu_kit.core import check_device_shots
     from qmu_kit.report.notebook import (
         attack_metric,
-        check_device_shots,
         device_audit_table,
         format_metrics,
         format_number,
@@ -212,8 +213,10 @@ def test_notebook_formatting_tables_and_device_shots(result):
     run = ExperimentResult.from_dict(result.to_dict())
     assert attack_metric([run, run], "loss") == [result.models["original"].attacks["loss"].overall.auc.value] * 2
     assert attack_metric([run], "loss", field="tpr_at_1pct_fpr") == [result.models["original"].attacks["loss"].overall.tpr_at_1pct_fpr.tpr.value]
-    audit = {"accuracy_members": 1.0, "accuracy_nonmembers": 0.9, "attacks": {
-        "mlp": {"mia_success_forget": 0.9, "flag_rate_forget_nonmembers": 0.6, "overall": {"auc": 0.58}},
-        "loss": {"overall": {"auc": 0.57}}}}
+    original = result.models["original"]
+    on_device = ModelOnDevice(original.acc_train_retain, original.acc_test_retain, original.attacks)
+    audit = DeviceAudit("aer:noiseless", "noiseless", "fast", 100, 100, on_device, {})
     table = device_audit_table({"noiseless": audit})
-    assert table.loc["noiseless", "AUC (loss attack)"] == 0.57 and list(table.columns)[0] == "accuracy (members)"
+    assert table.loc["noiseless", "AUC (loss attack)"] == original.attacks["loss"].overall.auc.value
+    assert list(table.columns)[0] == "accuracy (members)"
+    assert table.loc["noiseless", "MIA success"] == original.attacks["mlp"].mia_success_forget.value
