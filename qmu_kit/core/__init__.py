@@ -1,5 +1,6 @@
 """Foundations every layer uses: input validation, seed streams, registries, statistics with
-intervals, the result cache and the code fingerprint. Imports nothing else of the kit.
+intervals, the result cache, the code fingerprint, the settings tables (FieldSpec) and the one
+parallel map. Imports nothing else of the kit.
 """
 
 from qmu_kit.core.validation import (
@@ -7,12 +8,13 @@ from qmu_kit.core.validation import (
     MAX_QUBITS,
     MAX_DEPTH,
     MAX_SHOTS,
-    MAX_JOBS,
     ConfigError,
     parse_text,
     check_int,
     check_float,
     check_choice,
+    check_names,
+    check_delta,
     check_shots,
     check_device_shots,
     check_qubits,
@@ -57,17 +59,31 @@ from qmu_kit.core.fingerprint import (
     source_fingerprint,
     external_source,
 )
+from qmu_kit.core.fields import (
+    FieldSpec,
+    check_fields,
+)
+from qmu_kit.core.parallel import (
+    MAX_JOBS,
+    workers,
+    check_jobs,
+    check_scheduler,
+    PARALLEL_FIELDS,
+    in_worker,
+    parallel_map,
+)
 __all__ = [
     "MIN_QUBITS",
     "MAX_QUBITS",
     "MAX_DEPTH",
     "MAX_SHOTS",
-    "MAX_JOBS",
     "ConfigError",
     "parse_text",
     "check_int",
     "check_float",
     "check_choice",
+    "check_names",
+    "check_delta",
     "check_shots",
     "check_device_shots",
     "check_qubits",
@@ -101,4 +117,13 @@ __all__ = [
     "code_fingerprint",
     "source_fingerprint",
     "external_source",
+    "FieldSpec",
+    "check_fields",
+    "MAX_JOBS",
+    "workers",
+    "check_jobs",
+    "check_scheduler",
+    "PARALLEL_FIELDS",
+    "in_worker",
+    "parallel_map",
 ]

@@ -8,7 +8,6 @@ from qmu_kit.experiment.config import (
     DIGITS_SAMPLES,
     PRESETS,
     external_code,
-    FieldSpec,
     FIELDS,
     ExperimentConfig,
     versions,
@@ -42,7 +41,6 @@ from qmu_kit.experiment.sweep import (
     CRASH_ENV,
     SweepResult,
     run_sweep,
-    default_workers,
 )
 from qmu_kit.experiment.trends import (
     ShotStability,
@@ -57,7 +55,6 @@ __all__ = [
     "DIGITS_SAMPLES",
     "PRESETS",
     "external_code",
-    "FieldSpec",
     "FIELDS",
     "ExperimentConfig",
     "versions",
@@ -85,7 +82,6 @@ __all__ = [
     "CRASH_ENV",
     "SweepResult",
     "run_sweep",
-    "default_workers",
     "ShotStability",
     "ShotTrend",
     "paired_shot_trend",
