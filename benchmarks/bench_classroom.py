@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from qmu_kit.apps import apps_directory  # noqa: E402
 from qmu_kit.apps.voila import voila_command, voila_environment
+from qmu_kit.core.parallel import workers  # noqa: E402
 
 APPS = ("unlearning", "leakage", "classifiers", "shot_noise")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
@@ -422,7 +423,7 @@ def ensure_site(site: str) -> dict:
     from qmu_kit.apps.static import MANIFEST, build_site, resume_site
 
     start = time.monotonic()
-    jobs = min(2, os.cpu_count() or 1)
+    jobs = min(2, workers())
     build = resume_site(site, n_jobs=jobs, progress=False) if (Path(site) / MANIFEST).exists() else build_site(site, n_jobs=jobs, progress=False)
     return {"site": site, "stops": build.stops, "rendered_now": build.rendered, "failed": len(build.failed),
             "seconds": time.monotonic() - start}

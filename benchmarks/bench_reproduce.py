@@ -70,13 +70,14 @@ def sample_epochs(config) -> float:
 
 def main() -> None:
     from qmu_kit.core import ResultCache
+    from qmu_kit.core import workers as available_workers
     from qmu_kit.experiment import run_experiment
     from qmu_kit.report import EVALUATION_SEEDS, MODELS, plan
 
     torch.set_num_threads(1)
     quick = "--quick" in sys.argv[1:]
     seed = EVALUATION_SEEDS[0]
-    workers = min(2, os.cpu_count() or 1)
+    workers = min(2, available_workers())
     print(f"paper preset, seed {seed}, one thread, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     epoch = {}
     for model in MODELS:

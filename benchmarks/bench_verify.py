@@ -28,7 +28,7 @@ import os
 import tempfile
 import time
 
-from qmu_kit.core import ResultCache
+from qmu_kit.core import ResultCache, workers
 from qmu_kit.experiment import ExperimentConfig
 from qmu_kit.experiment import run_experiment
 from qmu_kit.studies import VerifyConfig, verify
@@ -54,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, nargs="+", default=[8, 16])
     parser.add_argument("--methods", nargs="+", default=["ga", "all"], help="'all' or one method name per entry")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--jobs", type=int, default=workers())
     parser.add_argument("--stage-costs", action="store_true", help="CPU seconds per piece of work and a projection")
     args = parser.parse_args()
     if args.stage_costs:

@@ -30,8 +30,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from qmu_kit.apps.server import PortInUseError, check_port_free
-from qmu_kit.core.validation import check_host, check_int
+from qmu_kit.apps.server import PortInUseError, check_port_free, check_server
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8888
@@ -99,8 +98,7 @@ def lab_command(
     settings_directory: Path | None = None,
 ) -> list[str]:
     """The JupyterLab command line with the kit's settings (``settings_directory``: ``write_settings_directory``)."""
-    check_int("port", port, 1, 65535)
-    check_host(host)
+    check_server(host, port)
     command = [
         sys.executable, "-m", "jupyterlab",
         f"--ServerApp.root_dir={directory}",

@@ -6,15 +6,43 @@ when the port is taken, naming the port and how to choose another.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import socket
 from pathlib import Path
 
-from qmu_kit.core.validation import check_int
+from qmu_kit.core.fields import FieldSpec
+from qmu_kit.core.parallel import PARALLEL_FIELDS
+from qmu_kit.core.validation import check_host, check_int
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8866
 PORT_FLAG = "--port N (make app PORT=N)"
+#: Preheated kernels kept ready per app (each about 0.3 GB PSS once the kit is imported).
+DEFAULT_POOL_SIZE = 2
+MAX_POOL_SIZE = 64
+
+#: The servers' settings (``qmu-kit app``, :func:`~qmu_kit.apps.voila.serve`, the classroom pages, the
+#: lab): each rule, help text, flag and default in one place.
+APP_FIELDS: dict[str, FieldSpec] = {
+    "host": FieldSpec(check_host, f"address to listen on (default {DEFAULT_HOST})", "--host", "HOST", text=True, default=DEFAULT_HOST),
+    "port": FieldSpec(lambda value: check_int("port", value, 1, 65535), f"port (1..65535, default {DEFAULT_PORT})", "--port", "PORT",
+                      default=DEFAULT_PORT),
+    "pool_size": FieldSpec(lambda value: check_int("pool_size", value, 0, MAX_POOL_SIZE),
+                           f"preheated kernels kept ready per app (0..{MAX_POOL_SIZE}, default {DEFAULT_POOL_SIZE}; about 0.3 GB each)",
+                           "--pool", "N", default=DEFAULT_POOL_SIZE),
+    "n_jobs": dataclasses.replace(PARALLEL_FIELDS["n_jobs"], help="processes for --warm (default: one per core)"),
+}
+
+
+def check_server(host: str, port: int) -> None:
+    """Validate an address to listen on by :data:`APP_FIELDS` (``ValueError`` naming the bad value).
+
+    Example:
+        >>> check_server("127.0.0.1", 8866)
+    """
+    APP_FIELDS["host"].validate(host)
+    APP_FIELDS["port"].validate(port)
 
 
 class PortInUseError(OSError):

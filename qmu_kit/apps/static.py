@@ -45,11 +45,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qmu_kit.apps.server import DEFAULT_HOST, DEFAULT_PORT, PORT_FLAG, apps_directory, check_port_free
+from qmu_kit.apps.server import DEFAULT_HOST, DEFAULT_PORT, PORT_FLAG, apps_directory, check_port_free, check_server
 from qmu_kit.apps.stops import warm_every_stop
 from qmu_kit.core.cache import atomic_write, default_cache_dir
 from qmu_kit.core.fingerprint import code_fingerprint, source_fingerprint
-from qmu_kit.core.validation import check_choice, check_host, check_int
+from qmu_kit.core.parallel import check_jobs, parallel_map
+from qmu_kit.core.validation import check_choice
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.plots.figures import to_png
 from qmu_kit.ui import widgets
@@ -289,7 +290,7 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
             their labels; default: every stop).
         bases: per app, the ``base`` settings of its panel (default: the panel's own, the classroom preset).
         cache: the result cache the panels read and fill (``True``: the default one).
-        n_jobs: worker processes rendering at once (1 to 64).
+        n_jobs: worker processes rendering at once (1 to :data:`~qmu_kit.core.parallel.MAX_JOBS`).
         progress: print a line per app.
 
     Returns:
@@ -301,15 +302,13 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
         >>> site.stops  # doctest: +SKIP
         {'shot_noise': 16}
     """
-    from joblib import Parallel, delayed
-
     start = time.monotonic()
     known = static_apps()
     chosen = list(known) if apps is None else [check_choice("app", name, list(known)) for name in apps]
     options, bases = dict(options or {}), dict(bases or {})
     for name in list(options) + list(bases):
         check_choice("app (in options or bases)", name, list(known))
-    n_jobs = check_int("n_jobs", n_jobs, 1, 64)
+    n_jobs = check_jobs(n_jobs)
     key = site_key(options, bases)
     directory = Path(directory).expanduser() if directory is not None else default_site_directory(options, bases)
     check_site_directory(directory)
@@ -327,12 +326,12 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
         panel = _build_panel(app, bases.get(name), cache)
         stops, computed = _app_stops(panel, name, options.get(name))
         groups = _groups(stops, computed)
-        if n_jobs == 1:
-            outcomes = [_render_groups(app, groups, directory, options.get(name), bases.get(name), cache, panel)]
+        if n_jobs == 1:  # here, with the panel built above
+            tasks = [(app, groups, directory, options.get(name), bases.get(name), cache, panel)]
         else:  # each worker builds its own panel and takes every n_jobs-th computation
             chunks = [groups[i::n_jobs] for i in range(n_jobs)]
-            outcomes = Parallel(n_jobs=n_jobs)(
-                delayed(_render_groups)(app, chunk, directory, options.get(name), bases.get(name), cache) for chunk in chunks if chunk)
+            tasks = [(app, chunk, directory, options.get(name), bases.get(name), cache) for chunk in chunks if chunk]
+        outcomes = parallel_map(_render_groups, tasks, n_jobs=n_jobs)
         for rendered, failures in outcomes:
             build.rendered += rendered
             build.failed += failures
@@ -555,7 +554,7 @@ def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: b
         ValueError: a bad host, port or number of processes.
     """
 
-    check_host(host)
+    check_server(host, port)
     check_port_free(host, port, "the classroom pages", PORT_FLAG)
     if site is not None:
         check_site_directory(site)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 
+from qmu_kit.core.parallel import parallel_map
 from qmu_kit.core.validation import check_shots
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import run_experiment
 from qmu_kit.experiment.sweep import run_sweep
-from qmu_kit.qnn.data import MODELS
+from qmu_kit.qnn.models import MODELS
 from qmu_kit.studies.privacy import run_private
 from qmu_kit.ui.widgets import EPSILON_OPTIONS, SHOT_OPTIONS, LeakagePanel, PrivacyPanel, UnlearningPanel, depth_slider
 from qmu_kit.unlearning.methods import PARAMETER_GROUPS, method_names
@@ -77,13 +78,10 @@ def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
     warmed = sum(len(sweep(base, grid)) for base, grid in grids)
     # The privacy app: one DP-SGD model per budget (exact stops first, in parallel over budgets), then
     # its shots stops, which reuse it.
-    from joblib import Parallel, delayed
-
-
     stops = privacy_stops()
     exact = [stop for stop in stops if stop[0].shots is None]
     for group in (exact, [stop for stop in stops if stop[0].shots is not None]):
-        Parallel(n_jobs=n_jobs)(delayed(run_private)(config, spec) for config, spec in group)
+        parallel_map(run_private, group, n_jobs=n_jobs)
         if progress:
             print(f"qmu-kit app --warm: {len(group)} privacy-app settings ready", file=sys.stderr)
     return warmed + len(stops)

@@ -37,14 +37,21 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from qmu_kit.apps.server import DEFAULT_HOST, DEFAULT_PORT, PORT_FLAG, apps_directory, check_port_free
+from qmu_kit.apps.server import (
+    APP_FIELDS,
+    DEFAULT_HOST,
+    DEFAULT_POOL_SIZE,
+    DEFAULT_PORT,
+    PORT_FLAG,
+    apps_directory,
+    check_port_free,
+    check_server,
+)
 from qmu_kit.apps.stops import warm_cache, warm_every_stop
-from qmu_kit.core.validation import check_choice, check_host, check_int
+from qmu_kit.core.parallel import workers
+from qmu_kit.core.validation import check_choice
 from qmu_kit.ui import widgets
 
-#: Preheated kernels kept ready per app (each about 0.3 GB PSS once the kit is imported).
-DEFAULT_POOL_SIZE = 2
-MAX_POOL_SIZE = 64
 #: A preheating kernel waits at most this long for its turn to warm up, then warms up anyway (a stuck
 #: kernel must never hold up the class).
 MAX_TURN_WAIT_S = 120.0
@@ -70,9 +77,8 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
         >>> "--VoilaConfiguration.preheat_kernel=False" in voila_command(Path("notebooks/apps"), pool_size=0)
         True
     """
-    check_int("port", port, 1, 65535)
-    check_int("pool_size", pool_size, 0, MAX_POOL_SIZE)
-    check_host(host)
+    check_server(host, port)
+    APP_FIELDS["pool_size"].validate(pool_size)
     return [
         sys.executable, "-m", "voila", str(directory),
         "--no-browser",
@@ -100,13 +106,12 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
 
 
 def warm_up_slots() -> int:
-    """How many of a server's preheating kernels warm up at once: all cores but one, at least one.
+    """How many of a server's preheating kernels warm up at once: all cores this process may use
+    (:func:`~qmu_kit.core.parallel.workers`) but one, at least one.
 
     The core left over serves the visitors' pages (Voila's server is one process) while the pool refills.
     """
-    # The cores this process may run on (a container's share), not the host's count.
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores - 1)
+    return max(1, workers() - 1)
 
 
 @contextmanager

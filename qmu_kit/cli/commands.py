@@ -14,12 +14,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 
-from qmu_kit.apps.server import DEFAULT_HOST, DEFAULT_PORT, PortInUseError
+from qmu_kit.apps.server import APP_FIELDS, PortInUseError
 from qmu_kit.apps.static import serve_static
-from qmu_kit.apps.voila import DEFAULT_POOL_SIZE, MAX_POOL_SIZE, serve
+from qmu_kit.apps.voila import serve
 from qmu_kit.cli import device as device_cli
 from qmu_kit.cli import tune as tune_cli
 from qmu_kit.cli import verify as verify_cli
@@ -28,6 +29,7 @@ from qmu_kit.cli.options import (
     Parser,
     UsageError,
     add_experiment_flags,
+    add_field_flags,
     cache_from_args,
     config_from_args,
     flag_of,
@@ -36,11 +38,13 @@ from qmu_kit.cli.options import (
     integer_flag,
     positive_number_flag,
 )
+from qmu_kit.core.parallel import PARALLEL_FIELDS
 from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, ConfigError
 from qmu_kit.experiment.config import PRESETS
 from qmu_kit.experiment.pipeline import run_experiment
-from qmu_kit.experiment.sweep import DEFAULT_MAX_HOURS, MAX_JOBS, SweepError, default_workers, run_sweep
+from qmu_kit.experiment.sweep import DEFAULT_MAX_HOURS, SweepError, run_sweep
 from qmu_kit.report.reproduction import EVALUATION_SEEDS, MIN_DEVICE_QUERIES, TUNING_SEEDS, reproduce
+from qmu_kit.studies.devices import DEVICE_FIELDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,24 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--grid", type=flag_type(grid_item), action="append", default=[], metavar="FIELD=V1,V2",
                        help="a config field and its values, e.g. shots=100,1000,exact (repeatable)")
     sweep.add_argument("--file", metavar="YAML", help="a sweep file: preset, base fields and a grid")
-    sweep.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
-                       help="local worker processes (joblib; default: one per core)")
-    sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    add_field_flags(sweep, PARALLEL_FIELDS)
     sweep.add_argument("--csv", metavar="PATH", default="sweep.csv", help="tidy table, one row per run and model")
     sweep.add_argument("--json", metavar="PATH", help="every result in full")
     sweep.add_argument("--max-hours", type=positive_number_flag("max_hours"), default=DEFAULT_MAX_HOURS,
                        metavar="H", help=f"refuse grids estimated to need more CPU-hours (default {DEFAULT_MAX_HOURS:g})")
 
     app = commands.add_parser("app", help="serve the apps with Voila (localhost only by default)")
-    app.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})")
-    app.add_argument("--port", type=integer_flag("port", 1, 65535), default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    add_field_flags(app, APP_FIELDS)
     app.add_argument("--no-warm", action="store_true", help="skip precomputing the apps' default results")
     app.add_argument("--warm", action="store_true",
                      help="first compute every slider stop of every app (resumable; about half an hour of one core the first time)")
-    app.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
-                     help="processes for --warm (default: one per core)")
-    app.add_argument("--pool", type=integer_flag("pool", 0, MAX_POOL_SIZE), default=DEFAULT_POOL_SIZE, metavar="N",
-                     help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
     app.add_argument("--static", action="store_true",
                      help="serve precomputed classroom pages (every slider stop rendered ahead of class; no kernel per visitor)")
     app.add_argument("--site", metavar="DIR", help="where --static keeps its pages (default: in the cache, named by the code)")
@@ -86,12 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--seeds", type=integer_flag("seeds", 1, 20), default=len(EVALUATION_SEEDS), metavar="N",
                            help=f"evaluation seeds {EVALUATION_SEEDS[0]}, {EVALUATION_SEEDS[0] + 1}, ... (default "
                                 f"{len(EVALUATION_SEEDS)}; disjoint from the tuning seeds {', '.join(map(str, TUNING_SEEDS))})")
-    reproduce.add_argument("--queries", type=integer_flag("queries", MIN_QUERIES, MAX_QUERIES), default=MIN_DEVICE_QUERIES, metavar="N",
-                           help=f"members and non-members queried on the emulated device (default {MIN_DEVICE_QUERIES}, "
-                                "what the device claim needs)")
-    reproduce.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
-                           help="parallel worker processes for the runs (default: one per core)")
-    reproduce.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    queries = dataclasses.replace(DEVICE_FIELDS["n_queries"], default=MIN_DEVICE_QUERIES,
+                                  help=f"members and non-members queried on the emulated device ({MIN_QUERIES}..{MAX_QUERIES}, "
+                                       f"default {MIN_DEVICE_QUERIES}, what the device claim needs)")
+    add_field_flags(reproduce, {"n_queries": queries, **PARALLEL_FIELDS})
     tune_cli.add_parser(commands)
     verify_cli.add_parser(commands)
     return parser

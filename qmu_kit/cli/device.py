@@ -16,34 +16,26 @@ from pathlib import Path
 from qmu_kit.cli.options import (
     UsageError,
     add_experiment_flags,
+    add_field_flags,
     cache_from_args,
     config_from_args,
-    flag_type,
-    integer_flag,
+    field_values,
 )
 from qmu_kit.core.cache import atomic_write
 from qmu_kit.core.results import interval_strings
-from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, check_device_shots, parse_text
 from qmu_kit.qnn.remote import DeviceJobError
-from qmu_kit.studies.devices import DEVICE_HELP, ENGINES, MAX_BATCH, run_device_audit
+from qmu_kit.studies.devices import DEVICE_FIELDS, run_device_audit
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``device`` on the CLI's subparsers; returns its parser. It takes the experiment flags of
     ``qmu-kit run`` (preset, model, qubits, seed, forget set, ``--method`` for the unlearned models also
-    audited, method knobs, cache) except ``--shots``, which here are the device's shots per query."""
+    audited, method knobs, cache) except ``--shots``, which here are the device's shots per query: the
+    device flags are :data:`~qmu_kit.studies.devices.DEVICE_FIELDS`'s."""
 
     parser = subparsers.add_parser("device", help="audit a model on an emulated or cloud quantum device")
     add_experiment_flags(parser, skip=("shots",))
-    parser.add_argument("--device", default="aer:default", metavar="SPEC", help=f"{DEVICE_HELP} (default aer:default)")
-    parser.add_argument("--queries", type=integer_flag("n_queries", MIN_QUERIES, MAX_QUERIES), default=500, metavar="N",
-                        help=f"members and non-members queried ({MIN_QUERIES}..{MAX_QUERIES}, default 500)")
-    parser.add_argument("--shots", type=flag_type(lambda text: check_device_shots(parse_text(text))), default=1000,
-                        metavar="S", help="shots per query (1..1000000, default 1000; never exact)")
-    parser.add_argument("--engine", default="fast", choices=tuple(e for e in ENGINES if e != "sampler"),
-                        help="aer: devices: fast (exact noisy distribution, default) or aer (one circuit per query)")
-    parser.add_argument("--batch", type=integer_flag("batch_size", 1, MAX_BATCH), default=None, metavar="N",
-                        help=f"circuits per cloud job (1..{MAX_BATCH}; default the provider's: 100 on IBM, 50 on Tianyan)")
+    add_field_flags(parser, DEVICE_FIELDS)
     parser.add_argument("--yes", action="store_true",
                         help="confirm submission to a cloud device (after the cost preview); credentials come from "
                              "$QISKIT_IBM_TOKEN or a saved IBM account, and $TIANYAN_LOGIN_KEY, never from a flag")
@@ -59,9 +51,8 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     methods = config.methods if args.method is not None else ()  # unlearned models only when asked for
     try:
-        audit = run_device_audit(config, args.device, shots=args.shots, n_queries=args.queries, engine=args.engine,
-                                 methods=methods, cache=cache_from_args(args), confirm=args.yes, batch_size=args.batch,
-                                 progress=not args.quiet and sys.stderr.isatty())
+        audit = run_device_audit(config, methods=methods, cache=cache_from_args(args), confirm=args.yes,
+                                 progress=not args.quiet and sys.stderr.isatty(), **field_values(args, DEVICE_FIELDS))
     except ValueError as error:
         raise UsageError(str(error)) from None
     except DeviceJobError as error:  # not bad input: the device let us down; the journal keeps what finished

@@ -5,11 +5,11 @@ the experiment flags every command that runs an experiment takes (built from the
 from __future__ import annotations
 
 import argparse
-import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from qmu_kit.core.cache import ResultCache
-from qmu_kit.core.validation import ConfigError, check_choice, check_float, check_int
+from qmu_kit.core.fields import FieldSpec
+from qmu_kit.core.validation import ConfigError, check_choice, check_float, check_int, parse_text
 from qmu_kit.experiment.config import FIELDS, PRESETS, ExperimentConfig
 from qmu_kit.unlearning.methods import method_names
 
@@ -38,44 +38,11 @@ def flag_type(check: Callable) -> Callable:
 
 
 def integer_flag(name: str, low: int, high: int | None = None) -> Callable:
-    return flag_type(lambda text: check_int(name, _parsed_int(text), low, high))
+    return flag_type(lambda text: check_int(name, parse_text(text), low, high))
 
 
 def positive_number_flag(name: str) -> Callable:
-    return flag_type(lambda text: check_float(name, _parsed_float(text), 0.0, low_inclusive=False))
-
-
-def _parsed_float(text: str):
-    """``float(text)`` when the text is a number, else the text itself (the validator names it)."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def _parsed_int(text: str):
-    """``int(text)`` when the text is an integer, else the text itself (the validator names it)."""
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
-def names_flag(kind: str, allowed: Sequence[str], all_word: bool = True) -> Callable:
-    def check(text: str) -> tuple[str, ...]:
-        if all_word and text.strip() == "all":
-            return tuple(allowed)
-        names = tuple(part.strip() for part in text.split(",") if part.strip())
-        if not names:
-            raise ValueError(f"{kind}={text!r} is empty: give one or more of {', '.join(allowed)}" + (" or 'all'" if all_word else ""))
-        for name in names:
-            if name not in allowed:
-                raise ValueError(
-                    f"unknown {kind} {name!r}: choose from {', '.join(allowed)}" + (", or 'all'" if all_word else "")
-                )
-        return names
-
-    return flag_type(check)
+    return flag_type(lambda text: check_float(name, parse_text(text), 0.0, low_inclusive=False))
 
 
 def method_option(text: str) -> tuple[str, str, object]:
@@ -86,36 +53,47 @@ def method_option(text: str) -> tuple[str, str, object]:
     target, raw = text.split("=", 1)
     method, knob = target.split(".", 1)
     check_choice("method", method, method_names())
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        value = raw
-    return method, knob, value
+    return method, knob, parse_text(raw)
 
 
 def flag_dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
 
 
+def add_field_flags(parser: argparse.ArgumentParser, fields: Mapping[str, FieldSpec], skip: Sequence[str] = ()) -> None:
+    """One flag per field of a table of :class:`~qmu_kit.core.fields.FieldSpec` (its flag, placeholder,
+    help, choices and default): the rule that checks a value in Python checks the flag. Choices are read
+    when the parser is built, so registered methods and attacks are choices too. ``skip`` leaves out
+    fields a command sets its own way. The values given are :func:`field_values`."""
+
+    for name, spec in fields.items():
+        if spec.flag is None or name in skip:
+            continue
+        options = dict(dest=flag_dest(spec.flag), default=spec.flag_default(), help=spec.help)
+        if spec.names and spec.choices is not None:
+            options["help"] = f"{spec.help}: {'|'.join(spec.choices())}|all, or a comma list"
+        if spec.choices is not None and not spec.names:
+            options["choices"] = spec.choices()
+        else:
+            options.update(type=flag_type(spec.parse), metavar=spec.metavar)
+        parser.add_argument(spec.flag, **options)
+
+
+def field_values(args: argparse.Namespace, fields: Mapping[str, FieldSpec]) -> dict:
+    """``{field: value}`` for every flag of ``fields`` that has a value (given, or its default)."""
+
+    values = {name: getattr(args, flag_dest(spec.flag), None) for name, spec in fields.items() if spec.flag}
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def add_experiment_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
     """The flags that describe one experiment (``run``; the base of a ``sweep``, ``verify`` and
     ``device``), built from the config's field table (:data:`qmu_kit.experiment.config.FIELDS`): one place for
-    each range and help text. Choices are read from the registries when the parser is built, so
-    registered methods and attacks are choices too. ``skip`` leaves out fields a command sets its own
-    way (``device`` has its own ``--shots``: a device always samples)."""
+    each range and help text. ``skip`` leaves out fields a command sets its own way (``device`` has its
+    own ``--shots``: a device always samples)."""
 
     parser.add_argument("--preset", choices=tuple(PRESETS), default="classroom", help="starting point (default classroom)")
-    for name, spec in FIELDS.items():
-        if spec.flag is None or name in skip:
-            continue
-        if spec.names:
-            allowed = spec.choices()
-            parser.add_argument(spec.flag, dest=flag_dest(spec.flag), type=names_flag(name.rstrip("s"), allowed), metavar=spec.metavar,
-                                help=f"{spec.help}: {'|'.join(allowed)}|all, or a comma list")
-        elif spec.choices is not None:
-            parser.add_argument(spec.flag, dest=flag_dest(spec.flag), choices=spec.choices(), help=spec.help)
-        else:
-            parser.add_argument(spec.flag, dest=flag_dest(spec.flag), type=flag_type(spec.parse), metavar=spec.metavar, help=spec.help)
+    add_field_flags(parser, FIELDS, skip)
     parser.add_argument("--option", type=flag_type(method_option), action="append", default=[], metavar="METHOD.KNOB=VALUE",
                         help="a method knob, e.g. ga.lr=0.02 (repeatable)")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache location (default: the user cache dir)")
@@ -149,11 +127,7 @@ def flag_of(field: str) -> str:
 def config_from_args(args: argparse.Namespace):
     """The experiment the flags describe; a bad value is reported against the flag of its field."""
 
-    overrides = {}
-    for name, spec in FIELDS.items():
-        value = getattr(args, flag_dest(spec.flag), None) if spec.flag else None
-        if value is not None:
-            overrides[name] = value
+    overrides = field_values(args, FIELDS)
     options = {}
     for method, knob, value in args.option:
         options.setdefault(method, {})[knob] = value

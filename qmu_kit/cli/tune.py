@@ -5,33 +5,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from qmu_kit.cli.options import UsageError, flag_type
+from qmu_kit.cli.options import UsageError, add_field_flags, field_values, flag_type
 from qmu_kit.core.validation import check_shots
 from qmu_kit.experiment.config import PRESETS
-from qmu_kit.studies.tuning import (
-    DEFAULT_EVALUATION_SEEDS,
-    DEFAULT_GRID,
-    DEFAULT_TUNING_SEEDS,
-    check_seeds,
-    parse_grid_item,
-    tune,
-)
+from qmu_kit.studies.tuning import DEFAULT_GRID, TUNE_FIELDS, parse_grid_item, tune
 
 
 def add_parser(subparsers) -> None:
     """Register ``qmu-kit tune`` on the CLI's subparsers."""
 
-    seeds = flag_type(lambda text: check_seeds("seeds", [int(s) if s.strip().isdigit() else s for s in text.split(",")]))
     tune_parser = subparsers.add_parser(
         "tune", help="pick each unlearning method's knobs on tuning seeds, report them on evaluation seeds"
     )
     tune_parser.add_argument("--preset", choices=tuple(PRESETS), default="classroom", help="preset (default classroom)")
-    tune_parser.add_argument("--methods", default=",".join(DEFAULT_GRID), metavar="M1,M2",
-                             help=f"methods to tune (default {','.join(DEFAULT_GRID)})")
-    tune_parser.add_argument("--tuning-seeds", type=seeds, default=DEFAULT_TUNING_SEEDS, metavar="S1,S2",
-                             help=f"seeds that choose the knobs (default {','.join(map(str, DEFAULT_TUNING_SEEDS))})")
-    tune_parser.add_argument("--evaluation-seeds", type=seeds, default=DEFAULT_EVALUATION_SEEDS, metavar="S1,S2",
-                             help=f"disjoint seeds that report them (default {','.join(map(str, DEFAULT_EVALUATION_SEEDS))})")
+    add_field_flags(tune_parser, TUNE_FIELDS)
     tune_parser.add_argument("--grid", type=flag_type(parse_grid_item), action="append", default=[], metavar="M.KNOB=V1,V2",
                              help="replace a method's grid by these knob values (repeatable; default: the built-in grid)")
     tune_parser.add_argument("--shots", default=None, metavar="exact|S", help="shots for every run (default: the preset's)")
@@ -44,7 +31,7 @@ def add_parser(subparsers) -> None:
 
 def _command(args) -> str:
     """The command line that reproduces ``args`` (recorded with the defaults it writes)."""
-    parts = ["qmu-kit tune", f"--preset {args.preset}", f"--methods {args.methods}",
+    parts = ["qmu-kit tune", f"--preset {args.preset}", f"--methods {','.join(args.methods)}",
              f"--tuning-seeds {','.join(map(str, args.tuning_seeds))}",
              f"--evaluation-seeds {','.join(map(str, args.evaluation_seeds))}"]
     parts += [f"--grid {m}.{k}={','.join(map(str, v))}" for m, k, v in args.grid]
@@ -59,7 +46,6 @@ def run(args) -> int:
     grid = {}
     for method, knob, values in args.grid:
         grid.setdefault(method, {})[knob] = values
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     full_grid = {**DEFAULT_GRID, **grid}
     overrides = {}
     if args.shots is not None:
@@ -69,8 +55,8 @@ def run(args) -> int:
         except ValueError as error:
             raise UsageError(f"argument --shots: {error}") from None
     try:
-        result = tune(args.preset, methods, args.tuning_seeds, args.evaluation_seeds, full_grid,
-                      overrides=overrides, cache=not args.no_cache, progress=not args.quiet)
+        result = tune(args.preset, grid=full_grid, overrides=overrides, cache=not args.no_cache, progress=not args.quiet,
+                      **field_values(args, TUNE_FIELDS))
     except ValueError as error:
         raise UsageError(str(error)) from None
     print(result.summary())

@@ -23,8 +23,6 @@ MAX_SHOTS = 1_000_000
 #: Members (and as many non-members) a device audit queries: fewer give no usable interval, more cost
 #: device time without changing the teaching point.
 MIN_QUERIES, MAX_QUERIES = 20, 2000
-#: The most local worker processes a sweep, a verification or the apps' warm-up accepts.
-MAX_JOBS = 256
 
 
 class ConfigError(ValueError):
@@ -42,8 +40,9 @@ class ConfigError(ValueError):
 
 
 def parse_text(text: str) -> Any:
-    """A value typed as text (a command-line flag, a sweep-grid entry): an ``int``, a ``float``,
-    ``True``/``False`` for ``true``/``false``, else the text itself, for a validator to judge.
+    """A value typed as text (a command-line flag, a sweep-grid entry, a method knob, a tuning grid):
+    an ``int``, a ``float``, ``True``/``False`` for ``true``/``false`` (any case), else the text itself,
+    for a validator to judge and name. The kit's one text-to-value parser.
 
     Example:
         >>> parse_text("300"), parse_text("0.5"), parse_text("true"), parse_text("exact")
@@ -117,6 +116,71 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"unknown {name} {value!r}: choose one of {', '.join(repr(c) for c in choices)}")
     return value
+
+
+def check_names(
+    name: str, value: Any, allowed: Iterable[str], *, every: bool = False, ignore: Iterable[str] = (), reason: str | None = None
+) -> tuple[str, ...]:
+    """Return ``value`` as a tuple of distinct names, each one of ``allowed``, else raise ``ValueError``.
+    The kit's one parser of name lists (command-line flags, sweep grids, config fields, method lists).
+
+    Args:
+        name: what the names are, plural (``"methods"``); an unknown one is called by the singular.
+        value: a sequence of names, or text: names separated by commas, ``""`` or ``"none"`` (no
+            names) or, where ``every``, ``"all"`` (every allowed name, in their order).
+        allowed: the names that may be given.
+        every: whether ``"all"`` stands for every allowed name.
+        ignore: names dropped without complaint (names that are always included anyway).
+        reason: appended to an unknown name's message in parentheses.
+
+    Example:
+        >>> check_names("methods", "ga, rga", ("ga", "ssd", "rga")), check_names("methods", "all", ("ga", "ssd"), every=True)
+        (('ga', 'rga'), ('ga', 'ssd'))
+        >>> check_names("methods", ["ga", "delete"], ("ga", "ssd"))
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown method 'delete': choose one of 'ga', 'ssd'
+    """
+    allowed, ignore = tuple(allowed), tuple(ignore)
+    if isinstance(value, str):
+        text = value.strip()
+        if every and text == "all":
+            return allowed
+        value = () if text.lower() in ("", "none") else text.split(",")
+    if not isinstance(value, Iterable):
+        raise ValueError(f"{name}={value!r} is not valid: give names from {', '.join(allowed)} (a list or comma-separated text)")
+    names = [item.strip() if isinstance(item, str) else item for item in value]
+    names = [item for item in names if item != "" and item not in ignore]
+    single = name[:-1] if name.endswith("s") else name
+    for item in names:
+        if not isinstance(item, str) or item not in allowed:
+            raise ValueError(f"unknown {single} {item!r}: choose one of {', '.join(repr(c) for c in allowed)}"
+                             + (", or 'all'" if every else "") + (f" ({reason})" if reason else ""))
+    if len(set(names)) != len(names):
+        raise ValueError(f"{name}={names!r} repeats a name: list each of {', '.join(allowed)} at most once")
+    return tuple(names)
+
+
+def check_delta(value: Any, n_train: int | None = None) -> float:
+    """Return ``value`` as a float if it is a valid delta of an (epsilon, delta) guarantee or estimate:
+    in (0, 1) and, given the training-set size, below ``1 / n_train`` (a larger delta allows a
+    mechanism that publishes one training sample outright).
+
+    Example:
+        >>> check_delta(1e-5, n_train=300)
+        1e-05
+        >>> check_delta(0.01, n_train=300)
+        Traceback (most recent call last):
+        ...
+        ValueError: delta=0.01 is out of range: delta must be below 1/n_train = 1/300 = 0.00333 ...
+    """
+    delta = check_float("delta", value, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    if n_train is not None and delta >= 1 / n_train:
+        raise ValueError(
+            f"delta={value!r} is out of range: delta must be below 1/n_train = 1/{n_train} = {1 / n_train:.3g} "
+            "(with delta >= 1/n a mechanism may publish a training sample outright); 1e-5 is usual"
+        )
+    return delta
 
 
 def check_shots(value: Any) -> int | None:

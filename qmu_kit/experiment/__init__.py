@@ -8,7 +8,6 @@ from qmu_kit.experiment.config import (
     DIGITS_SAMPLES,
     PRESETS,
     external_code,
-    FieldSpec,
     FIELDS,
     ExperimentConfig,
     versions,
@@ -44,7 +43,6 @@ from qmu_kit.experiment.sweep import (
     SWEEP_SUMMARY_COLUMNS,
     SweepResult,
     run_sweep,
-    default_workers,
 )
 from qmu_kit.experiment.trends import (
     ShotStability,
@@ -59,7 +57,6 @@ __all__ = [
     "DIGITS_SAMPLES",
     "PRESETS",
     "external_code",
-    "FieldSpec",
     "FIELDS",
     "ExperimentConfig",
     "versions",
@@ -89,7 +86,6 @@ __all__ = [
     "SWEEP_SUMMARY_COLUMNS",
     "SweepResult",
     "run_sweep",
-    "default_workers",
     "ShotStability",
     "ShotTrend",
     "paired_shot_trend",

@@ -22,12 +22,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from qmu_kit import __version__
+from qmu_kit.core.fields import FieldSpec, check_fields
 from qmu_kit.core.fingerprint import code_fingerprint, external_source
 from qmu_kit.core.validation import (
     MAX_DEPTH,
@@ -39,9 +39,9 @@ from qmu_kit.core.validation import (
     check_depth,
     check_float,
     check_int,
+    check_names,
     check_qubits,
     check_shots,
-    parse_text,
 )
 from qmu_kit.leakage.attacks import ATTACKS, attack_names
 from qmu_kit.leakage.audit import headline_attack
@@ -49,13 +49,13 @@ from qmu_kit.qnn.data import (
     DATASETS,
     EMBEDDED_SAMPLES,
     MIN_SPLIT,
-    MODELS,
     ForgetSpec,
     check_sizes,
     check_train_size,
     embedded_mnist_path,
     prepare_data,
 )
+from qmu_kit.qnn.models import MODELS
 from qmu_kit.qnn.training import PAPER_DEPTH, PAPER_TRAINING
 from qmu_kit.unlearning.methods import (
     PARAMETER_GROUPS,
@@ -117,17 +117,6 @@ def external_code(config: "ExperimentConfig") -> dict[str, str] | None:
     return hashes
 
 
-def _as_tuple(name: str, value, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = (value,)
-    value = tuple(value)
-    for item in value:
-        check_choice(name.rstrip("s"), item, allowed)
-    if len(set(value)) != len(value):
-        raise ValueError(f"{name}={list(value)!r} repeats a name: list each of {', '.join(allowed)} at most once")
-    return value
-
-
 def _check_bool(name: str):
     def check(value) -> bool:
         if not isinstance(value, bool):
@@ -137,46 +126,8 @@ def _check_bool(name: str):
     return check
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    """One :class:`ExperimentConfig` field's rules, in the one place they live.
-
-    The config validates with :attr:`check`; the command line builds its flag from :attr:`flag`,
-    :attr:`metavar`, :attr:`help` and :attr:`choices`; the sweep grid, the YAML sweep file and notebook
-    parameters parse and check values with :meth:`parse` and :attr:`check`.
-
-    Attributes:
-        check: ``value -> value`` (normalized); raises ``ValueError`` naming the value and the range.
-        help: one line for ``--help``.
-        flag: the command-line flag (``None``: not on the command line).
-        metavar: the flag's placeholder.
-        choices: for a field of names, ``() -> tuple`` of the allowed names (read live: registries).
-        names: the value is a tuple of names (``methods``, ``attacks``).
-        nullable: ``None`` is allowed and means the model's or attack's default.
-        text: :attr:`check` reads text itself (``shots="exact"``): :meth:`parse` hands it the text as typed.
-    """
-
-    check: Callable[[Any], Any]
-    help: str
-    flag: str | None = None
-    metavar: str | None = None
-    choices: Callable[[], tuple] | None = None
-    names: bool = False
-    nullable: bool = False
-    text: bool = False
-
-    def validate(self, value):
-        """``check(value)``, with ``None`` passed through where the field allows it."""
-        return None if value is None and self.nullable else self.check(value)
-
-    def parse(self, text: str, separator: str = ","):
-        """A value written as text, validated: ``"300"`` -> 300, names split at ``separator``."""
-        if self.names:
-            text = text.strip()
-            return self.validate(() if text in ("", "none") else tuple(p.strip() for p in text.split(separator) if p.strip()))
-        if self.nullable and text.strip().lower() in ("none", "default"):
-            return None
-        return self.validate(text.strip() if self.text else parse_text(text))
+def _names(name: str, allowed: Callable[[], tuple]):
+    return lambda value: check_names(name, value, allowed(), every=True)
 
 
 def _choice(name: str, allowed: Callable[[], tuple]):
@@ -203,14 +154,14 @@ FIELDS: dict[str, FieldSpec] = {
     "batch_size": FieldSpec(_ranged("batch_size", 1, MAX_SAMPLES), "training batch size", nullable=True),
     "forget": FieldSpec(lambda value: str(ForgetSpec.parse(value)), "what to forget", "--forget", "class:K|random:F"),
     "shots": FieldSpec(check_shots, f"'exact' or 1..{MAX_SHOTS} shots", "--shots", "exact|S", text=True),
-    "methods": FieldSpec(lambda value: _as_tuple("methods", value, method_names()), "unlearning methods", "--method",
+    "methods": FieldSpec(_names("methods", method_names), "unlearning methods", "--method",
                          "NAMES", choices=method_names, names=True),
     "retrain": FieldSpec(_check_bool("retrain"), "also retrain from scratch (the gold standard)"),
     "unlearn_params": FieldSpec(_choice("unlearn_params", lambda: PARAMETER_GROUPS), "parameters unlearning may change",
                                 "--unlearn-params", choices=lambda: PARAMETER_GROUPS),
     "attack": FieldSpec(_choice("attack", attack_names), "attack behind the headline MIA numbers (default mlp)", "--attack",
                         choices=attack_names, nullable=True),
-    "attacks": FieldSpec(lambda value: _as_tuple("attacks", value, attack_names()), "attacks to run", "--attacks", "NAMES",
+    "attacks": FieldSpec(_names("attacks", attack_names), "attacks to run", "--attacks", "NAMES",
                          choices=attack_names, names=True),
     "n_shadows": FieldSpec(_ranged("n_shadows", 1, 64), "LiRA shadow models (1..64)", "--shadows", "K"),
     "seed": FieldSpec(_ranged("seed", 0, 2**32 - 1), "the one seed (0..2**32-1)", "--seed", "N"),
@@ -274,13 +225,7 @@ class ExperimentConfig:
         def fail(name: str, message: str):
             raise ConfigError(message, name)
 
-        for name, spec in FIELDS.items():
-            try:
-                set_(name, spec.validate(getattr(self, name)))
-            except ConfigError:
-                raise
-            except ValueError as error:
-                raise ConfigError(str(error), name) from None
+        check_fields(self, FIELDS)
         if self.dataset == "digits" and self.data_path:
             fail("data_path", f"data_path={self.data_path!r} is only used with dataset='mnist'")
         try:

@@ -29,7 +29,9 @@ from pathlib import Path
 
 from qmu_kit.core.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.core.results import INTERVAL_SUFFIXES, Result, interval_cells, interval_strings
-from qmu_kit.core.validation import MAX_JOBS, ConfigError, check_float, check_int
+
+from qmu_kit.core.parallel import check_jobs, in_worker, parallel_map
+from qmu_kit.core.validation import ConfigError, check_float
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import cached_result, run_experiment
 from qmu_kit.experiment.results import TABLE_COLUMNS, ExperimentResult
@@ -82,16 +84,11 @@ def estimate_seconds(config: ExperimentConfig) -> float:
 CRASH_ENV = "QMU_KIT_SWEEP_CRASH_SEED"
 
 
-def _run_one(index: int, config_dict: dict, cache_dir: str | None) -> tuple[int, dict]:
-    """Run one experiment in a worker process (joblib or Dask): ``(index, its JSON dict)``."""
-    import torch
-
-    torch.set_num_threads(1)  # one process per core: threads inside a worker would oversubscribe
-    config = ExperimentConfig.from_dict(config_dict)
-    if os.environ.get(CRASH_ENV) == str(config.seed):
+def _run_one(config: ExperimentConfig, cache: ResultCache | bool) -> ExperimentResult:
+    """Run one experiment (here, or in a worker process of :func:`~qmu_kit.core.parallel.parallel_map`)."""
+    if in_worker() and os.environ.get(CRASH_ENV) == str(config.seed):
         os._exit(70)
-    cache = ResultCache(cache_dir) if cache_dir is not None else False
-    return index, run_experiment(config, cache=cache).to_dict()
+    return run_experiment(config, cache=cache)
 
 
 #: Columns of :meth:`SweepResult.summary`.
@@ -178,7 +175,7 @@ def run_sweep(
     Args:
         base: the config every grid point starts from.
         grid: ``{field: [values]}``.
-        n_jobs: local worker processes (joblib); 1 runs in this process.
+        n_jobs: local worker processes (joblib, 1..:data:`~qmu_kit.core.parallel.MAX_JOBS`); 1 runs in this process.
         scheduler: a Dask scheduler address (``tcp://HOST:PORT``); overrides ``n_jobs``.
         cache: as in :func:`~qmu_kit.experiment.pipeline.run_experiment`; workers share it (writes are atomic).
         progress: show a progress bar over runs.
@@ -187,14 +184,13 @@ def run_sweep(
     """
     from tqdm.auto import tqdm
 
-    n_jobs = check_int("n_jobs", n_jobs, 1, MAX_JOBS)
+    n_jobs = check_jobs(n_jobs)
     if max_hours != math.inf:  # no limit (the apps' warm-up); any other limit must be a number > 0
         max_hours = check_float("max_hours", max_hours, 0.0, low_inclusive=False)
     configs = expand_grid(base, grid)
     store = resolve_cache(cache)
     done = {i: result for i, config in enumerate(configs) if (result := cached_result(config, store)) is not None}
     todo = [i for i in range(len(configs)) if i not in done]
-    workers = n_jobs if scheduler is None else 1
     estimate = sum(estimate_seconds(configs[i]) for i in todo) / 3600
     if estimate > max_hours:
         raise ConfigError(
@@ -203,19 +199,15 @@ def run_sweep(
         )
     cache_dir = str(store.directory) if store is not None else None
     bar = tqdm(total=len(configs), initial=len(done), desc="sweep", disable=not progress)
+
+    def finished(k: int, result: ExperimentResult) -> None:
+        done[todo[k]] = result
+        bar.update(1)
+
     try:
-        if not todo:
-            pass
-        elif scheduler is not None:
-            _run_dask(configs, todo, scheduler, cache_dir, done, bar)
-        elif workers > 1 and len(todo) > 1:
-            _run_joblib(configs, todo, workers, cache_dir, done, bar)
-        else:
-            for i in todo:
-                done[i] = run_experiment(configs[i], cache=store if store is not None else False)
-                bar.update(1)
-    except SweepError:
-        raise
+        # Each run caches itself as it finishes (workers share the cache: writes are atomic).
+        parallel_map(_run_one, [(configs[i], store if store is not None else False) for i in todo], n_jobs=n_jobs,
+                     scheduler=scheduler, on_result=finished)
     except Exception as error:
         # Workers cache each run as it finishes, so count what the cache holds now.
         finished = sum(1 for i, c in enumerate(configs) if i in done or cached_result(c, store) is not None)
@@ -227,28 +219,3 @@ def run_sweep(
     finally:
         bar.close()
     return SweepResult({k: list(v) for k, v in grid.items()}, tuple(done[i] for i in range(len(configs))))
-
-
-def _run_joblib(configs, todo, workers, cache_dir, done, bar) -> None:
-    from joblib import Parallel, delayed
-
-    jobs = (delayed(_run_one)(i, configs[i].to_dict(), cache_dir) for i in todo)
-    for i, result in Parallel(n_jobs=workers, return_as="generator_unordered")(jobs):
-        done[i] = ExperimentResult.from_dict(result)
-        bar.update(1)
-
-
-def _run_dask(configs, todo, scheduler, cache_dir, done, bar) -> None:
-    from distributed import Client, as_completed
-
-    with Client(scheduler, timeout="30s") as client:
-        futures = [client.submit(_run_one, i, configs[i].to_dict(), cache_dir, pure=False) for i in todo]
-        for future in as_completed(futures):
-            i, result = future.result()
-            done[i] = ExperimentResult.from_dict(result)
-            bar.update(1)
-
-
-def default_workers() -> int:
-    """Local worker processes for a sweep: one per core (at most :data:`MAX_JOBS`)."""
-    return min(MAX_JOBS, max(1, os.cpu_count() or 1))

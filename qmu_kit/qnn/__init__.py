@@ -4,7 +4,6 @@ emulated noise, cloud devices), the models and their training. Imports only :mod
 
 from qmu_kit.qnn.data import (
     DATASETS,
-    MODELS,
     FORGET_KINDS,
     MNIST_FILES,
     ImageData,
@@ -69,6 +68,7 @@ from qmu_kit.qnn.models import (
     BasicQNN,
     HybridQNN,
     MODEL_CLASSES,
+    MODELS,
     build_model,
     quantum_parameters,
     circuit_counter,
@@ -107,7 +107,6 @@ from qmu_kit.qnn.remote import (
 )
 __all__ = [
     "DATASETS",
-    "MODELS",
     "FORGET_KINDS",
     "MNIST_FILES",
     "ImageData",
@@ -166,6 +165,7 @@ __all__ = [
     "BasicQNN",
     "HybridQNN",
     "MODEL_CLASSES",
+    "MODELS",
     "build_model",
     "quantum_parameters",
     "circuit_counter",

@@ -26,9 +26,9 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
 from qmu_kit.core.validation import check_choice, check_float, check_int, check_qubits
+from qmu_kit.qnn.models import MODELS
 
 DATASETS = ("digits", "mnist")
-MODELS = ("basic", "hybrid")
 FORGET_KINDS = ("class", "random")
 
 #: Names of the four standard MNIST IDX files; each may also end in ``.gz``.

@@ -75,6 +75,9 @@ class QuantumLayer(nn.Module):
 class BasicQNN(nn.Module):
     """The basic QNN: amplitude features ``(B, 2**n)`` -> logits ``(B, n_classes)``."""
 
+    #: Circuit layers in the paper.
+    paper_depth = 10
+
     def __init__(self, n_qubits: int, depth: int, n_classes: int = 10, backend: str = "torch"):
         super().__init__()
         self.quantum = QuantumLayer(n_qubits, depth, backend)
@@ -86,6 +89,9 @@ class BasicQNN(nn.Module):
 
 class HybridQNN(nn.Module):
     """The hybrid QNN: images ``(B, 1, H, W)`` -> small CNN -> quantum layer -> logits."""
+
+    #: Circuit layers in the paper.
+    paper_depth = 1
 
     def __init__(
         self,
@@ -112,7 +118,10 @@ class HybridQNN(nn.Module):
         return self.head(self.quantum(self.front(x.to(DTYPE)), readout=readout))
 
 
+#: The models by name: the one source of the model names. Every other per-model table (the data's
+#: checks, the paper's training settings and depths, the command line's choices) follows :data:`MODELS`.
 MODEL_CLASSES = {"basic": BasicQNN, "hybrid": HybridQNN}
+MODELS = tuple(MODEL_CLASSES)
 
 
 def build_model(

@@ -62,16 +62,16 @@ class TrainingConfig:
         return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov and self.momentum > 0)
 
 
-#: The published training settings (Su et al., arXiv 2509.06086). The basic QNN's epoch count is not stated in the
-#: paper; 50 epochs reach a plateau on the digits data.
+#: The published training settings (Su et al., arXiv 2509.06086), one per model of :data:`MODELS` (a test checks the
+#: keys). The basic QNN's epoch count is not stated in the paper; 50 epochs reach a plateau on the digits data.
 PAPER_TRAINING = {
     "basic": TrainingConfig(lr=0.05, batch_size=32, epochs=50, momentum=0.9, nesterov=True),
     "hybrid": TrainingConfig(lr=0.1, batch_size=8, epochs=25, momentum=0.9),
 }
 
 
-#: Circuit depth per model in the paper: 10 layers for the basic QNN, 1 for the hybrid QNN.
-PAPER_DEPTH = {"basic": 10, "hybrid": 1}
+#: Circuit depth per model in the paper (each model class's ``paper_depth``): 10 layers for the basic QNN, 1 for the hybrid QNN.
+PAPER_DEPTH = {name: model.paper_depth for name, model in MODEL_CLASSES.items()}
 
 
 def as_tensor(x) -> torch.Tensor:

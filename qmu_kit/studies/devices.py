@@ -42,7 +42,8 @@ from qmu_kit.core import stats
 from qmu_kit.core.cache import ResultCache, resolve_cache
 from qmu_kit.core.results import Result, interval_cells, interval_strings
 from qmu_kit.core.seeds import stream_seed
-from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_device_shots, check_float, check_int
+from qmu_kit.core.fields import FieldSpec
+from qmu_kit.core.validation import MAX_QUERIES, MAX_SHOTS, MIN_QUERIES, check_choice, check_device_shots, check_float, check_int
 from qmu_kit.experiment.config import ExperimentConfig, external_code
 from qmu_kit.experiment.pipeline import train_original
 from qmu_kit.leakage.attacks import Observations
@@ -67,6 +68,9 @@ NOISE_LEVELS = {
 }
 DEVICE_KINDS = ("aer", "fake", "ibm", "tianyan")
 DEVICE_HELP = "aer:noiseless|aer:default|aer:5x|fake:BACKEND|ibm:BACKEND|tianyan:MACHINE"
+DEFAULT_DEVICE = "aer:default"
+DEFAULT_DEVICE_SHOTS = 1000
+DEFAULT_QUERIES = 500
 
 
 @dataclass(frozen=True)
@@ -304,12 +308,31 @@ def _model_numbers(audit: MembershipAudit, members: Observations, nonmembers: Ob
     )
 
 
+#: A device audit's settings: each rule, help text, flag and default in one place, for
+#: :func:`run_device_audit` and ``qmu-kit device``.
+DEVICE_FIELDS: dict[str, FieldSpec] = {
+    "device": FieldSpec(parse_device, f"{DEVICE_HELP} (default {DEFAULT_DEVICE})", "--device", "SPEC", text=True,
+                        default=DEFAULT_DEVICE),
+    "n_queries": FieldSpec(lambda value: check_int("n_queries", value, MIN_QUERIES, MAX_QUERIES),
+                           f"members and non-members queried ({MIN_QUERIES}..{MAX_QUERIES}, default {DEFAULT_QUERIES})",
+                           "--queries", "N", default=DEFAULT_QUERIES),
+    "shots": FieldSpec(check_device_shots, f"shots per query (1..{MAX_SHOTS}, default {DEFAULT_DEVICE_SHOTS}; never exact)",
+                       "--shots", "S", text=True, default=DEFAULT_DEVICE_SHOTS),
+    "engine": FieldSpec(lambda value: check_choice("engine", value, ENGINES),
+                        "aer: devices: fast (exact noisy distribution, default) or aer (one circuit per query)", "--engine",
+                        choices=lambda: tuple(e for e in ENGINES if e != "sampler"), default="fast"),
+    "batch_size": FieldSpec(lambda value: check_int("batch_size", value, 1, MAX_BATCH),
+                            f"circuits per cloud job (1..{MAX_BATCH}; default the provider's: 100 on IBM, 50 on Tianyan)",
+                            "--batch", "N", nullable=True),
+}
+
+
 def run_device_audit(
     config: ExperimentConfig,
-    device: "str | Device | NoiseSpec | None" = "aer:default",
+    device: "str | Device | NoiseSpec | None" = DEFAULT_DEVICE,
     *,
-    shots: int = 1000,
-    n_queries: int = 500,
+    shots: int = DEFAULT_DEVICE_SHOTS,
+    n_queries: int = DEFAULT_QUERIES,
     engine: str = "fast",
     methods: tuple[str, ...] = (),
     cache: ResultCache | bool = True,
@@ -349,10 +372,10 @@ def run_device_audit(
     Returns:
         a :class:`DeviceAudit`.
     """
-    shots = check_device_shots(shots)
-    check_int("n_queries", n_queries, MIN_QUERIES, MAX_QUERIES)
-    check_choice("engine", engine, ENGINES)
-    dev = parse_device(device)
+    shots = DEVICE_FIELDS["shots"].validate(shots)
+    DEVICE_FIELDS["n_queries"].validate(n_queries)
+    DEVICE_FIELDS["engine"].validate(engine)
+    dev = DEVICE_FIELDS["device"].validate(device)
     if engine == "sampler":
         if dev.noise is not None or dev.kind != "aer":
             raise ValueError("engine='sampler' is noiseless; use engine='fast' or 'aer' with a noise model")
@@ -361,8 +384,7 @@ def run_device_audit(
         engine = "aer"  # a calibration (wiring, per-qubit errors) has no fast path
     if dev.remote:
         engine = "remote"
-    if batch_size is not None:
-        check_int("batch_size", batch_size, 1, MAX_BATCH)
+    DEVICE_FIELDS["batch_size"].validate(batch_size)
     if timeout is not None:
         timeout = check_float("timeout", timeout, 0.0, low_inclusive=False)
     config = config.resolved().replace(methods=tuple(methods), retrain=True)  # validates the method names

@@ -26,7 +26,7 @@ Example:
     >>> PrivacySpec(epsilon=0.0)
     Traceback (most recent call last):
     ...
-    ValueError: epsilon=0.0 is out of range: epsilon must be a number in (0, inf) (math.inf: non-private training)
+    qmu_kit.core.validation.ConfigError: epsilon=0.0 is out of range: epsilon must be a number in (0, inf) (math.inf: non-private training)
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ from qmu_kit.core.fingerprint import code_fingerprint
 from qmu_kit.core.results import Result, interval_cells, interval_strings
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.stats import Estimate
-from qmu_kit.core.validation import check_choice, check_float, check_int, check_shots
+from qmu_kit.core.fields import FieldSpec, check_fields
+from qmu_kit.core.validation import check_choice, check_delta, check_float, check_int, check_shots
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import get_or_fit
 from qmu_kit.leakage.attacks import Observations, ShadowModels, needs_reference
@@ -91,25 +92,17 @@ def check_epsilon(value, allow_infinite: bool = True) -> float:
     return float(value)
 
 
-def check_delta(value, n_train: int | None = None) -> float:
-    """``value`` as a float if it is a valid delta: in (0, 1) and, given the training-set size, below
-    ``1 / n_train`` (a larger delta allows a mechanism that publishes one training sample outright).
-
-    Example:
-        >>> check_delta(1e-5, n_train=300)
-        1e-05
-        >>> check_delta(0.01, n_train=300)
-        Traceback (most recent call last):
-        ...
-        ValueError: delta=0.01 is out of range: delta must be below 1/n_train = 1/300 = 0.00333 ...
-    """
-    delta = check_float("delta", value, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-    if n_train is not None and delta >= 1 / n_train:
-        raise ValueError(
-            f"delta={value!r} is out of range: delta must be below 1/n_train = 1/{n_train} = {1 / n_train:.3g} "
-            "(with delta >= 1/n a mechanism may publish a training sample outright); 1e-5 is usual"
-        )
-    return delta
+#: DP-SGD's settings (:class:`PrivacySpec`): each rule and help text in one place.
+PRIVACY_FIELDS: dict[str, FieldSpec] = {
+    "epsilon": FieldSpec(check_epsilon, "target epsilon, > 0 (inf: non-private training)"),
+    "delta": FieldSpec(check_delta, "delta, in (0, 1) and below 1/n_train"),
+    "max_grad_norm": FieldSpec(lambda value: check_float("max_grad_norm", value, 0.0, 1e6, low_inclusive=False),
+                               "every sample's gradient is clipped to this L2 norm"),
+    "accountant": FieldSpec(lambda value: check_choice("accountant", value, ACCOUNTANTS), "privacy accountant",
+                            choices=lambda: ACCOUNTANTS),
+    "noise_multiplier": FieldSpec(lambda value: check_float("noise_multiplier", value, 0.0, MAX_NOISE_MULTIPLIER, low_inclusive=False),
+                                  f"a fixed noise multiplier in (0, {MAX_NOISE_MULTIPLIER:g}] (default: found for epsilon)", nullable=True),
+}
 
 
 @dataclass(frozen=True)
@@ -133,14 +126,7 @@ class PrivacySpec:
     noise_multiplier: float | None = None
 
     def __post_init__(self):
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        set_("epsilon", check_epsilon(self.epsilon))
-        set_("delta", check_delta(self.delta))
-        set_("max_grad_norm", check_float("max_grad_norm", self.max_grad_norm, 0.0, 1e6, low_inclusive=False))
-        set_("accountant", check_choice("accountant", self.accountant, ACCOUNTANTS))
-        if self.noise_multiplier is not None:
-            set_("noise_multiplier", check_float("noise_multiplier", self.noise_multiplier, 0.0, MAX_NOISE_MULTIPLIER,
-                                                 low_inclusive=False))
+        check_fields(self, PRIVACY_FIELDS)
 
     @property
     def private(self) -> bool:
@@ -998,7 +984,7 @@ def requery_averaging(model: QNNClassifier, x, shots: int = 100, queries: Sequen
 
 __all__ = [
     "ACCOUNTANTS", "EpsilonAudit", "GradientCheck", "PrivacyResult", "PrivacySpec", "PrivacySweep", "PrivateQNNClassifier",
-    "RequeryAveraging", "autograd_per_sample_gradients", "check_delta", "check_epsilon", "clopper_pearson", "dp_train",
+    "PRIVACY_FIELDS", "RequeryAveraging", "autograd_per_sample_gradients", "check_epsilon", "clopper_pearson", "dp_train",
     "empirical_epsilon", "noise_for_budget", "opacus_per_sample_gradients", "quantum_grad_sample", "per_sample_gradient_check", "privacy_config", "privacy_sweep",
     "private_model", "requery_averaging", "run_private",
 ]

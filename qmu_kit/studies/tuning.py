@@ -43,12 +43,14 @@ from dataclasses import dataclass, field
 
 from qmu_kit.core.results import Result, interval_cells, interval_strings
 from qmu_kit.core.stats import Estimate, mean, paired_difference, rate_over_seeds
-from qmu_kit.core.validation import check_choice, check_float, check_int
+from qmu_kit.core.fields import FieldSpec
+from qmu_kit.core.validation import check_choice, check_float, check_int, check_names, parse_text
 from qmu_kit.experiment.config import PRESETS, ExperimentConfig
 from qmu_kit.experiment.pipeline import run_experiment
 from qmu_kit.leakage.attacks import attack_names
 from qmu_kit.plots.figures import tuning_figure
 from qmu_kit.unlearning.methods import UNLEARNING_METHODS, make_method
+from qmu_kit.unlearning.methods import method_names
 
 #: Methods that can be tuned and the grid ``qmu-kit tune`` searches by default (small on purpose:
 #: every candidate is a full experiment per tuning seed). GA: fewer steps at a larger step length
@@ -141,12 +143,34 @@ def candidates(grid: Mapping[str, Sequence]) -> list[dict]:
 
 
 def check_seeds(name: str, seeds) -> tuple[int, ...]:
+    """Distinct seeds, 0..2**32-1, given as a sequence or as comma-separated text.
+
+    Example:
+        >>> check_seeds("tuning_seeds", "1000, 1001")
+        (1000, 1001)
+    """
+    if isinstance(seeds, str):
+        seeds = [parse_text(part) for part in seeds.split(",") if part.strip()]
     seeds = tuple(check_int(name, s, 0, 2**32 - 1) for s in seeds)
     if not seeds:
         raise ValueError(f"{name} is empty: give at least one seed")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"{name}={list(seeds)} repeats a seed")
     return seeds
+
+
+#: ``qmu-kit tune``'s settings: each rule, help text, flag and default in one place (the grid is
+#: :func:`parse_grid_item`'s, the shots the experiment's).
+TUNE_FIELDS: dict[str, FieldSpec] = {
+    "methods": FieldSpec(lambda value: check_names("methods", value, method_names()), f"methods to tune (default {','.join(DEFAULT_GRID)})",
+                         "--methods", "M1,M2", names=True, default=tuple(DEFAULT_GRID)),
+    "tuning_seeds": FieldSpec(lambda value: check_seeds("tuning_seeds", value),
+                              f"seeds that choose the knobs (default {','.join(map(str, DEFAULT_TUNING_SEEDS))})",
+                              "--tuning-seeds", "S1,S2", text=True, default=DEFAULT_TUNING_SEEDS),
+    "evaluation_seeds": FieldSpec(lambda value: check_seeds("evaluation_seeds", value),
+                                  f"disjoint seeds that report them (default {','.join(map(str, DEFAULT_EVALUATION_SEEDS))})",
+                                  "--evaluation-seeds", "S1,S2", text=True, default=DEFAULT_EVALUATION_SEEDS),
+}
 
 
 @dataclass(frozen=True)
@@ -376,11 +400,9 @@ def tune(
 
     check_choice("preset", preset, PRESETS)
     grid = {name: dict(knobs) for name, knobs in (DEFAULT_GRID if grid is None else grid).items()}
-    methods = tuple(methods)
+    methods = check_names("methods", methods, grid)
     if not methods:
         raise ValueError("methods is empty: tune at least one of " + ", ".join(grid))
-    for name in methods:
-        check_choice("method to tune", name, grid)
     tuning_seeds = check_seeds("tuning_seeds", tuning_seeds)
     evaluation_seeds = check_seeds("evaluation_seeds", evaluation_seeds)
     shared = sorted(set(tuning_seeds) & set(evaluation_seeds))
@@ -447,18 +469,11 @@ def parse_grid_item(text: str) -> tuple[str, str, list]:
     method, dot, knob = key.partition(".")
     if not sep or not dot or not method or not knob or not values:
         raise ValueError(f"grid item {text!r} is not valid: write METHOD.KNOB=V1,V2 (e.g. ssd.alpha=10,30,100)")
-    parsed = []
-    for value in values.split(","):
-        lowered = value.strip().lower()
-        if lowered in ("true", "false"):
-            parsed.append(lowered == "true")
-            continue
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValueError(f"grid value {value!r} for {key} is not a number (or true/false)") from None
-        parsed.append(int(number) if number.is_integer() and "." not in value and "e" not in lowered else number)
+    parsed = [parse_text(value) for value in values.split(",")]
+    for value in parsed:
+        if isinstance(value, str):
+            raise ValueError(f"grid value {value!r} for {key} is not a number (or true/false)")
     return method, knob, parsed
 
 
-__all__ = ["DEFAULT_GRID", "PUBLISHED", "TuningResult", "candidates", "check_seeds", "distance", "parse_grid_item", "retain_floor", "tune"]
+__all__ = ["DEFAULT_GRID", "PUBLISHED", "TUNE_FIELDS", "TuningResult", "candidates", "check_seeds", "distance", "parse_grid_item", "retain_floor", "tune"]

@@ -89,7 +89,9 @@ from qmu_kit.core.cache import ResultCache, resolve_cache
 from qmu_kit.core.results import Result, interval_cells
 from qmu_kit.core.fingerprint import code_fingerprint, external_source
 from qmu_kit.core.seeds import stream_seed
-from qmu_kit.core.validation import MAX_JOBS, ConfigError, check_float, check_int
+from qmu_kit.core.fields import FieldSpec, check_fields
+from qmu_kit.core.parallel import check_jobs, parallel_map
+from qmu_kit.core.validation import ConfigError, check_delta, check_float, check_int, check_names
 from qmu_kit.experiment.config import ExperimentConfig, versions
 from qmu_kit.experiment.pipeline import get_or_fit
 from qmu_kit.leakage.signals import paper_features, scaled_logit
@@ -117,6 +119,7 @@ CONTROLS = ("retrain", "none")
 DEFAULT_RELEARN_SAMPLES = 5
 DEFAULT_RELEARN_ACCURACY = 0.5
 DEFAULT_RELEARN_MAX_STEPS = 100
+MAX_RELEARN_STEPS = 10_000
 BOOTSTRAP_RESAMPLES = 1000
 #: Folds of the adaptive attacker's cross-fitting (every score it is judged on is out of fold).
 STREISAND_FOLDS = 5
@@ -125,11 +128,6 @@ STREISAND_FOLDS = 5
 # ---------------------------------------------------------------------------------------------
 # The estimator
 # ---------------------------------------------------------------------------------------------
-
-
-def check_delta(delta) -> float:
-    """``delta`` of the (epsilon, delta) estimate: a number strictly between 0 and 1."""
-    return check_float("delta", delta, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
 
 
 def check_relearn_accuracy(accuracy) -> float:
@@ -254,21 +252,29 @@ def parse_methods(methods) -> tuple[str, ...]:
         >>> parse_methods("ga,rga")
         ('ga', 'rga')
     """
-    allowed = available_methods()
-    if isinstance(methods, str):
-        methods = allowed if methods.strip() == "all" else [m.strip() for m in methods.split(",") if m.strip()]
-    names = []
-    for name in methods:
-        if name in CONTROLS:
-            continue
-        if name not in allowed:
-            raise ConfigError(
-                f"unknown method {name!r}: choose from {', '.join(allowed)} or 'all' "
-                f"(the controls {' and '.join(CONTROLS)} always run)", "methods"
-            )
-        if name not in names:
-            names.append(name)
-    return tuple(names)
+    try:
+        return check_names("methods", methods, available_methods(), every=True, ignore=CONTROLS,
+                           reason=f"the controls {' and '.join(CONTROLS)} always run")
+    except ValueError as error:
+        raise ConfigError(str(error), "methods") from None
+
+
+#: The verification's own settings (beside its :class:`~qmu_kit.experiment.config.ExperimentConfig`):
+#: each rule, help text, flag and default in one place, for :class:`VerifyConfig` and ``qmu-kit verify``.
+VERIFY_FIELDS: dict[str, FieldSpec] = {
+    "models": FieldSpec(check_models, f"models per side ({MIN_MODELS}..{MAX_MODELS}, default {DEFAULT_MODELS})", "--models", "K",
+                        default=DEFAULT_MODELS),
+    "delta": FieldSpec(check_delta, f"delta of the (epsilon, delta) estimate, in (0, 1) (default {DEFAULT_DELTA:g})", "--delta", "D",
+                       default=DEFAULT_DELTA),
+    "relearn_samples": FieldSpec(lambda value: check_int("relearn_samples", value, 1),
+                                 f"forgotten samples the relearning attack trains on (1..forget-set size, default {DEFAULT_RELEARN_SAMPLES})",
+                                 "--relearn-samples", "M", default=DEFAULT_RELEARN_SAMPLES),
+    "relearn_accuracy": FieldSpec(check_relearn_accuracy, "accuracy on the forgotten class's test images that counts as relearned "
+                                  f"(default {DEFAULT_RELEARN_ACCURACY:g})", "--relearn-accuracy", "A", default=DEFAULT_RELEARN_ACCURACY),
+    "relearn_max_steps": FieldSpec(lambda value: check_int("relearn_max_steps", value, 1, MAX_RELEARN_STEPS),
+                                   f"relearning budget in steps (1..{MAX_RELEARN_STEPS}, default {DEFAULT_RELEARN_MAX_STEPS})",
+                                   "--relearn-max-steps", "N", default=DEFAULT_RELEARN_MAX_STEPS),
+}
 
 
 @dataclass(frozen=True)
@@ -300,11 +306,7 @@ class VerifyConfig:
     def __post_init__(self):
         if not isinstance(self.experiment, ExperimentConfig):
             raise ValueError(f"experiment={self.experiment!r} is not valid: it must be an ExperimentConfig")
-        check_models(self.models)
-        object.__setattr__(self, "delta", check_delta(self.delta))
-        check_int("relearn_samples", self.relearn_samples, 1)
-        object.__setattr__(self, "relearn_accuracy", check_relearn_accuracy(self.relearn_accuracy))
-        check_int("relearn_max_steps", self.relearn_max_steps, 1, 10_000)
+        check_fields(self, VERIFY_FIELDS)
 
     def replace(self, **changes) -> "VerifyConfig":
         return dataclasses.replace(self, **changes)
@@ -763,39 +765,6 @@ def _method_objects(config: VerifyConfig, names: Sequence[str]) -> dict:
     return {name: make_method(name, **options.get(name, {})) for name in names}
 
 
-def _in_worker(function, *args):
-    """Run one task in a worker process, pinned to one thread (one process per core: threads inside
-    a worker would oversubscribe)."""
-    torch.set_num_threads(1)
-    return function(*args)
-
-
-def _parallel(tasks: list[tuple], n_jobs: int, scheduler: str | None, bar) -> list:
-    """Run ``(function, *args)`` tasks serially, on joblib processes or a Dask cluster."""
-    results = []
-    if not tasks:
-        return results
-    if scheduler is not None:
-        from distributed import Client, as_completed
-
-        with Client(scheduler, timeout="30s") as client:
-            futures = [client.submit(_in_worker, *task, pure=False) for task in tasks]
-            for future in as_completed(futures):
-                results.append(future.result())
-                bar.update(1)
-    elif n_jobs > 1 and len(tasks) > 1:
-        from joblib import Parallel, delayed
-
-        for result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(_in_worker)(*t) for t in tasks):
-            results.append(result)
-            bar.update(1)
-    else:
-        for task in tasks:
-            results.append(task[0](*task[1:]))
-            bar.update(1)
-    return results
-
-
 def verify(
     config: VerifyConfig | ExperimentConfig | None = None,
     methods: str | Sequence[str] = "all",
@@ -832,7 +801,7 @@ def verify(
         raise ValueError(f"config={config!r} is not valid: give a VerifyConfig or an ExperimentConfig")
     config = config.replace(experiment=config.experiment.resolved())
     names = parse_methods(methods)
-    check_int("n_jobs", n_jobs, 1, MAX_JOBS)
+    check_jobs(n_jobs)
     data = _prepared(config)
     n_forget = int(data.forget_train.sum())
     if config.relearn_samples > n_forget:
@@ -859,13 +828,15 @@ def verify(
                 if work.load_json(_unit_key(config, name, k, method)) is None]
         needed = sorted({("original" if name not in ("reference", "retrain") else ("reference" if name == "reference" else "control"), k)
                          for name, k, _ in todo})
-        training = [(_train_unit, config_dict, role, k, cache_dir) for role, k in needed
+        training = [(config_dict, role, k, cache_dir) for role, k in needed
                     if work.load_state(_model_key(config, role, k)) is None]
         total = len(training) + len(units) * config.models
         bar = tqdm(total=total, initial=len(units) * config.models - len(todo), desc="verify", disable=not progress)
+        tick = lambda _index, _result: bar.update(1)  # noqa: E731
         try:
-            _parallel(training, n_jobs, scheduler, bar)
-            computed = _parallel([(_run_unit, config_dict, name, k, method, cache_dir) for name, k, method in todo], n_jobs, scheduler, bar)
+            parallel_map(_train_unit, training, n_jobs=n_jobs, scheduler=scheduler, on_result=tick)
+            computed = parallel_map(_run_unit, [(config_dict, name, k, method, cache_dir) for name, k, method in todo],
+                                    n_jobs=n_jobs, scheduler=scheduler, on_result=tick)
         finally:
             bar.close()
         fresh = {(record["name"], record["k"]): record for record in computed}
@@ -899,7 +870,7 @@ def verify_over_k(config: VerifyConfig, ks: Sequence[int], methods="all", **opti
 
 __all__ = [
     "BIN_WIDTH", "CONTROLS", "DEFAULT_DELTA", "DEFAULT_MODELS", "MIN_MODELS", "MAX_MODELS", "N_BINS", "MethodVerification",
-    "VerifyConfig", "VerifyResult", "available_methods", "cached_verification", "epsilon_per_example",
+    "VERIFY_FIELDS", "VerifyConfig", "VerifyResult", "available_methods", "cached_verification", "epsilon_per_example",
     "example_scores", "forgetting_quality", "max_measurable_epsilon", "parse_methods", "relearn_steps", "streisand_auc",
     "verify", "verify_over_k",
 ]

@@ -35,7 +35,7 @@ from qmu_kit.plots.figures import (
     model_label,
     to_png,
 )
-from qmu_kit.qnn.data import MODELS
+from qmu_kit.qnn.models import MODELS
 from qmu_kit.qnn.readout import repeated_estimates
 from qmu_kit.report.notebook import format_speedup
 from qmu_kit.studies.privacy import DEFAULT_ATTACKS, PrivacySpec, privacy_config, run_private

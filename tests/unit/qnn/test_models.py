@@ -65,3 +65,12 @@ def test_build_model_checks_input_shapes():
         build_model("cnn", 3, 1, 10, (8,))
     with pytest.raises(ValueError, match="unknown backend 'lightning'"):
         BasicQNN(3, 1, backend="lightning")
+
+
+def test_the_model_names_have_one_source():
+    from qmu_kit.qnn import data, models, training
+
+    assert models.MODELS == tuple(models.MODEL_CLASSES) == ("basic", "hybrid")
+    assert data.MODELS is models.MODELS
+    assert tuple(training.PAPER_TRAINING) == tuple(training.PAPER_DEPTH) == models.MODELS
+    assert training.PAPER_DEPTH == {"basic": 10, "hybrid": 1}

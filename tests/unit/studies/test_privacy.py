@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from qmu_kit.core.cache import ResultCache
+from qmu_kit.core.validation import check_delta
 from qmu_kit.qnn.models import BasicQNN, HybridQNN
 from qmu_kit.studies.privacy import (
     PrivacySpec,
     PrivateQNNClassifier,
-    check_delta,
     empirical_epsilon,
     per_sample_gradient_check,
     privacy_config,

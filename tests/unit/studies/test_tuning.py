@@ -156,7 +156,7 @@ def test_defaults_module_round_trip(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     (dict(tuning_seeds=[0, 1], evaluation_seeds=[1, 2]), r"tuning and evaluation seeds must be disjoint: both contain \[1\]"),
     (dict(tuning_seeds=[]), "tuning_seeds is empty"),
-    (dict(methods=["finetune"]), "unknown method to tune 'finetune'"),
+    (dict(methods=["finetune"]), "unknown method 'finetune': choose one of 'ssd'"),
     (dict(grid={"ssd": {"gamma": [1]}}), r"unknown option 'gamma' for method 'ssd': allowed are alpha, lam, batch_size"),
     (dict(grid={"ssd": {"alpha": [0.0]}}), "ssd alpha=0.0 is out of range"),
     (dict(retain_tolerance=2.0), "retain_tolerance=2.0 is out of range"),

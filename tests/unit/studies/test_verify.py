@@ -135,7 +135,7 @@ def test_delta_outside_0_1(delta):
 
 
 def test_unknown_method():
-    with pytest.raises(ValueError, match=r"unknown method 'gaa': choose from ga, ssd, rga, finetune or 'all'"):
+    with pytest.raises(ValueError, match=r"unknown method 'gaa': choose one of 'ga', 'ssd', 'rga', 'finetune', or 'all' \(the controls retrain and none always run\)"):
         V.parse_methods("ga,gaa")
     assert V.parse_methods("all") == V.available_methods()
     assert V.parse_methods(["retrain", "ga"]) == ("ga",)  # the controls always run
@@ -151,11 +151,11 @@ def test_relearn_samples_larger_than_the_forget_set():
     "argv, message",
     [
         (["--models", "3"], "argument --models: models=3 is out of range"),
-        (["--delta", "1"], "argument --delta: delta=1.0 is out of range"),
+        (["--delta", "1"], "argument --delta: delta=1 is out of range"),
         (["--delta", "x"], "argument --delta: delta='x' is not valid"),
         (["--method", "nope"], "argument --method: unknown method 'nope'"),
         (["--relearn-samples", "0"], "argument --relearn-samples: relearn_samples=0 is out of range"),
-        (["--relearn-accuracy", "0"], "argument --relearn-accuracy: relearn_accuracy=0.0 is out of range"),
+        (["--relearn-accuracy", "0"], "argument --relearn-accuracy: relearn_accuracy=0 is out of range"),
         (["--n-train", "60", "--n-test", "60", "--qubits", "4", "--relearn-samples", "40"],
          "argument --relearn-samples: relearn_samples=40 is out of range"),
     ],
