@@ -41,6 +41,7 @@ from qmu_kit.experiment.sweep import (
     estimate_seconds,
     CRASH_ENV,
     SweepResult,
+    select_rows,
     run_sweep,
     default_workers,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "estimate_seconds",
     "CRASH_ENV",
     "SweepResult",
+    "select_rows",
     "run_sweep",
     "default_workers",
     "ShotStability",

@@ -23,6 +23,8 @@ from qmu_kit.studies.devices import (
     parse_device,
     ModelOnDevice,
     DeviceAudit,
+    SEED_NUMBERS,
+    DeviceAuditsOverSeeds,
     run_device_audit,
 )
 from qmu_kit.studies.privacy import (
@@ -103,6 +105,8 @@ __all__ = [
     "parse_device",
     "ModelOnDevice",
     "DeviceAudit",
+    "SEED_NUMBERS",
+    "DeviceAuditsOverSeeds",
     "run_device_audit",
     "ACCOUNTANTS",
     "EpsilonAudit",

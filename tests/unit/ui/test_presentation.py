@@ -192,11 +192,9 @@ def test_panels_config_for_their_defaults():
     assert ShotNoisePanel.default_values() == {"expval": 0.4, "shots": "100", "seed": 0}
 
 
-def test_notebook_formatting_tables_and_device_shots(result):
-    from qmu_kit.experiment.results import ExperimentResult
+def test_notebook_formatting_tables_and_device_shots():
+    from qmu_kit.core.validation import check_device_shots
     from qmu_kit.report.notebook import (
-        attack_metric,
-        check_device_shots,
         device_audit_table,
         format_metrics,
         format_number,
@@ -209,11 +207,23 @@ def test_notebook_formatting_tables_and_device_shots(result):
     assert check_device_shots("300") == 300
     with pytest.raises(ValueError, match="shots='exact' is not possible on a device"):
         check_device_shots("exact")
-    run = ExperimentResult.from_dict(result.to_dict())
-    assert attack_metric([run, run], "loss") == [result.models["original"].attacks["loss"].overall.auc.value] * 2
-    assert attack_metric([run], "loss", field="tpr_at_1pct_fpr") == [result.models["original"].attacks["loss"].overall.tpr_at_1pct_fpr.tpr.value]
     audit = {"accuracy_members": 1.0, "accuracy_nonmembers": 0.9, "attacks": {
         "mlp": {"mia_success_forget": 0.9, "flag_rate_forget_nonmembers": 0.6, "overall": {"auc": 0.58}},
         "loss": {"overall": {"auc": 0.57}}}}
     table = device_audit_table({"noiseless": audit})
     assert table.loc["noiseless", "AUC (loss attack)"] == 0.57 and list(table.columns)[0] == "accuracy (members)"
+
+
+def test_estimate_bars_draw_every_estimate_with_its_interval():
+    from qmu_kit.core.stats import Estimate, mean, proportion
+
+    one_seed = mean([0.7])  # no interval: drawn as a bar without an error bar
+    groups = {"noiseless\noriginal": {"MIA": proportion(8, 10), "AUC": Estimate(0.6, 20, (0.4, 0.8), "auc")},
+              "5x\noriginal": {"MIA": one_seed, "AUC": Estimate(0.5, 20, (0.3, 0.7), "auc")}}
+    fig = plots.estimate_bars_figure(groups, title="devices")
+    ax = fig.axes[0]
+    heights = [round(bar.get_height(), 2) for bar in ax.patches]
+    assert heights == [0.8, 0.7, 0.6, 0.5] and ax.get_title() == "devices" and ax.get_ylim() == (0, 1.05)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(groups)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["MIA", "AUC"]
+    assert np.allclose(plots.error_bars([g["MIA"] for g in groups.values()])[:, 1], 0.0)
