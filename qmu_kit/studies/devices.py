@@ -204,8 +204,8 @@ class ModelOnDevice:
 class DeviceAudit(Mapping):
     """The audit of a model (and its unlearned versions) on one device.
 
-    Also a read-only mapping over :meth:`to_dict`, so ``audit["attacks"]["mlp"]`` keeps working for
-    code written against the older plain-dict result.
+    Also a read-only mapping over :meth:`to_dict`, so ``audit["attacks"]["mlp"]`` reads the same
+    numbers as the JSON.
 
     Attributes:
         device: the device spec, e.g. ``"aer:default"``.

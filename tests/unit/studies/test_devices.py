@@ -120,7 +120,7 @@ def test_noisy_audit_is_typed_cached_and_reproducible(tmp_path):
     assert isinstance(noisy, DeviceAudit) and noisy.engine == "fast"
     acc = noisy.original.accuracy_members
     assert acc.n == 40 and acc.ci95[0] <= acc.value <= acc.ci95[1]
-    assert noisy["accuracy_members"] <= noiseless["accuracy_members"] - 0.2  # the older dict shape still reads
+    assert noisy["accuracy_members"] <= noiseless["accuracy_members"] - 0.2  # the mapping over the JSON reads the same numbers
     mia = noisy.original.metrics["mlp"]["mia_success"]
     assert mia.n == int(noisy.original.metrics["mlp"]["control"].n) > 0
     assert noisy.original.metrics["loss"]["auc"].kind == "auc"

@@ -130,7 +130,7 @@ def test_rates_over_seeds_pool_their_sample_counts():
     # the counts survive the JSON round trip ...
     again = TuningResult.from_dict(json.loads(json.dumps(result.to_dict())))
     assert again.table().equals(result.table())
-    # ... and a JSON written before counts were stored still loads: a mean over seeds, n the seeds
+    # ... and a JSON without counts loads too: a mean over seeds, n the seeds
     old = result.to_dict()
     for row in old["trials"] + old["evaluation"]:
         del row["counts"], row["original"]
