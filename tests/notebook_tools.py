@@ -29,7 +29,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 REFERENCES = Path(__file__).resolve().parent / "notebook_references"
-#: The old exact-output marker: copies for nbval neutralize it, so no printed float is compared.
+#: nbval's exact-output marker: copies for nbval neutralize it, so no printed float is compared.
 LEGACY_CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 CHECK_CELL_ID = "qmu-kit-reference-check"
 

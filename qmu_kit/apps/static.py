@@ -508,8 +508,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 class _SiteServer(http.server.ThreadingHTTPServer):
     """A thread per connection; a class connecting at once is queued, not refused."""
 
-    # The standard library's listen backlog of 5 drops the connections of a class clicking together
-    # (measured: 30 plain clients at once, 1 % of requests waited about 1 s for the client's SYN retry).
+    # The standard library's listen backlog of 5 drops the connections of a class clicking together:
+    # a dropped request waits for the client's SYN retry.
     request_queue_size = 128
     daemon_threads = True
 
@@ -561,8 +561,6 @@ def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: b
     if warm_all:
         print(f"qmu-kit app --static: computing every slider stop ({n_jobs} processes; resumable)...", flush=True)
         warm_every_stop(n_jobs)
-    # Measured on 2026-11-26 (2-core machine): rendering the 1,692 stops took 1,515 CPU-s; computing them
-    # into an empty cache about 1,500 s of one core more.
     print(f"qmu-kit app --static: rendering every slider stop not rendered yet ({n_jobs} processes; about 25 CPU-minutes "
           "for all of them, and as much again to compute the stops the cache lacks; resumable)...", flush=True)
     existing = site is not None and (Path(site).expanduser() / MANIFEST).exists()

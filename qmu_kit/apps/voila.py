@@ -90,16 +90,16 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
         f"--VoilaConfiguration.template={TEMPLATE}",
         # The Jinja landing page (real links, no JavaScript-built list).
         "--VoilaConfiguration.classic_tree=True",
-        # Less JavaScript per page: a warm single visitor's time to a usable app was 3.4 and 3.5 s
-        # without plotly's extension, 4.4 and 3.6 s with it (benchmarks/bench_classroom.py, pool 2).
+        # Less JavaScript per page: no app uses plotly, so its extension would only delay a visitor's
+        # first usable page (benchmarks/bench_classroom.py measures the time to a usable app).
         f"--VoilaConfiguration.extension_denylist={json.dumps(list(UNUSED_LAB_EXTENSIONS))}",
         f"--VoilaConfiguration.default_pool_size={pool_size}",
         # A preheated kernel sent to a visitor is replaced at once, not after Voila's default 1 s.
         "--VoilaKernelManager.fill_delay=0",
         f"--VoilaConfiguration.preheat_kernel={pool_size > 0}",
         # Kernels talk to the server over Unix sockets, not TCP ports: dozens of kernels starting at once
-        # (a preheated pool) raced for the same free port ("Address already in use" in a kernel's
-        # heartbeat), and 10 visitors at once then got no page at all (benchmarks/bench_classroom.py).
+        # (a preheated pool) race for the same free port ("Address already in use" in a kernel's
+        # heartbeat), and visitors arriving together then get no page at all (benchmarks/bench_classroom.py).
         # Windows has no Unix sockets: TCP there.
         *(["--KernelManager.transport=ipc"] if os.name != "nt" else []),
     ]

@@ -11,6 +11,17 @@ describes them for readers):
 - a **mean over seeds** gets a Student-t 95 % interval, and a **paired difference** (the same models
   measured two ways, e.g. at two shot counts) a paired t-interval and p-value.
 
+Over seeds there is one function per statistic, and every layer calls these:
+
+- :func:`mean`: the mean of per-seed numbers with its t-interval (any number: an AUC, a distance, a step count);
+- :func:`rate_over_seeds`: a rate's mean whose interval also covers the Wilson interval of the counts
+  pooled over seeds (a proportion of a counted set: accuracies, flag rates, TPRs);
+- :func:`mean_of_estimates`: the mean of per-seed :class:`Estimate` s, where a single seed keeps its own
+  interval (its DeLong or Wilson interval) instead of having none;
+- :func:`mean_auc_vs_chance`: the mean of per-seed AUCs with its t-interval and the one-sample t-test's
+  p-value against 0.5, what :func:`qmu_kit.report.claims.auc_claim` needs to call an AUC over seeds;
+- :func:`paired_difference`: the same seeds measured two ways.
+
 It depends on numpy and scipy only, so every layer of the kit may use it.
 
 Example:
@@ -288,6 +299,40 @@ def rate_over_seeds(values: Sequence[float], counts: Sequence[int | None] = ()) 
     return Estimate(spread.value, spread.n, (max(0.0, low), min(1.0, high)), "mean")
 
 
+def mean_of_estimates(estimates: Sequence[Estimate], bounds: tuple[float, float] | None = None) -> Estimate:
+    """The mean over seeds of per-seed estimates: :func:`mean` of their values, except that a single
+    estimate is returned as it is, keeping its own interval (one seed's DeLong or Wilson interval says
+    more than the ``nan`` interval of a mean over one value).
+
+    Example:
+        >>> one = auc([0.9, 0.8, 0.7, 0.4], [0.1, 0.5, 0.3, 0.2])
+        >>> mean_of_estimates([one]) == one
+        True
+        >>> print(mean_of_estimates([proportion(6, 10), proportion(8, 10)], bounds=(0, 1)))
+        0.70 [0.00, 1.00] (n=2)
+    """
+    if len(estimates) == 1:
+        return estimates[0]
+    return mean([e.value for e in estimates], bounds=bounds)
+
+
+def mean_auc_vs_chance(values) -> Estimate:
+    """The mean of per-seed AUCs with its t-interval (cut to [0, 1]) and the one-sample t-test's
+    two-sided p-value against 0.5 (:func:`paired_difference` against a constant 0.5), so that
+    :func:`qmu_kit.report.claims.auc_claim` can call it better than, worse than or like a coin flip.
+    NaN and ``None`` are dropped.
+
+    Example:
+        >>> estimate = mean_auc_vs_chance([0.61, 0.58, 0.63, 0.60, 0.59])
+        >>> round(estimate.value, 3), estimate.n, estimate.kind, estimate.p_value < 0.001
+        (0.602, 5, 'mean', True)
+    """
+    values = np.asarray([v for v in values if v is not None and v == v], dtype=float)
+    difference = paired_difference(values, np.full(len(values), 0.5), bounds=(-0.5, 0.5))  # an AUC lies in [0, 1]
+    low, high = difference.ci95
+    return Estimate(difference.value + 0.5, difference.n, (low + 0.5, high + 0.5), "mean", difference.p_value)
+
+
 def paired_difference(a, b, bounds: tuple[float, float] | None = None) -> Estimate:
     """Mean of ``a - b`` over pairs (the same seeds or models measured two ways), with a paired
     t-interval and the paired t-test's two-sided p-value against no difference.
@@ -339,4 +384,4 @@ def bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 0) -> Es
     return Estimate(value, sum(len(a) for a in arrays), (float(low), float(high)), "bootstrap")
 
 
-__all__ = ["CONFIDENCE", "Estimate", "TprAtFpr", "auc", "bootstrap", "mean", "paired_difference", "proportion", "rate", "rate_over_seeds", "tpr_at_fpr"]
+__all__ = ["CONFIDENCE", "Estimate", "TprAtFpr", "auc", "bootstrap", "mean", "mean_auc_vs_chance", "mean_of_estimates", "paired_difference", "proportion", "rate", "rate_over_seeds", "tpr_at_fpr"]

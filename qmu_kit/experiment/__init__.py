@@ -42,6 +42,7 @@ from qmu_kit.experiment.sweep import (
     CRASH_ENV,
     SWEEP_SUMMARY_COLUMNS,
     SweepResult,
+    select_rows,
     run_sweep,
 )
 from qmu_kit.experiment.trends import (
@@ -85,6 +86,7 @@ __all__ = [
     "CRASH_ENV",
     "SWEEP_SUMMARY_COLUMNS",
     "SweepResult",
+    "select_rows",
     "run_sweep",
     "ShotStability",
     "ShotTrend",

@@ -27,11 +27,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from qmu_kit.core.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.core.results import INTERVAL_SUFFIXES, Result, interval_cells, interval_strings
 
 from qmu_kit.core.parallel import check_jobs, in_worker, parallel_map
 from qmu_kit.core.validation import ConfigError, check_float
+from qmu_kit.core.stats import Estimate
+from qmu_kit.core.validation import check_choice
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import cached_result, run_experiment
 from qmu_kit.experiment.results import TABLE_COLUMNS, ExperimentResult
@@ -139,6 +143,29 @@ class SweepResult(Result):
     def plot(self, ax=None):
         """MIA success on the forget set of every model in every run, with 95 % intervals."""
         return sweep_figure(self, ax=ax)
+    def attack_values(self, attack: str, which: str = "overall", field: str = "auc") -> list[float]:
+        """One attack's number for every row of :meth:`table`, in its order (each run's models in turn), as
+        plain floats: the table holds the headline attack's numbers only, this reads any attack's.
+
+        Args:
+            attack: an attack every run ran, e.g. ``"loss"``.
+            which: ``"overall"`` (retain members vs non-members) or ``"forget"``.
+            field: a field of :class:`~qmu_kit.leakage.metrics.MembershipMetrics`, e.g. ``"auc"``; a TPR at
+                an FPR gives its TPR.
+
+        Example:
+            >>> sweep = run_sweep(ExperimentConfig(attacks=("mlp", "loss")), {"seed": [0, 1]})    # doctest: +SKIP
+            >>> table = sweep.table().assign(loss_auc=sweep.attack_values("loss"))            # doctest: +SKIP
+        """
+        check_choice("which", which, ("overall", "forget"))
+        values = []
+        for result in self.results:
+            for model in result.models.values():
+                check_choice("attack", attack, tuple(model.attacks))
+                value = getattr(getattr(model.attacks[attack], which), field)
+                value = getattr(value, "tpr", value)  # a TprAtFpr: its TPR
+                values.append(value.value if isinstance(value, Estimate) else value)
+        return values
 
     def to_csv(self, path: str | Path) -> Path:
         path = Path(path)
@@ -158,6 +185,30 @@ class SweepResult(Result):
 
 def _cell(value):
     return "exact" if value is None else (",".join(value) if isinstance(value, (list, tuple)) else value)
+
+
+def select_rows(table, **where):
+    """The rows of a sweep's :meth:`~SweepResult.table` whose columns hold the given values.
+
+    A value is written as the table writes it (``shots=None`` selects the ``"exact"`` rows); a list,
+    tuple or set of values selects rows holding any of them.
+
+    Example:
+        >>> import pandas as pd
+        >>> table = pd.DataFrame({"shots": [100, "exact", 100], "model_name": ["original", "original", "ga"]})
+        >>> select_rows(table, shots=None, model_name="original").index.tolist()
+        [1]
+        >>> select_rows(table, model_name=("ga", "ssd")).index.tolist()
+        [2]
+    """
+    unknown = sorted(set(where) - set(table.columns))
+    if unknown:
+        raise ValueError(f"column(s) {', '.join(unknown)} not in the table: it has {', '.join(map(str, table.columns))}")
+    keep = np.ones(len(table), dtype=bool)
+    for column, value in where.items():
+        allowed = [_cell(v) for v in value] if isinstance(value, (list, tuple, set, frozenset)) else [_cell(value)]
+        keep &= table[column].isin(allowed).to_numpy()
+    return table[keep]
 
 
 def run_sweep(

@@ -257,6 +257,36 @@ def error_bars(estimates) -> np.ndarray:
     return np.nan_to_num(np.array(spans, dtype=float).T.reshape(2, len(spans)), nan=0.0)
 
 
+def estimate_bars_figure(groups, title: str = "", ylabel: str = "mean over seeds", ylim=(0, 1.05),
+                         width: float = 10, height: float = 3.6) -> Figure:
+    """Grouped bars with 95 % error bars (:func:`error_bars`): one group per key of ``groups``, one bar
+    per estimate in it, each estimate name in its own colour across the groups.
+
+    Args:
+        groups: ``{group label: {estimate name: Estimate}}``, every group with the same names in the same order.
+        title, ylabel, ylim: the axes' title, y label and y range.
+        width, height: the figure's size in inches.
+
+    Example:
+        >>> from qmu_kit.core import proportion
+        >>> fig = estimate_bars_figure({"noiseless": {"MIA": proportion(8, 10), "control": proportion(5, 10)},
+        ...                             "noisy": {"MIA": proportion(6, 10), "control": proportion(5, 10)}})
+        >>> len(fig.axes[0].patches), [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        (4, ['MIA', 'control'])
+    """
+    names = list(next(iter(groups.values()), {}))
+    fig, (ax,) = new_figure(width, height)
+    bar = 0.8 / max(len(names), 1)
+    x = np.arange(len(groups))
+    for i, name in enumerate(names):
+        estimates = [group[name] for group in groups.values()]
+        ax.bar(x + bar * (i - (len(names) - 1) / 2), [e.value for e in estimates], bar, yerr=error_bars(estimates),
+               capsize=2, color=f"C{i}", label=name)
+    ax.set(xticks=x, xticklabels=list(groups), ylim=ylim, ylabel=ylabel, title=title)
+    ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
 #: Bars of the unlearning figure: (field, label).
 UNLEARNING_BARS = (
     ("acc_train_forget", "forget-set\naccuracy"),
@@ -460,10 +490,7 @@ def _epsilon_positions(epsilons) -> tuple[np.ndarray, list[str]]:
 
 
 def _errorbar(ax, x, estimates, **style) -> None:
-    values = np.array([e.value for e in estimates])
-    low = np.array([e.value - e.ci95[0] if np.isfinite(e.ci95[0]) else 0 for e in estimates])
-    high = np.array([e.ci95[1] - e.value if np.isfinite(e.ci95[1]) else 0 for e in estimates])
-    ax.errorbar(x, values, yerr=[low, high], marker="o", capsize=3, **style)
+    ax.errorbar(x, np.array([e.value for e in estimates]), yerr=error_bars(estimates), marker="o", capsize=3, **style)
 
 
 def privacy_tradeoff_figure(sweep, ax=None) -> Figure:

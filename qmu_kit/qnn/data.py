@@ -110,7 +110,7 @@ def load_embedded_mnist(path: str | Path | None = None) -> ImageData:
 
     The file is a gzipped CSV, one image per row: 784 pixel values 0..255, then the label; rows are
     sorted by label (the returned :class:`ImageData` says so, and :func:`make_split` shuffles with the
-    seed before splitting). Reading takes about 0.3 s; the result is cached per process.
+    seed before splitting). The result is cached per process, so the file is read once.
 
     Args:
         path: another file of the same format (default: :func:`embedded_mnist_path`).

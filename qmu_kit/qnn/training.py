@@ -199,6 +199,23 @@ class ReadoutPredictions:
         """Accuracy on ``(X, y)`` as a number (scikit-learn's convention; :meth:`accuracy` has its interval)."""
         return self.accuracy(X, y, **readout_options).value
 
+    def train_test_accuracy(self, data, **readout_options) -> dict[str, Estimate]:
+        """:meth:`accuracy` on a data set's training and test sets (``data.x_train``, ``data.y_train``,
+        ``data.x_test``, ``data.y_test``, as in :class:`~qmu_kit.qnn.data.PreparedData`).
+
+        Example:
+            >>> from types import SimpleNamespace
+            >>> class AlwaysZero(ReadoutPredictions):
+            ...     def predict_proba(self, X):
+            ...         return np.tile([1.0, 0.0], (len(X), 1))
+            >>> data = SimpleNamespace(x_train=np.zeros((4, 2)), y_train=np.array([0, 0, 0, 1]),
+            ...                        x_test=np.zeros((2, 2)), y_test=np.array([0, 1]))
+            >>> {split: accuracy.value for split, accuracy in AlwaysZero().train_test_accuracy(data).items()}
+            {'train': 0.75, 'test': 0.5}
+        """
+        return {"train": self.accuracy(data.x_train, data.y_train, **readout_options),
+                "test": self.accuracy(data.x_test, data.y_test, **readout_options)}
+
 
 class QNNClassifier(ReadoutPredictions, ClassifierMixin, BaseEstimator):
     """A basic or hybrid QNN, a scikit-learn classifier (``get_params``, ``clone``, ``repr`` from

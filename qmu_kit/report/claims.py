@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qmu_kit.core import stats
 from qmu_kit.core.stats import Estimate, auc
 from qmu_kit.core.validation import check_float, check_int
 from qmu_kit.experiment.results import ExperimentResult
@@ -318,22 +317,6 @@ def change_claim(subject: str, difference: Estimate, name: str = "change", unit:
     return Claim(name, f"{subject}: {numbers}, {tail}", verdict, "paired_difference", {"difference": difference.to_dict()})
 
 
-def auc_over_seeds(values) -> Estimate:
-    """The mean of per-seed AUCs with its t-interval and the one-sample t-test's p-value against 0.5
-    (:func:`qmu_kit.core.stats.paired_difference` against a constant 0.5), ready for :func:`auc_claim`.
-
-    Example:
-        >>> estimate = auc_over_seeds([0.61, 0.58, 0.63, 0.60, 0.59])
-        >>> round(estimate.value, 3), estimate.n, estimate.p_value < 0.001
-        (0.602, 5, True)
-    """
-
-    values = np.asarray([v for v in values if v is not None and v == v], dtype=float)
-    difference = stats.paired_difference(values, np.full(len(values), 0.5), bounds=(-0.5, 0.5))  # an AUC lies in [0, 1]
-    low, high = difference.ci95
-    return Estimate(difference.value + 0.5, difference.n, (low + 0.5, high + 0.5), "mean", difference.p_value)
-
-
 def reached_claim(subject: str, values: Sequence[float], target: float, name: str = "reached") -> Claim:
     """How many runs reach a target (value <= target), e.g. GA's forget accuracy at the retrained level."""
     values = [float(v) for v in values]
@@ -362,6 +345,6 @@ def recorded_claims(metrics: Mapping) -> dict:
 
 
 __all__ = [
-    "Claim", "agrees", "approximately", "auc_claim", "auc_over_seeds", "auc_from_roc", "change_claim", "measure", "measured", "reached_claim",
+    "Claim", "agrees", "approximately", "auc_claim", "auc_from_roc", "change_claim", "measure", "measured", "reached_claim",
     "recordable", "rate_claim", "recorded_claims", "sample_count", "show", "tolerance",
 ]

@@ -195,28 +195,6 @@ def format_speedup(value) -> str:
     return "-" if value is None or value != value else f"{value:.1f}x"
 
 
-def attack_metric(results, attack: str, which: str = "overall", field: str = "auc",
-                  model: str = "original") -> list[float]:
-    """One attack's number in each result, e.g. the loss attack's AUC against the original model.
-
-    The results' tables (:meth:`~qmu_kit.experiment.sweep.SweepResult.table`) hold the headline attack's numbers
-    only; this reads any attack's, in the results' order, as plain floats (an estimate's value).
-
-    Args:
-        results: experiment results, such as a sweep's ``results``.
-        attack: the attack, one the experiments ran.
-        which: ``"overall"`` (retain members vs non-members) or ``"forget"``.
-        field: a field of :class:`~qmu_kit.leakage.metrics.MembershipMetrics`, e.g. ``"auc"``.
-        model: the model the attack was run against.
-    """
-    values = []
-    for result in results:
-        value = getattr(getattr(result.models[model].attacks[attack], which), field)
-        value = getattr(value, "tpr", value)  # a TprAtFpr: its TPR
-        values.append(value.value if isinstance(value, Estimate) else value)
-    return values
-
-
 def device_audit_table(audits: Mapping[str, DeviceAudit]):
     """One row per device of :func:`~qmu_kit.studies.devices.run_device_audit` results (``{name: audit}``):
     the original model's accuracies, the paper's metric and its control, and two attacks' AUCs (a pandas

@@ -27,6 +27,8 @@ from qmu_kit.studies.devices import (
     ModelOnDevice,
     DEVICE_TABLE_COLUMNS,
     DeviceAudit,
+    SEED_NUMBERS,
+    DeviceAuditsOverSeeds,
     DEVICE_FIELDS,
     run_device_audit,
 )
@@ -114,6 +116,8 @@ __all__ = [
     "ModelOnDevice",
     "DEVICE_TABLE_COLUMNS",
     "DeviceAudit",
+    "SEED_NUMBERS",
+    "DeviceAuditsOverSeeds",
     "DEVICE_FIELDS",
     "run_device_audit",
     "ACCOUNTANTS",

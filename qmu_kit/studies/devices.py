@@ -49,6 +49,7 @@ from qmu_kit.experiment.pipeline import train_original
 from qmu_kit.leakage.attacks import Observations
 from qmu_kit.leakage.audit import AttackOutcome, AuditSplit, MembershipAudit
 from qmu_kit.plots.figures import error_bars, one_panel
+from qmu_kit.plots.figures import estimate_bars_figure
 from qmu_kit.qnn.readout import FAKE_BACKENDS, AerReadout, NoiseSpec, NoisyReadout, ShotReadout
 from qmu_kit.qnn.remote import RemoteSession
 from qmu_kit.unlearning.methods import UnlearningTask, make_method
@@ -287,6 +288,86 @@ class DeviceAudit(Result):
                title=f"{self.label}: {self.n_queries} + {self.n_queries} queries, {self.shots} shots")
         ax.legend(fontsize=8)
         return figure
+
+
+#: The numbers :class:`DeviceAuditsOverSeeds` averages, with their table labels: the accuracy on the
+#: queried members, then one attack's outcome (:func:`_device_number` says which field each is).
+SEED_NUMBERS = {"accuracy": "accuracy (members)", "mia_success": "MIA success", "control": "control",
+                "auc": "AUC (held out)", "auc_forget": "AUC (forget set)"}
+
+
+def _device_number(numbers: ModelOnDevice, attack: str, number: str) -> stats.Estimate:
+    """One of :data:`SEED_NUMBERS` (but the accuracy) from a model's attack outcome on the device."""
+    outcome = numbers.attacks[attack]
+    return {"mia_success": outcome.mia_success_forget, "control": outcome.flag_rate_forget_nonmembers,
+            "auc": outcome.overall.auc, "auc_forget": outcome.forget.auc}[number]
+
+
+@dataclass(frozen=True)
+class DeviceAuditsOverSeeds:
+    """Device audits of models trained with several seeds, per device: each number's mean over the
+    seeds with its t-interval (:func:`~qmu_kit.core.stats.mean`, cut to [0, 1]) and the paired
+    difference between two devices (:func:`~qmu_kit.core.stats.paired_difference`, the same seeds).
+
+    Attributes:
+        audits: per device spec, one :class:`DeviceAudit` per seed (the same seeds in the same order
+            on every device), as :func:`run_device_audit` returns them.
+        attack: the attack whose metrics are read (the paper's attack, ``"mlp"``).
+
+    Example:
+        >>> import dataclasses
+        >>> from qmu_kit.core import proportion
+        >>> def audit(device, flagged):  # hand-made numbers; run_device_audit measures real ones
+        ...     outcome = AttackOutcome("mlp", proportion(flagged, 10), proportion(5, 10), None, None)
+        ...     numbers = ModelOnDevice(proportion(9, 10), proportion(7, 10), {"mlp": outcome})
+        ...     return DeviceAudit(device, device, "fast", 100, 10, numbers, {})
+        >>> seeds = DeviceAuditsOverSeeds({"aer:noiseless": (audit("aer:noiseless", 8), audit("aer:noiseless", 9)),
+        ...                                "aer:5x": (audit("aer:5x", 6), audit("aer:5x", 6))})
+        >>> print(seeds.mean("aer:5x", "mia_success"))
+        0.60 [0.60, 0.60] (n=2)
+        >>> round(seeds.difference("aer:5x", "aer:noiseless", "mia_success").value, 2)
+        -0.25
+    """
+
+    audits: Mapping[str, tuple[DeviceAudit, ...]]
+    attack: str = "mlp"
+
+    def values(self, device: str, number: str, model: str = "original") -> list[float]:
+        """One number of one model on one device, per seed: a key of :data:`SEED_NUMBERS`."""
+        check_choice("device", device, tuple(self.audits))
+        check_choice("number", number, tuple(SEED_NUMBERS))
+        values = []
+        for audit in self.audits[device]:
+            check_choice("model", model, ("original", *audit.models))
+            numbers = audit.original if model == "original" else audit.models[model]
+            values.append(numbers.accuracy_members.value if number == "accuracy" else _device_number(numbers, self.attack, number).value)
+        return values
+
+    def mean(self, device: str, number: str, model: str = "original") -> stats.Estimate:
+        """The mean over seeds of :meth:`values`, with its t-interval cut to [0, 1] (every number is a rate or an AUC)."""
+        return stats.mean(self.values(device, number, model), bounds=(0, 1))
+
+    def difference(self, device: str, reference: str, number: str, model: str = "original") -> stats.Estimate:
+        """``device`` minus ``reference``, paired over the seeds, with its t-interval and p-value against no difference."""
+        return stats.paired_difference(self.values(device, number, model), self.values(reference, number, model))
+
+    def estimates(self, models, numbers=("accuracy", "mia_success", "control", "auc")) -> dict[tuple[str, str], dict[str, stats.Estimate]]:
+        """``{(device, model): {number: mean over seeds}}`` for every device and the given models."""
+        return {(device, model): {number: self.mean(device, number, model) for number in numbers}
+                for device in self.audits for model in models}
+
+    def table(self, models, numbers=("accuracy", "mia_success", "control", "auc")):
+        """One row per (device, model), one column per number, each cell ``mean [low, high] (n=seeds)`` (a DataFrame)."""
+        import pandas as pd
+
+        rows = {key: {SEED_NUMBERS[number]: estimate.format() for number, estimate in row.items()}
+                for key, row in self.estimates(models, numbers).items()}
+        return pd.DataFrame(rows).T
+
+    def plot(self, models, numbers=("mia_success", "control", "auc"), title: str = ""):
+        """The means over seeds with their intervals as grouped bars, one group per (device, model)."""
+        groups = {f"{device.split(':')[-1]}\n{model}": row for (device, model), row in self.estimates(models, numbers).items()}
+        return estimate_bars_figure(groups, title=title)
 
 
 # --- The audit ----------------------------------------------------------------------------------

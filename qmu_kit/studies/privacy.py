@@ -817,6 +817,30 @@ class PrivacySweep(Result):
                 seen.append(r.spec.epsilon)
         return seen
 
+    def at(self, epsilon: float) -> tuple[PrivacyResult, ...]:
+        """The runs at one target epsilon (one per seed, in seed order).
+
+        Example:
+            >>> sweep = privacy_sweep(privacy_config(epochs=5), epsilons=(1, math.inf), seeds=(0, 1))   # doctest: +SKIP
+            >>> [r.seed for r in sweep.at(math.inf)]                                                 # doctest: +SKIP
+            [0, 1]
+        """
+        runs = tuple(r for r in self.results if r.spec.epsilon == epsilon)
+        if not runs:
+            raise ValueError(f"epsilon={epsilon} is not in this sweep: it ran epsilons {self.epsilons()}")
+        return runs
+
+    def aucs(self, epsilon: float, attack: str | None = None) -> list[float]:
+        """The attack's AUC (all members vs all non-members) of each seed's run at ``epsilon``, e.g. for
+        :func:`~qmu_kit.core.stats.mean_auc_vs_chance`; ``attack`` defaults to :attr:`attack`.
+
+        Example:
+            >>> sweep = privacy_sweep(privacy_config(epochs=5), epsilons=(1, math.inf), seeds=(0, 1))   # doctest: +SKIP
+            >>> len(sweep.aucs(math.inf))                                                             # doctest: +SKIP
+            2
+        """
+        return [r.attacks[attack or self.attack].auc.value for r in self.at(epsilon)]
+
     def by_epsilon(self) -> dict[float, dict]:
         """Per target epsilon: accuracies, AUC, TPR at 1 % FPR (mean over seeds with intervals), the
         accountant's epsilon, the largest empirical lower bound, and whether every run satisfies the bound."""
@@ -827,7 +851,7 @@ class PrivacySweep(Result):
             out[eps] = {
                 "test_accuracy": stats.rate_over_seeds([r.test_accuracy.value for r in runs], [r.test_accuracy.n for r in runs]),
                 "train_accuracy": stats.rate_over_seeds([r.train_accuracy.value for r in runs], [r.train_accuracy.n for r in runs]),
-                "auc": _auc_over_seeds([m.auc for m in metrics]),
+                "auc": stats.mean_of_estimates([m.auc for m in metrics], bounds=(0.0, 1.0)),
                 "tpr_at_1pct_fpr": stats.rate_over_seeds([m.tpr_at_1pct_fpr.tpr.value for m in metrics],
                                                          [m.tpr_at_1pct_fpr.tpr.n for m in metrics]),
                 "lowest_fpr": max(m.tpr_at_1pct_fpr.lowest_measurable_fpr for m in metrics),
@@ -874,13 +898,6 @@ class PrivacySweep(Result):
     def from_dict(cls, data: Mapping) -> "PrivacySweep":
         cls.check_schema(data)
         return cls(tuple(PrivacyResult.from_dict(r) for r in data["results"]), data["attack"])
-
-
-def _auc_over_seeds(aucs: Sequence[Estimate]) -> Estimate:
-    """The mean AUC over seeds; with one seed, that seed's DeLong estimate."""
-    if len(aucs) == 1:
-        return aucs[0]
-    return stats.mean([a.value for a in aucs], bounds=(0.0, 1.0))
 
 
 def privacy_sweep(config: ExperimentConfig | None = None, epsilons: Sequence[float] = (1.0, 4.0, 16.0, math.inf),

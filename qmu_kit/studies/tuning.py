@@ -18,7 +18,7 @@ A knob chosen on the seeds a notebook then reports flatters the method. :func:`t
    95 % intervals over seeds and the paired difference of their distances to the retrained model.
 
 ``qmu-kit tune`` does the same from the command line; ``--write-defaults`` writes the chosen knobs and
-their provenance (command, preset, seeds, date) to ``qmu_kit/tuned_defaults.py``, which
+their provenance (command, preset, seeds, date) to ``qmu_kit/unlearning/tuned_defaults.py``, which
 :mod:`qmu_kit.unlearning.methods` takes its defaults from, and every unlearning report records.
 
 Example:
@@ -55,11 +55,9 @@ from qmu_kit.unlearning.methods import method_names
 #: Methods that can be tuned and the grid ``qmu-kit tune`` searches by default (small on purpose:
 #: every candidate is a full experiment per tuning seed). GA: fewer steps at a larger step length
 #: (``epochs`` caps the steps; GA stops earlier once it forgets); SSD: ``alpha`` selects, ``lam``
-#: sets how hard the selected parameters are dampened (factor at most ``lam / alpha``). Measured on
-#: 2026-11-26 with one torch thread per process: a classroom candidate costs about 2 CPU-s per seed
-#: once that seed's original and retrained models are cached (about 30 CPU-s to train them); the
-#: run behind :mod:`qmu_kit.unlearning.tuned_defaults` (all three methods, five evaluation seeds, cold) took
-#: 10.1 minutes on 2 cores (849 CPU-s).
+#: sets how hard the selected parameters are dampened (factor at most ``lam / alpha``). A candidate
+#: only unlearns: each seed's original and retrained models are trained once and cached, so the grid's
+#: cost grows with its candidates far less than with its seeds.
 DEFAULT_GRID: dict[str, dict[str, list]] = {
     "ga": {"lr": [0.05, 0.1, 0.2], "epochs": [2, 5]},
     "ssd": {"alpha": [30.0, 60.0, 100.0], "lam": [1.0, 10.0]},
@@ -126,7 +124,7 @@ def _split(metrics: Mapping) -> tuple[dict[str, float], dict[str, int | None]]:
 def _rate(rows: Sequence[Mapping], role: str, metric: str) -> Estimate:
     """A rate over the rows' seeds by the kit's one rule (:func:`~qmu_kit.core.stats.rate_over_seeds`: its
     interval covers the seed-to-seed t-interval and the Wilson interval of the counts pooled over seeds;
-    ``n`` the seeds). Rows without counts (a runner that returns plain floats) give the t-interval alone."""
+    ``n`` the seeds). Rows without stored counts give the t-interval alone."""
     return rate_over_seeds([r[role][metric] for r in rows],
                            [(r.get("counts") or {}).get(role, {}).get(metric) for r in rows])
 

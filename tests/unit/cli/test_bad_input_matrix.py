@@ -248,8 +248,8 @@ def test_kernel_interrupt_during_training_then_the_next_run_works(tmp_path):
         # "stop aborting" message, so the rerun below could come back "aborted" by that race (seen once in CI);
         # what this test checks is the cache and the kernel, not ipykernel's queue policy.
         # One short uncached run first, so every module the run imports lazily is imported before the
-        # interrupt: a Ctrl-C that lands inside an import (on a loaded machine, 3 s after the print can
-        # still be importing) leaves Python's modules half-initialized, which is not what this test is about.
+        # interrupt: a Ctrl-C that lands inside an import (on a loaded machine the run can still be importing
+        # well after its print) leaves Python's modules half-initialized, which is not what this test is about.
         warm_id = client.execute(code.replace("result = run_experiment(config)",
                                               "result = run_experiment(config.replace(epochs=1), cache=False)"))
         assert _reply_to(client, warm_id, timeout=300)["content"]["status"] == "ok"

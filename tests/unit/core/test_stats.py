@@ -5,7 +5,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import qmu_kit.core.stats as stats
-from qmu_kit.core.stats import Estimate, auc, bootstrap, mean, paired_difference, proportion, tpr_at_fpr
+from qmu_kit.core.stats import (Estimate, auc, bootstrap, mean, mean_auc_vs_chance, mean_of_estimates, paired_difference,
+                                proportion, tpr_at_fpr)
 
 
 def test_wilson_matches_the_textbook_values():
@@ -77,6 +78,25 @@ def test_mean_and_paired_difference():
     loose, cut = paired_difference([1, 1, 1, 1, 0], [0] * 5), paired_difference([1, 1, 1, 1, 0], [0] * 5, bounds=(-1, 1))
     assert loose.ci95[1] > 1 and cut.ci95 == (pytest.approx(loose.ci95[0]), 1)
     assert (cut.value, cut.n, cut.p_value, cut.kind) == (loose.value, loose.n, loose.p_value, "difference")
+
+
+
+def test_the_two_auc_means_over_seeds_differ_only_where_their_names_say():
+    aucs = [0.61, 0.58, 0.63, 0.60, 0.59]
+    versus_chance = mean_auc_vs_chance(aucs + [None, float("nan")])  # NaN and None dropped
+    plain = mean_of_estimates([Estimate(a, 100, (a - 0.1, a + 0.1), "auc") for a in aucs], bounds=(0, 1))
+    # the same mean and t-interval; only mean_auc_vs_chance tests against 0.5
+    assert versus_chance.value == pytest.approx(plain.value) and versus_chance.ci95 == pytest.approx(plain.ci95)
+    assert versus_chance.n == plain.n == 5 and versus_chance.kind == plain.kind == "mean"
+    assert plain.p_value is None and versus_chance.p_value == pytest.approx(paired_difference(aucs, [0.5] * 5).p_value)
+    # the interval is cut to [0, 1] by both
+    assert mean_auc_vs_chance([0.0, 1.0]).ci95 == (0.0, 1.0) == mean_of_estimates([auc([1], [0]), auc([0], [1])], (0, 1)).ci95
+    # one seed: mean_of_estimates keeps that seed's own interval, the t-test has none
+    one = auc([0.9, 0.8, 0.7, 0.4], [0.1, 0.5, 0.3, 0.2])
+    assert mean_of_estimates([one]) is one
+    alone = mean_auc_vs_chance([one.value])
+    assert alone.n == 1 and np.isnan(alone.ci95).all() and alone.p_value is None
+    assert mean_of_estimates([]).n == mean_auc_vs_chance([]).n == 0
 
 
 def test_shot_trends_stay_in_range():

@@ -13,6 +13,7 @@ from qmu_kit.cli.commands import main
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import cached_result
 from qmu_kit.experiment.sweep import CRASH_ENV, SweepError, SweepResult, estimate_seconds, expand_grid, run_sweep
+from qmu_kit.experiment.sweep import select_rows
 
 BASE = ExperimentConfig(model="basic", n_qubits=3, depth=1, n_train=60, n_test=60, epochs=2,
                         attacks=("loss",), attack="loss", methods=("ga",))
@@ -70,6 +71,31 @@ def test_table_csv_and_json(serial, tmp_path):
     assert {"mia_auc_n", "mia_auc_low", "mia_auc_high"} <= set(table.columns)
     assert "mia_auc_low" not in serial.table(intervals=False)
     assert serial.summary().startswith("4 runs over shots (2), seed (2)")
+
+
+
+def test_rows_are_selected_by_the_values_the_table_writes(serial):
+    table = serial.table()
+    exact = select_rows(table, shots=None)
+    assert len(exact) == 6 and set(exact.shots) == {"exact"} and list(exact.index) == list(table.index[table.shots == "exact"])
+    both = select_rows(table, model_name=("ga", "retrained"), shots=50)
+    assert len(both) == 4 and set(both.model_name) == {"ga", "retrained"} and set(both.shots) == {50}
+    assert select_rows(table).equals(table)
+    with pytest.raises(ValueError, match="column\\(s\\) model not in the table: it has shots, seed, model_name"):
+        select_rows(table, model="ga")
+
+
+def test_any_attacks_numbers_line_up_with_the_table(serial):
+    table = serial.table().assign(loss_auc=serial.attack_values("loss"))
+    first = serial.results[0]
+    assert len(table) == 12 and list(table.loss_auc[:3]) == [m.attacks["loss"].overall.auc.value for m in first.models.values()]
+    assert table.loss_auc.tolist() == table.mia_auc_overall.tolist()  # the headline attack is the loss attack here
+    tpr = serial.attack_values("loss", which="forget", field="tpr_at_1pct_fpr")
+    assert tpr[0] == first.models["original"].attacks["loss"].forget.tpr_at_1pct_fpr.tpr.value
+    with pytest.raises(ValueError, match="unknown attack 'lira'"):
+        serial.attack_values("lira")
+    with pytest.raises(ValueError, match="unknown which 'all'"):
+        serial.attack_values("loss", which="all")
 
 
 def test_joblib_gives_the_serial_numbers(serial, tmp_path):

@@ -176,7 +176,7 @@ def test_counts_from_the_platform_match_the_kits_sampler_statistically():
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """The attacks' and the model's torch work on one thread: on a shared 2-core machine two threads
-    per process oversubscribe it (measured: a 20-query audit 3 s instead of 40 s)."""
+    per process oversubscribe it and slow every audit down many times over."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -23,6 +23,15 @@ def test_fit_returns_self_with_learned_state(small):
     assert clf.training_config_ == TrainingConfig(lr=0.05, batch_size=32, epochs=2, momentum=0.9, nesterov=True)
 
 
+
+def test_train_test_accuracy_is_the_accuracy_on_each_set(small):
+    clf = QNNClassifier("basic", 4, 1, epochs=1).fit(small.x_train, small.y_train)
+    both = clf.train_test_accuracy(small)
+    assert both == {"train": clf.accuracy(small.x_train, small.y_train), "test": clf.accuracy(small.x_test, small.y_test)}
+    assert both["test"].n == len(small.y_test)
+    assert clf.train_test_accuracy(small, shots=50, seed=0)["train"] == clf.accuracy(small.x_train, small.y_train, shots=50, seed=0)
+
+
 def test_history_counts_the_cost_of_training_not_of_validation(small):
     watched = QNNClassifier("basic", 4, 1, epochs=2, seed=0).fit(small.x_train, small.y_train, (small.x_test, small.y_test))
     unwatched = QNNClassifier("basic", 4, 1, epochs=2, seed=0).fit(small.x_train, small.y_train)

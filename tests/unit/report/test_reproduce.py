@@ -64,7 +64,7 @@ def test_compare_to_paper_rules():
     assert compare_to_paper(est(0.25, 0.20, 0.30), 0.0)[0] == "not reproduced"
     verdict, reason = compare_to_paper(est(0.75, 0.66, 0.84), 0.902)  # 15 points off, interval reaches 80.2
     assert verdict == "partly" and "15 points from the paper's 90.2 %" in reason
-    verdict, reason = compare_to_paper(est(0.73, 0.27, 1.19), 0.753)  # the old report's "73.3 +/- 46.1 %"
+    verdict, reason = compare_to_paper(est(0.73, 0.27, 1.19), 0.753)  # "73.3 +/- 46.1 %": an interval wider than the range
     assert verdict == "not comparable" and "too wide to judge" in reason and "±46 points" in reason
     assert compare_to_paper(stats.mean([]), 0.5) == ("not comparable", "no measurement")
     # wide, but all of it far from the paper's 0 % (GA at the published settings, paper preset, 5 seeds)

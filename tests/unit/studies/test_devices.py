@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -6,7 +7,10 @@ import torch
 
 from qmu_kit.core.cache import ResultCache
 from qmu_kit.qnn.circuit import CircuitSpec, simulate_probs, to_qiskit
-from qmu_kit.studies.devices import DeviceAudit, parse_device, run_device_audit
+from qmu_kit.core import stats
+from qmu_kit.leakage.audit import AttackOutcome
+from qmu_kit.leakage.metrics import membership_metrics
+from qmu_kit.studies.devices import DeviceAudit, DeviceAuditsOverSeeds, ModelOnDevice, parse_device, run_device_audit
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.qnn.readout import NoiseSpec, noise_model, noisy_povm, noisy_probs
 from qmu_kit.qnn.remote import ConfirmationRequired, DeviceJobError, IBMRunner
@@ -130,6 +134,44 @@ def test_noisy_audit_is_typed_cached_and_reproducible(tmp_path):
     assert again.outcome("original", "mlp").overall.auc.value == pytest.approx(mia_auc, abs=1e-9)
     assert 0 <= mia_auc <= 1 and list(noisy.table().columns)[:2] == ["accuracy (members)", "accuracy (members)_n"]
     assert noisy.plot() is not None
+
+
+
+def _numbers(accuracy, flagged, control, auc):
+    """A model's numbers on a device, made by hand (10 members and 10 non-members queried)."""
+    measured = membership_metrics(np.linspace(0, 1, 10), np.linspace(0, 1, 10))
+    outcome = AttackOutcome("mlp", stats.proportion(flagged, 10), stats.proportion(control, 10),
+                            dataclasses.replace(measured, auc=stats.Estimate(auc, 20, (0.0, 1.0), "auc")),
+                            dataclasses.replace(measured, auc=stats.Estimate(auc, 20, (auc - 0.2, auc + 0.2), "auc")))
+    return ModelOnDevice(stats.proportion(accuracy, 10), stats.proportion(5, 10), {"mlp": outcome})
+
+
+def test_audits_over_seeds_average_each_number_and_pair_the_devices():
+    def audit(device, seed, shift):
+        return DeviceAudit(device, device, "fast", 100, 10, _numbers(9 - shift, 8 + seed - shift, 5, 0.7 - shift / 10),
+                           {"rga": _numbers(8, 5 + seed, 5, 0.5)})
+
+    audits = {"aer:noiseless": tuple(audit("aer:noiseless", s, 0) for s in range(3)),
+              "aer:5x": tuple(audit("aer:5x", s, 2) for s in range(3))}
+    over_seeds = DeviceAuditsOverSeeds(audits)
+    assert over_seeds.values("aer:5x", "mia_success") == pytest.approx([0.6, 0.7, 0.8])
+    assert over_seeds.values("aer:5x", "accuracy") == [0.7] * 3 and over_seeds.values("aer:5x", "mia_success", "rga") == [0.5, 0.6, 0.7]
+    assert over_seeds.mean("aer:5x", "mia_success") == stats.mean([0.6, 0.7, 0.8], bounds=(0, 1))
+    assert over_seeds.mean("aer:noiseless", "mia_success").ci95[1] == 1.0  # cut to [0, 1]
+    difference = over_seeds.difference("aer:5x", "aer:noiseless", "auc")
+    assert difference == stats.paired_difference(over_seeds.values("aer:5x", "auc"), over_seeds.values("aer:noiseless", "auc"))
+    assert difference.value == pytest.approx(-0.2) and difference.kind == "difference"
+    table = over_seeds.table(("original", "rga"))
+    assert list(table.columns) == ["accuracy (members)", "MIA success", "control", "AUC (held out)"]
+    assert list(table.index) == [("aer:noiseless", "original"), ("aer:noiseless", "rga"), ("aer:5x", "original"), ("aer:5x", "rga")]
+    assert table.loc[("aer:5x", "original"), "MIA success"] == over_seeds.mean("aer:5x", "mia_success").format()
+    figure = over_seeds.plot(("original", "rga"), title="devices")
+    assert len(figure.axes[0].patches) == 4 * 3 and figure.axes[0].get_xticklabels()[2].get_text() == "5x\noriginal"
+    for call, message in ((lambda: over_seeds.values("aer:default", "auc"), "unknown device 'aer:default'"),
+                          (lambda: over_seeds.values("aer:5x", "tpr"), "unknown number 'tpr': choose one of 'accuracy'"),
+                          (lambda: over_seeds.values("aer:5x", "auc", "ga"), "unknown model 'ga': choose one of 'original', 'rga'")):
+        with pytest.raises(ValueError, match=message):
+            call()
 
 
 def test_each_model_has_its_own_shot_stream():

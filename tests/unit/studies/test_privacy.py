@@ -124,6 +124,11 @@ def test_a_private_run_is_attacked_audited_and_cached(tmp_path):
     table = sweep.table()
     assert list(table.index) == ["2", "inf (non-private)"] and bool(table["bound holds"].all())
     assert len(sweep.plot().axes) == 2 and len(result.plot().axes) == 1
+    assert sweep.at(2.0) == (sweep.results[0],) and sweep.aucs(2.0) == [result.attacks["loss"].auc.value]
+    assert sweep.aucs(math.inf, "confidence") == [sweep.results[1].attacks["confidence"].auc.value]
+    assert sweep.summary()[2.0]["auc"] == result.attacks["loss"].auc  # one seed keeps its DeLong interval
+    with pytest.raises(ValueError, match=r"epsilon=4.0 is not in this sweep: it ran epsilons \[2.0, inf\]"):
+        sweep.at(4.0)
 
 
 def test_averaging_requeries_removes_shot_noise():

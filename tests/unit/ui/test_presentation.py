@@ -193,11 +193,9 @@ def test_panels_config_for_their_defaults():
 
 
 def test_notebook_formatting_tables_and_device_shots(result):
-    from qmu_kit.experiment.results import ExperimentResult
     from qmu_kit.studies.devices import DeviceAudit, ModelOnDevice
     from qmu_kit.core import check_device_shots
     from qmu_kit.report.notebook import (
-        attack_metric,
         device_audit_table,
         format_metrics,
         format_number,
@@ -210,9 +208,6 @@ def test_notebook_formatting_tables_and_device_shots(result):
     assert check_device_shots("300") == 300
     with pytest.raises(ValueError, match="shots='exact' is not possible on a device"):
         check_device_shots("exact")
-    run = ExperimentResult.from_dict(result.to_dict())
-    assert attack_metric([run, run], "loss") == [result.models["original"].attacks["loss"].overall.auc.value] * 2
-    assert attack_metric([run], "loss", field="tpr_at_1pct_fpr") == [result.models["original"].attacks["loss"].overall.tpr_at_1pct_fpr.tpr.value]
     original = result.models["original"]
     on_device = ModelOnDevice(original.acc_train_retain, original.acc_test_retain, original.attacks)
     audit = DeviceAudit("aer:noiseless", "noiseless", "fast", 100, 100, on_device, {})
@@ -220,3 +215,18 @@ def test_notebook_formatting_tables_and_device_shots(result):
     assert table.loc["noiseless", "AUC (loss attack)"] == original.attacks["loss"].overall.auc.value
     assert list(table.columns)[0] == "accuracy (members)"
     assert table.loc["noiseless", "MIA success"] == original.attacks["mlp"].mia_success_forget.value
+
+
+def test_estimate_bars_draw_every_estimate_with_its_interval():
+    from qmu_kit.core.stats import Estimate, mean, proportion
+
+    one_seed = mean([0.7])  # no interval: drawn as a bar without an error bar
+    groups = {"noiseless\noriginal": {"MIA": proportion(8, 10), "AUC": Estimate(0.6, 20, (0.4, 0.8), "auc")},
+              "5x\noriginal": {"MIA": one_seed, "AUC": Estimate(0.5, 20, (0.3, 0.7), "auc")}}
+    fig = plots.estimate_bars_figure(groups, title="devices")
+    ax = fig.axes[0]
+    heights = [round(bar.get_height(), 2) for bar in ax.patches]
+    assert heights == [0.8, 0.7, 0.6, 0.5] and ax.get_title() == "devices" and ax.get_ylim() == (0, 1.05)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(groups)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["MIA", "AUC"]
+    assert np.allclose(plots.error_bars([g["MIA"] for g in groups.values()])[:, 1], 0.0)
