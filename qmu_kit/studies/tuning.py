@@ -330,7 +330,7 @@ class TuningResult(Result):
                    dict(data.get("overrides") or {}), data.get("date", ""))
 
     def defaults_source(self, command: str) -> str:
-        """The text of ``qmu_kit/tuned_defaults.py`` for these choices (the module the unlearning
+        """The text of ``qmu_kit/unlearning/tuned_defaults.py`` for these choices (the module the unlearning
         defaults come from), naming the command, preset, seeds and date."""
         provenance = {
             "command": command, "preset": self.preset, "overrides": self.overrides,
