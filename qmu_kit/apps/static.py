@@ -561,8 +561,8 @@ def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: b
     if warm_all:
         print(f"qmu-kit app --static: computing every slider stop ({n_jobs} processes; resumable)...", flush=True)
         warm_every_stop(n_jobs)
-    print(f"qmu-kit app --static: rendering every slider stop not rendered yet ({n_jobs} processes; about 25 CPU-minutes "
-          "for all of them, and as much again to compute the stops the cache lacks; resumable)...", flush=True)
+    print(f"qmu-kit app --static: rendering every slider stop not rendered yet ({n_jobs} processes; the first build "
+          "computes the stops the cache lacks too; resumable)...", flush=True)
     existing = site is not None and (Path(site).expanduser() / MANIFEST).exists()
     # A site given by directory keeps its own apps and stops (e.g. built for a lesson with build_site).
     build = resume_site(site, n_jobs=n_jobs) if existing else build_site(site, n_jobs=n_jobs)
