@@ -299,8 +299,11 @@ SEED_NUMBERS = {"accuracy": "accuracy (members)", "mia_success": "MIA success", 
 def _device_number(numbers: ModelOnDevice, attack: str, number: str) -> stats.Estimate:
     """One of :data:`SEED_NUMBERS` (but the accuracy) from a model's attack outcome on the device."""
     outcome = numbers.attacks[attack]
-    return {"mia_success": outcome.mia_success_forget, "control": outcome.flag_rate_forget_nonmembers,
-            "auc": outcome.overall.auc, "auc_forget": outcome.forget.auc}[number]
+    if number == "mia_success":
+        return outcome.mia_success_forget
+    if number == "control":
+        return outcome.flag_rate_forget_nonmembers
+    return (outcome.overall if number == "auc" else outcome.forget).auc
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def test_a_private_run_is_attacked_audited_and_cached(tmp_path):
     assert len(sweep.plot().axes) == 2 and len(result.plot().axes) == 1
     assert sweep.at(2.0) == (sweep.results[0],) and sweep.aucs(2.0) == [result.attacks["loss"].auc.value]
     assert sweep.aucs(math.inf, "confidence") == [sweep.results[1].attacks["confidence"].auc.value]
-    assert sweep.summary()[2.0]["auc"] == result.attacks["loss"].auc  # one seed keeps its DeLong interval
+    assert sweep.by_epsilon()[2.0]["auc"] == result.attacks["loss"].auc  # one seed keeps its DeLong interval
     with pytest.raises(ValueError, match=r"epsilon=4.0 is not in this sweep: it ran epsilons \[2.0, inf\]"):
         sweep.at(4.0)
 
