@@ -188,9 +188,9 @@ def test_the_warm_up_covers_every_setting_the_apps_can_ask_for():
 
 
 def test_the_warm_up_covers_every_privacy_app_setting_training_each_budget_once(monkeypatch):
-    from qmu_kit.studies import privacy
     from qmu_kit.core.validation import check_shots
     from qmu_kit.apps.stops import privacy_stops
+    from qmu_kit.ui import widgets
     from qmu_kit.studies.privacy import privacy_cache_key
     from qmu_kit.ui.widgets import EPSILON_OPTIONS, SHOT_OPTIONS, PrivacyPanel
 
@@ -199,7 +199,7 @@ def test_the_warm_up_covers_every_privacy_app_setting_training_each_budget_once(
     models = {privacy_cache_key(config, spec, "model") for config, spec in stops}
     assert len(results) == len(EPSILON_OPTIONS) * len(SHOT_OPTIONS) and len(models) == len(EPSILON_OPTIONS)
     asked = []  # what the panel itself computes at each stop, caught where it calls run_private
-    monkeypatch.setattr(privacy, "run_private", lambda config, spec, cache=True: asked.append((config, spec)) or None)
+    monkeypatch.setattr(widgets, "run_private", lambda config, spec, cache=True: asked.append((config, spec)) or None)
     panel = PrivacyPanel()
     asked.clear()  # the panel's first, default computation
     for epsilon in EPSILON_OPTIONS:
@@ -211,7 +211,7 @@ def test_the_warm_up_covers_every_privacy_app_setting_training_each_budget_once(
 
 
 def test_the_warm_up_is_resumable(tmp_path, monkeypatch):
-    import qmu_kit.apps.voila as app
+    import qmu_kit.apps.stops as app
 
     monkeypatch.setenv("QMU_KIT_CACHE", str(tmp_path))
     from qmu_kit.studies.privacy import PrivacySpec, privacy_config, run_private
@@ -363,7 +363,7 @@ def test_every_app_notebook_shows_a_panel_through_app_panel():
 
     for path in sorted(apps_directory().glob("*.ipynb")):
         code = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
-        name = re.fullmatch(r'from qmu_kit\.app import app_panel\n\napp_panel\("(\w+)"\)', code[0]).group(1)
+        name = re.fullmatch(r'from qmu_kit\.apps import app_panel\n\napp_panel\("(\w+)"\)', code[0]).group(1)
         assert len(code) == 1 and issubclass(getattr(widgets, name), widgets.Panel), path.name
 
 

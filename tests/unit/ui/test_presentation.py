@@ -194,9 +194,9 @@ def test_panels_config_for_their_defaults():
 
 def test_notebook_formatting_tables_and_device_shots(result):
     from qmu_kit.experiment.results import ExperimentResult
+    from qmu_kit.core.validation import check_device_shots
     from qmu_kit.report.notebook import (
         attack_metric,
-        check_device_shots,
         device_audit_table,
         format_metrics,
         format_number,
