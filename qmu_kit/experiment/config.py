@@ -44,6 +44,7 @@ from qmu_kit.core.validation import (
     parse_text,
 )
 from qmu_kit.leakage.attacks import ATTACKS, attack_names
+from qmu_kit.leakage.audit import headline_attack
 from qmu_kit.qnn.data import (
     DATASETS,
     EMBEDDED_SAMPLES,
@@ -342,9 +343,7 @@ class ExperimentConfig:
     @property
     def primary_attack(self) -> str:
         """The attack behind the headline ``mia_*`` numbers (``attack``, or its default)."""
-        if self.attack is not None:
-            return self.attack
-        return "mlp" if "mlp" in self.attacks else self.attacks[0]
+        return headline_attack(self.attacks, self.attack)
 
     def resolved(self) -> "ExperimentConfig":
         """The same experiment with every ``None`` (model or attack default) replaced by its value."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -171,7 +172,7 @@ def _unlearn(config, original, task, store, bar):
     return models, reports
 
 
-def model_result(primary_attack, data, name, model, observed, outcomes, report, retrained_report, distance) -> ModelResult:
+def _model_result(primary_attack, data, name, model, observed, outcomes, report, retrained_report, distance) -> ModelResult:
     """Stage: one model's typed result from what the audit observed (also :func:`qmu_kit.studies.byo.audit`'s)."""
     members, nonmembers = observed
     if report is None:  # the original model: its cost is its training
@@ -208,13 +209,56 @@ def model_result(primary_attack, data, name, model, observed, outcomes, report, 
     )
 
 
+def audit_models(data, models: Mapping, reports: Mapping, *, attacks: Sequence[str], primary_attack: str,
+                 shots: int | None, seed: int, reference: tuple = (None, None)) -> dict[str, ModelResult]:
+    """The membership audit every study shares: the kit's experiment and a model you bring
+    (:func:`qmu_kit.studies.audit_model`) both end here.
+
+    Each model is queried on the members (``data.x_train``) and the non-members (``data.x_test``) at
+    ``shots``, one random stream per model and query set (so auditing one more model never changes
+    another's numbers); the attacks are fitted against ``models["original"]`` on the split
+    :meth:`~qmu_kit.leakage.audit.AuditSplit.draw` gives, then evaluate every model; each gets its typed
+    result, with its distance to ``models["retrained"]`` on the forget set when that model exists.
+
+    Args:
+        data: the :class:`~qmu_kit.qnn.data.PreparedData` the models were trained on.
+        models: classifiers by name, ``"original"`` among them.
+        reports: each unlearned or retrained model's :class:`~qmu_kit.unlearning.UnlearningReport`.
+        attacks: the attacks to fit; ``primary_attack`` (one of them) is behind the headline numbers.
+        shots: shots per query (``None``: exact expectations).
+        seed: the audit's seed (split, attacks, shot streams).
+        reference: LiRA's shadow outputs on the members and the non-members (``(None, None)`` without LiRA).
+
+    Returns:
+        ``{name: ModelResult}`` in the order of ``models``.
+    """
+    reference_train, reference_test = reference
+
+    def observe(model, name: str) -> tuple[Observations, Observations]:
+        readout = lambda part: make_readout(shots, stream_seed(seed, f"{name}-{part}"))  # noqa: E731
+        return (
+            Observations(model.predict_proba(data.x_train, readout=readout("train")), data.y_train, reference_train),
+            Observations(model.predict_proba(data.x_test, readout=readout("test")), data.y_test, reference_test),
+        )
+
+    observed = {name: observe(model, name) for name, model in models.items()}
+    audit = MembershipAudit(attacks, seed).fit(*observed["original"], AuditSplit.draw(data, seed))
+    exact_forget = {name: model.predict_proba(data.x_train[data.forget_train]) for name, model in models.items()}
+    results = {}
+    for name, model in models.items():
+        distance = prediction_distance(exact_forget[name], exact_forget["retrained"]) if "retrained" in models else None
+        results[name] = _model_result(primary_attack, data, name, model, observed[name], audit.evaluate(*observed[name]),
+                                     reports.get(name), reports.get("retrained"), distance)
+    return results
+
+
 def run_experiment(
     config: ExperimentConfig | None = None, *, cache: ResultCache | bool = True, progress: bool = False
 ) -> ExperimentResult:
     """Run (or replay from the cache) one experiment.
 
-    The stages: data -> original model -> (LiRA's shadows) -> the audit fitted against the original ->
-    retrained model and unlearned models -> every model observed and audited -> typed results.
+    The stages: data -> original model -> (LiRA's shadows) -> retrained model and unlearned models ->
+    every model observed and audited (:func:`audit_models`) -> typed results.
 
     Args:
         config: the experiment (default: the classroom preset).
@@ -242,27 +286,11 @@ def run_experiment(
             reference_train, reference_test = _shadow_outputs(config, data, original, store)
             bar.step("shadow models")
 
-        def observe(model: QNNClassifier, name: str) -> tuple[Observations, Observations]:
-            readout = lambda part: make_readout(config.shots, stream_seed(config.seed, f"{name}-{part}"))  # noqa: E731
-            return (
-                Observations(model.predict_proba(data.x_train, readout=readout("train")), data.y_train, reference_train),
-                Observations(model.predict_proba(data.x_test, readout=readout("test")), data.y_test, reference_test),
-            )
-
-        observed = {"original": observe(original, "original")}
-        audit = MembershipAudit(config.attacks, config.seed).fit(*observed["original"], AuditSplit.draw(data, config.seed))
-
         task = UnlearningTask.from_data(data, original, make_readout(config.shots, stream_seed(config.seed, "task")))
         unlearned, reports = _unlearn(config, original, task, store, bar)
-        models = {"original": original, **unlearned}
-
-        exact_forget = {n: m.predict_proba(data.x_train[data.forget_train]) for n, m in models.items()}
-        results = {}
-        for name, model in models.items():
-            seen = observed.get(name) or observe(model, name)
-            distance = prediction_distance(exact_forget[name], exact_forget["retrained"]) if "retrained" in exact_forget else None
-            results[name] = model_result(config.primary_attack, data, name, model, seen, audit.evaluate(*seen), reports.get(name),
-                                          reports.get("retrained"), distance)
+        results = audit_models(data, {"original": original, **unlearned}, reports, attacks=config.attacks,
+                               primary_attack=config.primary_attack, shots=config.shots, seed=config.seed,
+                               reference=(reference_train, reference_test))
         bar.step("audit")
     finally:
         bar.close()

@@ -40,6 +40,7 @@ from qmu_kit.leakage.audit import (
     AttackOutcome,
     AuditSplit,
     MembershipAudit,
+    headline_attack,
 )
 __all__ = [
     "EPS",
@@ -72,4 +73,5 @@ __all__ = [
     "AttackOutcome",
     "AuditSplit",
     "MembershipAudit",
+    "headline_attack",
 ]

@@ -183,4 +183,17 @@ class MembershipAudit:
         return outcomes
 
 
-__all__ = ["ATTACKS", "AttackOutcome", "AuditSplit", "MembershipAudit", "Observations"]
+__all__ = ["ATTACKS", "AttackOutcome", "AuditSplit", "MembershipAudit", "Observations", "headline_attack"]
+
+
+def headline_attack(attacks, attack: str | None = None) -> str:
+    """The attack behind the headline ``mia_*`` numbers: ``attack`` when given, else the paper's MLP
+    attack when it runs, else the first of ``attacks``.
+
+    Example:
+        >>> headline_attack(("loss", "mlp")), headline_attack(("loss", "entropy")), headline_attack(("loss", "mlp"), "loss")
+        ('mlp', 'loss', 'loss')
+    """
+    if attack is not None:
+        return attack
+    return "mlp" if "mlp" in attacks else attacks[0]

@@ -52,11 +52,10 @@ from torch import nn
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.validation import check_int
 from qmu_kit.experiment.config import versions
-from qmu_kit.experiment.pipeline import model_result
+from qmu_kit.experiment.pipeline import audit_models
 from qmu_kit.experiment.results import AuditResult
-from qmu_kit.leakage.attacks import Observations, ShadowModels, make_attack, needs_reference
-from qmu_kit.leakage.audit import AuditSplit, MembershipAudit
-from qmu_kit.leakage.metrics import prediction_distance
+from qmu_kit.leakage.attacks import ShadowModels, make_attack, needs_reference
+from qmu_kit.leakage.audit import headline_attack
 from qmu_kit.qnn.data import ForgetSpec, PreparedData, forget_masks
 from qmu_kit.qnn.models import QuantumLayer, parameter_counts
 from qmu_kit.qnn.readout import ExactReadout, ShotReadout, make_readout
@@ -547,14 +546,6 @@ def audit_model(
         reference_train = shadows.predict_proba(x_members, readout=readout("shadow-train"))
         reference_test = shadows.predict_proba(x_nonmembers, readout=readout("shadow-test"))
 
-    def observe(clf, name):
-        return (
-            Observations(clf.predict_proba(x_members, readout=readout(f"{name}-train")), y_members, reference_train),
-            Observations(clf.predict_proba(x_nonmembers, readout=readout(f"{name}-test")), y_nonmembers, reference_test),
-        )
-
-    observed = {"original": observe(classifier, "original")}
-    membership = MembershipAudit(attacks, seed).fit(*observed["original"], AuditSplit.draw(data, seed))
     models, reports = {"original": classifier}, {}
     if methods:
         task = UnlearningTask.from_data(data, classifier, readout("task"))
@@ -565,14 +556,9 @@ def audit_model(
             models[name], reports[name] = method.unlearn(
                 classifier, task, readout=readout(f"unlearn-{name}"), params=unlearn_params, seed=seed)
 
-    primary = "mlp" if "mlp" in attacks else attacks[0]
-    exact_forget = {name: m.predict_proba(x_members[forget_members]) for name, m in models.items()}
-    results = {}
-    for name, fitted in models.items():
-        seen = observed.get(name) or observe(fitted, name)
-        distance = prediction_distance(exact_forget[name], exact_forget["retrained"]) if "retrained" in models else None
-        results[name] = model_result(primary, data, name, fitted, seen, membership.evaluate(*seen), reports.get(name),
-                                      reports.get("retrained"), distance)
+    primary = headline_attack(attacks)
+    results = audit_models(data, models, reports, attacks=attacks, primary_attack=primary, shots=shots, seed=seed,
+                           reference=(reference_train, reference_test))
     setup = {
         "attacks": list(attacks), "methods": list(methods), "forget": f"{spec.kind}:{spec.value:g}",
         "shots": shots, "seed": seed, "n_classes": n_classes, "n_members": len(y_members),
