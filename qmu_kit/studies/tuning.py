@@ -18,7 +18,7 @@ A knob chosen on the seeds a notebook then reports flatters the method. :func:`t
    95 % intervals over seeds and the paired difference of their distances to the retrained model.
 
 ``qmu-kit tune`` does the same from the command line; ``--write-defaults`` writes the chosen knobs and
-their provenance (command, preset, seeds, date) to ``qmu_kit/tuned_defaults.py``, which
+their provenance (command, preset, seeds, date) to ``qmu_kit/unlearning/tuned_defaults.py``, which
 :mod:`qmu_kit.unlearning.methods` takes its defaults from, and every unlearning report records.
 
 Example:
@@ -301,7 +301,7 @@ class TuningResult:
         return path
 
     def defaults_source(self, command: str) -> str:
-        """The text of ``qmu_kit/tuned_defaults.py`` for these choices (the module the unlearning
+        """The text of ``qmu_kit/unlearning/tuned_defaults.py`` for these choices (the module the unlearning
         defaults come from), naming the command, preset, seeds and date."""
         provenance = {
             "command": command, "preset": self.preset, "overrides": self.overrides,
