@@ -1,14 +1,22 @@
-"""Shared fixtures: seeded generators, small prepared datasets, and an isolated result cache."""
+"""Shared fixtures: seeded generators, small prepared datasets, an isolated result cache per test, and the
+run's shared cache with its explicit warm-ups (computed once per run, whichever test worker asks first)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import os
+import socket
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from qmu_kit.apps.stops import warm_cache
+from qmu_kit.core.cache import ResultCache
+from qmu_kit.experiment import ExperimentConfig, run_experiment
 
 
 @pytest.fixture
@@ -17,7 +25,7 @@ def rng():
 
 
 #: The cache ``make test`` gives the whole run (``QMU_KIT_CACHE=build/test-cache``, read here before any
-#: fixture isolates a test): the notebooks under nbval fill it first.
+#: fixture isolates a test). Tests reach it only through :func:`shared_cache_dir` and :func:`shared_cache`.
 SHARED_CACHE_DIR = os.environ.get("QMU_KIT_CACHE")
 
 
@@ -30,8 +38,6 @@ def isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def occupied_port():
     """A port with a live listener on 127.0.0.1 (what a server still running leaves behind)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
@@ -39,13 +45,49 @@ def occupied_port():
 
 
 @pytest.fixture(scope="session")
-def shared_cache(tmp_path_factory):
-    """The run's shared cache (or one for this session): for end-to-end tests of preset-sized runs that
-    the notebooks also compute. A replay gives the same numbers as a fresh run (same machine, same
-    config: identical numbers, tested in test_experiment), so sharing only saves time."""
-    from qmu_kit.core.cache import ResultCache
+def shared_cache_dir(tmp_path_factory) -> str:
+    """The run's shared cache directory (``make test``'s, or one for this session): for end-to-end tests
+    of preset-sized runs that the notebooks also compute. A replay gives the same numbers as a fresh
+    run (same machine, same config: identical numbers, tested in test_experiment), so sharing only
+    saves time; no test depends on another having filled it."""
+    return SHARED_CACHE_DIR or str(tmp_path_factory.getbasetemp().parent / "shared-cache")
 
-    return ResultCache(SHARED_CACHE_DIR or tmp_path_factory.mktemp("shared-cache"))
+
+@pytest.fixture(scope="session")
+def shared_cache(shared_cache_dir):
+    """:func:`shared_cache_dir` as a :class:`~qmu_kit.core.cache.ResultCache`."""
+    return ResultCache(shared_cache_dir)
+
+
+@contextlib.contextmanager
+def computed_once(directory: str, name: str):
+    """Hold an inter-process lock named ``name`` in ``directory``: the first test worker to ask computes
+    what the block computes into the shared cache, the others wait for it and then replay it."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    with open(Path(directory) / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def classroom_result(shared_cache, shared_cache_dir):
+    """The classroom preset's experiment (the notebooks' and the apps' default models), computed once
+    per run into the shared cache, whichever worker asks first."""
+    with computed_once(shared_cache_dir, "classroom"):
+        return run_experiment(ExperimentConfig(), cache=shared_cache)
+
+
+@pytest.fixture(scope="session")
+def warm_apps(shared_cache_dir):
+    """What ``qmu-kit app`` computes before serving (the apps' default settings), once per run into the
+    shared cache; returns the cache directory the servers should use."""
+    with computed_once(shared_cache_dir, "apps"), pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QMU_KIT_CACHE", shared_cache_dir)
+        warm_cache(progress=False)
+    return shared_cache_dir
 
 
 #: The tier of each test directory; the marker is set from the directory, so a test's place is its tier.

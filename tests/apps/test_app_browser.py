@@ -30,7 +30,6 @@ CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-SHARED_CACHE = os.environ.get("QMU_KIT_CACHE")
 LOAD_TIMEOUT_MS = 180_000
 START_TIMEOUT_S = 300  # a loaded 2-core machine starting the preheated kernels
 
@@ -108,20 +107,8 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    cache_dir = SHARED_CACHE or str(tmp_path_factory.mktemp("app-cache"))
-    env_backup = os.environ.get("QMU_KIT_CACHE")
-    os.environ["QMU_KIT_CACHE"] = cache_dir
-    try:
-        from qmu_kit.apps.stops import warm_cache
-
-        warm_cache(progress=False)  # what `qmu-kit app` does before serving
-    finally:
-        if env_backup is None:
-            os.environ.pop("QMU_KIT_CACHE", None)
-        else:
-            os.environ["QMU_KIT_CACHE"] = env_backup
-    process, url, port = start_voila(apps_directory(), cache_dir)
+def server(warm_apps):
+    process, url, port = start_voila(apps_directory(), warm_apps)  # warmed as `qmu-kit app` does before serving
     yield url, port
     stop(process)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from qmu_kit.experiment.config import ExperimentConfig
-from qmu_kit.experiment.pipeline import original_model, run_experiment, train_original
+from qmu_kit.experiment.pipeline import original_model, train_original
 from qmu_kit.leakage.metrics import prediction_distance
 from qmu_kit.qnn.training import accuracy
 from qmu_kit.unlearning.methods import GradientAscent, UnlearningTask
@@ -12,8 +12,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def classroom(shared_cache):
-    return run_experiment(ExperimentConfig(), cache=shared_cache)  # the notebooks' models, replayed where they ran
+def classroom(classroom_result):
+    return classroom_result  # the notebooks' models, computed once per run
 
 
 def test_test_accuracy_of_both_models_at_the_classroom_preset(shared_cache):

@@ -9,7 +9,6 @@ states must follow from its own numbers.
 from __future__ import annotations
 
 import ast
-import os
 import re
 from pathlib import Path
 
@@ -24,9 +23,6 @@ SERIES = [p for p in ALL if p.parent == NOTEBOOKS]
 SECTIONS = ["## Aims", "## Parameters", "## Background", "## Practice", "## Discussion", "## Exercises"]
 #: Parameter names the notebooks may use: the CLI's, plus two notebook-specific ones.
 PARAMETER_NAMES = {"preset", "model", "depth", "shots", "method", "attack", "seed", "n_seeds", "n_queries", "models"}
-# Captured before the autouse fixture isolates each test: make test shares one cache between the
-# nbval pass (defaults) and these reruns, so unchanged trained models are reused.
-SHARED_CACHE = os.environ.get("QMU_KIT_CACHE")
 
 
 def read(path: Path):
@@ -172,10 +168,9 @@ RERUNS = {
 
 
 @pytest.fixture
-def notebook_cache(tmp_path_factory, monkeypatch):
-    directory = SHARED_CACHE or str(tmp_path_factory.getbasetemp() / "notebook-cache")
-    monkeypatch.setenv("QMU_KIT_CACHE", directory)
-    return directory
+def notebook_cache(shared_cache_dir, monkeypatch):
+    monkeypatch.setenv("QMU_KIT_CACHE", shared_cache_dir)
+    return shared_cache_dir
 
 
 def execute(name: str, parameters: dict, output: Path):

@@ -3,7 +3,6 @@ variant (the paper preset at tiny sizes; the real report is ``make reproduce``).
 
 import json
 import math
-import os
 import re
 
 import numpy as np
@@ -30,7 +29,6 @@ from qmu_kit.report.reproduction import (
     reproduce,
 )
 
-SHARED_CACHE = os.environ.get("QMU_KIT_CACHE")
 
 
 def est(value, low, high, n=5, kind="mean"):
@@ -210,10 +208,9 @@ def test_every_run_the_plan_asks_for_is_a_valid_config(preset):
 
 
 @pytest.mark.slow
-def test_reproduce_fast_variant_writes_the_claims_table(tmp_path, monkeypatch):
+def test_reproduce_fast_variant_writes_the_claims_table(tmp_path, monkeypatch, shared_cache_dir):
     """The whole pipeline at tiny sizes (the paper preset on the embedded MNIST, 60/40 samples, one epoch)."""
-    if SHARED_CACHE:
-        monkeypatch.setenv("QMU_KIT_CACHE", SHARED_CACHE)
+    monkeypatch.setenv("QMU_KIT_CACHE", shared_cache_dir)
     tiny = {"n_train": 60, "n_test": 40, "n_qubits": 4, "epochs": 1, "n_shadows": 1, "attacks": ["mlp", "loss", "lira"],
             "methods": ["ga", "ssd", "rga"]}
     summary = reproduce(tmp_path, preset="paper", n_seeds=2, n_queries=20, names=("00_start_here",),
