@@ -509,8 +509,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 class _SiteServer(http.server.ThreadingHTTPServer):
     """A thread per connection; a class connecting at once is queued, not refused."""
 
-    # The standard library's listen backlog of 5 drops the connections of a class clicking together
-    # (measured: 30 plain clients at once, 1 % of requests waited about 1 s for the client's SYN retry).
+    # The standard library's listen backlog of 5 drops the connections of a class clicking together:
+    # their clients wait for a SYN retry (benchmarks/bench_classroom.py measures it).
     request_queue_size = 128
     daemon_threads = True
 
@@ -562,10 +562,8 @@ def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: b
     if warm_all:
         print(f"qmu-kit app --static: computing every slider stop ({n_jobs} processes; resumable)...", flush=True)
         warm_every_stop(n_jobs)
-    # Measured on 2026-11-26 (2-core machine): rendering the 1,692 stops took 1,515 CPU-s; computing them
-    # into an empty cache about 1,500 s of one core more.
-    print(f"qmu-kit app --static: rendering every slider stop not rendered yet ({n_jobs} processes; about 25 CPU-minutes "
-          "for all of them, and as much again to compute the stops the cache lacks; resumable)...", flush=True)
+    print(f"qmu-kit app --static: rendering every slider stop not rendered yet ({n_jobs} processes; the first build "
+          "computes the stops the cache lacks too; resumable)...", flush=True)
     existing = site is not None and (Path(site).expanduser() / MANIFEST).exists()
     # A site given by directory keeps its own apps and stops (e.g. built for a lesson with build_site).
     build = resume_site(site, n_jobs=n_jobs) if existing else build_site(site, n_jobs=n_jobs)

@@ -84,8 +84,8 @@ def voila_command(directory: Path, host: str = DEFAULT_HOST, port: int = DEFAULT
         f"--VoilaConfiguration.template={TEMPLATE}",
         # The Jinja landing page (real links, no JavaScript-built list).
         "--VoilaConfiguration.classic_tree=True",
-        # Less JavaScript per page: a warm single visitor's time to a usable app was 3.4 and 3.5 s
-        # without plotly's extension, 4.4 and 3.6 s with it (benchmarks/bench_classroom.py, pool 2).
+        # Less JavaScript per page: extensions no app uses are never sent (benchmarks/bench_classroom.py
+        # measures a visitor's time to a usable app).
         f"--VoilaConfiguration.extension_denylist={json.dumps(list(UNUSED_LAB_EXTENSIONS))}",
         f"--VoilaConfiguration.default_pool_size={pool_size}",
         # A preheated kernel sent to a visitor is replaced at once, not after Voila's default 1 s.

@@ -75,7 +75,7 @@ DIGITS_SAMPLES = EMBEDDED_SAMPLES["digits"]  # scikit-learn's load_digits
 
 #: Named starting points; any field can be overridden.
 PRESETS: dict[str, dict] = {
-    # Quick (about 20 s cold on two cores) and leaky: a small training set (300 members, 700
+    # Quick (seconds on two cores) and leaky: a small training set (300 members, 700
     # non-members), trained for 60 epochs so that the hybrid QNN memorizes it (held-out attack AUC
     # clearly above 0.5) while both models still generalize (test accuracy >= 0.90 hybrid, >= 0.80
     # basic on five seeds). These are ExperimentConfig's defaults.
@@ -405,8 +405,8 @@ def versions() -> dict:
     """Versions of everything that can change the numbers (recorded in every result).
 
     Read from the installed packages' metadata rather than by importing them: importing PennyLane and
-    qiskit only to ask their versions cost about 4 s in every fresh process (each notebook kernel and
-    app visitor) that runs an experiment.
+    qiskit only to ask their versions would slow every fresh process (each notebook kernel and app
+    visitor) that runs an experiment.
     """
     return {
         "schema": SCHEMA_VERSION,

@@ -37,8 +37,8 @@ from qmu_kit.qnn.training import PAPER_DEPTH
 
 MAX_RUNS = 5000
 DEFAULT_MAX_HOURS = 6.0
-#: Seconds per (training sample x epoch) of a 6-qubit model on one core of the reference machine,
-#: measured at the classroom preset; scaled by circuit size below. Used only to refuse grids that
+#: Seconds per (training sample x epoch) of a 6-qubit model on one core, calibrated at the classroom
+#: preset; scaled by circuit size below. Used only to refuse grids that
 #: would not finish in reasonable time.
 _SECONDS_PER_SAMPLE_EPOCH = {"basic": 2.5e-4, "hybrid": 2.0e-4}
 

@@ -666,9 +666,8 @@ def plan(preset: str = "paper", seeds: Sequence[int] = EVALUATION_SEEDS, overrid
     sweeps = {}
     for name, options in SETTINGS.items():
         sweeps[name] = (base if options is None else base.replace(method_options=dict(options)), grid)
-    # Claim 6 compares only the paper's methods. Fine-tuning on the whole retain set with shot-estimated
-    # (parameter-shift) gradients is the report's dearest work by far: on 2026-11-26 its paper-preset
-    # runs had not finished after 6 minutes each, where a whole exact run took about 2.
+    # Claim 6 compares only the paper's methods: fine-tuning on the whole retain set with shot-estimated
+    # (parameter-shift) gradients costs several times a whole exact run at the paper preset.
     sweeps["shots"] = (base.replace(shots=CLAIM6_SHOTS, methods=PAPER_METHODS), grid)
     # The paper's basic QNN needs 256 training images for its PCA-256 features; a quarter of 1000 is fewer.
     minimum = max(min_train_size(base.dataset, model, base.n_qubits) for model in MODELS)

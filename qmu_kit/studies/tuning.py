@@ -52,11 +52,8 @@ from qmu_kit.unlearning.methods import UNLEARNING_METHODS, make_method
 #: Methods that can be tuned and the grid ``qmu-kit tune`` searches by default (small on purpose:
 #: every candidate is a full experiment per tuning seed). GA: fewer steps at a larger step length
 #: (``epochs`` caps the steps; GA stops earlier once it forgets); SSD: ``alpha`` selects, ``lam``
-#: sets how hard the selected parameters are dampened (factor at most ``lam / alpha``). Measured on
-#: 2026-11-26 with one torch thread per process: a classroom candidate costs about 2 CPU-s per seed
-#: once that seed's original and retrained models are cached (about 30 CPU-s to train them); the
-#: run behind :mod:`qmu_kit.unlearning.tuned_defaults` (all three methods, five evaluation seeds, cold) took
-#: 10.1 minutes on 2 cores (849 CPU-s).
+#: sets how hard the selected parameters are dampened (factor at most ``lam / alpha``). A candidate
+#: reuses each seed's cached original and retrained models, so it costs only its unlearning and audit.
 DEFAULT_GRID: dict[str, dict[str, list]] = {
     "ga": {"lr": [0.05, 0.1, 0.2], "epochs": [2, 5]},
     "ssd": {"alpha": [30.0, 60.0, 100.0], "lam": [1.0, 10.0]},

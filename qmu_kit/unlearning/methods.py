@@ -515,7 +515,7 @@ class SelectiveSynapticDampening(UnlearningMethod):
     less than a point (0.803 against 0.797) and on evaluation seeds 0-4 it forgets every time but
     keeps 0.53 [0.00, 1.00] of the retained test accuracy: on some seeds it selects parameters every
     class needs (``reports/ssd_forgetting.md`` examines those collapses; its numbers are for
-    ``alpha=30, lam=1``). The published ``alpha=10`` (:attr:`PAPER`, "published settings") is no longer
+    ``alpha=30, lam=1``). The published ``alpha=10`` (:attr:`PAPER`, "published settings") is not
     a no-op with mini-batch importances: at the classroom preset it forgets every time at 300 shots
     and more, but selects hundreds of parameters and costs 43 points of retained accuracy exactly.
 
