@@ -49,6 +49,7 @@ from qmu_kit.apps.server import DEFAULT_HOST, DEFAULT_PORT, PORT_FLAG, apps_dire
 from qmu_kit.apps.stops import warm_every_stop
 from qmu_kit.core.cache import atomic_write, default_cache_dir
 from qmu_kit.core.fingerprint import code_fingerprint, source_fingerprint
+from qmu_kit.core.parallel import parallel_map
 from qmu_kit.core.validation import check_choice, check_host, check_int
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.plots.figures import to_png
@@ -301,8 +302,6 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
         >>> site.stops  # doctest: +SKIP
         {'shot_noise': 16}
     """
-    from joblib import Parallel, delayed
-
     start = time.monotonic()
     known = static_apps()
     chosen = list(known) if apps is None else [check_choice("app", name, list(known)) for name in apps]
@@ -331,8 +330,8 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
             outcomes = [_render_groups(app, groups, directory, options.get(name), bases.get(name), cache, panel)]
         else:  # each worker builds its own panel and takes every n_jobs-th computation
             chunks = [groups[i::n_jobs] for i in range(n_jobs)]
-            outcomes = Parallel(n_jobs=n_jobs)(
-                delayed(_render_groups)(app, chunk, directory, options.get(name), bases.get(name), cache) for chunk in chunks if chunk)
+            outcomes = parallel_map(_render_groups, [(app, chunk, directory, options.get(name), bases.get(name), cache)
+                                                     for chunk in chunks if chunk], n_jobs=n_jobs)
         for rendered, failures in outcomes:
             build.rendered += rendered
             build.failed += failures

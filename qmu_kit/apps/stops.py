@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from qmu_kit.core.parallel import parallel_map
 from qmu_kit.core.validation import check_shots
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import run_experiment
@@ -77,13 +78,10 @@ def warm_every_stop(n_jobs: int = 1, progress: bool = True) -> int:
     warmed = sum(len(sweep(base, grid)) for base, grid in grids)
     # The privacy app: one DP-SGD model per budget (exact stops first, in parallel over budgets), then
     # its shots stops, which reuse it.
-    from joblib import Parallel, delayed
-
-
     stops = privacy_stops()
     exact = [stop for stop in stops if stop[0].shots is None]
     for group in (exact, [stop for stop in stops if stop[0].shots is not None]):
-        Parallel(n_jobs=n_jobs)(delayed(run_private)(config, spec) for config, spec in group)
+        parallel_map(run_private, group, n_jobs=n_jobs)
         if progress:
             print(f"qmu-kit app --warm: {len(group)} privacy-app settings ready", file=sys.stderr)
     return warmed + len(stops)

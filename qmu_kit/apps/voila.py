@@ -39,6 +39,7 @@ from pathlib import Path
 
 from qmu_kit.apps.server import DEFAULT_HOST, DEFAULT_PORT, PORT_FLAG, apps_directory, check_port_free
 from qmu_kit.apps.stops import warm_cache, warm_every_stop
+from qmu_kit.core.parallel import workers
 from qmu_kit.core.validation import check_choice, check_host, check_int
 from qmu_kit.ui import widgets
 
@@ -104,9 +105,7 @@ def warm_up_slots() -> int:
 
     The core left over serves the visitors' pages (Voila's server is one process) while the pool refills.
     """
-    # The cores this process may run on (a container's share), not the host's count.
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores - 1)
+    return max(1, workers() - 1)
 
 
 @contextmanager

@@ -37,10 +37,11 @@ from qmu_kit.cli.options import (
     positive_number_flag,
 )
 from qmu_kit.core.stats import Estimate
-from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, ConfigError
+from qmu_kit.core.validation import MAX_JOBS, MAX_QUERIES, MIN_QUERIES, ConfigError
 from qmu_kit.experiment.config import PRESETS
 from qmu_kit.experiment.pipeline import run_experiment
-from qmu_kit.experiment.sweep import DEFAULT_MAX_HOURS, MAX_JOBS, SweepError, default_workers, run_sweep
+from qmu_kit.core.parallel import workers
+from qmu_kit.experiment.sweep import DEFAULT_MAX_HOURS, SweepError, run_sweep
 from qmu_kit.report.reproduction import EVALUATION_SEEDS, MIN_DEVICE_QUERIES, TUNING_SEEDS, reproduce
 
 
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--grid", type=flag_type(grid_item), action="append", default=[], metavar="FIELD=V1,V2",
                        help="a config field and its values, e.g. shots=100,1000,exact (repeatable)")
     sweep.add_argument("--file", metavar="YAML", help="a sweep file: preset, base fields and a grid")
-    sweep.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
+    sweep.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=workers(), metavar="N",
                        help="local worker processes (joblib; default: one per core)")
     sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     sweep.add_argument("--csv", metavar="PATH", default="sweep.csv", help="tidy table, one row per run and model")
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--no-warm", action="store_true", help="skip precomputing the apps' default results")
     app.add_argument("--warm", action="store_true",
                      help="first compute every slider stop of every app (resumable; about half an hour of one core the first time)")
-    app.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
+    app.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=workers(), metavar="N",
                      help="processes for --warm (default: one per core)")
     app.add_argument("--pool", type=integer_flag("pool", 0, MAX_POOL_SIZE), default=DEFAULT_POOL_SIZE, metavar="N",
                      help=f"preheated kernels kept ready per app (default {DEFAULT_POOL_SIZE}; about 0.3 GB each)")
@@ -90,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--queries", type=integer_flag("queries", MIN_QUERIES, MAX_QUERIES), default=MIN_DEVICE_QUERIES, metavar="N",
                            help=f"members and non-members queried on the emulated device (default {MIN_DEVICE_QUERIES}, "
                                 "what the device claim needs)")
-    reproduce.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
+    reproduce.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=workers(), metavar="N",
                            help="parallel worker processes for the runs (default: one per core)")
     reproduce.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     tune_cli.add_parser(commands)

@@ -26,7 +26,8 @@ from qmu_kit.cli.options import (
     integer_flag,
 )
 from qmu_kit.core.validation import ConfigError
-from qmu_kit.experiment.sweep import MAX_JOBS, default_workers
+from qmu_kit.core.parallel import workers
+from qmu_kit.core.validation import MAX_JOBS
 from qmu_kit.studies.verification import (
     DEFAULT_DELTA,
     DEFAULT_MODELS,
@@ -61,7 +62,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help=f"accuracy on the forgotten class's test images that counts as relearned (default {DEFAULT_RELEARN_ACCURACY:g})")
     parser.add_argument("--relearn-max-steps", type=integer_flag("relearn_max_steps", 1, 10_000), default=DEFAULT_RELEARN_MAX_STEPS,
                         metavar="N", help=f"relearning budget in steps (default {DEFAULT_RELEARN_MAX_STEPS})")
-    parser.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=default_workers(), metavar="N",
+    parser.add_argument("--jobs", type=integer_flag("jobs", 1, MAX_JOBS), default=workers(), metavar="N",
                         help="local worker processes (joblib; default: one per core)")
     parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON")

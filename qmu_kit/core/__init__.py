@@ -57,6 +57,12 @@ from qmu_kit.core.fingerprint import (
     source_fingerprint,
     external_source,
 )
+from qmu_kit.core.parallel import (
+    call,
+    one_thread,
+    parallel_map,
+    workers,
+)
 __all__ = [
     "MIN_QUBITS",
     "MAX_QUBITS",
@@ -101,4 +107,8 @@ __all__ = [
     "code_fingerprint",
     "source_fingerprint",
     "external_source",
+    "call",
+    "one_thread",
+    "parallel_map",
+    "workers",
 ]

@@ -42,7 +42,6 @@ from qmu_kit.experiment.sweep import (
     CRASH_ENV,
     SweepResult,
     run_sweep,
-    default_workers,
 )
 from qmu_kit.experiment.trends import (
     ShotStability,
@@ -85,7 +84,6 @@ __all__ = [
     "CRASH_ENV",
     "SweepResult",
     "run_sweep",
-    "default_workers",
     "ShotStability",
     "ShotTrend",
     "paired_shot_trend",

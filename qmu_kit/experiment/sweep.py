@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qmu_kit.core.cache import ResultCache, atomic_write, resolve_cache
+from qmu_kit.core.parallel import parallel_map
 from qmu_kit.core.validation import MAX_JOBS, ConfigError, check_float, check_int
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import cached_result, run_experiment
@@ -82,9 +83,6 @@ CRASH_ENV = "QMU_KIT_SWEEP_CRASH_SEED"
 
 def _run_one(index: int, config_dict: dict, cache_dir: str | None) -> tuple[int, dict]:
     """Run one experiment in a worker process (joblib or Dask): ``(index, its JSON dict)``."""
-    import torch
-
-    torch.set_num_threads(1)  # one process per core: threads inside a worker would oversubscribe
     config = ExperimentConfig.from_dict(config_dict)
     if os.environ.get(CRASH_ENV) == str(config.seed):
         os._exit(70)
@@ -181,10 +179,14 @@ def run_sweep(
     try:
         if not todo:
             pass
-        elif scheduler is not None:
-            _run_dask(configs, todo, scheduler, cache_dir, done, bar)
-        elif workers > 1 and len(todo) > 1:
-            _run_joblib(configs, todo, workers, cache_dir, done, bar)
+        elif scheduler is not None or (workers > 1 and len(todo) > 1):
+            def record(finished):
+                index, result = finished
+                done[index] = ExperimentResult.from_dict(result)
+                bar.update(1)
+
+            parallel_map(_run_one, [(i, configs[i].to_dict(), cache_dir) for i in todo], n_jobs=workers,
+                         scheduler=scheduler, on_result=record)
         else:
             for i in todo:
                 done[i] = run_experiment(configs[i], cache=store if store is not None else False)
@@ -204,26 +206,3 @@ def run_sweep(
     return SweepResult({k: list(v) for k, v in grid.items()}, tuple(done[i] for i in range(len(configs))))
 
 
-def _run_joblib(configs, todo, workers, cache_dir, done, bar) -> None:
-    from joblib import Parallel, delayed
-
-    jobs = (delayed(_run_one)(i, configs[i].to_dict(), cache_dir) for i in todo)
-    for i, result in Parallel(n_jobs=workers, return_as="generator_unordered")(jobs):
-        done[i] = ExperimentResult.from_dict(result)
-        bar.update(1)
-
-
-def _run_dask(configs, todo, scheduler, cache_dir, done, bar) -> None:
-    from distributed import Client, as_completed
-
-    with Client(scheduler, timeout="30s") as client:
-        futures = [client.submit(_run_one, i, configs[i].to_dict(), cache_dir, pure=False) for i in todo]
-        for future in as_completed(futures):
-            i, result = future.result()
-            done[i] = ExperimentResult.from_dict(result)
-            bar.update(1)
-
-
-def default_workers() -> int:
-    """Local worker processes for a sweep: one per core (at most :data:`MAX_JOBS`)."""
-    return min(MAX_JOBS, max(1, os.cpu_count() or 1))

@@ -56,6 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from qmu_kit.core import stats
+from qmu_kit.core.parallel import parallel_map
 from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_int
 from qmu_kit.experiment.config import PRESETS, ExperimentConfig, versions
 from qmu_kit.experiment.sweep import run_sweep
@@ -171,13 +172,8 @@ def execute_notebooks(out: Path, preset: str, n_seeds: int, n_queries: int, name
     if workers == 1:
         seconds = {name: _execute(*job, progress, None) for name, job in jobs.items()}
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         order = sorted(jobs, key=lambda name: name != "04_shots_privacy_and_stability")  # the longest first
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {name: pool.submit(_execute, *jobs[name], False, 1) for name in order}
-            seconds = {name: futures[name].result() for name in order}
+        seconds = dict(zip(order, parallel_map(_execute, [(*jobs[name], False, 1) for name in order], n_jobs=workers)))
     done = {}
     for name in names:
         executed = nbformat.read(jobs[name][1], as_version=4)

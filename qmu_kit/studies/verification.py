@@ -89,6 +89,7 @@ from qmu_kit.core import stats
 from qmu_kit.core.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.core.fingerprint import code_fingerprint, external_source
 from qmu_kit.core.seeds import stream_seed
+from qmu_kit.core.parallel import call, parallel_map
 from qmu_kit.core.validation import MAX_JOBS, ConfigError, check_float, check_int
 from qmu_kit.experiment.config import ExperimentConfig, versions
 from qmu_kit.experiment.pipeline import get_or_fit
@@ -758,39 +759,6 @@ def _method_objects(config: VerifyConfig, names: Sequence[str]) -> dict:
     return {name: make_method(name, **options.get(name, {})) for name in names}
 
 
-def _in_worker(function, *args):
-    """Run one task in a worker process, pinned to one thread (one process per core: threads inside
-    a worker would oversubscribe)."""
-    torch.set_num_threads(1)
-    return function(*args)
-
-
-def _parallel(tasks: list[tuple], n_jobs: int, scheduler: str | None, bar) -> list:
-    """Run ``(function, *args)`` tasks serially, on joblib processes or a Dask cluster."""
-    results = []
-    if not tasks:
-        return results
-    if scheduler is not None:
-        from distributed import Client, as_completed
-
-        with Client(scheduler, timeout="30s") as client:
-            futures = [client.submit(_in_worker, *task, pure=False) for task in tasks]
-            for future in as_completed(futures):
-                results.append(future.result())
-                bar.update(1)
-    elif n_jobs > 1 and len(tasks) > 1:
-        from joblib import Parallel, delayed
-
-        for result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(delayed(_in_worker)(*t) for t in tasks):
-            results.append(result)
-            bar.update(1)
-    else:
-        for task in tasks:
-            results.append(task[0](*task[1:]))
-            bar.update(1)
-    return results
-
-
 def verify(
     config: VerifyConfig | ExperimentConfig | None = None,
     methods: str | Sequence[str] = "all",
@@ -859,8 +827,10 @@ def verify(
         total = len(training) + len(units) * config.models
         bar = tqdm(total=total, initial=len(units) * config.models - len(todo), desc="verify", disable=not progress)
         try:
-            _parallel(training, n_jobs, scheduler, bar)
-            computed = _parallel([(_run_unit, config_dict, name, k, method, cache_dir) for name, k, method in todo], n_jobs, scheduler, bar)
+            step = lambda _: bar.update(1)  # noqa: E731
+            parallel_map(call, training, n_jobs=n_jobs, scheduler=scheduler, on_result=step)
+            computed = parallel_map(call, [(_run_unit, config_dict, name, k, method, cache_dir) for name, k, method in todo],
+                                    n_jobs=n_jobs, scheduler=scheduler, on_result=step)
         finally:
             bar.close()
         fresh = {(record["name"], record["k"]): record for record in computed}
