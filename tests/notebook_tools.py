@@ -187,3 +187,19 @@ if __name__ == "__main__":
             print(path)
     else:
         raise SystemExit("usage: python -m tests.notebook_tools update [NAME ...] | prepare DIR")
+
+
+def run_validation(name: str, parameters: dict) -> dict:
+    """Notebook ``name``'s parameters cell, papermill's injected cell with ``parameters`` and the
+    validation cell after them, run in this process as papermill runs them (the injected names are
+    found through IPython's input history ``In``); returns the namespace. A bad parameter raises the
+    ValueError the notebook would show."""
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    first = next(i for i, cell in enumerate(code) if "parameters" in cell.metadata.get("tags", []))
+    parameters_cell, validation_cell = code[first].source, code[first + 1].source
+    injected = "# Parameters\n" + "".join(f"{key} = {value!r}\n" for key, value in parameters.items())
+    namespace = {"In": ["", parameters_cell, injected, validation_cell]}
+    for source in (parameters_cell, injected, validation_cell):
+        exec(source, namespace)
+    return namespace

@@ -34,7 +34,7 @@ from qmu_kit.cli.options import (
     flag_type,
     grid_item,
     integer_flag,
-    positive_number_flag,
+    number_flag,
 )
 from qmu_kit.core.stats import Estimate
 from qmu_kit.core.validation import MAX_JOBS, MAX_QUERIES, MIN_QUERIES, ConfigError
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     sweep.add_argument("--csv", metavar="PATH", default="sweep.csv", help="tidy table, one row per run and model")
     sweep.add_argument("--json", metavar="PATH", help="every result in full")
-    sweep.add_argument("--max-hours", type=positive_number_flag("max_hours"), default=DEFAULT_MAX_HOURS,
+    sweep.add_argument("--max-hours", type=number_flag("max_hours"), default=DEFAULT_MAX_HOURS,
                        metavar="H", help=f"refuse grids estimated to need more CPU-hours (default {DEFAULT_MAX_HOURS:g})")
 
     app = commands.add_parser("app", help="serve the apps with Voila (localhost only by default)")

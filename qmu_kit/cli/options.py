@@ -5,11 +5,11 @@ the experiment flags every command that runs an experiment takes (built from the
 from __future__ import annotations
 
 import argparse
-import ast
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from qmu_kit.core.cache import ResultCache
-from qmu_kit.core.validation import ConfigError, check_choice, check_float, check_int
+from qmu_kit.core.fields import FieldSpec
+from qmu_kit.core.validation import ConfigError, check_choice, check_float, check_int, parse_names, parse_text, split_list
 from qmu_kit.experiment.config import FIELDS, PRESETS, ExperimentConfig
 from qmu_kit.unlearning.methods import method_names
 
@@ -38,44 +38,18 @@ def flag_type(check: Callable) -> Callable:
 
 
 def integer_flag(name: str, low: int, high: int | None = None) -> Callable:
-    return flag_type(lambda text: check_int(name, _parsed_int(text), low, high))
+    """A flag type for an integer in ``[low, high]``."""
+    return flag_type(lambda text: check_int(name, parse_text(text), low, high))
 
 
-def positive_number_flag(name: str) -> Callable:
-    return flag_type(lambda text: check_float(name, _parsed_float(text), 0.0, low_inclusive=False))
-
-
-def _parsed_float(text: str):
-    """``float(text)`` when the text is a number, else the text itself (the validator names it)."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def _parsed_int(text: str):
-    """``int(text)`` when the text is an integer, else the text itself (the validator names it)."""
-    try:
-        return int(text)
-    except ValueError:
-        return text
+def number_flag(name: str, low: float = 0.0, high: float | None = None, *, low_inclusive: bool = False) -> Callable:
+    """A flag type for a number in the interval (by default: positive)."""
+    return flag_type(lambda text: check_float(name, parse_text(text), low, high, low_inclusive=low_inclusive))
 
 
 def names_flag(kind: str, allowed: Sequence[str], all_word: bool = True) -> Callable:
-    def check(text: str) -> tuple[str, ...]:
-        if all_word and text.strip() == "all":
-            return tuple(allowed)
-        names = tuple(part.strip() for part in text.split(",") if part.strip())
-        if not names:
-            raise ValueError(f"{kind}={text!r} is empty: give one or more of {', '.join(allowed)}" + (" or 'all'" if all_word else ""))
-        for name in names:
-            if name not in allowed:
-                raise ValueError(
-                    f"unknown {kind} {name!r}: choose from {', '.join(allowed)}" + (", or 'all'" if all_word else "")
-                )
-        return names
-
-    return flag_type(check)
+    """A flag type for a comma list of names (:func:`~qmu_kit.core.validation.parse_names`)."""
+    return flag_type(lambda text: parse_names(kind, text, allowed, all_word=all_word))
 
 
 def method_option(text: str) -> tuple[str, str, object]:
@@ -86,15 +60,41 @@ def method_option(text: str) -> tuple[str, str, object]:
     target, raw = text.split("=", 1)
     method, knob = target.split(".", 1)
     check_choice("method", method, method_names())
-    try:
-        value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        value = raw
-    return method, knob, value
+    return method, knob, parse_text(raw)
 
 
 def flag_dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
+
+
+def add_field_flags(parser: argparse.ArgumentParser, fields: Mapping[str, FieldSpec], skip: Sequence[str] = (),
+                    defaults: Mapping | None = None) -> None:
+    """A flag for every field of ``fields`` that has one, built from its spec (range, parser, help,
+    choices). A flag left out is ``None`` (the config's own default applies); ``defaults`` only adds
+    them to the help text."""
+    for name, spec in fields.items():
+        if spec.flag is None or name in skip:
+            continue
+        default = f" (default {defaults[name]:g})" if defaults and isinstance(defaults.get(name), (int, float)) else ""
+        if spec.names:
+            allowed = spec.choices()
+            parser.add_argument(spec.flag, dest=flag_dest(spec.flag), type=names_flag(name.rstrip("s"), allowed), metavar=spec.metavar,
+                                help=f"{spec.help}: {'|'.join(allowed)}|all, or a comma list")
+        elif spec.choices is not None:
+            parser.add_argument(spec.flag, dest=flag_dest(spec.flag), choices=spec.choices(), help=spec.help)
+        else:
+            parser.add_argument(spec.flag, dest=flag_dest(spec.flag), type=flag_type(spec.parse), metavar=spec.metavar,
+                                help=spec.help + default)
+
+
+def fields_from_args(args: argparse.Namespace, fields: Mapping[str, FieldSpec]) -> dict:
+    """The values the flags of ``fields`` were given (flags left out are not in the result)."""
+    values = {}
+    for name, spec in fields.items():
+        value = getattr(args, flag_dest(spec.flag), None) if spec.flag else None
+        if value is not None:
+            values[name] = value
+    return values
 
 
 def add_experiment_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
@@ -105,17 +105,7 @@ def add_experiment_flags(parser: argparse.ArgumentParser, skip: Sequence[str] = 
     way (``device`` has its own ``--shots``: a device always samples)."""
 
     parser.add_argument("--preset", choices=tuple(PRESETS), default="classroom", help="starting point (default classroom)")
-    for name, spec in FIELDS.items():
-        if spec.flag is None or name in skip:
-            continue
-        if spec.names:
-            allowed = spec.choices()
-            parser.add_argument(spec.flag, dest=flag_dest(spec.flag), type=names_flag(name.rstrip("s"), allowed), metavar=spec.metavar,
-                                help=f"{spec.help}: {'|'.join(allowed)}|all, or a comma list")
-        elif spec.choices is not None:
-            parser.add_argument(spec.flag, dest=flag_dest(spec.flag), choices=spec.choices(), help=spec.help)
-        else:
-            parser.add_argument(spec.flag, dest=flag_dest(spec.flag), type=flag_type(spec.parse), metavar=spec.metavar, help=spec.help)
+    add_field_flags(parser, FIELDS, skip)
     parser.add_argument("--option", type=flag_type(method_option), action="append", default=[], metavar="METHOD.KNOB=VALUE",
                         help="a method knob, e.g. ga.lr=0.02 (repeatable)")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache location (default: the user cache dir)")
@@ -132,28 +122,23 @@ def grid_item(text: str) -> tuple[str, list]:
     field, values = text.split("=", 1)
     field = field.strip().replace("-", "_")
     check_choice("sweep field", field, fields)
-    parts = [v for v in values.split(",") if v.strip()]
+    parts = split_list(values)
     if not parts:
         raise ValueError(f"grid item {text!r} lists no values")
     return field, [FIELDS[field].parse(v, separator="+") for v in parts]
 
 
-def flag_of(field: str) -> str:
+def flag_of(field: str, fields: Mapping[str, FieldSpec] = FIELDS) -> str:
     """The command-line flag that sets a config field (``--option`` for method knobs)."""
-
     if field == "method_options":
         return "--option"
-    return FIELDS[field].flag if field in FIELDS and FIELDS[field].flag else f"--{field.replace('_', '-')}"
+    return fields[field].flag if field in fields and fields[field].flag else f"--{field.replace('_', '-')}"
 
 
 def config_from_args(args: argparse.Namespace):
     """The experiment the flags describe; a bad value is reported against the flag of its field."""
 
-    overrides = {}
-    for name, spec in FIELDS.items():
-        value = getattr(args, flag_dest(spec.flag), None) if spec.flag else None
-        if value is not None:
-            overrides[name] = value
+    overrides = fields_from_args(args, FIELDS)
     options = {}
     for method, knob, value in args.option:
         options.setdefault(method, {})[knob] = value

@@ -10,8 +10,11 @@ from qmu_kit.core.validation import (
     MAX_JOBS,
     ConfigError,
     parse_text,
+    split_list,
+    parse_names,
     check_int,
     check_float,
+    check_delta,
     check_choice,
     check_shots,
     check_device_shots,
@@ -63,6 +66,13 @@ from qmu_kit.core.parallel import (
     parallel_map,
     workers,
 )
+from qmu_kit.core.fields import (
+    FieldSpec,
+    check_bool_of,
+    choice_of,
+    names_in,
+    ranged,
+)
 __all__ = [
     "MIN_QUBITS",
     "MAX_QUBITS",
@@ -71,8 +81,11 @@ __all__ = [
     "MAX_JOBS",
     "ConfigError",
     "parse_text",
+    "split_list",
+    "parse_names",
     "check_int",
     "check_float",
+    "check_delta",
     "check_choice",
     "check_shots",
     "check_device_shots",
@@ -111,4 +124,9 @@ __all__ = [
     "one_thread",
     "parallel_map",
     "workers",
+    "FieldSpec",
+    "check_bool_of",
+    "choice_of",
+    "names_in",
+    "ranged",
 ]

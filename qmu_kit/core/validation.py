@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 #: Largest circuit the kit simulates. A statevector of 2**n complex128 amplitudes per sample, times a
@@ -42,12 +42,13 @@ class ConfigError(ValueError):
 
 
 def parse_text(text: str) -> Any:
-    """A value typed as text (a command-line flag, a sweep-grid entry): an ``int``, a ``float``,
-    ``True``/``False`` for ``true``/``false``, else the text itself, for a validator to judge.
+    """The kit's one reader of values typed as text (command-line flags, sweep grids, method knobs):
+    an ``int``, a ``float``, ``True``/``False`` for ``true``/``false``, ``None`` for ``none``, else the
+    text itself, for a validator to judge (and name in its message).
 
     Example:
-        >>> parse_text("300"), parse_text("0.5"), parse_text("true"), parse_text("exact")
-        (300, 0.5, True, 'exact')
+        >>> parse_text("300"), parse_text("0.5"), parse_text("true"), parse_text("none"), parse_text("exact")
+        (300, 0.5, True, None, 'exact')
     """
     text = text.strip()
     for convert in (int, float):
@@ -55,7 +56,40 @@ def parse_text(text: str) -> Any:
             return convert(text)
         except ValueError:
             pass
-    return {"true": True, "false": False}.get(text.lower(), text)
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def split_list(text: str, separator: str = ",") -> list[str]:
+    """The kit's one reader of lists typed as text: the parts between separators, stripped, empty ones dropped.
+
+    Example:
+        >>> split_list(" ga, rga,,ssd ")
+        ['ga', 'rga', 'ssd']
+    """
+    return [part.strip() for part in text.split(separator) if part.strip()]
+
+
+def parse_names(kind: str, text: str, allowed: Sequence[str], *, all_word: bool = True, separator: str = ",") -> tuple[str, ...]:
+    """Names typed as text (``"ga,rga"``, or ``"all"`` for every allowed name), each checked.
+
+    Raises:
+        ValueError: an empty list or an unknown name, naming it and the allowed ones.
+
+    Example:
+        >>> parse_names("method", "ga, rga", ("ga", "rga", "ssd")), parse_names("method", "all", ("ga", "rga"))
+        (('ga', 'rga'), ('ga', 'rga'))
+    """
+    allowed = tuple(allowed)
+    or_all = " or 'all'" if all_word else ""
+    if all_word and text.strip() == "all":
+        return allowed
+    names = tuple(split_list(text, separator))
+    if not names:
+        raise ValueError(f"{kind}={text!r} is empty: give one or more of {', '.join(allowed)}{or_all}")
+    for name in names:
+        if name not in allowed:
+            raise ValueError(f"unknown {kind} {name!r}: choose from {', '.join(allowed)}" + (", or 'all'" if all_word else ""))
+    return names
 
 
 def check_int(name: str, value: Any, low: int, high: int | None = None, *, reason: str | None = None) -> int:
@@ -104,6 +138,27 @@ def check_float(
     if too_low or too_high:
         raise ValueError(f"{name}={value!r} is out of range: {name} must be {allowed}")
     return number
+
+
+def check_delta(value, n_train: int | None = None) -> float:
+    """``value`` as a float if it is a valid delta: in (0, 1) and, given the training-set size, below
+    ``1 / n_train`` (a larger delta allows a mechanism that publishes one training sample outright).
+
+    Example:
+        >>> check_delta(1e-5, n_train=300)
+        1e-05
+        >>> check_delta(0.01, n_train=300)
+        Traceback (most recent call last):
+        ...
+        ValueError: delta=0.01 is out of range: delta must be below 1/n_train = 1/300 = 0.00333 ...
+    """
+    delta = check_float("delta", value, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
+    if n_train is not None and delta >= 1 / n_train:
+        raise ValueError(
+            f"delta={value!r} is out of range: delta must be below 1/n_train = 1/{n_train} = {1 / n_train:.3g} "
+            "(with delta >= 1/n a mechanism may publish a training sample outright); 1e-5 is usual"
+        )
+    return delta
 
 
 def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:

@@ -18,16 +18,16 @@ import dataclasses
 import hashlib
 import json
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from qmu_kit import __version__
+from qmu_kit.core.fields import FieldSpec, check_bool_of, choice_of, names_in, ranged
 from qmu_kit.core.fingerprint import code_fingerprint, external_source
 from qmu_kit.core.validation import (
     MAX_DEPTH,
@@ -38,10 +38,8 @@ from qmu_kit.core.validation import (
     check_choice,
     check_depth,
     check_float,
-    check_int,
     check_qubits,
     check_shots,
-    parse_text,
 )
 from qmu_kit.leakage.attacks import ATTACKS, attack_names
 from qmu_kit.leakage.audit import headline_attack
@@ -117,103 +115,33 @@ def external_code(config: "ExperimentConfig") -> dict[str, str] | None:
     return hashes
 
 
-def _as_tuple(name: str, value, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = (value,)
-    value = tuple(value)
-    for item in value:
-        check_choice(name.rstrip("s"), item, allowed)
-    if len(set(value)) != len(value):
-        raise ValueError(f"{name}={list(value)!r} repeats a name: list each of {', '.join(allowed)} at most once")
-    return value
-
-
-def _check_bool(name: str):
-    def check(value) -> bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{name}={value!r} is not valid: {name} must be True or False")
-        return value
-
-    return check
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One :class:`ExperimentConfig` field's rules, in the one place they live.
-
-    The config validates with :attr:`check`; the command line builds its flag from :attr:`flag`,
-    :attr:`metavar`, :attr:`help` and :attr:`choices`; the sweep grid, the YAML sweep file and notebook
-    parameters parse and check values with :meth:`parse` and :attr:`check`.
-
-    Attributes:
-        check: ``value -> value`` (normalized); raises ``ValueError`` naming the value and the range.
-        help: one line for ``--help``.
-        flag: the command-line flag (``None``: not on the command line).
-        metavar: the flag's placeholder.
-        choices: for a field of names, ``() -> tuple`` of the allowed names (read live: registries).
-        names: the value is a tuple of names (``methods``, ``attacks``).
-        nullable: ``None`` is allowed and means the model's or attack's default.
-        text: :attr:`check` reads text itself (``shots="exact"``): :meth:`parse` hands it the text as typed.
-    """
-
-    check: Callable[[Any], Any]
-    help: str
-    flag: str | None = None
-    metavar: str | None = None
-    choices: Callable[[], tuple] | None = None
-    names: bool = False
-    nullable: bool = False
-    text: bool = False
-
-    def validate(self, value):
-        """``check(value)``, with ``None`` passed through where the field allows it."""
-        return None if value is None and self.nullable else self.check(value)
-
-    def parse(self, text: str, separator: str = ","):
-        """A value written as text, validated: ``"300"`` -> 300, names split at ``separator``."""
-        if self.names:
-            text = text.strip()
-            return self.validate(() if text in ("", "none") else tuple(p.strip() for p in text.split(separator) if p.strip()))
-        if self.nullable and text.strip().lower() in ("none", "default"):
-            return None
-        return self.validate(text.strip() if self.text else parse_text(text))
-
-
-def _choice(name: str, allowed: Callable[[], tuple]):
-    return lambda value: check_choice(name, value, allowed())
-
-
-def _ranged(name: str, low: int, high: int):
-    return lambda value: check_int(name, value, low, high)
-
-
 #: Every field's range, parser, help and flag (``method_options`` is checked by the methods themselves).
 FIELDS: dict[str, FieldSpec] = {
-    "dataset": FieldSpec(_choice("dataset", lambda: DATASETS), "digits (embedded) or mnist (embedded 5,000 images, or local files with --data-path)", "--dataset",
+    "dataset": FieldSpec(choice_of("dataset", lambda: DATASETS), "digits (embedded) or mnist (embedded 5,000 images, or local files with --data-path)", "--dataset",
                          choices=lambda: DATASETS),
     "data_path": FieldSpec(str, "full MNIST: directory of IDX files or mnist.npz", "--data-path", "PATH", nullable=True),
-    "model": FieldSpec(_choice("model", lambda: MODELS), "basic or hybrid QNN", "--model", choices=lambda: MODELS),
+    "model": FieldSpec(choice_of("model", lambda: MODELS), "basic or hybrid QNN", "--model", choices=lambda: MODELS),
     "n_qubits": FieldSpec(check_qubits, f"number of qubits ({MIN_QUBITS}..{MAX_QUBITS})", "--qubits", "N"),
     "depth": FieldSpec(check_depth, f"circuit layers (1..{MAX_DEPTH}; default: the paper's)", "--depth", "L", nullable=True),
-    "n_train": FieldSpec(_ranged("n_train", MIN_SPLIT, MAX_SAMPLES), f"training-set size ({MIN_SPLIT}..{MAX_SAMPLES})", "--n-train", "N"),
-    "n_test": FieldSpec(_ranged("n_test", MIN_SPLIT, MAX_SAMPLES), f"test-set size ({MIN_SPLIT}..{MAX_SAMPLES})", "--n-test", "N"),
-    "epochs": FieldSpec(_ranged("epochs", 1, 10_000), "training epochs (1..10000)", "--epochs", "N", nullable=True),
+    "n_train": FieldSpec(ranged("n_train", MIN_SPLIT, MAX_SAMPLES), f"training-set size ({MIN_SPLIT}..{MAX_SAMPLES})", "--n-train", "N"),
+    "n_test": FieldSpec(ranged("n_test", MIN_SPLIT, MAX_SAMPLES), f"test-set size ({MIN_SPLIT}..{MAX_SAMPLES})", "--n-test", "N"),
+    "epochs": FieldSpec(ranged("epochs", 1, 10_000), "training epochs (1..10000)", "--epochs", "N", nullable=True),
     "lr": FieldSpec(lambda value: check_float("lr", value, 0.0, 10.0, low_inclusive=False), "training learning rate",
                     nullable=True),
-    "batch_size": FieldSpec(_ranged("batch_size", 1, MAX_SAMPLES), "training batch size", nullable=True),
+    "batch_size": FieldSpec(ranged("batch_size", 1, MAX_SAMPLES), "training batch size", nullable=True),
     "forget": FieldSpec(lambda value: str(ForgetSpec.parse(value)), "what to forget", "--forget", "class:K|random:F"),
     "shots": FieldSpec(check_shots, f"'exact' or 1..{MAX_SHOTS} shots", "--shots", "exact|S", text=True),
-    "methods": FieldSpec(lambda value: _as_tuple("methods", value, method_names()), "unlearning methods", "--method",
+    "methods": FieldSpec(lambda value: names_in("methods", value, method_names()), "unlearning methods", "--method",
                          "NAMES", choices=method_names, names=True),
-    "retrain": FieldSpec(_check_bool("retrain"), "also retrain from scratch (the gold standard)"),
-    "unlearn_params": FieldSpec(_choice("unlearn_params", lambda: PARAMETER_GROUPS), "parameters unlearning may change",
+    "retrain": FieldSpec(check_bool_of("retrain"), "also retrain from scratch (the gold standard)"),
+    "unlearn_params": FieldSpec(choice_of("unlearn_params", lambda: PARAMETER_GROUPS), "parameters unlearning may change",
                                 "--unlearn-params", choices=lambda: PARAMETER_GROUPS),
-    "attack": FieldSpec(_choice("attack", attack_names), "attack behind the headline MIA numbers (default mlp)", "--attack",
+    "attack": FieldSpec(choice_of("attack", attack_names), "attack behind the headline MIA numbers (default mlp)", "--attack",
                         choices=attack_names, nullable=True),
-    "attacks": FieldSpec(lambda value: _as_tuple("attacks", value, attack_names()), "attacks to run", "--attacks", "NAMES",
+    "attacks": FieldSpec(lambda value: names_in("attacks", value, attack_names()), "attacks to run", "--attacks", "NAMES",
                          choices=attack_names, names=True),
-    "n_shadows": FieldSpec(_ranged("n_shadows", 1, 64), "LiRA shadow models (1..64)", "--shadows", "K"),
-    "seed": FieldSpec(_ranged("seed", 0, 2**32 - 1), "the one seed (0..2**32-1)", "--seed", "N"),
+    "n_shadows": FieldSpec(ranged("n_shadows", 1, 64), "LiRA shadow models (1..64)", "--shadows", "K"),
+    "seed": FieldSpec(ranged("seed", 0, 2**32 - 1), "the one seed (0..2**32-1)", "--seed", "N"),
 }
 
 

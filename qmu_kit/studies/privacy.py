@@ -49,7 +49,7 @@ from qmu_kit.core.cache import ResultCache, resolve_cache
 from qmu_kit.core.fingerprint import code_fingerprint
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.stats import Estimate
-from qmu_kit.core.validation import check_choice, check_float, check_int, check_shots
+from qmu_kit.core.validation import check_choice, check_delta, check_float, check_int, check_shots
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import get_or_fit
 from qmu_kit.leakage.attacks import Observations, ShadowModels, needs_reference
@@ -88,27 +88,6 @@ def check_epsilon(value, allow_infinite: bool = True) -> float:
     if not math.isfinite(float(value)) or float(value) <= 0:
         raise ValueError(f"epsilon={value!r} is out of range: {allowed}")
     return float(value)
-
-
-def check_delta(value, n_train: int | None = None) -> float:
-    """``value`` as a float if it is a valid delta: in (0, 1) and, given the training-set size, below
-    ``1 / n_train`` (a larger delta allows a mechanism that publishes one training sample outright).
-
-    Example:
-        >>> check_delta(1e-5, n_train=300)
-        1e-05
-        >>> check_delta(0.01, n_train=300)
-        Traceback (most recent call last):
-        ...
-        ValueError: delta=0.01 is out of range: delta must be below 1/n_train = 1/300 = 0.00333 ...
-    """
-    delta = check_float("delta", value, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
-    if n_train is not None and delta >= 1 / n_train:
-        raise ValueError(
-            f"delta={value!r} is out of range: delta must be below 1/n_train = 1/{n_train} = {1 / n_train:.3g} "
-            "(with delta >= 1/n a mechanism may publish a training sample outright); 1e-5 is usual"
-        )
-    return delta
 
 
 @dataclass(frozen=True)
@@ -940,7 +919,7 @@ def requery_averaging(model: QNNClassifier, x, shots: int = 100, queries: Sequen
 
 __all__ = [
     "ACCOUNTANTS", "EpsilonAudit", "GradientCheck", "PrivacyResult", "PrivacySpec", "PrivacySweep", "PrivateQNNClassifier",
-    "RequeryAveraging", "autograd_per_sample_gradients", "check_delta", "check_epsilon", "clopper_pearson", "dp_train",
+    "RequeryAveraging", "autograd_per_sample_gradients", "check_epsilon", "clopper_pearson", "dp_train",
     "empirical_epsilon", "noise_for_budget", "opacus_per_sample_gradients", "quantum_grad_sample", "per_sample_gradient_check", "privacy_config", "privacy_sweep",
     "private_model", "requery_averaging", "run_private",
 ]

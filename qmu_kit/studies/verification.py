@@ -89,8 +89,9 @@ from qmu_kit.core import stats
 from qmu_kit.core.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.core.fingerprint import code_fingerprint, external_source
 from qmu_kit.core.seeds import stream_seed
+from qmu_kit.core.fields import FieldSpec, ranged
 from qmu_kit.core.parallel import call, parallel_map
-from qmu_kit.core.validation import MAX_JOBS, ConfigError, check_float, check_int
+from qmu_kit.core.validation import MAX_JOBS, check_delta, check_float, check_int, ConfigError
 from qmu_kit.experiment.config import ExperimentConfig, versions
 from qmu_kit.experiment.pipeline import get_or_fit
 from qmu_kit.leakage.signals import paper_features, scaled_logit
@@ -117,6 +118,7 @@ CONTROLS = ("retrain", "none")
 DEFAULT_RELEARN_SAMPLES = 5
 DEFAULT_RELEARN_ACCURACY = 0.5
 DEFAULT_RELEARN_MAX_STEPS = 100
+MAX_RELEARN_STEPS = 10_000
 BOOTSTRAP_RESAMPLES = 1000
 #: Folds of the adaptive attacker's cross-fitting (every score it is judged on is out of fold).
 STREISAND_FOLDS = 5
@@ -125,11 +127,6 @@ STREISAND_FOLDS = 5
 # ---------------------------------------------------------------------------------------------
 # The estimator
 # ---------------------------------------------------------------------------------------------
-
-
-def check_delta(delta) -> float:
-    """``delta`` of the (epsilon, delta) estimate: a number strictly between 0 and 1."""
-    return check_float("delta", delta, 0.0, 1.0, low_inclusive=False, high_inclusive=False)
 
 
 def check_relearn_accuracy(accuracy) -> float:
@@ -271,6 +268,20 @@ def parse_methods(methods) -> tuple[str, ...]:
     return tuple(names)
 
 
+#: The verification's own settings (beyond the experiment's :data:`~qmu_kit.experiment.config.FIELDS`):
+#: their ranges, help and flags, for :class:`VerifyConfig` and ``qmu-kit verify`` alike.
+VERIFY_FIELDS: dict[str, FieldSpec] = {
+    "models": FieldSpec(check_models, f"models per side ({MIN_MODELS}..{MAX_MODELS})", "--models", "K"),
+    "delta": FieldSpec(check_delta, "delta of the (epsilon, delta) estimate, in (0, 1)", "--delta", "D"),
+    "relearn_samples": FieldSpec(ranged("relearn_samples", 1), "forgotten samples the relearning attack trains on "
+                                 "(1..forget-set size)", "--relearn-samples", "M"),
+    "relearn_accuracy": FieldSpec(check_relearn_accuracy, "accuracy on the forgotten class's test images that counts as "
+                                  "relearned, in (0, 1]", "--relearn-accuracy", "A"),
+    "relearn_max_steps": FieldSpec(ranged("relearn_max_steps", 1, MAX_RELEARN_STEPS),
+                                   f"relearning budget in steps (1..{MAX_RELEARN_STEPS})", "--relearn-max-steps", "N"),
+}
+
+
 @dataclass(frozen=True)
 class VerifyConfig:
     """Everything that determines a verification's numbers.
@@ -300,11 +311,13 @@ class VerifyConfig:
     def __post_init__(self):
         if not isinstance(self.experiment, ExperimentConfig):
             raise ValueError(f"experiment={self.experiment!r} is not valid: it must be an ExperimentConfig")
-        check_models(self.models)
-        object.__setattr__(self, "delta", check_delta(self.delta))
-        check_int("relearn_samples", self.relearn_samples, 1)
-        object.__setattr__(self, "relearn_accuracy", check_relearn_accuracy(self.relearn_accuracy))
-        check_int("relearn_max_steps", self.relearn_max_steps, 1, 10_000)
+        for name, spec in VERIFY_FIELDS.items():
+            try:
+                object.__setattr__(self, name, spec.validate(getattr(self, name)))
+            except ConfigError:
+                raise
+            except ValueError as error:
+                raise ConfigError(str(error), name) from None
 
     def replace(self, **changes) -> "VerifyConfig":
         return dataclasses.replace(self, **changes)
@@ -864,7 +877,7 @@ def verify_over_k(config: VerifyConfig, ks: Sequence[int], methods="all", **opti
 
 __all__ = [
     "BIN_WIDTH", "CONTROLS", "DEFAULT_DELTA", "DEFAULT_MODELS", "MIN_MODELS", "MAX_MODELS", "N_BINS", "MethodVerification",
-    "VerifyConfig", "VerifyResult", "available_methods", "cached_verification", "epsilon_per_example",
+    "VERIFY_FIELDS", "VerifyConfig", "VerifyResult", "available_methods", "cached_verification", "epsilon_per_example",
     "example_scores", "forgetting_quality", "max_measurable_epsilon", "parse_methods", "relearn_steps", "streisand_auc",
     "verify", "verify_over_k",
 ]

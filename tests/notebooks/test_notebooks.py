@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from qmu_kit.report.notebook import read_metrics
-from tests.notebook_tools import LEGACY_CHECK_MARK, NOTEBOOKS, claim_problems, notebook_paths
+from tests.notebook_tools import LEGACY_CHECK_MARK, NOTEBOOKS, claim_problems, notebook_paths, run_validation
 
 ALL = notebook_paths()
 SERIES = [p for p in ALL if p.parent == NOTEBOOKS]
@@ -223,16 +223,9 @@ def test_papermill_refuses_bad_parameters_at_the_validation_cell(tmp_path, noteb
 @pytest.mark.parametrize("parameters, message", BAD_PARAMETERS)
 def test_the_validation_cell_names_each_bad_parameter(parameters, message):
     """Notebook 02's parameters cell, papermill's injected cell and its validation cell, run as papermill
-    runs them (the injected names found through IPython's input history ``In``)."""
-    notebook = read(NOTEBOOKS / "02_membership_leakage.ipynb")
-    code = [c for c in notebook.cells if c.cell_type == "code"]
-    parameters_cell, validation_cell = code[0].source, code[1].source
-    injected = "# Parameters\n" + "".join(f"{name} = {value!r}\n" for name, value in parameters.items())
-    namespace = {"In": ["", parameters_cell, injected, validation_cell]}
-    exec(parameters_cell, namespace)
-    exec(injected, namespace)
+    runs them (tests.notebook_tools.run_validation)."""
     with pytest.raises(ValueError) as info:
-        exec(validation_cell, namespace)
+        run_validation("02_membership_leakage", parameters)
     assert message in str(info.value)
 
 

@@ -151,11 +151,11 @@ def test_relearn_samples_larger_than_the_forget_set():
     "argv, message",
     [
         (["--models", "3"], "argument --models: models=3 is out of range"),
-        (["--delta", "1"], "argument --delta: delta=1.0 is out of range"),
+        (["--delta", "1"], "argument --delta: delta=1 is out of range"),
         (["--delta", "x"], "argument --delta: delta='x' is not valid"),
         (["--method", "nope"], "argument --method: unknown method 'nope'"),
         (["--relearn-samples", "0"], "argument --relearn-samples: relearn_samples=0 is out of range"),
-        (["--relearn-accuracy", "0"], "argument --relearn-accuracy: relearn_accuracy=0.0 is out of range"),
+        (["--relearn-accuracy", "0"], "argument --relearn-accuracy: relearn_accuracy=0 is out of range"),
         (["--n-train", "60", "--n-test", "60", "--qubits", "4", "--relearn-samples", "40"],
          "argument --relearn-samples: relearn_samples=40 is out of range"),
     ],
