@@ -73,7 +73,7 @@ def run(args) -> int:
                       overrides=overrides, cache=not args.no_cache, progress=not args.quiet)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    print(result.report())
+    print(result.summary())
     if args.json:
         print(f"wrote {result.to_json(args.json)}")
     if args.write_defaults:

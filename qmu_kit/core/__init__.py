@@ -73,6 +73,9 @@ from qmu_kit.core.fields import (
     names_in,
     ranged,
 )
+from qmu_kit.core.results import (
+    Result,
+)
 __all__ = [
     "MIN_QUBITS",
     "MAX_QUBITS",
@@ -129,4 +132,5 @@ __all__ = [
     "choice_of",
     "names_in",
     "ranged",
+    "Result",
 ]

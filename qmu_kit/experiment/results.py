@@ -47,15 +47,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import pandas as pd
 
-from qmu_kit.core.cache import atomic_write
+from qmu_kit.core.results import Result
 from qmu_kit.core.stats import Estimate
 from qmu_kit.experiment.config import SCHEMA_VERSION, ExperimentConfig
 from qmu_kit.leakage.audit import AttackOutcome
@@ -211,7 +209,7 @@ class ModelResult:
         )
 
 
-class ModelTables:
+class ModelTables(Result):
     """Tables shared by every result holding ``models`` (name -> :class:`ModelResult`): an experiment's
     (:class:`ExperimentResult`) and a bring-your-own model's audit (:class:`AuditResult`)."""
 
@@ -337,13 +335,6 @@ class ExperimentResult(ModelTables):
             model["attacks"] = {a: model["attacks"][a] for a in sorted(model["attacks"], key=rank(config.attacks))}
             models[name] = ModelResult.from_dict(model)
         return cls(config, dict(data["versions"]), models, from_cache)
-
-    def to_json(self, path: str | Path) -> Path:
-        """Write the JSON atomically (a crash never leaves half a file)."""
-        path = Path(path)
-        payload = json.dumps(self.to_dict(), indent=1).encode()
-        atomic_write(path, lambda file: file.write(payload))
-        return path
 
     def plot(self, method: str | None = None, attack: str | None = None):
         """Original, one unlearned and the retrained model side by side (bars and forget-set ROC).

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -29,11 +28,13 @@ from pathlib import Path
 
 from qmu_kit.core.cache import ResultCache, atomic_write, resolve_cache
 from qmu_kit.core.parallel import parallel_map
+from qmu_kit.core.results import Result
 from qmu_kit.core.validation import MAX_JOBS, ConfigError, check_float, check_int
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import cached_result, run_experiment
 from qmu_kit.experiment.results import TABLE_COLUMNS, ExperimentResult
 from qmu_kit.leakage.attacks import needs_reference
+from qmu_kit.plots.figures import estimate_bars
 from qmu_kit.qnn.training import PAPER_DEPTH
 
 MAX_RUNS = 5000
@@ -91,7 +92,7 @@ def _run_one(index: int, config_dict: dict, cache_dir: str | None) -> tuple[int,
 
 
 @dataclass(frozen=True)
-class SweepResult:
+class SweepResult(Result):
     """The runs of a sweep, in grid order, and the grid that produced them."""
 
     grid: dict
@@ -125,11 +126,30 @@ class SweepResult:
         atomic_write(path, lambda file: file.write(text))
         return path
 
-    def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        payload = json.dumps({"grid": self.grid, "runs": [r.to_dict() for r in self.results]}, indent=1).encode()
-        atomic_write(path, lambda file: file.write(payload))
-        return path
+    def plot(self, ax=None, metric: str = "mia_auc"):
+        """``metric`` of every model, one group per run (its grid values), with 95 % intervals."""
+        groups = {}
+        for result in self.results:
+            config = result.config.to_dict()
+            label = ", ".join(f"{field}={_cell(config[field])}" for field in self.grid)
+            groups[label] = {name: model.estimates()[metric] for name, model in result.models.items() if metric in model.estimates()}
+        return estimate_bars(groups, ax, ylabel=metric, title=f"{metric} over the sweep")
+
+    def summary(self) -> str:
+        """How many runs over which grid, and each run's headline numbers (one line per run and model)."""
+        lines = [f"{len(self.results)} runs over {', '.join(f'{k} ({len(v)})' for k, v in self.grid.items())}"]
+        columns = ["acc_test_retain", "acc_train_forget", "mia_success_forget", "mia_auc"]
+        frame = self.table()[[*self.grid, "seed", "model_name", *columns]] if self.results else None
+        if frame is not None:
+            lines.append(frame.to_string(index=False, float_format="{:.2f}".format))
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"grid": self.grid, "runs": [r.to_dict() for r in self.results]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "SweepResult":
+        return cls(dict(data["grid"]), tuple(ExperimentResult.from_dict(run) for run in data["runs"]))
 
 
 def _cell(value):

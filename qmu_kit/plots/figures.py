@@ -253,6 +253,33 @@ def error_bars(estimates) -> np.ndarray:
 
 
 #: Bars of the unlearning figure: (field, label).
+def estimate_bars(groups: dict, ax=None, ylabel: str = "", title: str = ""):
+    """Grouped bars with 95 % error bars: ``{group: {series: Estimate}}`` (a group per x position, a bar
+    per series); returns the figure.
+
+    Example:
+        >>> from qmu_kit.core import Estimate
+        >>> fig = estimate_bars({"ga": {"forget acc": Estimate(0.2, 30, (0.1, 0.4))}})
+        >>> len(fig.axes)
+        1
+    """
+    if ax is None:
+        fig, (ax,) = new_figure(7, 3.2)
+    fig = ax.figure
+    names = list(groups)
+    series = list(dict.fromkeys(key for values in groups.values() for key in values))
+    width = 0.8 / max(1, len(series))
+    for i, key in enumerate(series):
+        estimates = [groups[name].get(key) for name in names]
+        present = [j for j, e in enumerate(estimates) if e is not None]
+        ax.bar(np.array(present) + (i - (len(series) - 1) / 2) * width, [estimates[j].value for j in present], width,
+               yerr=error_bars([estimates[j] for j in present]), capsize=3, label=key)
+    ax.set(xticks=range(len(names)), xticklabels=names, ylabel=ylabel, title=title)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    return fig
+
+
 UNLEARNING_BARS = (
     ("acc_train_forget", "forget-set\naccuracy"),
     ("acc_test_forget", "test accuracy,\nforgotten class"),
@@ -441,7 +468,7 @@ def _errorbar(ax, x, estimates, **style) -> None:
 
 def privacy_tradeoff_figure(sweep) -> Figure:
     """Test accuracy and attack AUC against epsilon (means over seeds, 95 % intervals) for a ``PrivacySweep``."""
-    summary = sweep.summary()
+    summary = sweep.by_epsilon()
     epsilons = list(summary)
     x, labels = _epsilon_positions(epsilons)
     fig, (left, right) = new_figure(10, 3.8, ncols=2)

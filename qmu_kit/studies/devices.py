@@ -40,6 +40,7 @@ import numpy as np
 
 from qmu_kit.core import stats
 from qmu_kit.core.cache import ResultCache, resolve_cache
+from qmu_kit.core.results import Result
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_device_shots, check_float, check_int
 from qmu_kit.experiment.config import ExperimentConfig, external_code
@@ -201,7 +202,7 @@ class ModelOnDevice:
 
 
 @dataclass(frozen=True, eq=False)
-class DeviceAudit(Mapping):
+class DeviceAudit(Mapping, Result):
     """The audit of a model (and its unlearned versions) on one device.
 
     Also a read-only mapping over :meth:`to_dict`, so ``audit["attacks"]["mlp"]`` keeps working for
@@ -257,6 +258,11 @@ class DeviceAudit(Mapping):
         return json.dumps(self.to_dict(), sort_keys=True) == json.dumps(other.to_dict(), sort_keys=True)
 
     __hash__ = None
+
+    def summary(self) -> str:
+        """The device, the queries and :meth:`table` as text."""
+        return (f"{self.label} ({self.device}, {self.engine}): {self.n_queries} members + {self.n_queries} non-members, "
+                f"{self.shots} shots per query\n{self.table().to_string()}")
 
     def table(self, attack: str = "mlp"):
         """One row per model: accuracy, MIA success, its control and the AUCs, each ``value [low, high]``

@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from qmu_kit.core import stats
+from qmu_kit.core.results import Result
 from qmu_kit.core.cache import ResultCache, resolve_cache
 from qmu_kit.core.fingerprint import code_fingerprint
 from qmu_kit.core.seeds import stream_seed
@@ -603,7 +604,7 @@ def privacy_cache_key(config: ExperimentConfig, spec: PrivacySpec, part: str = "
 
 
 @dataclass(frozen=True)
-class PrivacyResult:
+class PrivacyResult(Result):
     """One model trained under a privacy spec, attacked and audited.
 
     Attributes:
@@ -651,6 +652,12 @@ class PrivacyResult:
                           "epsilon lower (95 %)": round(self.audits[name].epsilon_lower, 3),
                           "epsilon (accountant)": self.epsilon_spent}
         return pd.DataFrame(rows).T
+
+    def summary(self) -> str:
+        """What was trained and what the attacks and the audit measured, as text."""
+        return (f"DP-SGD at epsilon {self.spec.epsilon:g} (spent {self.epsilon_spent:.3g}, noise {self.noise_multiplier:.3g}), "
+                f"seed {self.seed}, shots {self.shots or 'exact'}: test accuracy {self.test_accuracy.format()}, "
+                f"train accuracy {self.train_accuracy.format()}\n{self.table().to_string()}")
 
     def plot(self):
         """ROC curves of every attack (log-log) with the DP region ``TPR <= e^eps FPR + delta``."""
@@ -774,7 +781,7 @@ def run_private(config: ExperimentConfig | None = None, spec: PrivacySpec | None
 
 
 @dataclass(frozen=True)
-class PrivacySweep:
+class PrivacySweep(Result):
     """Private runs over several epsilons and seeds, with the trade-off as a table and a plot.
 
     Attributes:
@@ -792,7 +799,7 @@ class PrivacySweep:
                 seen.append(r.spec.epsilon)
         return seen
 
-    def summary(self) -> dict[float, dict]:
+    def by_epsilon(self) -> dict[float, dict]:
         """Per target epsilon: accuracies, AUC, TPR at 1 % FPR (mean over seeds with intervals), the
         accountant's epsilon, the largest empirical lower bound, and whether every run satisfies the bound."""
         out = {}
@@ -819,7 +826,7 @@ class PrivacySweep:
         import pandas as pd
 
         rows = {}
-        for eps, s in self.summary().items():
+        for eps, s in self.by_epsilon().items():
             label = "inf (non-private)" if math.isinf(eps) else f"{eps:g}"
             cell = (lambda e: e) if intervals else (lambda e: e.value)  # noqa: E731
             rows[label] = {
@@ -832,8 +839,18 @@ class PrivacySweep:
 
     def plot(self):
         """Test accuracy and attack AUC against epsilon, with their intervals."""
-
         return privacy_tradeoff_figure(self)
+
+    def summary(self) -> str:
+        """The trade-off table as text: per target epsilon, accuracy and leakage with their intervals."""
+        return self.table(intervals=True).to_string()
+
+    def to_dict(self) -> dict:
+        return {"attack": self.attack, "results": [result.to_dict() for result in self.results]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "PrivacySweep":
+        return cls(tuple(PrivacyResult.from_dict(result) for result in data["results"]), data["attack"])
 
 
 def _auc_over_seeds(aucs: Sequence[Estimate]) -> Estimate:

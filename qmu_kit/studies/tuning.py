@@ -40,8 +40,9 @@ import pprint
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from qmu_kit.core.results import Result
+from qmu_kit.plots.figures import estimate_bars
 from qmu_kit.core.stats import Estimate, mean, paired_difference, rate_over_seeds
 from qmu_kit.core.validation import check_choice, check_float, check_int
 from qmu_kit.experiment.config import PRESETS, ExperimentConfig
@@ -146,7 +147,7 @@ def check_seeds(name: str, seeds) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class TuningResult:
+class TuningResult(Result):
     """What :func:`tune` tried, chose and measured.
 
     Attributes:
@@ -205,7 +206,7 @@ class TuningResult:
             })
         return pd.DataFrame(records)
 
-    def summary(self) -> dict[tuple[str, str], dict[str, Estimate]]:
+    def statistics(self) -> dict[tuple[str, str], dict[str, Estimate]]:
         """Per (method, settings) on the evaluation seeds: each rate over seeds by the kit's rule
         (:func:`~qmu_kit.core.stats.rate_over_seeds`: mean over seeds, interval covering the seed-to-seed
         t-interval and the Wilson interval of the counts pooled over seeds; ``n`` the seeds), the
@@ -240,7 +241,7 @@ class TuningResult:
         records = []
         options = {(r["method"], r["settings"]): r["options"] for r in self.evaluation}
         comparisons = self.comparisons()
-        for (method, settings), stats in self.summary().items():
+        for (method, settings), stats in self.statistics().items():
             record = {"method": method, "settings": settings, "options": options[(method, settings)],
                       "n seeds": stats["distance"].n}
             for key, label in (*LABELS.items(), ("distance", "distance to retrained")):
@@ -251,7 +252,14 @@ class TuningResult:
             records.append(record)
         return pd.DataFrame(records)
 
-    def report(self) -> str:
+    def plot(self, ax=None):
+        """Each method's tuned and published settings on the evaluation seeds: forget accuracy,
+        retained test accuracy and distance to the retrained model, with their intervals."""
+        groups = {f"{method} ({settings})": {LABELS.get(k, k): stats[k] for k in (*LABELS, "distance") if k in stats}
+                  for (method, settings), stats in self.statistics().items()}
+        return estimate_bars(groups, ax, title=f"tuned vs published, evaluation seeds {', '.join(map(str, self.evaluation_seeds))}")
+
+    def summary(self) -> str:
         """What ``qmu-kit tune`` prints: the criterion, the candidates on the tuning seeds, and
         :meth:`table` on the evaluation seeds (``reports/tuning_classroom.txt`` is this text)."""
         import pandas as pd
@@ -291,11 +299,6 @@ class TuningResult:
         return cls(data["preset"], tuple(data["tuning_seeds"]), tuple(data["evaluation_seeds"]), data["criterion"],
                    trials, dict(data["chosen"]), dict(data["feasible"]), list(data["evaluation"]),
                    dict(data.get("overrides") or {}), data.get("date", ""))
-
-    def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1))
-        return path
 
     def defaults_source(self, command: str) -> str:
         """The text of ``qmu_kit/unlearning/tuned_defaults.py`` for these choices (the module the unlearning

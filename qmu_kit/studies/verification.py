@@ -80,16 +80,16 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from qmu_kit.core import stats
-from qmu_kit.core.cache import ResultCache, atomic_write, resolve_cache
+from qmu_kit.core.cache import ResultCache, resolve_cache
 from qmu_kit.core.fingerprint import code_fingerprint, external_source
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.fields import FieldSpec, ranged
+from qmu_kit.core.results import Result
 from qmu_kit.core.parallel import call, parallel_map
 from qmu_kit.core.validation import MAX_JOBS, check_delta, check_float, check_int, ConfigError
 from qmu_kit.experiment.config import ExperimentConfig, versions
@@ -622,7 +622,7 @@ TABLE_COLUMNS = ("forgetting quality", "FQ low", "FQ high", "epsilon median", "s
 
 
 @dataclass(frozen=True)
-class VerifyResult:
+class VerifyResult(Result):
     """A verification: every method and the two controls (the JSON contract of ``qmu-kit verify``).
 
     ``to_dict()`` is ``{"config": {...}, "methods": {NAME: {"forgetting_quality": {"value", "ci95",
@@ -669,13 +669,6 @@ class VerifyResult:
             raise ValueError(f"not a verification result: the controls {missing} are missing")
         methods = {name: MethodVerification.from_dict(name, m) for name, m in data["methods"].items()}
         return cls(VerifyConfig.from_dict(data["config"]), methods, dict(data["versions"]), from_cache)
-
-    def to_json(self, path: str | Path) -> Path:
-        """Write the JSON atomically (NaN as null)."""
-        path = Path(path)
-        payload = json.dumps(self.to_dict(), indent=1).encode()
-        atomic_write(path, lambda file: file.write(payload))
-        return path
 
     def table(self):
         """One row per method and control: the score with its interval, the checks, utility."""

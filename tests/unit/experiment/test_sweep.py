@@ -143,7 +143,7 @@ def test_cli_sweep_from_flags_and_file(tmp_path, capsys):
         (["sweep", "--grid", "seed="], "lists no values"),
         (["sweep", "--grid", "n_train=1500", "--grid", "n_test=500"], "n_train + n_test = 2000 is out of range: the digits data has 1797 samples"),
         (["sweep", "--grid", "seed=0,1", "--preset", "paper", "--max-hours", "0.001"], "argument --grid: the sweep would take about"),
-        (["sweep", "--grid", "seed=0", "--max-hours", "-1"], "max_hours=-1.0 is out of range: max_hours must be a number in (0.0, inf)"),
+        (["sweep", "--grid", "seed=0", "--max-hours", "-1"], "max_hours=-1 is out of range: max_hours must be a number in (0.0, inf)"),
         (["sweep", "--grid", "seed=0", "--max-hours", "nan"], "max_hours=nan is not valid: max_hours must be a number in (0.0, inf)"),
         (["sweep", "--grid", "seed=0", "--max-hours", "soon"], "max_hours='soon' is not valid"),
         (["sweep", "--file", "/no/such.yaml"], "argument --file: no such file: /no/such.yaml"),

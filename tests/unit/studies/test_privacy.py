@@ -120,7 +120,7 @@ def test_a_private_run_is_attacked_audited_and_cached(tmp_path):
     assert replay.from_cache and replay.to_dict() == result.to_dict()
     assert list(result.table().index) == ["loss", "confidence"]
     sweep = privacy_sweep(config, epsilons=(2.0, math.inf), seeds=(0,), delta=1e-3, cache=cache)
-    assert sweep.results[0].to_dict() == result.to_dict() and sweep.summary()[math.inf]["epsilon_spent"] == math.inf
+    assert sweep.results[0].to_dict() == result.to_dict() and sweep.by_epsilon()[math.inf]["epsilon_spent"] == math.inf
     table = sweep.table()
     assert list(table.index) == ["2", "inf (non-private)"] and bool(table["bound holds"].all())
     assert len(sweep.plot().axes) == 2 and len(result.plot().axes) == 1

@@ -85,7 +85,7 @@ def test_tuning_reports_tuned_beside_published_with_intervals():
     table = result.table()
     assert list(table["settings"]) == ["tuned", "published"]
     assert list(table["n seeds"]) == [3, 3] and "[" in table.loc[0, "forget acc"]
-    summary = result.summary()
+    summary = result.statistics()
     assert summary[("ssd", "tuned")]["distance"].value == pytest.approx(0.01)  # (0 + 0.01 + 0.02) / 3
     # the published alpha 10 forgets exactly (distance 0) but at a cost the tuning rule would not accept
     assert summary[("ssd", "published")]["distance"].value == pytest.approx(0.0)
@@ -116,7 +116,7 @@ class CountingRunner:
 
 def test_rates_over_seeds_pool_their_sample_counts():
     result = tune("classroom", ["ssd"], [100], [0, 1, 2, 3, 4], {"ssd": {"alpha": [30.0]}}, runner=CountingRunner())
-    stats = result.summary()[("ssd", "tuned")]
+    stats = result.statistics()[("ssd", "tuned")]
     forget = stats["acc_train_forget"]
     # five seeds all at 0 of 30: not a zero-width interval, but the Wilson interval of 0 of 150
     assert forget.value == 0.0 and forget.n == 5 and forget.ci95 == pytest.approx(proportion(0, 150).ci95)
@@ -134,7 +134,7 @@ def test_rates_over_seeds_pool_their_sample_counts():
     old = result.to_dict()
     for row in old["trials"] + old["evaluation"]:
         del row["counts"], row["original"]
-    legacy = TuningResult.from_dict(json.loads(json.dumps(old))).summary()[("ssd", "tuned")]["acc_train_forget"]
+    legacy = TuningResult.from_dict(json.loads(json.dumps(old))).statistics()[("ssd", "tuned")]["acc_train_forget"]
     assert legacy.value == 0.0 and legacy.n == 5 and legacy.ci95 == (0.0, 0.0)  # seeds alone: no samples to pool
 
 
