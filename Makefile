@@ -16,8 +16,10 @@ LAB_PORT ?= 8888
 # computes every slider stop before serving.
 POOL ?= 2
 APP_OPTIONS ?=
-# Worker processes of make test (the CI machine has 2 cores).
+# Worker processes of make check and make test (the CI machine has 2 cores), and extra pytest options
+# (e.g. PYTEST_OPTIONS=--durations=40).
 TEST_WORKERS ?= 2
+PYTEST_OPTIONS ?=
 
 .PHONY: app classroom lab check test bench reproduce venv lock chromium clean
 
@@ -75,7 +77,7 @@ chromium:
 # The edit loop: the package's own tests (tests/unit, marker `unit`), on TEST_WORKERS processes with one
 # torch thread each (more threads per worker than cores make the workers wait on each other).
 check: $(STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m pytest tests/unit -n $(TEST_WORKERS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests/unit -n $(TEST_WORKERS) $(PYTEST_OPTIONS)
 
 # Every check CI guarantees, by tier (the directory sets the marker): tests/unit; every notebook under nbval
 # (copies ending in a check of their recorded metrics against the references, see tests/notebook_tools.py)
@@ -88,7 +90,7 @@ test: $(STAMP) chromium
 	$(PY) -m tests.notebook_tools prepare build/nbval > /dev/null
 	OMP_NUM_THREADS=1 QMU_KIT_CACHE=$(CURDIR)/build/test-cache $(PY) -m pytest build/nbval tests \
 		-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
-		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_OPTIONS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
