@@ -36,6 +36,7 @@ from qmu_kit.studies.privacy import (  # noqa: E402
     empirical_epsilon,
 )
 from qmu_kit.studies.tuning import TuningResult, tune  # noqa: E402
+from tests.unit.studies.test_verify import hand_made_methods
 
 #: The smallest experiment that has every model: the basic QNN, 4 qubits, depth 1, 100/100 samples.
 TINY = ExperimentConfig(model="basic", n_qubits=4, depth=1, n_train=100, n_test=100, epochs=2,
@@ -57,19 +58,8 @@ def _privacy_run(epsilon: float, seed: int) -> PrivacyResult:
 
 
 def _verification() -> V.VerifyResult:
-    rng = np.random.default_rng(0)
     config = V.VerifyConfig(models=4)
-
-    def records(shift):
-        return [{"signal": list(rng.normal(shift, 1.0, size=6)), "relearn_steps": int(rng.integers(1, 9)),
-                 "streisand_auc": float(rng.uniform(0.4, 0.6)), "retain_accuracy": float(rng.uniform(0.7, 0.9)),
-                 "forget_accuracy": float(rng.uniform(0.0, 0.3)), "forget_train_accuracy": 0.0, "seconds": 1.0}
-                for _ in range(config.models)]
-
-    reference = records(0.0)
-    methods = {name: V.MethodVerification.from_records(name, records(shift), reference, config)
-               for name, shift in (("retrain", 0.0), ("none", 8.0), ("ga", 1.0))}
-    return V.VerifyResult(config, methods, {"qmu_kit": "test"})
+    return V.VerifyResult(config, hand_made_methods(np.random.default_rng(0), config), {"qmu_kit": "test"})
 
 
 def _tuning() -> TuningResult:

@@ -82,8 +82,9 @@ def test_scores_and_forgetting_quality(rng):
     assert apart.value < 0.01 and apart.ci95[1] < same.ci95[0]
 
 
-def test_summary_shows_every_number_with_its_interval_and_n(rng):
-    config = V.VerifyConfig(models=4)
+def hand_made_methods(rng, config) -> dict:
+    """GA, retraining and no unlearning verified from hand-made per-model records (K = ``config.models``):
+    GA a little apart from the reference, the untouched model far apart."""
 
     def records(shift):
         return [{"signal": list(rng.normal(shift, 1.0, size=6)), "relearn_steps": int(rng.integers(1, 9)),
@@ -92,8 +93,13 @@ def test_summary_shows_every_number_with_its_interval_and_n(rng):
                 for _ in range(config.models)]
 
     reference = records(0.0)
-    methods = {name: V.MethodVerification.from_records(name, records(shift), reference, config)
-               for name, shift in (("ga", 1.0), ("retrain", 0.0), ("none", 8.0))}
+    return {name: V.MethodVerification.from_records(name, records(shift), reference, config)
+            for name, shift in (("ga", 1.0), ("retrain", 0.0), ("none", 8.0))}
+
+
+def test_summary_shows_every_number_with_its_interval_and_n(rng):
+    config = V.VerifyConfig(models=4)
+    methods = hand_made_methods(rng, config)
     summary = V.VerifyResult(config, methods, {}).summary()
     ga = next(line for line in summary.splitlines() if line.startswith("ga "))
     for estimate in (methods["ga"].retain_accuracy, methods["ga"].forget_accuracy, methods["ga"].streisand_auc):
