@@ -55,7 +55,7 @@ def test_app_rejects_a_bad_pool_size(capsys):
     from qmu_kit.cli.commands import main
 
     assert main(["app", "--pool", "65"]) == 2
-    assert "pool=65 is out of range" in capsys.readouterr().err
+    assert "pool_size=65 is out of range" in capsys.readouterr().err
 
 
 def test_voila_never_wanders_to_another_port_and_uses_the_offline_template():

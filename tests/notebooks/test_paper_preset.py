@@ -70,10 +70,11 @@ def _fast_copy(name: str, directory: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def fast_paper_cache(tmp_path_factory):
-    """One cache for the fast variant's notebooks: they train the same tiny paper-preset models, once."""
-    return str(tmp_path_factory.mktemp("fast-paper-cache"))
+@pytest.fixture(scope="session")
+def fast_paper_cache(shared_cache_dir):
+    """One cache for the fast variant's notebooks, whichever worker runs them: they train the same tiny
+    paper-preset models (the shrunk preset is its own cache identity, apart from the full one)."""
+    return str(Path(shared_cache_dir) / "fast-paper-preset")
 
 
 @pytest.mark.slow
