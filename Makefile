@@ -89,7 +89,7 @@ test: $(STAMP) chromium
 	$(PY) -m qmu_kit._environment check
 	$(PY) -m tests.notebook_tools prepare build/nbval > /dev/null
 	OMP_NUM_THREADS=1 QMU_KIT_CACHE=$(CURDIR)/build/test-cache $(PY) -m pytest build/nbval tests \
-		-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
+		-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_OPTIONS)
 
 bench: $(STAMP)

@@ -108,16 +108,11 @@ RUN_ORDER = (
 )
 
 
-#: Parametrized tests whose cases each run a whole notebook on their own (see pytest_collection_modifyitems).
-SPLIT_TESTS = {"test_papermill_rerun_with_other_parameters", "test_notebook_runs_on_embedded_mnist_at_the_paper_preset"}
-
-
 def tier(path: Path) -> str | None:
     """The tier of a collected file: the first directory of :data:`TIERS` on its path."""
     return next((TIERS[part] for part in path.parts if part in TIERS), None)
 
 
-@pytest.hookimpl(tryfirst=True)  # the groups must be set before xdist reads them
 def pytest_collection_modifyitems(config, items):
     """Mark each test with its directory's tier, then order the files as :data:`RUN_ORDER` says (a
     stable sort: tests keep their order inside a file)."""
@@ -130,15 +125,9 @@ def pytest_collection_modifyitems(config, items):
         return rank.get(path.name, len(RUN_ORDER))
 
     for item in items:
-        path = Path(str(item.fspath))
-        name = tier(path)
+        name = tier(Path(str(item.fspath)))
         if name is not None:
             item.add_marker(name)
-        # xdist's --dist loadgroup runs a group on one worker, in order: a file is a group (a notebook's
-        # cells share one kernel; a module's fixtures are built once), except the notebook reruns, which
-        # are independent and long, so the two workers share them.
-        independent = getattr(item, "originalname", None) in SPLIT_TESTS
-        item.add_marker(pytest.mark.xdist_group(item.nodeid if independent else str(path)))
     items.sort(key=file_rank)
 
 
