@@ -62,7 +62,6 @@ from qmu_kit.experiment.config import PRESETS, ExperimentConfig, versions
 from qmu_kit.experiment.sweep import run_sweep
 from qmu_kit.qnn.data import min_train_size
 from qmu_kit.qnn.models import MODELS as QNN_MODELS
-from qmu_kit.qnn.readout import NoiseSpec
 from qmu_kit.report.notebook import format_metrics, read_metrics
 from qmu_kit.studies.devices import DeviceAudit, run_device_audit
 from qmu_kit.studies.tuning import PUBLISHED as PUBLISHED_SETTINGS
@@ -690,7 +689,7 @@ def headline_runs(preset: str, seeds: Sequence[int], n_queries: int, method: str
             runs.setdefault((result.config.model, variant), []).append(result)
     published = sweeps["published"][0]
     devices = {
-        model: [run_device_audit(published.replace(model=model, seed=seed), NoiseSpec(), n_queries=n_queries,
+        model: [run_device_audit(published.replace(model=model, seed=seed), "aer:default", n_queries=n_queries,
                                  methods=(method,), progress=progress) for seed in seeds]
         for model in device_models
     }

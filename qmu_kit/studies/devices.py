@@ -54,9 +54,8 @@ from qmu_kit.qnn.readout import FAKE_BACKENDS, AerReadout, NoiseSpec, NoisyReado
 from qmu_kit.qnn.remote import RemoteSession
 from qmu_kit.unlearning.methods import UnlearningTask, make_method
 
-#: ``"fast"``: exact (noisy) distribution + multinomial shots; ``"aer"``: qiskit-aer, one circuit per
-#: query; ``"sampler"``: the noiseless fast path (kept as a name for older calls).
-ENGINES = ("fast", "aer", "sampler")
+#: ``"fast"``: exact (noisy) distribution + multinomial shots; ``"aer"``: qiskit-aer, one circuit per query.
+ENGINES = ("fast", "aer")
 #: Circuits per cloud job at most (providers cap a job's size; 100 is the default).
 MAX_BATCH = 10_000
 #: Attacks that need nothing but the target's outputs (LiRA's shadows would need the device too).
@@ -116,10 +115,9 @@ class Device:
         return f"{self.kind} {self.name}"
 
 
-def parse_device(spec: "str | Device | NoiseSpec | None") -> Device:
-    """A :class:`Device` from ``"aer:default"``, ``"fake:FakeGuadalupeV2"``, ``"ibm:ibm_brisbane"`` ...
-
-    ``None`` and a :class:`~qmu_kit.qnn.readout.NoiseSpec` (the older call style) are accepted too.
+def parse_device(spec: "str | Device | NoiseSpec") -> Device:
+    """A :class:`Device` from ``"aer:default"``, ``"fake:FakeGuadalupeV2"``, ``"ibm:ibm_brisbane"`` ...,
+    or an emulated device with the noise of a :class:`~qmu_kit.qnn.readout.NoiseSpec` (custom error rates).
 
     Example:
         >>> parse_device("aer:5x").noise.p2, parse_device("ibm:FakeManilaV2").remote
@@ -127,8 +125,6 @@ def parse_device(spec: "str | Device | NoiseSpec | None") -> Device:
     """
     if isinstance(spec, Device):
         return spec
-    if spec is None:
-        return Device("aer", "noiseless")
     if isinstance(spec, NoiseSpec):
         if spec.backend:
             return Device("fake", spec.backend)
@@ -404,7 +400,7 @@ DEVICE_FIELDS: dict[str, FieldSpec] = {
                        "--shots", "S", text=True, default=DEFAULT_DEVICE_SHOTS),
     "engine": FieldSpec(lambda value: check_choice("engine", value, ENGINES),
                         "aer: devices: fast (exact noisy distribution, default) or aer (one circuit per query)", "--engine",
-                        choices=lambda: tuple(e for e in ENGINES if e != "sampler"), default="fast"),
+                        choices=lambda: ENGINES, default="fast"),
     "batch_size": FieldSpec(lambda value: check_int("batch_size", value, 1, MAX_BATCH),
                             f"circuits per cloud job (1..{MAX_BATCH}; default the provider's: 100 on IBM, 50 on Tianyan)",
                             "--batch", "N", nullable=True),
@@ -413,7 +409,7 @@ DEVICE_FIELDS: dict[str, FieldSpec] = {
 
 def run_device_audit(
     config: ExperimentConfig,
-    device: "str | Device | NoiseSpec | None" = DEFAULT_DEVICE,
+    device: "str | Device | NoiseSpec" = DEFAULT_DEVICE,
     *,
     shots: int = DEFAULT_DEVICE_SHOTS,
     n_queries: int = DEFAULT_QUERIES,
@@ -432,13 +428,12 @@ def run_device_audit(
     Args:
         config: the experiment whose original model is audited (any dataset; its ``shots`` field is
             ignored: a device always samples, give ``shots`` here).
-        device: a spec string (:func:`parse_device`), a :class:`Device`, or (older style) ``None``
-            for noiseless / a :class:`~qmu_kit.qnn.readout.NoiseSpec`.
+        device: a spec string (:func:`parse_device`), a :class:`Device`, or a
+            :class:`~qmu_kit.qnn.readout.NoiseSpec` (custom error rates).
         shots: measurement shots per query, 1..1000000 (never exact on a device).
         n_queries: members and non-members queried (each), 20..2000.
         engine: for ``aer:`` devices, ``"fast"`` (exact noisy distribution + seeded multinomial) or
             ``"aer"`` (qiskit-aer, one compiled circuit per query, gate-level state preparation).
-            ``"sampler"`` is the older name of the noiseless fast path.
         methods: unlearning methods (with the config's knobs) whose unlearned models are also
             deployed on the device and scored by the attacks fitted on the original. Unlearning
             itself runs in simulation, with exact gradients, on the config's ``unlearn_params``.
@@ -460,10 +455,6 @@ def run_device_audit(
     DEVICE_FIELDS["n_queries"].validate(n_queries)
     DEVICE_FIELDS["engine"].validate(engine)
     dev = DEVICE_FIELDS["device"].validate(device)
-    if engine == "sampler":
-        if dev.noise is not None or dev.kind != "aer":
-            raise ValueError("engine='sampler' is noiseless; use engine='fast' or 'aer' with a noise model")
-        engine = "fast"
     if dev.kind == "fake":
         engine = "aer"  # a calibration (wiring, per-qubit errors) has no fast path
     if dev.remote:

@@ -87,7 +87,7 @@ def test_readout_error_matches_aer_sampling_statistically():
 
 def test_device_specs_and_bad_input():
     assert parse_device("aer:5x").noise == NoiseSpec(p1=2.5e-3, p2=2.5e-2, readout=5e-2)
-    assert parse_device(None).spec == "aer:noiseless" and parse_device(NoiseSpec()).spec == "aer:default"
+    assert parse_device(NoiseSpec()).spec == "aer:default"
     assert parse_device("fake:FakeGuadalupeV2").noise.backend == "FakeGuadalupeV2"
     for spec, message in [("bogus", "unknown device 'bogus'"), ("qpu:x", "unknown device kind 'qpu'"),
                           ("aer:10x", "unknown aer noise level '10x'"), ("ibm:", "names no backend")]:
@@ -106,7 +106,7 @@ def test_device_specs_and_bad_input():
         ({"shots": 0}, "shots=0 is out of range"),
         ({"n_queries": 5}, "n_queries=5 is out of range: n_queries must be an integer from 20 to 2000"),
         ({"engine": "ibm"}, "unknown engine 'ibm'"),
-        ({"engine": "sampler", "device": "aer:default"}, "engine='sampler' is noiseless"),
+        ({"engine": "sampler", "device": "aer:default"}, "unknown engine 'sampler'"),
     ],
 )
 def test_device_audit_bad_input(kwargs, message):
