@@ -52,7 +52,7 @@ from torch import nn
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.validation import check_int
 from qmu_kit.experiment.config import versions
-from qmu_kit.experiment.pipeline import audit_models
+from qmu_kit.experiment.pipeline import model_results
 from qmu_kit.experiment.results import AuditResult
 from qmu_kit.leakage.attacks import ShadowModels, make_attack, needs_reference
 from qmu_kit.leakage.audit import headline_attack
@@ -557,8 +557,8 @@ def audit_model(
                 classifier, task, readout=readout(f"unlearn-{name}"), params=unlearn_params, seed=seed)
 
     primary = headline_attack(attacks)
-    results = audit_models(data, models, reports, attacks=attacks, primary_attack=primary, shots=shots, seed=seed,
-                           reference=(reference_train, reference_test))
+    results = model_results(data, models, reports, attacks=attacks, primary_attack=primary, shots=shots, seed=seed,
+                            reference=(reference_train, reference_test))
     setup = {
         "attacks": list(attacks), "methods": list(methods), "forget": f"{spec.kind}:{spec.value:g}",
         "shots": shots, "seed": seed, "n_classes": n_classes, "n_members": len(y_members),

@@ -54,8 +54,8 @@ from qmu_kit.core.fields import FieldSpec, check_fields
 from qmu_kit.core.validation import check_choice, check_delta, check_float, check_int, check_shots
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import get_or_fit
-from qmu_kit.leakage.attacks import Observations, ShadowModels, needs_reference
-from qmu_kit.leakage.audit import AuditSplit, MembershipAudit
+from qmu_kit.leakage.attacks import ShadowModels, needs_reference
+from qmu_kit.leakage.audit import AuditQueries, AuditSplit, audit_models
 from qmu_kit.leakage.metrics import MembershipMetrics, balanced_indices, membership_metrics
 from qmu_kit.plots.figures import privacy_roc_figure, privacy_tradeoff_figure, requery_figure
 from qmu_kit.qnn.circuit import expvals, normalize_states, simulate_probs
@@ -771,12 +771,14 @@ def run_private(config: ExperimentConfig | None = None, spec: PrivacySpec | None
                              load=lambda state: ShadowModels.from_models([PrivateQNNClassifier.from_state(m) for m in state["models"]]))
         reference_train = shadows.predict_proba(data.x_train, readout=make_readout(config.shots, stream_seed(config.seed, "shadow-train")))
         reference_test = shadows.predict_proba(data.x_test, readout=make_readout(config.shots, stream_seed(config.seed, "shadow-test")))
-    readout = lambda part: make_readout(config.shots, stream_seed(config.seed, f"private-{part}"))  # noqa: E731
-    members = Observations(model.predict_proba(data.x_train, readout=readout("train")), data.y_train, reference_train)
-    nonmembers = Observations(model.predict_proba(data.x_test, readout=readout("test")), data.y_test, reference_test)
     no_forget = lambda n: np.zeros(n, bool)  # noqa: E731 - membership of the whole training set
-    split = AuditSplit.from_masks(no_forget(len(data.y_train)), no_forget(len(data.y_test)), config.seed)
-    audit = MembershipAudit(config.attacks, config.seed).fit(members, nonmembers, split)
+    queries = AuditQueries(data.x_train, data.y_train, data.x_test, data.y_test,
+                           AuditSplit.from_masks(no_forget(len(data.y_train)), no_forget(len(data.y_test)), config.seed),
+                           (reference_train, reference_test))
+    audited = audit_models({"original": model}, queries, config.attacks, config.seed,
+                           readout=lambda name, part: make_readout(config.shots, stream_seed(config.seed, f"private-{part}")))
+    audit, (members, nonmembers) = audited.audit, audited.observed["original"]
+    split = queries.split
     attacks, audits = {}, {}
     for name in config.attacks:
         member_scores, _ = audit.out_of_fold(name, members, split.member_fold)
