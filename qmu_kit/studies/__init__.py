@@ -8,8 +8,11 @@ from qmu_kit.studies.byo import (
     LogitsModule,
     TorchClassifier,
     audit_model,
+    check_classes,
+    check_disjoint,
     check_labelled,
     check_logits,
+    check_not_probabilities,
     pennylane_shots,
 )
 from qmu_kit.studies.devices import (
@@ -99,8 +102,11 @@ __all__ = [
     "LogitsModule",
     "TorchClassifier",
     "audit_model",
+    "check_classes",
+    "check_disjoint",
     "check_labelled",
     "check_logits",
+    "check_not_probabilities",
     "pennylane_shots",
     "ENGINES",
     "MAX_BATCH",
