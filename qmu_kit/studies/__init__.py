@@ -37,6 +37,7 @@ from qmu_kit.studies.devices import (
 )
 from qmu_kit.studies.privacy import (
     ACCOUNTANTS,
+    DEFAULT_EPSILON,
     EpsilonAudit,
     GradientCheck,
     PrivacyResult,
@@ -127,6 +128,7 @@ __all__ = [
     "DEVICE_FIELDS",
     "run_device_audit",
     "ACCOUNTANTS",
+    "DEFAULT_EPSILON",
     "EpsilonAudit",
     "GradientCheck",
     "PrivacyResult",
