@@ -190,21 +190,20 @@ def check_disjoint(sets: dict[str, np.ndarray]) -> None:
         ...
         ValueError: members and non_members share 2 inputs (2 of the 4 non_members rows equal a members row): the sets must be disjoint, each input in one of them only
     """
-    def rows(x):
-        flat = np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(len(x), -1)) + 0.0  # -0.0 and 0.0 alike
-        return [row.tobytes() for row in flat]
+    def row(x, i):  # one row as float64, -0.0 as 0.0: no float64 copy of a whole (large) set
+        return np.asarray(x[i], dtype=np.float64).ravel() + 0.0
 
-    keys = {name: rows(x) for name, x in sets.items()}
-    names = list(keys)
+    hashes = {name: [hash(row(x, i).tobytes()) for i in range(len(x))] for name, x in sets.items()}
+    names = list(sets)
     for i, first in enumerate(names):
-        seen = set(keys[first])
+        index = {key: j for j, key in enumerate(hashes[first])}
         for second in names[i + 1:]:
-            shared = sum(key in seen for key in keys[second])
-            if shared:
+            matched = [key for j, key in enumerate(hashes[second])
+                       if key in index and np.array_equal(row(sets[first], index[key]), row(sets[second], j))]
+            if matched:
                 raise ValueError(
-                    f"{first} and {second} share {len(seen.intersection(keys[second]))} inputs ({shared} of the "
-                    f"{len(keys[second])} {second} rows equal a {first} row): the sets must be disjoint, each input in "
-                    "one of them only"
+                    f"{first} and {second} share {len(set(matched))} inputs ({len(matched)} of the {len(hashes[second])} "
+                    f"{second} rows equal a {first} row): the sets must be disjoint, each input in one of them only"
                 )
 
 
