@@ -498,6 +498,11 @@ def _forget_masks(forget, y_members, y_nonmembers, seed):
     return ForgetSpec("random", float(mask.mean())), mask, nonmembers
 
 
+def _forget_label(forget, spec: ForgetSpec) -> str:
+    """How the messages name the forget set: ``forget='class:4'``, or ``the forget mask``."""
+    return f"forget='{spec.kind}:{spec.value:g}'" if isinstance(forget, (str, ForgetSpec)) else "the forget mask"
+
+
 def _check_groups(forget, spec: ForgetSpec, forget_members, forget_nonmembers, y_nonmembers) -> None:
     """Refuse a forget set that leaves one of the audit's four groups empty (forget-set members and
     their matched non-members, retained members and retained non-members), naming the group."""
@@ -506,7 +511,7 @@ def _check_groups(forget, spec: ForgetSpec, forget_members, forget_nonmembers, y
               ("retained members", ~forget_members), ("retained non-members", ~forget_nonmembers))
     empty = [what for what, mask in groups if not mask.any()]
     if empty:
-        described = f"forget={forget!r}" if isinstance(forget, str) else "the forget mask"
+        described = _forget_label(forget, spec)
         classes = f" (the non-members' classes: {', '.join(str(c) for c in np.unique(y_nonmembers))})" if spec.kind == "class" else ""
         raise ValueError(
             f"{described} leaves no {' and no '.join(empty)}{classes}: the audit compares the forget set's members with "
@@ -630,7 +635,7 @@ def audit_model(
     _check_groups(forget, spec, forget_members, forget_nonmembers, y_nonmembers)
     if methods and spec.kind == "random" and len(y_population) == 0:
         raise ValueError(
-            f"forget={forget if isinstance(forget, str) else 'a mask'!r} with methods={list(methods)!r} needs "
+            f"{_forget_label(forget, spec)} with methods={list(methods)!r} needs "
             "population=(x, y): labelled data that are neither members nor non-members, on which the kit measures the "
             "accuracy a retrained model would have on a random forget set (unlearning's stopping target); or forget a "
             "class (forget='class:K')"
