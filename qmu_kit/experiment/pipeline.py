@@ -38,8 +38,16 @@ from qmu_kit.qnn.training import QNNClassifier, prediction_accuracy
 from qmu_kit.unlearning.methods import UnlearningReport, UnlearningTask, make_method
 
 
-def _rounded(values, digits: int = 5) -> tuple:
-    return tuple(round(float(v), digits) for v in values)
+def _significant(values, digits: int = 4) -> tuple:
+    """``values`` to ``digits`` significant digits: compact in JSON, and no positive value becomes 0
+    (a member's loss of 2e-7 stays 2e-7, where rounding to decimals would make it vanish from a
+    log axis).
+
+    Example:
+        >>> _significant([2.345678e-7, 1.23456, 0.0])
+        (2.346e-07, 1.235, 0.0)
+    """
+    return tuple(float(f"{float(v):.{digits}g}") + 0.0 for v in values)  # + 0.0: -0.0 (the loss -log 1) is 0.0
 
 
 def accuracy(probs: np.ndarray, labels: np.ndarray):
@@ -173,7 +181,7 @@ def _unlearn(config, original, task, store, bar):
 
 
 def _model_result(primary_attack, data, name, model, observed, outcomes, report, retrained_report, distance) -> ModelResult:
-    """Stage: one model's typed result from what the audit observed (also :func:`qmu_kit.studies.byo.audit`'s)."""
+    """Stage: one model's typed result from what the audit observed (also :func:`qmu_kit.studies.byo.audit_model`'s)."""
     members, nonmembers = observed
     if report is None:  # the original model: its cost is its training
         seconds, evaluations = model.history_[-1]["seconds"], model.history_[-1]["circuit_evaluations"]
@@ -199,10 +207,10 @@ def _model_result(primary_attack, data, name, model, observed, outcomes, report,
         speedup_vs_retrain=speedup,
         distance_to_retrained=distance,
         losses={
-            "train_retain": _rounded(member_losses[data.retain_train], 4),
-            "train_forget": _rounded(member_losses[data.forget_train], 4),
-            "test_retain": _rounded(nonmember_losses[data.retain_test], 4),
-            "test_forget": _rounded(nonmember_losses[data.forget_test], 4),
+            "train_retain": _significant(member_losses[data.retain_train]),
+            "train_forget": _significant(member_losses[data.forget_train]),
+            "test_retain": _significant(nonmember_losses[data.retain_test]),
+            "test_forget": _significant(nonmember_losses[data.forget_test]),
         },
         # JSON-shaped, like what a replay reads back, so a fresh and a replayed result are equal
         details=json.loads(json.dumps(details)),
