@@ -75,20 +75,22 @@ chromium:
 	fi
 
 # The edit loop: the package's own tests (tests/unit, marker `unit`), on TEST_WORKERS processes with one
-# torch thread each (more threads per worker than cores make the workers wait on each other).
+# torch thread each and no process pools of their own (QMU_KIT_JOBS=1): the test workers already keep
+# every core busy, so more threads or pool processes per worker only make them wait on each other.
 check: $(STAMP)
-	OMP_NUM_THREADS=1 $(PY) -m pytest tests/unit -n $(TEST_WORKERS) $(PYTEST_OPTIONS)
+	OMP_NUM_THREADS=1 QMU_KIT_JOBS=1 $(PY) -m pytest tests/unit -n $(TEST_WORKERS) $(PYTEST_OPTIONS)
 
 # Every check CI guarantees, by tier (the directory sets the marker): tests/unit; every notebook under nbval
 # (copies ending in a check of their recorded metrics against the references, see tests/notebook_tools.py)
 # and tests/notebooks, which rerun them through papermill with other parameters; tests/apps, which drive
 # the servers and the apps in Chromium; tests/project, the set-up files. All share one cache, invalidated
 # automatically when the kit's computing code changes. TEST_WORKERS processes run the files side by side,
-# in the order tests/conftest.py's RUN_ORDER gives (notebooks first: they fill the cache later files replay).
+# in the order tests/conftest.py's RUN_ORDER gives (notebooks first: they fill the cache later files replay),
+# with one torch thread and no process pools of their own, as in make check.
 test: $(STAMP) chromium
 	$(PY) -m qmu_kit._environment check
 	$(PY) -m tests.notebook_tools prepare build/nbval > /dev/null
-	OMP_NUM_THREADS=1 QMU_KIT_CACHE=$(CURDIR)/build/test-cache $(PY) -m pytest build/nbval tests \
+	OMP_NUM_THREADS=1 QMU_KIT_JOBS=1 QMU_KIT_CACHE=$(CURDIR)/build/test-cache $(PY) -m pytest build/nbval tests \
 		-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(PYTEST_OPTIONS)
 

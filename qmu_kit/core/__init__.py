@@ -61,6 +61,7 @@ from qmu_kit.core.fingerprint import (
     external_source,
 )
 from qmu_kit.core.parallel import (
+    JOBS_VARIABLE,
     MAX_JOBS,
     workers,
     check_jobs,
@@ -126,6 +127,7 @@ __all__ = [
     "code_fingerprint",
     "source_fingerprint",
     "external_source",
+    "JOBS_VARIABLE",
     "MAX_JOBS",
     "workers",
     "check_jobs",

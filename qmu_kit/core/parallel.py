@@ -1,8 +1,10 @@
 """Running many tasks at once: how many cores this process may use, and the kit's one parallel map.
 
 * :func:`workers` is the one rule for counting cores: the cores this process may run on (a
-  container's or a job's share, not the host's count), at most :data:`MAX_JOBS`. It is the default of
-  every ``--jobs`` flag and what the apps' warm-up divides.
+  container's or a job's share, not the host's count), at most :data:`MAX_JOBS` and at most
+  ``$QMU_KIT_JOBS`` when set (a machine shared with other work; ``make test`` sets 1, since its own
+  test workers already keep every core busy). It is the default of every ``--jobs`` flag and what the
+  apps' warm-up divides.
 * :func:`parallel_map` runs ``function(*task)`` for every task: in this process, on local worker
   processes (joblib), or on a Dask cluster (``scheduler="tcp://HOST:PORT"``). Results come back in
   the tasks' order; ``on_result`` sees each as it finishes (a progress bar, or saving as you go), so
@@ -26,10 +28,13 @@ from typing import Any
 import torch
 
 from qmu_kit.core.fields import FieldSpec
-from qmu_kit.core.validation import check_int
+from qmu_kit.core.validation import check_int, parse_text
 
 #: The most local worker processes a sweep, a verification, a report or the apps' warm-up accepts.
 MAX_JOBS = 256
+
+#: The environment variable that caps :func:`workers`.
+JOBS_VARIABLE = "QMU_KIT_JOBS"
 
 #: Whether this process is one of :func:`parallel_map`'s workers (set in the worker when a task starts).
 _IN_WORKER = False
@@ -37,13 +42,17 @@ _IN_WORKER = False
 
 def workers() -> int:
     """The cores this process may use (``os.sched_getaffinity`` where the system has it, else the
-    machine's count), at most :data:`MAX_JOBS`: one worker process per core.
+    machine's count), at most :data:`MAX_JOBS` and at most ``$QMU_KIT_JOBS`` (:data:`JOBS_VARIABLE`,
+    an integer from 1 to :data:`MAX_JOBS`) when it is set: one worker process per core.
 
     Example:
         >>> workers() >= 1
         True
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cap = os.environ.get(JOBS_VARIABLE, "").strip()
+    if cap:
+        cores = min(cores, check_int(JOBS_VARIABLE, parse_text(cap), 1, MAX_JOBS))
     return min(MAX_JOBS, max(1, cores))
 
 

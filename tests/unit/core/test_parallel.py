@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
-from qmu_kit.core.parallel import MAX_JOBS, PARALLEL_FIELDS, check_jobs, in_worker, parallel_map, workers
+from qmu_kit.core.parallel import JOBS_VARIABLE, MAX_JOBS, PARALLEL_FIELDS, check_jobs, in_worker, parallel_map, workers
 
 
 def square_and_threads(x: int) -> tuple[int, int, bool]:
@@ -21,10 +22,25 @@ def fail_on(x: int, bad: int) -> int:
     return x
 
 
-def test_workers_counts_the_cores_this_process_may_use():
+def test_workers_counts_the_cores_this_process_may_use(monkeypatch):
+    monkeypatch.delenv(JOBS_VARIABLE, raising=False)
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert workers() == min(MAX_JOBS, expected) >= 1
     assert PARALLEL_FIELDS["n_jobs"].flag_default() == workers()
+
+
+def test_qmu_kit_jobs_caps_the_workers_and_bad_values_are_named(monkeypatch):
+    monkeypatch.delenv(JOBS_VARIABLE, raising=False)
+    cores = workers()
+    monkeypatch.setenv(JOBS_VARIABLE, "1")
+    assert workers() == 1 and PARALLEL_FIELDS["n_jobs"].flag_default() == 1
+    monkeypatch.setenv(JOBS_VARIABLE, str(MAX_JOBS))
+    assert workers() == cores  # a cap above the cores changes nothing
+    for bad, message in (("0", "QMU_KIT_JOBS=0 is out of range: QMU_KIT_JOBS must be an integer from 1 to 256"),
+                         ("two", "QMU_KIT_JOBS='two' is not valid"), ("1.5", "QMU_KIT_JOBS=1.5 is not valid")):
+        monkeypatch.setenv(JOBS_VARIABLE, bad)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            workers()
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
