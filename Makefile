@@ -5,10 +5,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.qmu-kit-installed
-# Extra pip options (a mirror, a proxy, ...).
+# Extra options for pip and uv (a mirror: --index-url URL).
 PIP_OPTIONS ?=
 # torch's CPU build (PyPI's is the multi-GB CUDA build); the same URL as qmu_kit/_environment.py's EXTRA_INDEX.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+# uv installs the lock (downloads in parallel; no bytecode precompiled: each module compiles on first import).
+UV_VERSION ?= 0.13.9
 HOST ?= 127.0.0.1
 PORT ?= 8866
 LAB_PORT ?= 8888
@@ -26,14 +28,16 @@ PYTEST_OPTIONS ?=
 venv: $(STAMP)
 
 # The exact versions in requirements.lock (what CI, Binder and conda get), then the kit itself. torch
-# comes first and alone from TORCH_INDEX, so no other package is looked up there; where that index is out
-# of reach (an offline mirror serving the CPU build itself), one short try costs seconds, not minutes.
+# comes first and alone, with pip, from TORCH_INDEX (or pip's configured find-links), so no other package
+# is looked up there; where that index is out of reach (an offline mirror serving the CPU build itself),
+# one short try costs seconds, not minutes. uv then installs the rest of the lock next to it.
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(PIP_OPTIONS) --retries 0 --timeout 10 --no-deps --extra-index-url $(TORCH_INDEX) $$(grep '^torch==' requirements.lock)
-	$(PY) -m pip install --quiet $(PIP_OPTIONS) -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet $(PIP_OPTIONS) uv==$(UV_VERSION)
+	$(PY) -m uv pip install --quiet --python $(PY) $(PIP_OPTIONS) -r requirements.lock
+	$(PY) -m uv pip install --quiet --python $(PY) --no-deps -e .
 	@touch $@
 
 # After a change to pyproject.toml's dependencies: install what its ranges now ask for on top of the
