@@ -208,7 +208,7 @@ class ExperimentConfig:
     batch_size: int | None = None
     forget: str = "class:4"
     shots: int | None = None
-    methods: tuple[str, ...] = field(default_factory=method_names)
+    methods: tuple[str, ...] = field(default_factory=lambda: method_names(lessons=True))
     retrain: bool = True
     unlearn_params: str = "all"
     method_options: Mapping[str, Mapping] = field(default_factory=dict)
