@@ -190,7 +190,7 @@ class UnlearningReport:
             evaluation seeds, date); ``None`` otherwise.
         total_shots: measurement shots the circuit evaluations took (``circuit_evaluations`` times
             the readout's shots per circuit); ``None`` for an exact readout (no shots: a simulator).
-        details: method-specific facts (e.g. how many parameters a mask or a noise tier touched).
+        diagnostics: method-specific facts (e.g. how many parameters a mask or a noise tier touched).
     """
 
     method: str
@@ -204,7 +204,7 @@ class UnlearningReport:
     dampened_classical: int | None = None
     defaults: dict | None = None
     total_shots: int | None = None
-    details: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)
 
     def speedup_over(self, reference: "UnlearningReport") -> dict:
         """How much cheaper this run was than ``reference`` (usually retraining): ratios of wall time

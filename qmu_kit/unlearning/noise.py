@@ -38,7 +38,7 @@ class FisherForgetting(UnlearningMethod):
     and no averaging of a weight matrix's variance over its rows. Defaults: ``alpha=1e-6`` (the
     reference code's); ``max_var=0.1`` (chosen on the unit tests' small fixture, where 1.0 costs most of
     the retained accuracy); ``batch_size=1``. Without the class-removal step the noise alone did not
-    forget a class there (forget accuracy 0.75, as the original's). The report's ``details`` give the
+    forget a class there (forget accuracy 0.75, as the original's). The report's ``diagnostics`` give the
     mean noise standard deviation and how many output parameters were zeroed.
     """
 
@@ -69,7 +69,7 @@ class FisherForgetting(UnlearningMethod):
                     zeroed += int(p[forgotten].numel())
                 p += std * torch.randn_like(p)
                 stds.append(std.flatten())
-        return {"details": {"mean_noise_std": float(torch.cat(stds).mean()), "zeroed": zeroed}}
+        return {"diagnostics": {"mean_noise_std": float(torch.cat(stds).mean()), "zeroed": zeroed}}
 
 
 #: Sensitivity-guided QMU's tiers (masud1901/Sensitivity-Guided-Quantum-Machine-Unlearning, ``config.py``):
@@ -83,9 +83,9 @@ def sensitivity_tiers(norms: torch.Tensor, epsilon: float) -> tuple[torch.Tensor
     times its tier's factor (:data:`TIERS`); and how many samples fell in each tier.
 
     Example:
-        >>> stds, counts = sensitivity_tiers(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), 1.0)
-        >>> stds.tolist(), counts
-        ([0.0, 0.14, 0.33], {'high': 1, 'medium': 1, 'low': 1})
+        >>> stds, counts = sensitivity_tiers(torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64), 1.5)
+        >>> [round(s, 4) for s in stds.tolist()], counts
+        ([0.0, 0.175, 0.5], {'high': 1, 'medium': 1, 'low': 1})
     """
     spread = norms.max() - norms.min()
     scores = (norms - norms.min()) / spread if float(spread) > 0 else torch.ones_like(norms)
@@ -113,7 +113,7 @@ class SensitivityGuidedNoise(UnlearningMethod):
     squared loss); under shots it is a parameter-shift estimate, whose norm is biased upwards by shot
     noise (the min-max normalization removes a common offset, not the spread). Defaults: the
     authors' ``epsilon=1.0`` and 5 fine-tuning ``epochs``, at the original training's learning rate.
-    The report's ``details`` give the tier counts and the noise standard deviation.
+    The report's ``diagnostics`` give the tier counts and the noise standard deviation.
     """
 
     name = "sensitivity_noise"
@@ -141,7 +141,7 @@ class SensitivityGuidedNoise(UnlearningMethod):
             for p in parameters:
                 p += std * torch.randn_like(p)
         steps = retain_training(model, task, readout, parameters, seed, progress, self.epochs, self.lr, description=self.name)
-        return {**steps, "details": {"tiers": counts, "noise_std": std}}
+        return {**steps, "diagnostics": {"tiers": counts, "noise_std": std}}
 
 
 register("fisher_forgetting", label="Fisher forgetting", colour="#ad494a", lesson=False,

@@ -77,7 +77,7 @@ class SalUn(RandomLabels):
     Deviations: the mask keeps exactly ``ceil(saliency * n)`` parameters, ranked by ``|g|`` (ties,
     e.g. parameters the forget loss does not reach, in parameter order), where the paper thresholds
     at a quantile; circuit angles and classical weights share one ranking. Under shots the
-    saliency gradient is one parameter-shift estimate per forget batch. The report's ``details``
+    saliency gradient is one parameter-shift estimate per forget batch. The report's ``diagnostics``
     give ``salient`` (how many parameters the mask keeps). Defaults: ``saliency=0.5`` (the paper's),
     the rest as :class:`RandomLabels`.
     """
@@ -105,7 +105,7 @@ class SalUn(RandomLabels):
         keep[torch.argsort(size, descending=True, stable=True)[: math.ceil(self.saliency * len(size))]] = 1.0
         mask = [part.view_as(t) for part, t in zip(keep.split([t.numel() for t in totals]), totals)]
         context.extras["mask"] = mask
-        return {"details": {"salient": int(sum(int(m.sum()) for m in mask))}}
+        return {"diagnostics": {"salient": int(sum(int(m.sum()) for m in mask))}}
 
 
 class LabelComplement(_SteppedUnlearning):
@@ -137,11 +137,12 @@ class LabelComplement(_SteppedUnlearning):
 
 
 def similar_classes(logits: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """For each class, the other class whose mean logit vector is the most cosine-similar (a class
-    without samples maps to the most similar class of a zero vector: class 0, or 1 for class 0).
+    """For each class, the other class whose mean logit vector is the most cosine-similar (ties go to
+    the lower class; a class without samples has a zero mean, similar to none: it maps to class 0,
+    or 1 for class 0).
 
     Example:
-        >>> logits = torch.tensor([[1.0, 0.0, 0.9], [0.0, 1.0, 0.0], [0.8, 0.1, 1.0]])
+        >>> logits = torch.tensor([[1.0, 0.0, 0.9], [0.0, 1.0, 0.0], [0.9, 0.0, 1.0]])
         >>> similar_classes(logits, torch.tensor([0, 1, 2]), 3).tolist()
         [2, 0, 0]
     """
@@ -179,7 +180,7 @@ class SimilarClassRemap(_SteppedUnlearning):
         y = torch.cat([context.y_retain, context.y_forget])
         mapping = similar_classes(predict_logits(context.module, x, context.readout), y, model.n_classes_)
         context.extras["remapped"] = mapping[context.y_forget]
-        return {"details": {"mapping": {int(c): int(mapping[c]) for c in torch.unique(context.y_forget)}}}
+        return {"diagnostics": {"mapping": {int(c): int(mapping[c]) for c in torch.unique(context.y_forget)}}}
 
     def _set_gradients(self, context, forget_batch):
         module, readout, parameters = context.module, context.readout, context.parameters

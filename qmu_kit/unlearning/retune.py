@@ -74,7 +74,7 @@ class CatastrophicForgettingK(UnlearningMethod):
         layers = last_layers(self.name, model.module_, self.k, parameters)
         trained = [p for _, part in layers for p in part.parameters(recurse=False)]
         steps = retain_training(model, task, readout, trained, seed, progress, self.epochs, self.lr, description=self.name)
-        return {**steps, "details": {"layers": [name for name, _ in layers]}}
+        return {**steps, "diagnostics": {"layers": [name for name, _ in layers]}}
 
 
 class ExactUnlearningK(CatastrophicForgettingK):
