@@ -16,6 +16,9 @@ Example:
     ...     pass
     >>> list(shapes), shapes.label("square"), shapes.colour("square")
     (['square'], 'Square', '#1f77b4')
+    >>> _ = shapes.register("hexagon", lesson=False, scope="even-sided only")(Square)
+    >>> shapes.names(), shapes.names(lessons=True), shapes.entry("hexagon").scope
+    (('square', 'hexagon'), ('square',), 'even-sided only')
     >>> shapes.register("Bad name!")(Square)
     Traceback (most recent call last):
     ...
@@ -90,11 +93,13 @@ class Registry(MutableMapping):
             shown = colour if colour is not None else FALLBACK_COLOURS[len(self._entries) % len(FALLBACK_COLOURS)]
             from matplotlib.colors import is_color_like
 
+            if not isinstance(lesson, bool):
+                raise ValueError(f"lesson={lesson!r} for {self.kind} {key!r} is not valid: lesson must be True or False")
             if not is_color_like(shown):
                 raise ValueError(f"colour={shown!r} for {self.kind} {key!r} is not a matplotlib colour (e.g. '#1f77b4' or 'teal')")
             if isinstance(factory, type) and getattr(factory, "name", None) != key:
                 factory.name = key  # reports and results name the method by its registry name
-            self._entries[key] = Entry(key, factory, label or key, shown, description or label or key, bool(lesson), scope)
+            self._entries[key] = Entry(key, factory, label or key, shown, description or label or key, lesson, scope)
             return factory
 
         return decorator

@@ -92,12 +92,11 @@ class Scrub(_SteppedUnlearning):
 
 def reinitialized(module: nn.Module) -> nn.Module:
     """A copy of ``module`` with every submodule that has ``reset_parameters`` freshly initialized
-    (from torch's global random stream) and its circuit counter at 0."""
+    (from torch's global random stream)."""
     fresh = copy.deepcopy(module)
     for part in fresh.modules():
         if part is not fresh and callable(getattr(part, "reset_parameters", None)):
             part.reset_parameters()
-    circuit_counter(fresh).circuit_evaluations = 0
     return fresh
 
 
@@ -126,8 +125,9 @@ class BadTeacher(_SteppedUnlearning):
     def _prepare(self, context, model):
         _teacher_outputs(context)
         incompetent = reinitialized(context.module)
+        before = circuit_counter(incompetent).circuit_evaluations
         context.extras["incompetent_forget"] = predict_logits(incompetent, context.x_forget, context.readout)
-        return {"other_circuit_evaluations": circuit_counter(incompetent).circuit_evaluations}
+        return {"other_circuit_evaluations": circuit_counter(incompetent).circuit_evaluations - before}
 
     def _set_gradients(self, context, forget_batch):
         module, readout, extras = context.module, context.readout, context.extras
