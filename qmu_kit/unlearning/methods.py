@@ -4,6 +4,14 @@ One interface, one registry (:data:`UNLEARNING_METHODS`), so the CLI, widgets an
 same names and a student can add a method in a few lines: subclass :class:`UnlearningMethod`, define
 ``_update`` and decorate the class with :func:`register` (a name, a label and a colour).
 
+This module holds the shared pieces (the task and report, the stepped loop :class:`_SteppedUnlearning`
+with its :class:`StepContext`, :func:`retain_training`, :func:`diagonal_fisher`, :func:`balanced_gradient`,
+the knob tables' :class:`Knob`) and the lessons' methods below. The benchmark's further methods live
+in one module per family (:mod:`qmu_kit.unlearning.gradient`, ``relabel``, ``distill``, ``retune``,
+``noise``) and register with ``lesson=False``: :func:`method_names` with ``lessons=True`` leaves them
+out of the notebooks, the apps and the classroom dropdowns. Every report counts the circuits a run
+took and, under shots, the shots (:attr:`UnlearningReport.total_shots`).
+
 Mechanisms (this kit's definitions):
 
 * ``ga`` - gradient ascent on the forget set D_f: ``theta <- theta + lr * grad L(D_f)``.
@@ -710,17 +718,28 @@ class FineTune(UnlearningMethod):
 
 
 def retain_training(model, task, readout, parameters, seed, progress, epochs: int, lr: float | None,
-                    description: str = "fine-tuning", **hooks) -> dict:
+                    description: str = "fine-tuning", freeze_others: bool = False, **hooks) -> dict:
     """Train ``parameters`` on the retain set with the original recipe (its batch size, optimizer and,
     unless ``lr`` is given, learning rate) for ``epochs`` epochs: fine-tuning and the methods built
     on it (``hooks``: :func:`~qmu_kit.qnn.training.train`'s ``penalty`` and ``before_step``).
-    Returns the report's ``steps``."""
+
+    ``freeze_others``: the model's other parameters track no gradients while it trains, so frozen
+    circuit angles cost no parameter-shift circuits (one circuit per input, as a device would run);
+    their ``requires_grad`` flags are restored afterwards. Returns the report's ``steps``."""
     config = model.training_config_
     config = type(config)(**{**asdict(config), "epochs": epochs, "lr": lr or config.lr})
-    history = train(
-        model.module_, task.x_retain, task.y_retain, config, seed=seed, params=parameters,
-        readout=readout, progress=progress, description=description, **hooks,
-    )
+    trained = {id(p) for p in parameters}
+    frozen = [p for p in model.module_.parameters() if id(p) not in trained and p.requires_grad] if freeze_others else []
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        history = train(
+            model.module_, task.x_retain, task.y_retain, config, seed=seed, params=parameters,
+            readout=readout, progress=progress, description=description, **hooks,
+        )
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
     return {"steps": len(history) * -(-len(task.y_retain) // config.batch_size)}
 
 

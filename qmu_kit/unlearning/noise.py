@@ -145,6 +145,8 @@ class SensitivityGuidedNoise(UnlearningMethod):
 
 
 register("fisher_forgetting", label="Fisher forgetting", colour="#ad494a", lesson=False,
-         description="Fisher forgetting: noise where the retain set's Fisher information is small")(FisherForgetting)
+         description="Fisher forgetting: noise where the retain set's Fisher information is small",
+         scope="its class-removal step zeroes the classical output layer's rows of a forgotten class: with "
+               "params='quantum' (no output layer) only the noise acts")(FisherForgetting)
 register("sensitivity_noise", label="sensitivity noise", colour="#a55194", lesson=False,
          description="sensitivity-guided noise, then fine-tuning on the retain set")(SensitivityGuidedNoise)

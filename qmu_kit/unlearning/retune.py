@@ -59,7 +59,8 @@ class CatastrophicForgettingK(UnlearningMethod):
     A QNN's "layers" are its parameter layers in forward order (:func:`parameter_layers`): ``k=1`` is
     the classical head alone, ``k=2`` adds the circuit. With ``params="quantum"`` or ``"classical"``
     only the chosen layers of that group train, and a ``k`` that reaches none of them is an error.
-    Deviations: the hybrid-QNN study's CF-k freezes the *first* k layer groups and ascends the forget
+    The frozen layers track no gradients, so frozen circuit angles cost no parameter-shift circuits
+    (``k=1``: one circuit per input and step). Deviations: the hybrid-QNN study's CF-k freezes the *first* k layer groups and ascends the forget
     loss; this is Goel et al.'s definition. Defaults: ``k=1``, ``epochs=10`` at the original
     training's learning rate and batch size.
     """
@@ -73,7 +74,8 @@ class CatastrophicForgettingK(UnlearningMethod):
     def _update(self, model, task, readout, parameters, seed, progress):
         layers = last_layers(self.name, model.module_, self.k, parameters)
         trained = [p for _, part in layers for p in part.parameters(recurse=False)]
-        steps = retain_training(model, task, readout, trained, seed, progress, self.epochs, self.lr, description=self.name)
+        steps = retain_training(model, task, readout, trained, seed, progress, self.epochs, self.lr, description=self.name,
+                                freeze_others=True)
         return {**steps, "diagnostics": {"layers": [name for name, _ in layers]}}
 
 

@@ -158,6 +158,10 @@ def test_cf_k_and_eu_k_change_only_the_last_layers(hybrid):
         old, new = dict(original.module_.named_parameters()), dict(model.module_.named_parameters())
         assert all(torch.equal(old[key], new[key]) for key in old if key.startswith("front"))
         assert all(not torch.equal(old[key], new[key]) for key in old if not key.startswith("front"))
+    # frozen circuit angles cost no parameter-shift circuits: with the head alone, one circuit per input
+    cf_head, report = make_method("cf_k", k=1, epochs=1).unlearn(original, task, seed=0)
+    assert report.circuit_evaluations == len(task.y_retain)
+    assert all(p.requires_grad for p in cf_head.module_.parameters())  # the flags come back
     # EU-k starts the head afresh: one epoch of CF-k stays closer to the original head
     cf, _ = make_method("cf_k", k=1, epochs=1).unlearn(original, task, seed=0)
     eu, _ = make_method("eu_k", k=1, epochs=1).unlearn(original, task, seed=0)
