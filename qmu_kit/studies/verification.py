@@ -781,7 +781,8 @@ def verify(
 
     Args:
         config: a :class:`VerifyConfig`, or an ExperimentConfig (verified with the default knobs).
-        methods: ``"all"`` (every registered method, read now), a name, a comma list or a list of names.
+        methods: ``"all"`` (the lessons' methods, read now: :func:`available_methods`), a name, a comma
+            list or a list of names of any registered method.
         cache: ``True`` for the default cache, ``False`` for none (a temporary one is used while
             running), or a :class:`~qmu_kit.core.cache.ResultCache`.
         n_jobs: local worker processes (joblib); 1 runs in this process.

@@ -244,3 +244,4 @@ def test_default_lists_are_the_registries_read_live():
     # the default runs the lessons' methods; the benchmark's others are requested by name
     assert ExperimentConfig().methods == method_names(lessons=True) and ExperimentConfig().attacks == attack_names()
     assert set(method_names()) - set(method_names(lessons=True)) and ExperimentConfig(methods=("scrub",)).methods == ("scrub",)
+    assert ExperimentConfig(methods="all").methods == method_names(lessons=True)
