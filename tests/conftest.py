@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from xdist.scheduler import LoadFileScheduling
 
 from qmu_kit.apps.stops import warm_cache
 from qmu_kit.core.cache import ResultCache
@@ -106,6 +107,28 @@ RUN_ORDER = (
     "test_notebooks.py", "test_paper_preset.py", "test_notebook_checks.py", "test_verify.py",
     "test_app_browser.py", "test_bad_input_matrix.py", "test_sweep.py", "test_lab.py", "test_reproduce.py",
 )
+
+
+#: Parametrized tests whose cases each run a whole notebook on their own: independent and long, so each
+#: case is a unit of its own that either worker may take (every other file stays one unit).
+SPLIT_TESTS = ("test_papermill_rerun_with_other_parameters", "test_notebook_runs_on_embedded_mnist_at_the_paper_preset")
+
+
+class FileScheduling(LoadFileScheduling):
+    """xdist's ``--dist loadfile`` (a notebook's cells share one kernel, a module's fixtures are built
+    once), except that each case of :data:`SPLIT_TESTS` is a unit of its own."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        if any(f"::{name}[" in nodeid for name in SPLIT_TESTS):
+            return nodeid
+        return super()._split_scope(nodeid)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """:class:`FileScheduling` for ``--dist loadfile`` (what ``make test`` asks for)."""
+    if config.getvalue("dist") == "loadfile":
+        return FileScheduling(config, log)
+    return None
 
 
 def tier(path: Path) -> str | None:

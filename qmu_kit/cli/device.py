@@ -9,9 +9,7 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from qmu_kit.cli.options import (
     UsageError,
@@ -21,7 +19,6 @@ from qmu_kit.cli.options import (
     config_from_args,
     field_values,
 )
-from qmu_kit.core.cache import atomic_write
 from qmu_kit.core.results import interval_strings
 from qmu_kit.qnn.remote import DeviceJobError
 from qmu_kit.studies.devices import DEVICE_FIELDS, run_device_audit
@@ -62,7 +59,5 @@ def run(args: argparse.Namespace) -> int:
           f"{audit.seconds:.1f} s")
     print(interval_strings(audit.table()).to_string())
     if args.json:
-        result = {"config": config.resolved().replace(methods=methods).to_dict(), **audit.to_dict()}
-        payload = json.dumps(result, indent=1).encode()
-        atomic_write(Path(args.json), lambda file: file.write(payload))
+        print(f"wrote {audit.to_json(args.json)}")
     return 0

@@ -30,7 +30,7 @@ from qmu_kit.experiment.pipeline import (
     original_model,
     retrain,
     cached_result,
-    audit_models,
+    model_results,
     run_experiment,
 )
 from qmu_kit.experiment.sweep import (
@@ -76,7 +76,7 @@ __all__ = [
     "original_model",
     "retrain",
     "cached_result",
-    "audit_models",
+    "model_results",
     "run_experiment",
     "MAX_RUNS",
     "DEFAULT_MAX_HOURS",

@@ -29,8 +29,8 @@ from qmu_kit.core.cache import CacheWarning, ResultCache, resolve_cache
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.experiment.config import ExperimentConfig, versions
 from qmu_kit.experiment.results import ExperimentResult, ModelResult
-from qmu_kit.leakage.attacks import Observations, ShadowModels, needs_reference
-from qmu_kit.leakage.audit import AuditSplit, MembershipAudit
+from qmu_kit.leakage.attacks import ShadowModels, needs_reference
+from qmu_kit.leakage.audit import AuditQueries, audit_models
 from qmu_kit.leakage.metrics import prediction_distance
 from qmu_kit.leakage.signals import loss as loss_signal
 from qmu_kit.qnn.readout import make_readout
@@ -38,8 +38,16 @@ from qmu_kit.qnn.training import QNNClassifier, prediction_accuracy
 from qmu_kit.unlearning.methods import UnlearningReport, UnlearningTask, make_method
 
 
-def _rounded(values, digits: int = 5) -> tuple:
-    return tuple(round(float(v), digits) for v in values)
+def _significant(values, digits: int = 4) -> tuple:
+    """``values`` to ``digits`` significant digits: compact in JSON, and no positive value becomes 0
+    (a member's loss of 2e-7 stays 2e-7, where rounding to decimals would make it vanish from a
+    log axis).
+
+    Example:
+        >>> _significant([2.345678e-7, 1.23456, 0.0])
+        (2.346e-07, 1.235, 0.0)
+    """
+    return tuple(float(f"{float(v):.{digits}g}") + 0.0 for v in values)  # + 0.0: -0.0 (the loss -log 1) is 0.0
 
 
 def accuracy(probs: np.ndarray, labels: np.ndarray):
@@ -173,7 +181,7 @@ def _unlearn(config, original, task, store, bar):
 
 
 def _model_result(primary_attack, data, name, model, observed, outcomes, report, retrained_report, distance) -> ModelResult:
-    """Stage: one model's typed result from what the audit observed (also :func:`qmu_kit.studies.byo.audit`'s)."""
+    """Stage: one model's typed result from what the audit observed (also :func:`qmu_kit.studies.byo.audit_model`'s)."""
     members, nonmembers = observed
     if report is None:  # the original model: its cost is its training
         seconds, evaluations = model.history_[-1]["seconds"], model.history_[-1]["circuit_evaluations"]
@@ -199,20 +207,20 @@ def _model_result(primary_attack, data, name, model, observed, outcomes, report,
         speedup_vs_retrain=speedup,
         distance_to_retrained=distance,
         losses={
-            "train_retain": _rounded(member_losses[data.retain_train], 4),
-            "train_forget": _rounded(member_losses[data.forget_train], 4),
-            "test_retain": _rounded(nonmember_losses[data.retain_test], 4),
-            "test_forget": _rounded(nonmember_losses[data.forget_test], 4),
+            "train_retain": _significant(member_losses[data.retain_train]),
+            "train_forget": _significant(member_losses[data.forget_train]),
+            "test_retain": _significant(nonmember_losses[data.retain_test]),
+            "test_forget": _significant(nonmember_losses[data.forget_test]),
         },
         # JSON-shaped, like what a replay reads back, so a fresh and a replayed result are equal
         details=json.loads(json.dumps(details)),
     )
 
 
-def audit_models(data, models: Mapping, reports: Mapping, *, attacks: Sequence[str], primary_attack: str,
-                 shots: int | None, seed: int, reference: tuple = (None, None)) -> dict[str, ModelResult]:
-    """The membership audit every study shares: the kit's experiment and a model you bring
-    (:func:`qmu_kit.studies.audit_model`) both end here.
+def model_results(data, models: Mapping, reports: Mapping, *, attacks: Sequence[str], primary_attack: str,
+                  shots: int | None, seed: int, reference: tuple = (None, None)) -> dict[str, ModelResult]:
+    """Every model of an experiment audited (:func:`~qmu_kit.leakage.audit.audit_models`) and typed:
+    the kit's experiment and a model you bring (:func:`qmu_kit.studies.audit_model`) both end here.
 
     Each model is queried on the members (``data.x_train``) and the non-members (``data.x_test``) at
     ``shots``, one random stream per model and query set (so auditing one more model never changes
@@ -232,22 +240,13 @@ def audit_models(data, models: Mapping, reports: Mapping, *, attacks: Sequence[s
     Returns:
         ``{name: ModelResult}`` in the order of ``models``.
     """
-    reference_train, reference_test = reference
-
-    def observe(model, name: str) -> tuple[Observations, Observations]:
-        readout = lambda part: make_readout(shots, stream_seed(seed, f"{name}-{part}"))  # noqa: E731
-        return (
-            Observations(model.predict_proba(data.x_train, readout=readout("train")), data.y_train, reference_train),
-            Observations(model.predict_proba(data.x_test, readout=readout("test")), data.y_test, reference_test),
-        )
-
-    observed = {name: observe(model, name) for name, model in models.items()}
-    audit = MembershipAudit(attacks, seed).fit(*observed["original"], AuditSplit.draw(data, seed))
+    audited = audit_models(models, AuditQueries.of(data, seed, reference), attacks, seed,
+                           readout=lambda name, part: make_readout(shots, stream_seed(seed, f"{name}-{part}")))
     exact_forget = {name: model.predict_proba(data.x_train[data.forget_train]) for name, model in models.items()}
     results = {}
     for name, model in models.items():
         distance = prediction_distance(exact_forget[name], exact_forget["retrained"]) if "retrained" in models else None
-        results[name] = _model_result(primary_attack, data, name, model, observed[name], audit.evaluate(*observed[name]),
+        results[name] = _model_result(primary_attack, data, name, model, audited.observed[name], audited.outcomes(name),
                                      reports.get(name), reports.get("retrained"), distance)
     return results
 
@@ -258,7 +257,7 @@ def run_experiment(
     """Run (or replay from the cache) one experiment.
 
     The stages: data -> original model -> (LiRA's shadows) -> retrained model and unlearned models ->
-    every model observed and audited (:func:`audit_models`) -> typed results.
+    every model observed and audited (:func:`model_results`) -> typed results.
 
     Args:
         config: the experiment (default: the classroom preset).
@@ -288,9 +287,9 @@ def run_experiment(
 
         task = UnlearningTask.from_data(data, original, make_readout(config.shots, stream_seed(config.seed, "task")))
         unlearned, reports = _unlearn(config, original, task, store, bar)
-        results = audit_models(data, {"original": original, **unlearned}, reports, attacks=config.attacks,
-                               primary_attack=config.primary_attack, shots=config.shots, seed=config.seed,
-                               reference=(reference_train, reference_test))
+        results = model_results(data, {"original": original, **unlearned}, reports, attacks=config.attacks,
+                                primary_attack=config.primary_attack, shots=config.shots, seed=config.seed,
+                                reference=(reference_train, reference_test))
         bar.step("audit")
     finally:
         bar.close()

@@ -108,7 +108,8 @@ class ModelResult:
         speedup_vs_retrain: retrained seconds / seconds (``None`` for the original model).
         distance_to_retrained: mean total-variation distance of exact outputs on the forget set
             (:func:`~qmu_kit.leakage.metrics.prediction_distance`; ``None`` when the experiment ran without retraining).
-        losses: per-sample cross-entropy on the four parts (``train_retain``, ...).
+        losses: per-sample cross-entropy on the four parts (``train_retain``, ...), to 4 significant
+            digits (a positive loss never becomes 0).
         details: the training history (original) or the unlearning report.
     """
 
@@ -372,7 +373,7 @@ class ExperimentResult(ModelTables):
 
 @dataclass(frozen=True)
 class AuditResult(ModelTables):
-    """The audit of a bring-your-own model (:func:`qmu_kit.studies.byo.audit`): the same per-model results,
+    """The audit of a bring-your-own model (:func:`qmu_kit.studies.byo.audit_model`): the same per-model results,
     tables and figures as an experiment, without an :class:`~qmu_kit.experiment.config.ExperimentConfig`.
 
     Attributes:
@@ -381,12 +382,16 @@ class AuditResult(ModelTables):
         primary_attack: the attack behind the headline ``mia_*`` numbers.
         setup: what ran, JSON-ready: attacks, forget set, shots, seed, sample counts.
         versions: package versions (:func:`qmu_kit.experiment.config.versions`).
+        classifiers: the fitted models the audit measured, by the names of ``models`` (the original,
+            the retrained reference, each unlearned copy: ``result.classifiers["ga"].predict_proba(x)``);
+            numbers only are stored, so a result read back from JSON has none (``{}``).
     """
 
     models: dict[str, ModelResult]
     primary_attack: str
     setup: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    classifiers: dict = field(default_factory=dict, compare=False, repr=False)
 
     KIND = "audit"
     VERSION = 1

@@ -38,8 +38,11 @@ from qmu_kit.leakage.metrics import (
 )
 from qmu_kit.leakage.audit import (
     AttackOutcome,
+    AuditQueries,
     AuditSplit,
+    AuditedModels,
     MembershipAudit,
+    audit_models,
     headline_attack,
 )
 __all__ = [
@@ -71,7 +74,10 @@ __all__ = [
     "seed_summary",
     "format_seed_summary",
     "AttackOutcome",
+    "AuditQueries",
     "AuditSplit",
+    "AuditedModels",
     "MembershipAudit",
+    "audit_models",
     "headline_attack",
 ]

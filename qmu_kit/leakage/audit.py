@@ -28,7 +28,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -190,7 +190,98 @@ class MembershipAudit:
         return outcomes
 
 
-__all__ = ["ATTACKS", "AttackOutcome", "AuditSplit", "MembershipAudit", "Observations", "headline_attack"]
+@dataclass(frozen=True)
+class AuditQueries:
+    """What the auditor queries and knows: members (training samples) and non-members (test samples),
+    inputs and labels, LiRA's reference outputs on them (``(None, None)`` without LiRA), and the split
+    (folds, forget masks) its attacks are fitted on.
+
+    Example:
+        >>> from qmu_kit.qnn import prepare_data
+        >>> data = prepare_data("digits", n_qubits=6, n_train=300, n_test=200)
+        >>> queries = AuditQueries.of(data, seed=0)
+        >>> len(queries.y_members), len(queries.y_nonmembers)
+        (300, 200)
+    """
+
+    x_members: np.ndarray
+    y_members: np.ndarray
+    x_nonmembers: np.ndarray
+    y_nonmembers: np.ndarray
+    split: AuditSplit
+    reference: tuple = (None, None)
+
+    @classmethod
+    def of(cls, data: PreparedData, seed: int = 0, reference: tuple = (None, None)) -> "AuditQueries":
+        """The whole training set as members, the whole test set as non-members, split by
+        :meth:`AuditSplit.draw`."""
+        return cls(data.x_train, data.y_train, data.x_test, data.y_test, AuditSplit.draw(data, seed), reference)
+
+
+@dataclass(frozen=True)
+class AuditedModels:
+    """What :func:`audit_models` saw and fitted.
+
+    Attributes:
+        audit: the attacks, fitted on ``observed["original"]``.
+        observed: each model's ``(members, non-members)`` :class:`~qmu_kit.leakage.attacks.Observations`.
+        balanced: whether :meth:`outcomes` compares equally many members and non-members.
+    """
+
+    audit: MembershipAudit
+    observed: dict
+    balanced: bool = True
+
+    def outcomes(self, name: str) -> dict[str, AttackOutcome]:
+        """Every fitted attack replayed on model ``name``'s observations (:meth:`MembershipAudit.evaluate`)."""
+        return self.audit.evaluate(*self.observed[name], balanced=self.balanced)
+
+
+def audit_models(models: Mapping, queries: AuditQueries, attacks: Sequence[str], seed: int, *,
+                 readout: Callable[[str, str], object], balanced: bool = True) -> AuditedModels:
+    """The membership audit every study runs: the experiment, a model you bring, a device, a private model.
+
+    Each model is queried on the members and the non-members with its own readout, the attacks are
+    fitted against ``models["original"]``'s outputs on ``queries.split``, and every model can then be
+    scored by them (:meth:`AuditedModels.outcomes`).
+
+    Args:
+        models: classifiers by name (anything with ``predict_proba(x, readout=...)``), ``"original"``
+            among them.
+        queries: who is queried and the split the attacks are fitted on.
+        attacks: attack registry names.
+        seed: the audit's seed (attacks, balancing subsamples).
+        readout: ``(model name, "train" | "test") -> readout`` for the members' and the non-members'
+            queries; one random stream per model and query set keeps each model's numbers independent
+            of which other models are audited.
+        balanced: see :meth:`MembershipAudit.evaluate`.
+
+    Example:
+        >>> from qmu_kit.qnn import QNNClassifier, make_readout, prepare_data
+        >>> data = prepare_data("digits", n_qubits=3, n_train=60, n_test=60)
+        >>> model = QNNClassifier("basic", 3, 1, epochs=1).fit(data.x_train, data.y_train)
+        >>> audited = audit_models({"original": model}, AuditQueries.of(data), ["loss"], seed=0,
+        ...                        readout=lambda name, part: make_readout(100, seed=0))
+        >>> 0 <= audited.outcomes("original")["loss"].overall.auc.value <= 1
+        True
+    """
+    member_reference, nonmember_reference = queries.reference
+
+    def observe(model, name: str) -> tuple[Observations, Observations]:
+        return (
+            Observations(model.predict_proba(queries.x_members, readout=readout(name, "train")), queries.y_members,
+                         member_reference),
+            Observations(model.predict_proba(queries.x_nonmembers, readout=readout(name, "test")), queries.y_nonmembers,
+                         nonmember_reference),
+        )
+
+    observed = {name: observe(model, name) for name, model in models.items()}
+    audit = MembershipAudit(attacks, seed).fit(*observed["original"], queries.split)
+    return AuditedModels(audit, observed, balanced)
+
+
+__all__ = ["ATTACKS", "AttackOutcome", "AuditQueries", "AuditSplit", "AuditedModels", "MembershipAudit",
+           "Observations", "audit_models", "headline_attack"]
 
 
 def headline_attack(attacks, attack: str | None = None) -> str:

@@ -192,17 +192,27 @@ def draw_attack_rocs(ax, model) -> None:
 
 
 def draw_loss_histograms(ax, model: dict, which: str = "retain", title: str | None = None) -> None:
-    """Distribution of the loss on members vs non-members (the signal most attacks build on)."""
+    """Distribution of the loss on members vs non-members (the signal most attacks build on).
+
+    The bins span the smallest to the largest positive loss on a log axis, so every sample is drawn:
+    a loss of exactly 0 (a probability of 1 to float64 precision) is drawn in the first bin and
+    counted in the legend.
+    """
     ax.clear()
     members, nonmembers = np.asarray(model.losses[f"train_{which}"]), np.asarray(model.losses[f"test_{which}"])
     values = np.r_[members, nonmembers]
     if len(values) == 0:
         return
-    bins = np.logspace(np.log10(max(values.min(), 1e-6)), np.log10(max(values.max(), 1e-5)), 30)
+    positive = values[values > 0]
+    low = positive.min() if len(positive) else 1e-16
+    bins = np.logspace(np.log10(low), np.log10(max(values.max(), 10 * low)), 30)
     # Fractions per bin on a log axis: the non-members' long tail of high losses is what leaks.
     for losses, color, label in ((members, "#d62728", "members"), (nonmembers, "#2ca02c", "non-members")):
         weights = np.full(len(losses), 1 / max(len(losses), 1))
-        ax.hist(losses, bins=bins, weights=weights, histtype="step", linewidth=2, color=color, label=f"{label} ({len(losses)})")
+        zeros = int((losses <= 0).sum())
+        count = f"{len(losses)}, {zeros} at loss 0 in the first bin" if zeros else f"{len(losses)}"
+        ax.hist(np.maximum(losses, low), bins=bins, weights=weights, histtype="step", linewidth=2, color=color,
+                label=f"{label} ({count})")
     ax.set(xscale="log", yscale="log", xlabel="cross-entropy loss", ylabel="fraction of samples")
     ax.set_title(title or f"loss on {which} samples", fontsize=10)
     ax.legend(fontsize=8)

@@ -8,8 +8,11 @@ from qmu_kit.studies.byo import (
     LogitsModule,
     TorchClassifier,
     audit_model,
+    check_classes,
+    check_disjoint,
     check_labelled,
     check_logits,
+    check_not_probabilities,
     pennylane_shots,
 )
 from qmu_kit.studies.devices import (
@@ -34,6 +37,7 @@ from qmu_kit.studies.devices import (
 )
 from qmu_kit.studies.privacy import (
     ACCOUNTANTS,
+    DEFAULT_EPSILON,
     EpsilonAudit,
     GradientCheck,
     PrivacyResult,
@@ -99,8 +103,11 @@ __all__ = [
     "LogitsModule",
     "TorchClassifier",
     "audit_model",
+    "check_classes",
+    "check_disjoint",
     "check_labelled",
     "check_logits",
+    "check_not_probabilities",
     "pennylane_shots",
     "ENGINES",
     "MAX_BATCH",
@@ -121,6 +128,7 @@ __all__ = [
     "DEVICE_FIELDS",
     "run_device_audit",
     "ACCOUNTANTS",
+    "DEFAULT_EPSILON",
     "EpsilonAudit",
     "GradientCheck",
     "PrivacyResult",

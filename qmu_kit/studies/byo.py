@@ -9,7 +9,7 @@ PennyLane ``qml.qnn.TorchLayer`` inside a torch model included) so that they app
 * :class:`TorchClassifier` - the wrapped module as a fitted classifier (``predict_proba``, ``copy``),
   refittable when a training recipe is given: ``build`` (seed -> untrained module, trained by the
   kit's loop with ``training``) or ``train_fn`` (``(x, y, seed) -> trained module``, your own loop);
-* :func:`audit` - the kit's audit of that model (threshold attacks, the paper's MLP attack, LiRA when
+* :func:`audit_model` - the kit's audit of that model (threshold attacks, the paper's MLP attack, LiRA when
   the model can be refitted for shadow models), optionally followed by unlearning (GA, RGA, SSD,
   fine-tune and any registered method) and the retrained reference, returning an
   :class:`~qmu_kit.experiment.results.AuditResult` with the kit's estimates, tables and figures.
@@ -50,22 +50,22 @@ import torch
 from torch import nn
 
 from qmu_kit.core.seeds import stream_seed
-from qmu_kit.core.validation import check_int
+from qmu_kit.core.validation import check_int, check_names
 from qmu_kit.experiment.config import versions
-from qmu_kit.experiment.pipeline import audit_models
+from qmu_kit.experiment.pipeline import model_results
 from qmu_kit.experiment.results import AuditResult
-from qmu_kit.leakage.attacks import ShadowModels, make_attack, needs_reference
+from qmu_kit.leakage.attacks import ShadowModels, attack_names, needs_reference
 from qmu_kit.leakage.audit import headline_attack
 from qmu_kit.qnn.data import ForgetSpec, PreparedData, forget_masks
 from qmu_kit.qnn.models import QuantumLayer, parameter_counts
 from qmu_kit.qnn.readout import ExactReadout, ShotReadout, make_readout
 from qmu_kit.qnn.training import ReadoutPredictions, TrainingConfig, predict_logits, train
-from qmu_kit.unlearning.methods import UnlearningTask, make_method
+from qmu_kit.unlearning.methods import UnlearningTask, make_method, method_names
 
 #: The recipe of fine-tuning (and of ``build``'s training) when none is given: Adam, lr 0.05, batches
 #: of 16, 5 epochs (fine-tuning sets its own epochs).
 DEFAULT_TRAINING = TrainingConfig(lr=0.05, batch_size=16, epochs=5, optimizer="adam")
-#: The attacks :func:`audit` runs by default: every one that needs only the model's outputs.
+#: The attacks :func:`audit_model` runs by default: every one that needs only the model's outputs.
 OUTPUT_ATTACKS = ("mlp", "loss", "confidence", "entropy")
 
 
@@ -97,20 +97,39 @@ def check_logits(logits, n_inputs: int, n_classes: int) -> torch.Tensor:
 
 
 def check_not_probabilities(logits: torch.Tensor) -> None:
-    """Refuse outputs that are already probabilities (every row in [0, 1] and summing to 1, over at
-    least two rows): the kit applies its own softmax, and a softmax of probabilities flattens them."""
+    """Refuse outputs that look like probabilities rather than logits: every value in [0, 1] over at
+    least two rows. The kit applies its own softmax; a softmax of probabilities flattens them, and a
+    softmax over the batch axis makes each answer depend on the rest of the batch. The message says
+    which case it saw: rows summing to 1 (a softmax over the classes), columns summing to 1 (a
+    softmax over the batch, ``dim=0``), or neither (e.g. a sigmoid). Logits that happen to lie in
+    [0, 1] can be shifted by a constant (a softmax does not change).
+
+    Example:
+        >>> check_not_probabilities(torch.tensor([[2.0, -1.0], [0.5, 0.3]]))  # logits: accepted
+        >>> check_not_probabilities(torch.sigmoid(torch.tensor([[2.0, -1.0], [0.5, 0.3]])))
+        Traceback (most recent call last):
+        ...
+        ValueError: the model's outputs are probabilities, not logits: every output lies in [0, 1] (e.g. a final sigmoid): return the scores before it; the kit applies its own softmax (logits that happen to lie in [0, 1]: subtract a constant, which a softmax ignores)
+    """
     values = logits.detach().to(torch.float64)
-    if len(values) >= 2 and bool(((values >= 0) & (values <= 1)).all()) and bool(
-        torch.allclose(values.sum(1), torch.ones(len(values), dtype=torch.float64), atol=1e-6)
-    ):
-        raise ValueError(
-            "the model's outputs are probabilities (every row lies in [0, 1] and sums to 1), not logits: "
-            "remove its final softmax; the kit applies its own"
-        )
+    if len(values) < 2 or not bool(((values >= 0) & (values <= 1)).all()):
+        return
+    sums_to_one = lambda axis: bool(torch.allclose(values.sum(axis), torch.ones(values.shape[1 - axis], dtype=torch.float64), atol=1e-6))  # noqa: E731
+    if sums_to_one(1):
+        seen = " (every row lies in [0, 1] and sums to 1), not logits: remove its final softmax"
+    elif sums_to_one(0):
+        seen = (", not logits: every column sums to 1 over the batch, a softmax over the batch axis (dim=0) that makes "
+                "each answer depend on the other inputs of the batch: return the scores before it")
+    else:
+        seen = ", not logits: every output lies in [0, 1] (e.g. a final sigmoid): return the scores before it"
+    raise ValueError(f"the model's outputs are probabilities{seen}; the kit applies its own softmax (logits that happen "
+                     "to lie in [0, 1]: subtract a constant, which a softmax ignores)")
 
 
-def check_labelled(name: str, x, y, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(x, y)`` as arrays after checking one integer label per input, each in ``0 .. n_classes - 1``.
+def check_labelled(name: str, x, y, n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` as arrays after checking one integer label per finite input, each label in
+    ``0 .. n_classes - 1`` (``n_classes=None``: integers, their range checked later with
+    :func:`check_classes`, once the model's output width is known).
 
     Example:
         >>> check_labelled("members", np.zeros((3, 2)), [0, 2, 1], 3)[1].tolist()
@@ -119,6 +138,10 @@ def check_labelled(name: str, x, y, n_classes: int) -> tuple[np.ndarray, np.ndar
         Traceback (most recent call last):
         ...
         ValueError: members: 3 inputs but 2 labels: give exactly one label per input
+        >>> check_labelled("non_members", np.array([[0.0, 1.0], [np.nan, 2.0]]), [0, 1])
+        Traceback (most recent call last):
+        ...
+        ValueError: non_members: 1 of 2 inputs contain NaN or infinity (the first: row 1): give finite inputs
     """
     x, y = np.asarray(x), np.asarray(y)
     if y.ndim != 1:
@@ -127,15 +150,61 @@ def check_labelled(name: str, x, y, n_classes: int) -> tuple[np.ndarray, np.ndar
         raise ValueError(f"{name}: {len(x) if x.ndim else 0} inputs but {len(y)} labels: give exactly one label per input")
     if len(y) == 0:
         raise ValueError(f"{name} is empty: give at least one labelled input")
+    if np.issubdtype(x.dtype, np.number):
+        bad_rows = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+        if bad_rows.any():
+            raise ValueError(f"{name}: {int(bad_rows.sum())} of {len(x)} inputs contain NaN or infinity (the first: row "
+                             f"{int(np.argmax(bad_rows))}): give finite inputs")
     if not (np.issubdtype(y.dtype, np.integer) or (np.issubdtype(y.dtype, np.floating) and np.all(y == np.round(y)))):
-        raise ValueError(f"{name}: labels must be integers from 0 to {n_classes - 1}, got dtype {y.dtype}")
+        classes = f" from 0 to {n_classes - 1}" if n_classes is not None else ""
+        raise ValueError(f"{name}: labels must be integers{classes}, got dtype {y.dtype}")
+    return x, check_classes(name, y, n_classes) if n_classes is not None else y.astype(np.int64)
+
+
+def check_classes(name: str, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Integer labels ``y`` as int64 after checking each is in ``0 .. n_classes - 1``.
+
+    Example:
+        >>> check_classes("population", np.array([0, 3]), 3)
+        Traceback (most recent call last):
+        ...
+        ValueError: population: label 3 is outside the classes: labels must be integers from 0 to 2 (the model has 3 outputs)
+    """
     bad = (y < 0) | (y >= n_classes)
     if bad.any():
-        raise ValueError(
-            f"{name}: label {y[bad][0]:g} is outside the classes: labels must be integers from 0 to {n_classes - 1} "
-            f"(the model has {n_classes} outputs)"
-        )
-    return x, y.astype(np.int64)
+        raise ValueError(f"{name}: label {y[bad][0]:g} is outside the classes: labels must be integers from 0 to "
+                         f"{n_classes - 1} (the model has {n_classes} outputs)")
+    return y.astype(np.int64)
+
+
+def check_disjoint(sets: dict[str, np.ndarray]) -> None:
+    """Refuse inputs shared between the named sets (rows equal value for value): a member passed
+    again as a non-member makes the two groups alike and hides the leakage (an AUC near 0.5 for a
+    model that leaks), and attacker data overlapping either set is no longer held out.
+
+    Example:
+        >>> x = np.arange(12.0).reshape(6, 2)
+        >>> check_disjoint({"members": x[:4], "non_members": x[4:]})
+        >>> check_disjoint({"members": x[:4], "non_members": x[2:]})
+        Traceback (most recent call last):
+        ...
+        ValueError: members and non_members share 2 inputs (2 of the 4 non_members rows equal a members row): the sets must be disjoint, each input in one of them only
+    """
+    def row(x, i):  # one row as float64, -0.0 as 0.0: no float64 copy of a whole (large) set
+        return np.asarray(x[i], dtype=np.float64).ravel() + 0.0
+
+    hashes = {name: [hash(row(x, i).tobytes()) for i in range(len(x))] for name, x in sets.items()}
+    names = list(sets)
+    for i, first in enumerate(names):
+        index = {key: j for j, key in enumerate(hashes[first])}
+        for second in names[i + 1:]:
+            matched = [key for j, key in enumerate(hashes[second])
+                       if key in index and np.array_equal(row(sets[first], index[key]), row(sets[second], j))]
+            if matched:
+                raise ValueError(
+                    f"{first} and {second} share {len(set(matched))} inputs ({len(matched)} of the {len(hashes[second])} "
+                    f"{second} rows equal a {first} row): the sets must be disjoint, each input in one of them only"
+                )
 
 
 class LogitsModule(nn.Module):
@@ -429,6 +498,27 @@ def _forget_masks(forget, y_members, y_nonmembers, seed):
     return ForgetSpec("random", float(mask.mean())), mask, nonmembers
 
 
+def _forget_label(forget, spec: ForgetSpec) -> str:
+    """How the messages name the forget set: ``forget='class:4'``, or ``the forget mask``."""
+    return f"forget='{spec.kind}:{spec.value:g}'" if isinstance(forget, (str, ForgetSpec)) else "the forget mask"
+
+
+def _check_groups(forget, spec: ForgetSpec, forget_members, forget_nonmembers, y_nonmembers) -> None:
+    """Refuse a forget set that leaves one of the audit's four groups empty (forget-set members and
+    their matched non-members, retained members and retained non-members), naming the group."""
+    matched = f"non-members of class {spec.value:g}" if spec.kind == "class" else "non-members matched to the forget set"
+    groups = (("members in the forget set", forget_members), (matched, forget_nonmembers),
+              ("retained members", ~forget_members), ("retained non-members", ~forget_nonmembers))
+    empty = [what for what, mask in groups if not mask.any()]
+    if empty:
+        described = _forget_label(forget, spec)
+        classes = f" (the non-members' classes: {', '.join(str(c) for c in np.unique(y_nonmembers))})" if spec.kind == "class" else ""
+        raise ValueError(
+            f"{described} leaves no {' and no '.join(empty)}{classes}: the audit compares the forget set's members with "
+            "matched non-members and the retained members with the retained non-members, each group at least one sample"
+        )
+
+
 def audit_model(
     model,
     members,
@@ -460,41 +550,59 @@ def audit_model(
         model: a torch module mapping inputs ``(B, ...)`` to logits ``(B, n_classes)`` (a PennyLane
             ``TorchLayer`` inside included), or a fitted :class:`TorchClassifier`.
         members: ``(x, y)``, the model's training data (or the part the auditor knows).
-        non_members: ``(x, y)``, data it never trained on, from the same distribution.
+        non_members: ``(x, y)``, data it never trained on, from the same distribution; no input may
+            also be a member (an overlap is refused: it would hide the leakage).
         n_classes: logits per input (default: the model's output width).
         forget: the forget set: ``"class:K"``, ``"random:F"`` or a boolean mask over the members. The
             audit's ``forget`` comparison is this set against its non-member counterparts, its
-            ``overall`` one the rest.
-        attacks: attack registry names (default: every attack that needs only outputs); ``"lira"``
-            needs shadow models, so a training recipe and ``population``.
-        methods: unlearning methods to run on the forget set (registry names, e.g. ``("ga", "ssd")``).
+            ``overall`` one the rest. Unlearning a random set or a mask (``methods``) needs
+            ``population``: the stopping target is the original's accuracy on held-out data.
+        attacks: attack registry names, a list or comma-separated text (``"loss"``, ``"loss,mlp"``,
+            ``"all"``; default: every attack that needs only outputs); ``"lira"`` needs shadow models,
+            so a training recipe and ``population``.
+        methods: unlearning methods to run on the forget set, as ``attacks`` (e.g. ``("ga", "ssd")`` or
+            ``"ga"``).
         method_options: per-method knobs, e.g. ``{"ga": {"lr": 0.02}}``.
         retrain: train the retrained reference on the retain set (needs a recipe; skipped without one).
         shots: ``None`` (exact) or the shots per query of the attacker and of unlearning.
         seed: seeds folds, attacks, shots and unlearning.
-        population: ``(x, y)``, attacker-side data disjoint from members and non-members: LiRA's
-            shadow models train on it, and ``forget="random:F"`` unlearning estimates its stopping
-            target on it.
+        population: ``(x, y)``, attacker-side data disjoint from members and non-members (an overlap
+            is refused): LiRA's shadow models train on it, and ``forget="random:F"`` unlearning
+            estimates its stopping target on it.
         n_shadows: LiRA's shadow models (each a full training run).
         build, train_fn, training: the model's training recipe (see :class:`TorchClassifier`).
         unlearn_params: ``"all"``, ``"quantum"`` or ``"classical"`` parameters may change.
 
     Returns:
         An :class:`~qmu_kit.experiment.results.AuditResult`: ``"original"``, ``"retrained"`` (with a recipe and
-        ``methods``), then each method.
+        ``methods``), then each method; the fitted models themselves in its ``classifiers``
+        (``result.classifiers["ga"]``, a :class:`TorchClassifier`).
 
     Raises:
-        ValueError: outputs that are not ``(B, n_classes)`` logits, data and labels of different
-            lengths, labels outside ``0 .. n_classes - 1``, an unknown attack or method, LiRA
-            without a recipe or a population (each message names the value and what is allowed).
+        ValueError: outputs that are not ``(B, n_classes)`` logits (probabilities included: a final
+            softmax over either axis or a sigmoid), data and labels of different lengths, an empty
+            set, inputs with NaN or infinity, labels outside ``0 .. n_classes - 1``, sets sharing
+            inputs, a forget set leaving one of the audit's groups empty, an unknown attack or method,
+            LiRA without a recipe or a population, random unlearning without a population (each
+            message names the value and what is allowed).
     """
     seed = check_int("seed", seed, 0)
-    (x_members, y_members), (x_nonmembers, y_nonmembers) = (
-        _labelled_pair("members", members), _labelled_pair("non_members", non_members))
-    for name in attacks:
-        make_attack(name)
+    given_attacks, attacks = attacks, check_names("attacks", attacks, attack_names(), every=True)
+    if not attacks:
+        raise ValueError(f"attacks={given_attacks!r} names no attack: give at least one of {', '.join(attack_names())}")
+    methods = check_names("methods", methods, method_names(), every=True)
     for name in methods:
         make_method(name, **(method_options or {}).get(name, {}))
+    # every set checked (lengths, emptiness, finite inputs, integer labels) before the model first runs
+    x_members, y_members = check_labelled("members", *_labelled_pair("members", members))
+    x_nonmembers, y_nonmembers = check_labelled("non_members", *_labelled_pair("non_members", non_members))
+    sets = {"members": x_members, "non_members": x_nonmembers}
+    if population is not None:
+        x_population, y_population = check_labelled("population", *_labelled_pair("population", population))
+        sets["population"] = x_population
+    else:
+        x_population, y_population = x_members[:0], y_members[:0]
+    check_disjoint(sets)
     if isinstance(model, TorchClassifier):
         classifier = model
         classifier._check_fitted()
@@ -521,13 +629,17 @@ def audit_model(
             n_classes = shape[1]
         classifier = TorchClassifier.from_module(model, n_classes, build=build, train_fn=train_fn, training=training, seed=seed)
     n_classes = classifier.n_classes
-    x_members, y_members = check_labelled("members", x_members, y_members, n_classes)
-    x_nonmembers, y_nonmembers = check_labelled("non_members", x_nonmembers, y_nonmembers, n_classes)
-    if population is not None:
-        x_population, y_population = check_labelled("population", *_labelled_pair("population", population), n_classes)
-    else:
-        x_population, y_population = x_members[:0], y_members[:0]
+    for name, y in (("members", y_members), ("non_members", y_nonmembers), ("population", y_population)):
+        check_classes(name, y, n_classes)  # the labels against the model's classes
     spec, forget_members, forget_nonmembers = _forget_masks(forget, y_members, y_nonmembers, seed)
+    _check_groups(forget, spec, forget_members, forget_nonmembers, y_nonmembers)
+    if methods and spec.kind == "random" and len(y_population) == 0:
+        raise ValueError(
+            f"{_forget_label(forget, spec)} with methods={list(methods)!r} needs "
+            "population=(x, y): labelled data that are neither members nor non-members, on which the kit measures the "
+            "accuracy a retrained model would have on a random forget set (unlearning's stopping target); or forget a "
+            "class (forget='class:K')"
+        )
     data = PreparedData("custom", "custom", x_members, y_members, x_nonmembers, y_nonmembers, x_population,
                         y_population, forget_members, forget_nonmembers, n_classes, spec)
 
@@ -557,16 +669,16 @@ def audit_model(
                 classifier, task, readout=readout(f"unlearn-{name}"), params=unlearn_params, seed=seed)
 
     primary = headline_attack(attacks)
-    results = audit_models(data, models, reports, attacks=attacks, primary_attack=primary, shots=shots, seed=seed,
-                           reference=(reference_train, reference_test))
+    results = model_results(data, models, reports, attacks=attacks, primary_attack=primary, shots=shots, seed=seed,
+                            reference=(reference_train, reference_test))
     setup = {
         "attacks": list(attacks), "methods": list(methods), "forget": f"{spec.kind}:{spec.value:g}",
         "shots": shots, "seed": seed, "n_classes": n_classes, "n_members": len(y_members),
         "n_non_members": len(y_nonmembers), "n_population": len(y_population), "retrained": "retrained" in models,
         "unlearn_params": unlearn_params, "method_options": json.loads(json.dumps(method_options or {})),
     }
-    return AuditResult(results, primary, setup, versions())
+    return AuditResult(results, primary, setup, versions(), classifiers=models)
 
 
-__all__ = ["DEFAULT_TRAINING", "OUTPUT_ATTACKS", "LogitsModule", "TorchClassifier", "audit_model", "check_labelled",
-           "check_logits", "pennylane_shots"]
+__all__ = ["DEFAULT_TRAINING", "OUTPUT_ATTACKS", "LogitsModule", "TorchClassifier", "audit_model", "check_classes",
+           "check_disjoint", "check_labelled", "check_logits", "check_not_probabilities", "pennylane_shots"]

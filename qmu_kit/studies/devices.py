@@ -46,8 +46,7 @@ from qmu_kit.core.fields import FieldSpec
 from qmu_kit.core.validation import MAX_QUERIES, MAX_SHOTS, MIN_QUERIES, check_choice, check_device_shots, check_float, check_int
 from qmu_kit.experiment.config import ExperimentConfig, external_code
 from qmu_kit.experiment.pipeline import train_original
-from qmu_kit.leakage.attacks import Observations
-from qmu_kit.leakage.audit import AttackOutcome, AuditSplit, MembershipAudit
+from qmu_kit.leakage.audit import AttackOutcome, AuditedModels, AuditQueries, AuditSplit, audit_models
 from qmu_kit.plots.figures import error_bars, one_panel
 from qmu_kit.plots.figures import estimate_bars_figure
 from qmu_kit.qnn.readout import FAKE_BACKENDS, AerReadout, NoiseSpec, NoisyReadout, ShotReadout
@@ -213,6 +212,8 @@ class DeviceAudit(Result):
         models: the unlearned models' numbers, by method, scored by the attacks fitted on the original.
         jobs: for a cloud device, every submitted job (``{"part", "batch", "job_id", "status"}``).
         seconds: wall time of the queries, attacks and unlearning.
+        config: the audited experiment (:meth:`~qmu_kit.experiment.ExperimentConfig.to_dict`, its
+            ``methods`` the unlearned models').
     """
 
     device: str
@@ -224,9 +225,10 @@ class DeviceAudit(Result):
     models: dict[str, ModelOnDevice]
     jobs: tuple[dict, ...] = ()
     seconds: float = float("nan")
+    config: dict = field(default_factory=dict)
 
     KIND = "device-audit"
-    VERSION = 2
+    VERSION = 3
 
     def model(self, name: str = "original") -> ModelOnDevice:
         """The numbers of ``"original"`` or of an unlearned model, by method name."""
@@ -238,17 +240,18 @@ class DeviceAudit(Result):
 
     def to_dict(self) -> dict:
         """JSON-ready: ``{"schema", "device", "label", "engine", "shots", "n_queries", "seconds", "jobs",
-        "original": ModelOnDevice.to_dict(), "models": {method: ModelOnDevice.to_dict()}}``."""
+        "original": ModelOnDevice.to_dict(), "models": {method: ModelOnDevice.to_dict()}, "config"}``."""
         return {"schema": self.schema(), "device": self.device, "label": self.label, "engine": self.engine,
                 "shots": self.shots, "n_queries": self.n_queries, "seconds": self.seconds, "jobs": [dict(j) for j in self.jobs],
-                "original": self.original.to_dict(), "models": {k: v.to_dict() for k, v in self.models.items()}}
+                "original": self.original.to_dict(), "models": {k: v.to_dict() for k, v in self.models.items()},
+                "config": dict(self.config)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "DeviceAudit":
         cls.check_schema(data)
         return cls(data["device"], data["label"], data["engine"], int(data["shots"]), int(data["n_queries"]),
                    ModelOnDevice.from_dict(data["original"]), {k: ModelOnDevice.from_dict(v) for k, v in data["models"].items()},
-                   tuple(dict(j) for j in data.get("jobs", ())), float(data["seconds"]))
+                   tuple(dict(j) for j in data["jobs"]), float(data["seconds"]), dict(data["config"]))
 
     def table(self, intervals: bool = True, *, attack: str = "mlp"):
         """One row per model: the members' accuracy, then ``attack``'s MIA success, its control and the
@@ -379,12 +382,12 @@ def _subset(forget_mask: np.ndarray, size: int, n_forget: int, rng: np.random.Ge
     return np.sort(np.r_[rng.choice(forget, n_forget, replace=False), rng.choice(retain, take_retain, replace=False)])
 
 
-def _model_numbers(audit: MembershipAudit, members: Observations, nonmembers: Observations) -> ModelOnDevice:
-    # Every queried sample counts: the query sets are already drawn with equal forget parts.
+def _model_numbers(audited: AuditedModels, name: str) -> ModelOnDevice:
+    members, nonmembers = audited.observed[name]
     return ModelOnDevice(
         stats.rate(members.probs.argmax(1) == members.labels),
         stats.rate(nonmembers.probs.argmax(1) == nonmembers.labels),
-        audit.evaluate(members, nonmembers, balanced=False),
+        audited.outcomes(name),
     )
 
 
@@ -501,36 +504,32 @@ def run_device_audit(
     n_forget = min(int(data.forget_train.sum()), int(data.forget_test.sum()), n_queries // 2)
     members = _subset(data.forget_train, n_queries, n_forget, rng)
     nonmembers = _subset(data.forget_test, n_queries, n_forget, rng)
+    queries = AuditQueries(data.x_train[members], data.y_train[members], data.x_test[nonmembers], data.y_test[nonmembers],
+                           AuditSplit.from_masks(data.forget_train[members], data.forget_test[nonmembers], config.seed))
     start = time.perf_counter()
-
-    def query(model, name):
-        # One random stream per model and query set: auditing another method never changes these numbers.
-        def readout(part):
-            seed = stream_seed(config.seed, f"device-{name}-{part}")
-            if session is not None:
-                return session.readout(f"{name}-{part}")
-            if engine == "aer":
-                return AerReadout(shots, seed, noise)
-            return ShotReadout(shots, seed) if noise is None else NoisyReadout(shots, seed, noise)
-
-        return (
-            Observations(model.predict_proba(data.x_train[members], readout=readout("members")), data.y_train[members]),
-            Observations(model.predict_proba(data.x_test[nonmembers], readout=readout("nonmembers")), data.y_test[nonmembers]),
-        )
-
-    observed = query(original, "original")
-    split = AuditSplit.from_masks(data.forget_train[members], data.forget_test[nonmembers], config.seed)
-    audit = MembershipAudit(DEVICE_ATTACKS, config.seed).fit(*observed, split)
-    original_numbers = _model_numbers(audit, *observed)
-    unlearned = {}
-    if config.methods:
+    models = {"original": original}
+    if config.methods:  # unlearned in simulation; only their audit runs on the device
         task = UnlearningTask.from_data(data, original)
         for name in config.methods:
             method = make_method(name, **config.method_options.get(name, {}))
-            model, _ = method.unlearn(original, task, params=config.unlearn_params, seed=config.seed)
-            unlearned[name] = _model_numbers(audit, *query(model, name))
+            models[name], _ = method.unlearn(original, task, params=config.unlearn_params, seed=config.seed)
+
+    def readout(name: str, part: str):
+        # One random stream (or cloud job journal entry) per model and query set.
+        part = {"train": "members", "test": "nonmembers"}[part]
+        if session is not None:
+            return session.readout(f"{name}-{part}")
+        seed = stream_seed(config.seed, f"device-{name}-{part}")
+        if engine == "aer":
+            return AerReadout(shots, seed, noise)
+        return ShotReadout(shots, seed) if noise is None else NoisyReadout(shots, seed, noise)
+
+    # The query sets are already drawn with equal forget parts: every queried sample counts.
+    audited = audit_models(models, queries, DEVICE_ATTACKS, config.seed, readout=readout, balanced=False)
+    unlearned = {name: _model_numbers(audited, name) for name in models}
+    original_numbers = unlearned.pop("original")
     result = DeviceAudit(dev.spec, dev.label(), engine, shots, n_queries, original_numbers, unlearned,
-                         tuple(session.jobs) if session else (), time.perf_counter() - start)
+                         tuple(session.jobs) if session else (), time.perf_counter() - start, config.to_dict())
     if cacheable:
         store.store_json(key, result.to_dict())
     return result

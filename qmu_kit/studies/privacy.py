@@ -51,11 +51,11 @@ from qmu_kit.core.results import Result, interval_cells, interval_strings
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.stats import Estimate
 from qmu_kit.core.fields import FieldSpec, check_fields
-from qmu_kit.core.validation import check_choice, check_delta, check_float, check_int, check_shots
+from qmu_kit.core.validation import ConfigError, check_choice, check_delta, check_float, check_int, check_shots
 from qmu_kit.experiment.config import ExperimentConfig
 from qmu_kit.experiment.pipeline import get_or_fit
-from qmu_kit.leakage.attacks import Observations, ShadowModels, needs_reference
-from qmu_kit.leakage.audit import AuditSplit, MembershipAudit
+from qmu_kit.leakage.attacks import ShadowModels, needs_reference
+from qmu_kit.leakage.audit import AuditQueries, AuditSplit, audit_models
 from qmu_kit.leakage.metrics import MembershipMetrics, balanced_indices, membership_metrics
 from qmu_kit.plots.figures import privacy_roc_figure, privacy_tradeoff_figure, requery_figure
 from qmu_kit.qnn.circuit import expvals, normalize_states, simulate_probs
@@ -68,6 +68,8 @@ from qmu_kit.qnn.training import QNNClassifier, TrainingConfig, accuracy, as_ten
 ACCOUNTANTS = ("rdp", "prv")
 #: Opacus' own ceiling on the noise multiplier its epsilon search tries (``opacus.accountants.utils.MAX_SIGMA``).
 MAX_NOISE_MULTIPLIER = 1e6
+#: The target epsilon of a :class:`PrivacySpec` given neither an epsilon nor a noise multiplier.
+DEFAULT_EPSILON = 4.0
 #: The attacks a privacy run uses by default: the cheap threshold ones (the paper's MLP and LiRA, whose shadows
 #: train privately too, on request through ``attacks``).
 DEFAULT_ATTACKS = ("loss", "confidence")
@@ -94,7 +96,8 @@ def check_epsilon(value, allow_infinite: bool = True) -> float:
 
 #: DP-SGD's settings (:class:`PrivacySpec`): each rule and help text in one place.
 PRIVACY_FIELDS: dict[str, FieldSpec] = {
-    "epsilon": FieldSpec(check_epsilon, "target epsilon, > 0 (inf: non-private training)"),
+    "epsilon": FieldSpec(check_epsilon, f"target epsilon, > 0 (inf: non-private training; default {DEFAULT_EPSILON:g}, none with "
+                         "a fixed noise_multiplier)", nullable=True),
     "delta": FieldSpec(check_delta, "delta, in (0, 1) and below 1/n_train"),
     "max_grad_norm": FieldSpec(lambda value: check_float("max_grad_norm", value, 0.0, 1e6, low_inclusive=False),
                                "every sample's gradient is clipped to this L2 norm"),
@@ -109,23 +112,43 @@ PRIVACY_FIELDS: dict[str, FieldSpec] = {
 class PrivacySpec:
     """What DP-SGD promises and how: the budget, the accountant, the clipping.
 
+    Give either a target ``epsilon`` (Opacus finds the noise that spends it) or a fixed
+    ``noise_multiplier`` (the accountant reports what it spends), not both: with a fixed noise there
+    is no target, and ``epsilon`` is ``None``.
+
     Attributes:
         epsilon: the target epsilon, > 0; ``math.inf`` trains without privacy (the same recipe, no
-            clipping, no noise: the baseline).
+            clipping, no noise: the baseline); ``None``: :data:`DEFAULT_EPSILON` without a
+            ``noise_multiplier``, no target with one.
         delta: in (0, 1), and below ``1 / n_train`` (checked when the data is known).
         max_grad_norm: every sample's gradient is clipped to this L2 norm, > 0.
         accountant: ``"rdp"`` or ``"prv"``.
         noise_multiplier: ``None`` (found by Opacus for ``epsilon``), or a fixed value in
             (0, 1e6]; the accountant then reports the epsilon it spends.
+
+    Example:
+        >>> PrivacySpec().epsilon, PrivacySpec(noise_multiplier=1.1).epsilon
+        (4.0, None)
+        >>> PrivacySpec(epsilon=2.0, noise_multiplier=1.1)
+        Traceback (most recent call last):
+        ...
+        qmu_kit.core.validation.ConfigError: epsilon=2.0 and noise_multiplier=1.1 were both given: give a target epsilon (Opacus finds the noise) or a fixed noise_multiplier (the accountant reports the epsilon it spends), not both
     """
 
-    epsilon: float = 4.0
+    epsilon: float | None = None
     delta: float = 1e-5
     max_grad_norm: float = 1.0
     accountant: str = "rdp"
     noise_multiplier: float | None = None
 
     def __post_init__(self):
+        if self.epsilon is not None and self.noise_multiplier is not None:
+            raise ConfigError(
+                f"epsilon={self.epsilon!r} and noise_multiplier={self.noise_multiplier!r} were both given: give a target "
+                "epsilon (Opacus finds the noise) or a fixed noise_multiplier (the accountant reports the epsilon it "
+                "spends), not both", "epsilon")
+        if self.epsilon is None and self.noise_multiplier is None:
+            object.__setattr__(self, "epsilon", DEFAULT_EPSILON)
         check_fields(self, PRIVACY_FIELDS)
 
     @property
@@ -140,11 +163,15 @@ class PrivacySpec:
         return f"epsilon = {self.epsilon:g}" if self.private else "non-private"
 
     def to_dict(self) -> dict:
-        return {"epsilon": None if math.isinf(self.epsilon) else self.epsilon, "delta": self.delta,
-                "max_grad_norm": self.max_grad_norm, "accountant": self.accountant, "noise_multiplier": self.noise_multiplier}
+        """JSON-ready; ``"epsilon": null`` is ``math.inf`` without a noise multiplier, no target with one."""
+        epsilon = None if self.epsilon is None or math.isinf(self.epsilon) else self.epsilon
+        return {"epsilon": epsilon, "delta": self.delta, "max_grad_norm": self.max_grad_norm, "accountant": self.accountant,
+                "noise_multiplier": self.noise_multiplier}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "PrivacySpec":
+        if data.get("noise_multiplier") is not None:
+            return cls(**{**data, "epsilon": None})
         return cls(**{**data, "epsilon": math.inf if data.get("epsilon") is None else data["epsilon"]})
 
 
@@ -294,7 +321,8 @@ class PrivateQNNClassifier(QNNClassifier):
 
     Attributes:
         privacy_: ``{"epsilon_target", "epsilon_spent", "delta", "accountant", "noise_multiplier",
-            "max_grad_norm", "sample_rate", "steps"}`` (``epsilon_spent`` is ``inf`` without privacy).
+            "max_grad_norm", "sample_rate", "steps"}`` (``epsilon_spent`` is ``inf`` without privacy;
+            ``epsilon_target`` is ``None`` with a fixed noise multiplier: there was no target).
 
     Example:
         >>> from qmu_kit.qnn import prepare_data
@@ -306,7 +334,7 @@ class PrivateQNNClassifier(QNNClassifier):
 
     def __init__(self, model: str = "basic", n_qubits: int = 6, depth: int | None = None, *, n_classes=None, lr=None,
                  batch_size=None, epochs=None, momentum=None, nesterov=None, optimizer=None, seed: int = 0,
-                 backend: str = "torch", progress: bool = False, epsilon: float = 4.0, delta: float = 1e-5,
+                 backend: str = "torch", progress: bool = False, epsilon: float | None = None, delta: float = 1e-5,
                  max_grad_norm: float = 1.0, accountant: str = "rdp", noise_multiplier: float | None = None):
         super().__init__(model, n_qubits, depth, n_classes=n_classes, lr=lr, batch_size=batch_size, epochs=epochs,
                          momentum=momentum, nesterov=nesterov, optimizer=optimizer, seed=seed, backend=backend,
@@ -771,12 +799,14 @@ def run_private(config: ExperimentConfig | None = None, spec: PrivacySpec | None
                              load=lambda state: ShadowModels.from_models([PrivateQNNClassifier.from_state(m) for m in state["models"]]))
         reference_train = shadows.predict_proba(data.x_train, readout=make_readout(config.shots, stream_seed(config.seed, "shadow-train")))
         reference_test = shadows.predict_proba(data.x_test, readout=make_readout(config.shots, stream_seed(config.seed, "shadow-test")))
-    readout = lambda part: make_readout(config.shots, stream_seed(config.seed, f"private-{part}"))  # noqa: E731
-    members = Observations(model.predict_proba(data.x_train, readout=readout("train")), data.y_train, reference_train)
-    nonmembers = Observations(model.predict_proba(data.x_test, readout=readout("test")), data.y_test, reference_test)
     no_forget = lambda n: np.zeros(n, bool)  # noqa: E731 - membership of the whole training set
-    split = AuditSplit.from_masks(no_forget(len(data.y_train)), no_forget(len(data.y_test)), config.seed)
-    audit = MembershipAudit(config.attacks, config.seed).fit(members, nonmembers, split)
+    queries = AuditQueries(data.x_train, data.y_train, data.x_test, data.y_test,
+                           AuditSplit.from_masks(no_forget(len(data.y_train)), no_forget(len(data.y_test)), config.seed),
+                           (reference_train, reference_test))
+    audited = audit_models({"original": model}, queries, config.attacks, config.seed,
+                           readout=lambda name, part: make_readout(config.shots, stream_seed(config.seed, f"private-{part}")))
+    audit, (members, nonmembers) = audited.audit, audited.observed["original"]
+    split = queries.split
     attacks, audits = {}, {}
     for name in config.attacks:
         member_scores, _ = audit.out_of_fold(name, members, split.member_fold)
@@ -1000,7 +1030,7 @@ def requery_averaging(model: QNNClassifier, x, shots: int = 100, queries: Sequen
 
 
 __all__ = [
-    "ACCOUNTANTS", "EpsilonAudit", "GradientCheck", "PrivacyResult", "PrivacySpec", "PrivacySweep", "PrivateQNNClassifier",
+    "ACCOUNTANTS", "DEFAULT_EPSILON", "EpsilonAudit", "GradientCheck", "PrivacyResult", "PrivacySpec", "PrivacySweep", "PrivateQNNClassifier",
     "PRIVACY_FIELDS", "RequeryAveraging", "autograd_per_sample_gradients", "check_epsilon", "clopper_pearson", "dp_train",
     "empirical_epsilon", "noise_for_budget", "opacus_per_sample_gradients", "quantum_grad_sample", "per_sample_gradient_check", "privacy_config", "privacy_sweep",
     "private_model", "requery_averaging", "run_private",

@@ -59,8 +59,8 @@ def mnist(kind: str):
     return make
 
 
-def _features(n: int) -> np.ndarray:
-    return np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32)
+def _features(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, 4)).astype(np.float32)
 
 
 def _linear(inputs: int, outputs: int):
@@ -74,8 +74,8 @@ def byo_audit(model=None, members=None, non_members=None, **options):
     """Bring your own model (:func:`qmu_kit.studies.byo.audit_model`) with one part replaced by a bad one."""
     from qmu_kit.studies.byo import audit_model
 
-    labelled = (_features(12), np.arange(12) % 3)
-    return audit_model(model if model is not None else _linear(4, 3), members or labelled, non_members or labelled,
+    labelled, unseen = (_features(12), np.arange(12) % 3), (_features(12, seed=1), np.arange(12) % 3)
+    return audit_model(model if model is not None else _linear(4, 3), members or labelled, non_members or unseen,
                  attacks=("loss",), **options)
 
 
@@ -107,7 +107,7 @@ API_CASES = [
      "the model must map 12 inputs to logits of shape (12, 3) (one score per class), got a tensor of shape (12, 5)"),
     ("byo-labels-length", lambda tmp: byo_audit(members=(_features(12), np.arange(10) % 3)),
      "members: 12 inputs but 10 labels: give exactly one label per input"),
-    ("byo-label-outside", lambda tmp: byo_audit(non_members=(_features(12), np.arange(12) % 3 + 2)),
+    ("byo-label-outside", lambda tmp: byo_audit(non_members=(_features(12, seed=1), np.arange(12) % 3 + 2)),
      "non_members: label 3 is outside the classes: labels must be integers from 0 to 2 (the model has 3 outputs)"),
     ("sweep-grid-empty", lambda tmp: run_sweep(ExperimentConfig(), {}, cache=cache(tmp)), "the sweep grid is empty"),
     ("sweep-grid-too-large", lambda tmp: run_sweep(ExperimentConfig.from_preset("paper"), {"seed": list(range(2000))}, cache=cache(tmp)),

@@ -4,6 +4,8 @@ bad input answered clearly."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pennylane as qml
 import pytest
@@ -15,6 +17,7 @@ from qmu_kit.qnn.models import QuantumLayer
 from qmu_kit.qnn.readout import ShotReadout
 from qmu_kit.experiment.results import AuditResult
 from qmu_kit.core.stats import Estimate
+from qmu_kit.leakage.signals import loss as loss_signal
 from qmu_kit.qnn.training import TrainingConfig
 from qmu_kit.unlearning.methods import UNLEARNING_METHODS, UnlearningMethod, UnlearningTask, make_method
 
@@ -203,36 +206,114 @@ def test_a_model_without_a_recipe_is_audited_without_retraining(rng):
     assert alone.plot().axes[1].get_title() == "loss of members vs non-members"  # nothing unlearned: the leakage figure
 
 
-def data(n=20, features=4, classes=3):
-    x = np.random.default_rng(0).normal(size=(n, features)).astype(np.float32)
+def test_names_as_text_and_the_fitted_models_come_back(rng):
+    x = rng.normal(size=(60, 4)).astype(np.float32)
+    y = np.arange(60) % 3
+    net = nn.Sequential(nn.Linear(4, 3))
+    result = audit_model(net, (x[:30], y[:30]), (x[30:], y[30:]), forget="class:0", attacks="loss, entropy", methods="ga")
+    assert list(result.attack_table().index) == ["loss", "entropy"] and list(result.models) == ["original", "ga"]
+    # the models the numbers were measured on, by the same names; JSON keeps the numbers only
+    assert list(result.classifiers) == ["original", "ga"] and result.classifiers["original"].module_.model is net
+    forget = y[:30] == 0
+    recomputed = result.classifiers["ga"].accuracy(x[:30][forget], y[:30][forget])
+    assert (recomputed.value, recomputed.n) == (result.models["ga"].acc_train_forget.value, result.models["ga"].acc_train_forget.n)
+    assert AuditResult.from_dict(result.to_dict()).classifiers == {}
+
+
+def test_stored_losses_keep_every_positive_loss():
+    """The most confident members leak most: their tiny losses must survive storage (4 significant
+    digits, not 4 decimals, which made them 0) and be drawn on the loss histogram's log axis."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 10)).astype(np.float32)
+    y = rng.integers(0, 3, 160)
+    members, non_members = (x[:80], y[:80]), (x[80:], y[80:])
+    result = audit_model(memorizing_mlp(*members, seed=0), members, non_members, forget="class:1", attacks="loss")
+    retain = members[1] != 1
+    exact = loss_signal(result.classifiers["original"].predict_proba(members[0]), members[1])[retain]
+    stored = np.asarray(result.models["original"].losses["train_retain"])
+    assert (exact < 5e-5).sum() >= 3 and (exact > 0).all()  # members that rounding to 4 decimals stored as 0
+    np.testing.assert_allclose(stored, exact, rtol=5e-4)  # 4 significant digits
+    assert (stored > 0).all() and len(json.dumps(list(stored))) < 12 * len(stored)  # compact JSON
+    histogram = result.models["original"].plot().axes[1]
+    assert histogram.get_xscale() == "log" and histogram.get_xlim()[0] <= stored.min()
+
+
+def data(n=20, features=4, classes=3, seed=0):
+    x = np.random.default_rng(seed).normal(size=(n, features)).astype(np.float32)
     return x, np.arange(n) % classes
 
 
+def other(n=20):
+    """Non-members: inputs disjoint from :func:`data`'s."""
+    return data(n, seed=1)
+
+
+def halves():
+    """Non-members half of which are members passed again."""
+    (x, y), (x_other, y_other) = data(), other()
+    return np.r_[x[:10], x_other[:10]], np.r_[y[:10], y_other[:10]]
+
+
+def without_class(pair, label):
+    x, y = pair
+    return x[y != label], y[y != label]
+
+
+def with_nan(pair):
+    x = pair[0].copy()
+    x[7, 2] = np.nan
+    return x, pair[1]
+
+
 BAD = [
-    ("one-output", lambda: audit_model(nn.Linear(4, 1), data(), data()),
+    ("one-output", lambda: audit_model(nn.Linear(4, 1), data(), other()),
      "the model must map 2 inputs to logits of shape (2, C), one score per class (C >= 2), got a tensor of shape (2, 1)"),
-    ("wrong-width", lambda: audit_model(nn.Linear(4, 5), data(), data(), n_classes=3),
+    ("wrong-width", lambda: audit_model(nn.Linear(4, 5), data(), other(), n_classes=3),
      "the model must map 20 inputs to logits of shape (20, 3) (one score per class), got a tensor of shape (20, 5)"),
-    ("flat-output", lambda: audit_model(nn.Sequential(nn.Linear(4, 1), nn.Flatten(0)), data(), data()),
+    ("flat-output", lambda: audit_model(nn.Sequential(nn.Linear(4, 1), nn.Flatten(0)), data(), other()),
      "got a tensor of shape (2,)"),
-    ("probabilities", lambda: audit_model(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)), data(), data()),
+    ("probabilities", lambda: audit_model(nn.Sequential(nn.Linear(4, 3), nn.Softmax(1)), data(), other()),
      "the model's outputs are probabilities (every row lies in [0, 1] and sums to 1), not logits"),
     ("length-mismatch", lambda: audit_model(nn.Linear(4, 3), (data()[0], data()[1][:15]), data()),
      "members: 20 inputs but 15 labels: give exactly one label per input"),
-    ("label-outside", lambda: audit_model(nn.Linear(4, 3), data(), (data()[0], data()[1] + 1)),
+    ("label-outside", lambda: audit_model(nn.Linear(4, 3), data(), (other()[0], other()[1] + 1)),
      "non_members: label 3 is outside the classes: labels must be integers from 0 to 2 (the model has 3 outputs)"),
-    ("negative-label", lambda: audit_model(nn.Linear(4, 3), (data()[0], data()[1] - 1), data()),
+    ("negative-label", lambda: audit_model(nn.Linear(4, 3), (data()[0], data()[1] - 1), other()),
      "members: label -1 is outside the classes: labels must be integers from 0 to 2"),
-    ("lira-without-recipe", lambda: audit_model(nn.Linear(4, 3), data(), data(), attacks=("lira",)),
+    ("lira-without-recipe", lambda: audit_model(nn.Linear(4, 3), data(), other(), attacks=("lira",)),
      "the 'lira' attack needs shadow models: pass a training recipe"),
-    ("not-a-module", lambda: audit_model(lambda x: x, data(), data()),
+    ("not-a-module", lambda: audit_model(lambda x: x, data(), other()),
      "model must be a torch.nn.Module or a TorchClassifier, got a function"),
     ("shots-without-quantum", lambda: TorchClassifier.from_module(nn.Linear(4, 3), 3).predict_proba(data()[0], shots=10),
      "shots=10 applies to quantum layers, and this model has none"),
-    ("recipe-beside-classifier", lambda: audit_model(TorchClassifier.from_module(nn.Linear(4, 3), 3), data(), data(), train_fn=memorizing_mlp),
+    ("recipe-beside-classifier", lambda: audit_model(TorchClassifier.from_module(nn.Linear(4, 3), 3), data(), other(), train_fn=memorizing_mlp),
      "train_fn belong(s) to the TorchClassifier itself"),
-    ("unknown-method", lambda: audit_model(nn.Linear(4, 3), data(), data(), methods=("erase",)),
-     "unknown unlearning method 'erase'"),
+    ("unknown-method", lambda: audit_model(nn.Linear(4, 3), data(), other(), methods=("erase",)),
+     "unknown method 'erase': choose one of 'ga', 'ssd', 'rga', 'finetune'"),
+    ("unknown-attack-in-text", lambda: audit_model(nn.Linear(4, 3), data(), other(), attacks="loss,lo"),
+     "unknown attack 'lo': choose one of"),
+    ("no-attack", lambda: audit_model(nn.Linear(4, 3), data(), other(), attacks=""),
+     "attacks='' names no attack: give at least one of mlp, loss"),
+    ("members-as-non-members", lambda: audit_model(nn.Linear(4, 3), data(), data()),
+     "members and non_members share 20 inputs (20 of the 20 non_members rows equal a members row): the sets must be disjoint"),
+    ("half-members-as-non-members", lambda: audit_model(nn.Linear(4, 3), data(), halves()),
+     "members and non_members share 10 inputs (10 of the 20 non_members rows equal a members row)"),
+    ("population-overlapping-non-members", lambda: audit_model(nn.Linear(4, 3), data(), other(), population=other(8)),
+     "non_members and population share 8 inputs (8 of the 8 population rows equal a non_members row)"),
+    ("empty-members-before-the-model-runs", lambda: audit_model(pennylane_model(), (data()[0][:0], data()[1][:0]), other()),
+     "members is empty: give at least one labelled input"),
+    ("forget-class-without-non-members", lambda: audit_model(nn.Linear(4, 3), data(), without_class(other(), 2), forget="class:2"),
+     "forget='class:2' leaves no non-members of class 2 (the non-members' classes: 0, 1)"),
+    ("forget-class-is-every-member", lambda: audit_model(nn.Linear(4, 3), without_class(without_class(data(), 0), 1), other(), forget="class:2", n_classes=3),
+     "forget='class:2' leaves no retained members"),
+    ("nan-non-members", lambda: audit_model(nn.Linear(4, 3), data(), with_nan(other())),
+     "non_members: 1 of 20 inputs contain NaN or infinity (the first: row 7): give finite inputs"),
+    ("random-unlearning-without-population", lambda: audit_model(nn.Linear(4, 3), data(), other(), methods=("ga",)),
+     "forget='random:0.1' with methods=['ga'] needs population=(x, y)"),
+    ("softmax-over-the-batch", lambda: audit_model(nn.Sequential(nn.Linear(4, 3), nn.Softmax(0)), data(), other()),
+     "the model's outputs are probabilities, not logits: every column sums to 1 over the batch, a softmax over the batch axis (dim=0)"),
+    ("sigmoid", lambda: audit_model(nn.Sequential(nn.Linear(4, 3), nn.Sigmoid()), data(), other()),
+     "the model's outputs are probabilities, not logits: every output lies in [0, 1] (e.g. a final sigmoid)"),
 ]
 
 

@@ -354,3 +354,18 @@ def test_credentials_never_leak(tmp_path, monkeypatch, capsys, caplog):
 def test_device_cli_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
     assert message in usage_error(["device", "--no-cache", *argv, "--json", str(tmp_path / "out.json")], capsys)
     assert not any(tmp_path.iterdir())  # no result file, not even a partial one
+
+
+def test_device_cli_json_is_the_audit_with_its_config(tmp_path, capsys):
+    from qmu_kit.cli.commands import main
+
+    out = tmp_path / "audit.json"
+    argv = ["device", "--model", "hybrid", "--qubits", "3", "--n-train", "100", "--n-test", "100", "--epochs", "15",
+            "--shots", "50", "--queries", "20", "--method", "ga", "--cache-dir", str(tmp_path / "cache"), "--quiet",
+            "--json", str(out)]
+    assert main(argv) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    written = DeviceAudit.from_json(out)
+    direct = run_device_audit(QUICK, "aer:default", shots=50, n_queries=20, methods=("ga",), cache=ResultCache(tmp_path / "cache"))
+    assert written == direct
+    assert written.config["n_qubits"] == 3 and written.config["methods"] == ["ga"] and written.config["seed"] == 0

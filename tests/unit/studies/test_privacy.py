@@ -84,6 +84,13 @@ def test_prv_accountant_and_a_fixed_noise_multiplier():
     fixed = PrivateQNNClassifier("basic", 4, 1, noise_multiplier=2.0, delta=1e-3, accountant="prv", epochs=1, batch_size=20,
                                  lr=0.1).fit(data.x_train, data.y_train)
     assert fixed.privacy_["noise_multiplier"] == 2.0 and 0 < fixed.privacy_["epsilon_spent"] < 10
+    # a fixed noise has no target epsilon: none is recorded beside the one spent, and none comes back from JSON
+    assert fixed.privacy_["epsilon_target"] is None and fixed.privacy_spec().epsilon is None
+    assert PrivateQNNClassifier.from_state(fixed.to_state()).privacy_["epsilon_target"] is None
+    spec = fixed.privacy_spec()
+    assert spec.to_dict()["epsilon"] is None and PrivacySpec.from_dict(spec.to_dict()) == spec
+    assert PrivacySpec.from_dict(PrivacySpec(epsilon=math.inf).to_dict()).epsilon == math.inf  # null without noise: inf
+    assert PrivacySpec().epsilon == 4.0 and PrivacySpec().noise_multiplier is None
 
 
 def _randomized_response(epsilon: float, n: int, seed: int):
@@ -155,6 +162,8 @@ def test_averaging_requeries_removes_shot_noise():
         (lambda: PrivacySpec(max_grad_norm=0.0), "max_grad_norm=0.0 is out of range: max_grad_norm must be a number in (0.0, 1000000.0]"),
         (lambda: PrivacySpec(noise_multiplier=-1.0), "noise_multiplier=-1.0 is out of range: noise_multiplier must be a number in (0.0, 1000000.0]"),
         (lambda: PrivacySpec(noise_multiplier=float("inf")), "noise_multiplier=inf is not valid"),
+        (lambda: PrivacySpec(epsilon=4.0, noise_multiplier=1.5),
+         "epsilon=4.0 and noise_multiplier=1.5 were both given: give a target epsilon (Opacus finds the noise) or a fixed noise_multiplier"),
         (lambda: PrivacySpec(accountant="gdp"), "unknown accountant 'gdp'"),
         (lambda: run_private(privacy_config(**TINY), PrivacySpec(delta=0.05)), "delta=0.05 is out of range: delta must be below 1/n_train = 1/60"),
         (lambda: run_private(privacy_config(**TINY), PrivacySpec(epsilon=1e-9, delta=1e-3)),
@@ -162,7 +171,7 @@ def test_averaging_requeries_removes_shot_noise():
         (lambda: privacy_sweep(privacy_config(**TINY), epsilons=()), "epsilons=() is empty: give at least one epsilon"),
     ],
     ids=["eps-zero", "eps-negative", "eps-nan", "eps-text", "delta-zero", "delta-one", "delta-above-1/n", "clip-zero",
-         "noise-negative", "noise-inf", "accountant", "run-delta-above-1/n", "eps-unreachable", "sweep-empty"],
+         "noise-negative", "noise-inf", "epsilon-and-noise", "accountant", "run-delta-above-1/n", "eps-unreachable", "sweep-empty"],
 )
 def test_bad_privacy_input_names_the_value_and_the_range(make, message):
     with pytest.raises(ValueError) as info:
