@@ -239,21 +239,24 @@ def forgetting_quality(
 
 
 def available_methods() -> tuple[str, ...]:
-    """Every unlearning method of the registry (read now, so a student's registered method is in),
-    without ``retrain``, which is a control here."""
-    return method_names()
+    """The lessons' unlearning methods (read now from the registry, so a student's registered method
+    is in), without ``retrain``, which is a control here: what ``"all"`` and the verification panel
+    offer. The benchmark's further methods can be named one by one (:func:`parse_methods`)."""
+    return method_names(lessons=True)
 
 
 def parse_methods(methods) -> tuple[str, ...]:
-    """``"all"``, a name, a comma list or a sequence of names -> method names (controls dropped:
-    they always run).
+    """``"all"`` (the lessons' methods, :func:`available_methods`), a name, a comma list or a
+    sequence of names of any registered method -> method names (controls dropped: they always run).
 
     Example:
-        >>> parse_methods("ga,rga")
-        ('ga', 'rga')
+        >>> parse_methods("ga,rga"), parse_methods("all")
+        (('ga', 'rga'), ('ga', 'ssd', 'rga', 'finetune'))
     """
+    if isinstance(methods, str) and methods.strip() == "all":
+        return available_methods()
     try:
-        return check_names("methods", methods, available_methods(), every=True, ignore=CONTROLS,
+        return check_names("methods", methods, method_names(), every=True, ignore=CONTROLS,
                            reason=f"the controls {' and '.join(CONTROLS)} always run")
     except ValueError as error:
         raise ConfigError(str(error), "methods") from None
@@ -778,7 +781,8 @@ def verify(
 
     Args:
         config: a :class:`VerifyConfig`, or an ExperimentConfig (verified with the default knobs).
-        methods: ``"all"`` (every registered method, read now), a name, a comma list or a list of names.
+        methods: ``"all"`` (the lessons' methods, read now: :func:`available_methods`), a name, a comma
+            list or a list of names of any registered method.
         cache: ``True`` for the default cache, ``False`` for none (a temporary one is used while
             running), or a :class:`~qmu_kit.core.cache.ResultCache`.
         n_jobs: local worker processes (joblib); 1 runs in this process.

@@ -60,7 +60,7 @@ def depth_slider(value: int = 1, maximum: int = 10) -> widgets.IntSlider:
 
 def method_selector(value: str = "ga") -> widgets.Dropdown:
     """Every registered unlearning method (read when the dropdown is built), by its description."""
-    return widgets.Dropdown(options=[(UNLEARNING_METHODS.description(m), m) for m in method_names()], value=value,
+    return widgets.Dropdown(options=[(UNLEARNING_METHODS.description(m), m) for m in method_names(lessons=True)], value=value,
                             description="method")
 
 

@@ -136,7 +136,7 @@ CLI_CASES = [
     ("cli-shots-string", ["run", "--shots", "lots"], "argument --shots: shots='lots' is not valid"),
     ("cli-depth-zero", ["run", "--depth", "0"], "argument --depth: depth=0 is out of range: depth must be an integer from 1 to 50"),
     ("cli-qubits-too-many", ["run", "--qubits", "64"], "argument --qubits: n_qubits=64 is out of range: n_qubits must be an integer from 2 to 12"),
-    ("cli-unknown-method", ["run", "--method", "delete"], "argument --method: unknown method 'delete': choose one of 'ga', 'ssd', 'rga', 'finetune', or 'all'"),
+    ("cli-unknown-method", ["run", "--method", "delete"], "argument --method: unknown method 'delete': choose one of 'ga', 'ssd', 'rga', 'finetune', 'neggrad_plus', "),
     ("cli-unknown-model", ["run", "--model", "cnn"], "argument --model: invalid choice: 'cnn' (choose from 'basic', 'hybrid')"),
     ("cli-unknown-preset", ["run", "--preset", "huge"], "argument --preset: invalid choice: 'huge' (choose from 'classroom', 'paper')"),
     ("cli-forget-fraction", ["run", "--forget", "random:1.5"], "argument --forget: forget fraction=1.5 is out of range"),
