@@ -403,7 +403,8 @@ def crossed_bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 
         samples: 2-D arrays ``(rows_i, columns)`` with the same number of columns.
         n_resamples: resamples drawn.
         seed: the resampling seed.
-        chunk: resamples passed to ``statistic`` at once (bounds the memory it needs).
+        chunk: resamples passed to ``statistic`` at once (bounds the memory it needs; the
+            numbers do not depend on it).
 
     Returns:
         An :class:`Estimate` whose ``n`` is the number of columns.
@@ -420,18 +421,19 @@ def crossed_bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 
     if not arrays or any(a.ndim != 2 or len(a) == 0 for a in arrays) or len({a.shape[1] for a in arrays}) != 1:
         raise ValueError(f"expected 2-D samples (rows, columns) with at least one row and the same columns, "
                          f"got shapes {[a.shape for a in arrays]}")
-    n_resamples, chunk = int(n_resamples), int(chunk)
-    if n_resamples < 1 or chunk < 1:
-        raise ValueError(f"n_resamples={n_resamples} and chunk={chunk} must be integers >= 1")
+    for name, count in (("n_resamples", n_resamples), ("chunk", chunk)):
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+            raise ValueError(f"{name}={count!r} is out of range: {name} must be an integer >= 1")
     columns = arrays[0].shape[1]
     value = float(np.asarray(statistic(*[a[None] for a in arrays]), dtype=float).reshape(-1)[0])
     rng = np.random.default_rng(seed)
+    picked = rng.integers(0, columns, (n_resamples, 1, columns))  # drawn up front: chunk changes no number
+    rows = [rng.integers(0, len(a), (n_resamples, len(a), 1)) for a in arrays]
     draws = []
     for start in range(0, n_resamples, chunk):
-        size = min(chunk, n_resamples - start)
-        picked = rng.integers(0, columns, (size, 1, columns))
-        resampled = [a[rng.integers(0, len(a), (size, len(a), 1)), picked] for a in arrays]
-        draws.append(np.asarray(statistic(*resampled), dtype=float).reshape(size))
+        part = slice(start, min(start + chunk, n_resamples))
+        resampled = [a[r[part], picked[part]] for a, r in zip(arrays, rows)]
+        draws.append(np.asarray(statistic(*resampled), dtype=float).reshape(-1))
     return _bootstrap_estimate(value, np.concatenate(draws), columns, centred=True)
 
 
