@@ -317,6 +317,8 @@ def test_student_method_interrupted_run_resumes_and_replays(monkeypatch, tmp_pat
     assert panel.lookup("shrink", None, 4) is not None and panel.lookup("shrink", 100, 4) is None
     assert "not computed yet: qmu-kit verify --method shrink --shots 100 --models 4" in panel.describe("shrink", 100, 4)
     assert "forgetting quality" in panel.describe("shrink", None, 4)
+    control = result.methods["retrain"].forgetting_quality.format()
+    assert f"(retrain control at K=4: {control})" in panel.describe("shrink", None, 4).splitlines()[1]
 
 
 @pytest.mark.slow
@@ -327,6 +329,7 @@ def test_cli_json_contract_at_finite_shots(tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "verdict:" in printed and f"wrote {out}" in printed
+    assert "each beside the retrain control at the same K" in printed and "retrain at K=4" in printed
     data = json.loads(out.read_text())
     assert data["config"]["models"] == 4 and data["config"]["shots"] == 200 and data["config"]["delta"] == V.DEFAULT_DELTA
     assert set(data["methods"]) == {"ga", "retrain", "none"}
