@@ -383,7 +383,8 @@ def bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 0) -> Es
     return _bootstrap_estimate(value, draws, sum(len(a) for a in arrays), centred=False)
 
 
-def crossed_bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 0, chunk: int = 100) -> Estimate:
+def crossed_bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 0, chunk: int = 100,
+                      bounds: tuple[float, float] | None = None) -> Estimate:
     """``statistic(*samples)`` for samples that share their columns (rows: units such as trained
     models, one set per sample; columns: the same items, such as examples, in every sample), with a
     95 % interval from resampling both the rows and the columns.
@@ -405,6 +406,8 @@ def crossed_bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 
         seed: the resampling seed.
         chunk: resamples passed to ``statistic`` at once (bounds the memory it needs; the
             numbers do not depend on it).
+        bounds: the range the statistic can take: the interval is cut to it (the spread placed at
+            an estimate near a bound can otherwise reach past it), as :func:`mean` does.
 
     Returns:
         An :class:`Estimate` whose ``n`` is the number of columns.
@@ -434,20 +437,23 @@ def crossed_bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 
         part = slice(start, min(start + chunk, n_resamples))
         resampled = [a[r[part], picked[part]] for a, r in zip(arrays, rows)]
         draws.append(np.asarray(statistic(*resampled), dtype=float).reshape(-1))
-    return _bootstrap_estimate(value, np.concatenate(draws), columns, centred=True)
+    return _bootstrap_estimate(value, np.concatenate(draws), columns, centred=True, bounds=bounds)
 
 
-def _bootstrap_estimate(value: float, draws, n: int, centred: bool) -> Estimate:
+def _bootstrap_estimate(value: float, draws, n: int, centred: bool, bounds: tuple[float, float] | None = None) -> Estimate:
     """The bootstrap :class:`Estimate` from the resampled values (``nan`` ones dropped): their
-    percentile interval, or with ``centred`` their spread around their mean placed at ``value``."""
+    percentile interval, or with ``centred`` their spread around their mean placed at ``value``;
+    cut to ``bounds`` when given."""
     draws = np.asarray(draws, dtype=float)
     draws = draws[~np.isnan(draws)]
     if len(draws) == 0:
         return Estimate(value, n, NAN_INTERVAL, "bootstrap")
     if centred:
         draws = value + (draws - draws.mean())
-    low, high = np.quantile(draws, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
-    return Estimate(value, n, (float(low), float(high)), "bootstrap")
+    low, high = (float(q) for q in np.quantile(draws, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2]))
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Estimate(value, n, (low, high), "bootstrap")
 
 
 __all__ = ["CONFIDENCE", "Estimate", "TprAtFpr", "auc", "bootstrap", "crossed_bootstrap", "mean", "mean_auc_vs_chance", "mean_of_estimates", "paired_difference", "proportion", "rate", "rate_over_seeds", "tpr_at_fpr"]

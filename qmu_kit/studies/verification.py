@@ -252,8 +252,9 @@ def forgetting_quality(
     (:func:`qmu_kit.core.stats.crossed_bootstrap`, which places the resamples' spread at the estimate
     because duplicated models separate more easily). Resampling the examples alone ignores the
     variation between models and undercovers when the models differ (a test measures both by
-    simulation). The interval is for this estimator at this ``K``: compare a score with the
-    ``"retrain"`` control at the same ``K``, never with 1 or with another ``K``.
+    simulation). The interval is cut to the score's range (``2**-12`` to 1). It is for this
+    estimator at this ``K``: compare a score with the ``"retrain"`` control at the same ``K``, never
+    with 1 or with another ``K``.
 
     Example:
         >>> rng = np.random.default_rng(1)
@@ -267,7 +268,10 @@ def forgetting_quality(
         raise ValueError(f"expected signals (K_u, n) and (K_r, n) with K >= 1, got {a.shape} and {b.shape}")
     # Resamples per call of the estimator: its comparisons hold about chunk * n * 2K * K booleans.
     chunk = max(1, int(2e7 // (a.shape[1] * (a.shape[0] + b.shape[0]) * max(a.shape[0], b.shape[0]))))
-    return stats.crossed_bootstrap(lambda x, y: _quality(x, y, delta), a, b, n_resamples=n_resamples, seed=seed, chunk=chunk)
+    # The score lies between a perfectly separated example's H (2**-12) and 1: the interval is cut to that.
+    bounds = (float(example_scores([math.inf])[0]), 1.0)
+    return stats.crossed_bootstrap(lambda x, y: _quality(x, y, delta), a, b, n_resamples=n_resamples, seed=seed, chunk=chunk,
+                                   bounds=bounds)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -165,3 +165,14 @@ def test_crossed_bootstrap_refuses_samples_without_shared_columns(samples):
 def test_crossed_bootstrap_refuses_counts_that_are_not_positive_integers(options, name):
     with pytest.raises(ValueError, match=rf"{name}=.* is out of range: {name} must be an integer >= 1"):
         crossed_bootstrap(lambda a: a.mean(axis=(1, 2)), np.zeros((3, 4)), **options)
+
+
+def test_crossed_bootstrap_cuts_its_interval_to_the_statistic_range():
+    """An estimate near a bound with a wide spread: the interval placed at it would reach past the
+    bound, and ``bounds`` cuts it there (as :func:`mean` does)."""
+    rng = np.random.default_rng(5)
+    x = 0.02 + 0.05 * rng.normal(size=(6, 1)) + 0.01 * rng.normal(size=(6, 30))
+    statistic = lambda a: a.mean(axis=(1, 2))  # noqa: E731
+    free = crossed_bootstrap(statistic, x, n_resamples=300)
+    cut = crossed_bootstrap(statistic, x, n_resamples=300, bounds=(0.0, 1.0))
+    assert free.ci95[0] < 0.0 and cut.ci95 == (0.0, free.ci95[1]) and cut.value == free.value

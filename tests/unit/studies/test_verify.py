@@ -80,6 +80,11 @@ def test_scores_and_forgetting_quality(rng):
     assert same.n == 30 and same.kind == "bootstrap"
     assert same.ci95[0] <= same.value <= same.ci95[1]
     assert apart.value < 0.01 and apart.ci95[1] < same.ci95[0]
+    # Near the floor (a few examples not quite separated), the interval stays inside the score's range.
+    unlearned = rng.normal(size=(16, 30))
+    unlearned[:, :27] += 6.0
+    near_floor = V.forgetting_quality(unlearned, rng.normal(size=(16, 30)), n_resamples=200)
+    assert V.example_scores([math.inf])[0] <= near_floor.ci95[0] <= near_floor.value <= near_floor.ci95[1] <= 1.0
 
 
 def hand_made_methods(rng, config) -> dict:
