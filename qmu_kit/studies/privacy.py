@@ -263,7 +263,7 @@ def _dp_loop(private, module, optimizer, loader, config, engine, privacy, seed) 
             for xb, yb in loader:
                 optimizer.zero_grad()
                 if len(yb) == 0:  # Poisson sampling may draw an empty batch: a noise-only step
-                    optimizer.step()
+                    _noise_only_step(optimizer)
                     steps += 1
                     continue
                 logits = private(xb)
@@ -282,6 +282,18 @@ def _dp_loop(private, module, optimizer, loader, config, engine, privacy, seed) 
             })
     history[-1]["epsilon"] = float(engine.get_epsilon(privacy.delta))  # once: the accountant is slow at fractional orders
     return history
+
+
+def _noise_only_step(optimizer) -> None:
+    """One DP-SGD step on an empty Poisson batch: no sample contributes, so the update is the noise alone.
+
+    The accountant counts every step, empty or not, so the step must still happen. Opacus clips and sums
+    per-sample gradients it finds on each parameter; with no forward pass there are none, so each
+    parameter gets an empty stack of them (zero samples), which Opacus sums to zero before adding noise.
+    """
+    for parameter in optimizer.params:
+        parameter.grad_sample = torch.zeros((0, *parameter.shape), dtype=parameter.dtype)
+    optimizer.step()
 
 
 class PrivateQNNClassifier(QNNClassifier):
@@ -407,7 +419,8 @@ def _register_grad_sampler() -> None:
 
 def opacus_per_sample_gradients(module: nn.Module, x, y, sampler: str = "kit") -> dict[str, torch.Tensor]:
     """Each sample's gradient of the mean cross-entropy loss as Opacus computes it (on a copy of
-    ``module``), scaled to the per-sample loss: ``name -> (N, *shape)``.
+    ``module`` in training mode, the mode DP-SGD runs in: Opacus records a layer's inputs only
+    then), scaled to the per-sample loss: ``name -> (N, *shape)``.
 
     ``sampler="kit"`` uses :func:`quantum_grad_sample` for the circuit (what :func:`dp_train` uses);
     ``"functorch"`` Opacus' generic ``torch.func`` path for every layer."""
@@ -417,7 +430,7 @@ def opacus_per_sample_gradients(module: nn.Module, x, y, sampler: str = "kit") -
     _check_torch_backend(module)
     _register_grad_sampler()
     x, y = as_tensor(x), torch.as_tensor(np.asarray(y), dtype=torch.long)
-    wrapped = GradSampleModule(copy.deepcopy(module), loss_reduction="mean", force_functorch=sampler == "functorch")
+    wrapped = GradSampleModule(copy.deepcopy(module).train(), loss_reduction="mean", force_functorch=sampler == "functorch")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
         nn.functional.cross_entropy(wrapped(x), y).backward()
@@ -457,7 +470,8 @@ class GradientCheck:
 
 
 def per_sample_gradient_check(module: nn.Module, x, y, sampler: str = "kit") -> GradientCheck:
-    """Compare :func:`opacus_per_sample_gradients` (with ``sampler``) with :func:`autograd_per_sample_gradients`.
+    """Compare :func:`opacus_per_sample_gradients` (with ``sampler``) with :func:`autograd_per_sample_gradients`,
+    both on a copy of ``module`` in training mode (a trained model comes back in eval mode; ``module`` is left as it is).
 
     Example:
         >>> from qmu_kit.qnn import BasicQNN
@@ -466,6 +480,7 @@ def per_sample_gradient_check(module: nn.Module, x, y, sampler: str = "kit") -> 
         >>> check.passed(), check.n_samples
         (True, 4)
     """
+    module = copy.deepcopy(module).train()
     opacus, reference = opacus_per_sample_gradients(module, x, y, sampler), autograd_per_sample_gradients(module, x, y)
     difference = max(float((opacus[n] - reference[n]).abs().max()) for n in reference)
     smallest = min(float(g.flatten(1).norm(dim=1).min()) for g in opacus.values())

@@ -55,6 +55,38 @@ def test_the_check_fails_when_the_gradients_differ(monkeypatch):
     assert not check.passed()
 
 
+def test_the_check_runs_on_a_trained_model_in_eval_mode():
+    """A fitted classifier's module comes back in eval mode, where Opacus records no layer inputs; the check
+    compares both gradients in training mode and leaves the module's own mode alone."""
+    from qmu_kit.qnn.data import prepare_data
+
+    data = prepare_data("digits", model="basic", n_qubits=4, n_train=40, n_test=40)
+    module = PrivateQNNClassifier("basic", 4, 1, epsilon=math.inf, epochs=1, batch_size=20).fit(data.x_train, data.y_train).module_
+    assert not module.training
+    assert per_sample_gradient_check(module, data.x_train[:6], data.y_train[:6]).passed(1e-10)
+    assert not module.training
+
+
+def test_an_empty_poisson_batch_is_a_noise_only_step(monkeypatch):
+    """With 8 samples and an expected batch of 1, Poisson sampling draws empty batches; each is still a
+    step the accountant counts, and its update is the noise alone."""
+    import qmu_kit.studies.privacy as privacy
+
+    real, moved = privacy._noise_only_step, []
+
+    def watched(optimizer):
+        before = [p.detach().clone() for p in optimizer.params]
+        real(optimizer)
+        moved.append(max(float((p.detach() - b).abs().max()) for p, b in zip(optimizer.params, before)))
+
+    monkeypatch.setattr(privacy, "_noise_only_step", watched)
+    x = np.random.default_rng(0).random((8, 16)).astype(np.float32)
+    for seed in range(5):
+        clf = PrivateQNNClassifier("basic", 4, 1, epsilon=8.0, delta=1e-3, epochs=2, batch_size=1, seed=seed).fit(x, np.arange(8) % 2)
+        assert clf.privacy_["steps"] == 16 and all(torch.isfinite(p).all() for p in clf.module_.parameters())
+    assert len(moved) > 5 and min(moved) > 1e-3  # empty batches were drawn, and the noise moved the parameters
+
+
 def test_pennylane_layers_are_refused_for_dp_training():
     with pytest.raises(ValueError, match="backend='pennylane' cannot be trained with DP-SGD: Opacus returns all-zero"):
         per_sample_gradient_check(BasicQNN(3, 1, 2, backend="pennylane"), torch.rand(2, 8, dtype=torch.float64), [0, 1])
