@@ -34,6 +34,8 @@ from qmu_kit.studies.devices import (
 )
 from qmu_kit.studies.privacy import (
     ACCOUNTANTS,
+    DP_CLASSROOM_SIZES,
+    DP_RECIPE,
     EpsilonAudit,
     GradientCheck,
     PrivacyResult,
@@ -43,6 +45,7 @@ from qmu_kit.studies.privacy import (
     PRIVACY_FIELDS,
     RequeryAveraging,
     autograd_per_sample_gradients,
+    certifiable_epsilon,
     check_epsilon,
     clopper_pearson,
     dp_train,
@@ -121,6 +124,8 @@ __all__ = [
     "DEVICE_FIELDS",
     "run_device_audit",
     "ACCOUNTANTS",
+    "DP_CLASSROOM_SIZES",
+    "DP_RECIPE",
     "EpsilonAudit",
     "GradientCheck",
     "PrivacyResult",
@@ -130,6 +135,7 @@ __all__ = [
     "PRIVACY_FIELDS",
     "RequeryAveraging",
     "autograd_per_sample_gradients",
+    "certifiable_epsilon",
     "check_epsilon",
     "clopper_pearson",
     "dp_train",
