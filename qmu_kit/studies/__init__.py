@@ -34,7 +34,7 @@ from qmu_kit.studies.devices import (
 )
 from qmu_kit.studies.privacy import (
     ACCOUNTANTS,
-    DP_CLASSROOM_SIZES,
+    DP_CLASSROOM,
     DP_RECIPE,
     EpsilonAudit,
     GradientCheck,
@@ -124,7 +124,7 @@ __all__ = [
     "DEVICE_FIELDS",
     "run_device_audit",
     "ACCOUNTANTS",
-    "DP_CLASSROOM_SIZES",
+    "DP_CLASSROOM",
     "DP_RECIPE",
     "EpsilonAudit",
     "GradientCheck",

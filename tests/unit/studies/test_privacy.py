@@ -185,12 +185,12 @@ def test_a_private_run_is_attacked_audited_and_cached(tmp_path):
 
 
 def test_the_classroom_privacy_setting_has_few_members_and_many_non_members():
-    """Few members so the non-private baseline leaks; many non-members so the audit can certify more than 4."""
+    """Few members trained long so the non-private baseline leaks; many non-members so the audit can certify more than 4."""
     config = privacy_config()
     assert (config.n_train, config.n_test, config.epochs, config.batch_size) == (100, 1000, 40, 25)
     assert certifiable_epsilon(config.n_train // 2, config.n_test // 2, 1e-5) > 4
     paper = privacy_config("paper")
-    assert (paper.n_train, paper.n_test, paper.epochs) == (1000, 500, 40)  # the paper preset keeps its sizes
+    assert (paper.n_train, paper.n_test, paper.epochs, paper.batch_size) == (1000, 500, 15, 50)  # the paper preset: its sizes, DP_RECIPE
 
 
 def test_averaging_requeries_removes_shot_noise():
