@@ -82,10 +82,10 @@ def test_an_empty_poisson_batch_is_a_noise_only_step(monkeypatch):
 
     monkeypatch.setattr(privacy, "_noise_only_step", watched)
     x = np.random.default_rng(0).random((8, 16)).astype(np.float32)
-    for seed in range(5):
-        clf = PrivateQNNClassifier("basic", 4, 1, epsilon=8.0, delta=1e-3, epochs=2, batch_size=1, seed=seed).fit(x, np.arange(8) % 2)
-        assert clf.privacy_["steps"] == 16 and all(torch.isfinite(p).all() for p in clf.module_.parameters())
-    assert len(moved) > 5 and min(moved) > 1e-3  # empty batches were drawn, and the noise moved the parameters
+    for seed in range(3):  # a fixed noise multiplier: no noise search, so the test stays cheap
+        clf = PrivateQNNClassifier("basic", 4, 1, noise_multiplier=1.0, delta=1e-3, epochs=1, batch_size=1, seed=seed).fit(x, np.arange(8) % 2)
+        assert clf.privacy_["steps"] == 8 and all(torch.isfinite(p).all() for p in clf.module_.parameters())
+    assert len(moved) >= 3 and min(moved) > 1e-3  # empty batches were drawn, and the noise moved the parameters
 
 
 def test_pennylane_layers_are_refused_for_dp_training():
