@@ -50,8 +50,8 @@ from qmu_kit.qnn.data import (
     EMBEDDED_SAMPLES,
     MIN_SPLIT,
     ForgetSpec,
+    check_population_size,
     check_sizes,
-    check_train_size,
     embedded_mnist_path,
     prepare_data,
 )
@@ -238,7 +238,7 @@ class ExperimentConfig:
             fail("data_path", f"data_path={self.data_path!r} is only used with dataset='mnist'")
         try:
             check_sizes(self.dataset, self.data_path or None, self.n_train, self.n_test)
-            check_train_size(self.dataset, self.model, self.n_qubits, self.n_train)
+            check_population_size(self.dataset, self.data_path or None, self.model, self.n_qubits, self.n_train, self.n_test)
         except ValueError as error:
             fail("n_train", str(error))
         if self.methods and not self.retrain:

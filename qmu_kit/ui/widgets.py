@@ -366,6 +366,8 @@ class PrivacyPanel(Panel):
                 ("qmu-auc", f"AUC ({values['attack']} attack), members vs non-members", str(metrics.auc)),
                 ("qmu-tpr", tpr.label(), str(tpr.tpr)),
                 ("qmu-audit", "empirical epsilon lower bound (95 %)", f"{audit.epsilon_lower:.3f}"),
+                ("qmu-ceiling", f"largest epsilon this audit can certify ({audit.n_members} + {audit.n_nonmembers} samples)",
+                 f"{audit.ceiling:.3f}"),
             ],
             [f"{result.spec.label()}, shots {values['shots'] or 'exact'}: value [95 % interval] (n samples)"],
         )
