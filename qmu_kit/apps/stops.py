@@ -42,7 +42,7 @@ def slider_stop_grids() -> list[tuple[ExperimentConfig, dict]]:
     return [
         (LeakagePanel.config_for(LeakagePanel.default_values()), {"model": list(MODELS), "depth": depths, "shots": shots}),
         (UnlearningPanel.config_for(UnlearningPanel.default_values()),
-         {"methods": [(method,) for method in method_names()], "unlearn_params": list(PARAMETER_GROUPS), "shots": shots}),
+         {"methods": [(method,) for method in method_names(lessons=True)], "unlearn_params": list(PARAMETER_GROUPS), "shots": shots}),
     ]
 
 

@@ -46,7 +46,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``qmu-kit verify``: print the table and the verdict; ``--json`` writes the result."""
+    """Run ``qmu-kit verify``: print the table (every forgetting quality beside the retrain control's at
+    the same ``K``) and the verdict; ``--json`` writes the result."""
 
     experiment = config_from_args(args)
     config = VerifyConfig(experiment, **field_values(args, VERIFY_FIELDS))

@@ -16,6 +16,9 @@ Example:
     ...     pass
     >>> list(shapes), shapes.label("square"), shapes.colour("square")
     (['square'], 'Square', '#1f77b4')
+    >>> _ = shapes.register("hexagon", lesson=False, scope="even-sided only")(Square)
+    >>> shapes.names(), shapes.names(lessons=True), shapes.entry("hexagon").scope
+    (('square', 'hexagon'), ('square',), 'even-sided only')
     >>> shapes.register("Bad name!")(Square)
     Traceback (most recent call last):
     ...
@@ -42,6 +45,8 @@ class Entry:
     label: str
     colour: str
     description: str
+    lesson: bool = True
+    scope: str = ""
 
 
 class Registry(MutableMapping):
@@ -56,7 +61,8 @@ class Registry(MutableMapping):
         self._entries: dict[str, Entry] = {}
 
     def register(self, name: str | None = None, *, label: str | None = None, colour: str | None = None,
-                 description: str | None = None, replace: bool = False) -> Callable:
+                 description: str | None = None, lesson: bool = True, scope: str = "",
+                 replace: bool = False) -> Callable:
         """Decorator adding a class or function under ``name`` (default: its ``name`` attribute).
 
         Args:
@@ -64,6 +70,11 @@ class Registry(MutableMapping):
             label: short name for legends and tables (default: ``name``).
             colour: a matplotlib colour for every figure (default: one of :data:`FALLBACK_COLOURS`).
             description: longer text for dropdowns (default: ``label``).
+            lesson: whether the lessons (notebooks, apps, classroom dropdowns) offer this entry;
+                ``False`` for entries only a benchmark enumerates (:meth:`names` with ``lessons=True``
+                leaves them out).
+            scope: where the entry has no meaning or a restricted one (e.g. "the classical head
+                only"), in words a benchmark table can show; empty when it applies everywhere.
             replace: allow re-registering an existing name (re-running a notebook cell does).
 
         Raises:
@@ -82,11 +93,13 @@ class Registry(MutableMapping):
             shown = colour if colour is not None else FALLBACK_COLOURS[len(self._entries) % len(FALLBACK_COLOURS)]
             from matplotlib.colors import is_color_like
 
+            if not isinstance(lesson, bool):
+                raise ValueError(f"lesson={lesson!r} for {self.kind} {key!r} is not valid: lesson must be True or False")
             if not is_color_like(shown):
                 raise ValueError(f"colour={shown!r} for {self.kind} {key!r} is not a matplotlib colour (e.g. '#1f77b4' or 'teal')")
             if isinstance(factory, type) and getattr(factory, "name", None) != key:
                 factory.name = key  # reports and results name the method by its registry name
-            self._entries[key] = Entry(key, factory, label or key, shown, description or label or key)
+            self._entries[key] = Entry(key, factory, label or key, shown, description or label or key, lesson, scope)
             return factory
 
         return decorator
@@ -94,6 +107,10 @@ class Registry(MutableMapping):
     def unregister(self, name: str) -> None:
         """Remove ``name`` (e.g. a student's entry at the end of an exercise)."""
         del self._entries[name]
+
+    def names(self, *, lessons: bool = False) -> tuple[str, ...]:
+        """Every name in registration order, or with ``lessons=True`` only the lessons' entries."""
+        return tuple(name for name, entry in self._entries.items() if entry.lesson or not lessons)
 
     def entry(self, name: str) -> Entry:
         return self._entries[name]

@@ -22,6 +22,10 @@ Over seeds there is one function per statistic, and every layer calls these:
   p-value against 0.5, what :func:`qmu_kit.report.claims.auc_claim` needs to call an AUC over seeds;
 - :func:`paired_difference`: the same seeds measured two ways.
 
+A statistic without a closed form gets a percentile bootstrap (:func:`bootstrap`); one computed on
+samples that share their items (``K`` models, each measured on the same ``n`` examples) gets a
+bootstrap that resamples the models and the examples together (:func:`crossed_bootstrap`).
+
 It depends on numpy and scipy only, so every layer of the kit may use it.
 
 Example:
@@ -376,12 +380,80 @@ def bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 0) -> Es
     draws = []
     for _ in range(n_resamples):
         draws.append(statistic(*[a[rng.integers(0, len(a), len(a))] for a in arrays]))
+    return _bootstrap_estimate(value, draws, sum(len(a) for a in arrays), centred=False)
+
+
+def crossed_bootstrap(statistic, *samples, n_resamples: int = 1000, seed: int = 0, chunk: int = 100,
+                      bounds: tuple[float, float] | None = None) -> Estimate:
+    """``statistic(*samples)`` for samples that share their columns (rows: units such as trained
+    models, one set per sample; columns: the same items, such as examples, in every sample), with a
+    95 % interval from resampling both the rows and the columns.
+
+    When every item is measured on the same units, a unit that runs high shifts every item at once,
+    and an interval that resamples the items alone misses that variation (it undercovers as soon as
+    the units differ). Each resample here draws every sample's rows independently and one set of
+    columns for all samples (a crossed, "pigeonhole" bootstrap). Drawing rows with replacement
+    duplicates units, which moves statistics that compare samples (duplicated outputs are easier to
+    tell apart), so the resampled values are used for their spread only: the interval is
+    ``value + (q_2.5, q_97.5)`` of the resampled values minus their mean. Resampling both factors
+    adds their interaction twice, so the interval errs on the wide side.
+
+    Args:
+        statistic: vectorized over resamples: takes arrays ``(B, rows_i, columns)``, one per sample,
+            and returns ``B`` values (the estimate itself is its value on ``B = 1``).
+        samples: 2-D arrays ``(rows_i, columns)`` with the same number of columns.
+        n_resamples: resamples drawn.
+        seed: the resampling seed.
+        chunk: resamples passed to ``statistic`` at once (bounds the memory it needs; the
+            numbers do not depend on it).
+        bounds: the range the statistic can take: the interval is cut to it (the spread placed at
+            an estimate near a bound can otherwise reach past it), as :func:`mean` does.
+
+    Returns:
+        An :class:`Estimate` whose ``n`` is the number of columns.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=(8, 1)) + rng.normal(size=(8, 50))   # 8 units, 50 items, a unit effect
+        >>> crossed = crossed_bootstrap(lambda a: a.mean(axis=(1, 2)), x, n_resamples=300)
+        >>> items_only = bootstrap(np.mean, x.mean(axis=0), n_resamples=300)
+        >>> crossed.n, crossed.half_width > 2 * items_only.half_width
+        (50, True)
+    """
+    arrays = [np.asarray(s, dtype=float) for s in samples]
+    if not arrays or any(a.ndim != 2 or len(a) == 0 for a in arrays) or len({a.shape[1] for a in arrays}) != 1:
+        raise ValueError(f"expected 2-D samples (rows, columns) with at least one row and the same columns, "
+                         f"got shapes {[a.shape for a in arrays]}")
+    for name, count in (("n_resamples", n_resamples), ("chunk", chunk)):
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+            raise ValueError(f"{name}={count!r} is out of range: {name} must be an integer >= 1")
+    columns = arrays[0].shape[1]
+    value = float(np.asarray(statistic(*[a[None] for a in arrays]), dtype=float).reshape(-1)[0])
+    rng = np.random.default_rng(seed)
+    picked = rng.integers(0, columns, (n_resamples, 1, columns))  # drawn up front: chunk changes no number
+    rows = [rng.integers(0, len(a), (n_resamples, len(a), 1)) for a in arrays]
+    draws = []
+    for start in range(0, n_resamples, chunk):
+        part = slice(start, min(start + chunk, n_resamples))
+        resampled = [a[r[part], picked[part]] for a, r in zip(arrays, rows)]
+        draws.append(np.asarray(statistic(*resampled), dtype=float).reshape(-1))
+    return _bootstrap_estimate(value, np.concatenate(draws), columns, centred=True, bounds=bounds)
+
+
+def _bootstrap_estimate(value: float, draws, n: int, centred: bool, bounds: tuple[float, float] | None = None) -> Estimate:
+    """The bootstrap :class:`Estimate` from the resampled values (``nan`` ones dropped): their
+    percentile interval, or with ``centred`` their spread around their mean placed at ``value``;
+    cut to ``bounds`` when given."""
     draws = np.asarray(draws, dtype=float)
     draws = draws[~np.isnan(draws)]
     if len(draws) == 0:
-        return Estimate(value, sum(len(a) for a in arrays), NAN_INTERVAL, "bootstrap")
-    low, high = np.quantile(draws, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2])
-    return Estimate(value, sum(len(a) for a in arrays), (float(low), float(high)), "bootstrap")
+        return Estimate(value, n, NAN_INTERVAL, "bootstrap")
+    if centred:
+        draws = value + (draws - draws.mean())
+    low, high = (float(q) for q in np.quantile(draws, [(1 - CONFIDENCE) / 2, (1 + CONFIDENCE) / 2]))
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Estimate(value, n, (low, high), "bootstrap")
 
 
-__all__ = ["CONFIDENCE", "Estimate", "TprAtFpr", "auc", "bootstrap", "mean", "mean_auc_vs_chance", "mean_of_estimates", "paired_difference", "proportion", "rate", "rate_over_seeds", "tpr_at_fpr"]
+__all__ = ["CONFIDENCE", "Estimate", "TprAtFpr", "auc", "bootstrap", "crossed_bootstrap", "mean", "mean_auc_vs_chance", "mean_of_estimates", "paired_difference", "proportion", "rate", "rate_over_seeds", "tpr_at_fpr"]

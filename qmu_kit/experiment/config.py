@@ -50,8 +50,8 @@ from qmu_kit.qnn.data import (
     EMBEDDED_SAMPLES,
     MIN_SPLIT,
     ForgetSpec,
+    check_population_size,
     check_sizes,
-    check_train_size,
     embedded_mnist_path,
     prepare_data,
 )
@@ -130,6 +130,14 @@ def _names(name: str, allowed: Callable[[], tuple]):
     return lambda value: check_names(name, value, allowed(), every=True)
 
 
+def _methods(value) -> tuple[str, ...]:
+    """Unlearning method names: any registered method by name; ``"all"`` is the lessons' methods
+    (:func:`~qmu_kit.unlearning.methods.method_names` with ``lessons=True``), as in the default."""
+    if isinstance(value, str) and value.strip() == "all":
+        return method_names(lessons=True)
+    return check_names("methods", value, method_names(), every=True)
+
+
 def _choice(name: str, allowed: Callable[[], tuple]):
     return lambda value: check_choice(name, value, allowed())
 
@@ -154,7 +162,7 @@ FIELDS: dict[str, FieldSpec] = {
     "batch_size": FieldSpec(_ranged("batch_size", 1, MAX_SAMPLES), "training batch size", nullable=True),
     "forget": FieldSpec(lambda value: str(ForgetSpec.parse(value)), "what to forget", "--forget", "class:K|random:F"),
     "shots": FieldSpec(check_shots, f"'exact' or 1..{MAX_SHOTS} shots", "--shots", "exact|S", text=True),
-    "methods": FieldSpec(_names("methods", method_names), "unlearning methods", "--method",
+    "methods": FieldSpec(_methods, "unlearning methods ('all': the lessons' GA, SSD, RGA, fine-tune and yours)", "--method",
                          "NAMES", choices=method_names, names=True),
     "retrain": FieldSpec(_check_bool("retrain"), "also retrain from scratch (the gold standard)"),
     "unlearn_params": FieldSpec(_choice("unlearn_params", lambda: PARAMETER_GROUPS), "parameters unlearning may change",
@@ -208,7 +216,7 @@ class ExperimentConfig:
     batch_size: int | None = None
     forget: str = "class:4"
     shots: int | None = None
-    methods: tuple[str, ...] = field(default_factory=method_names)
+    methods: tuple[str, ...] = field(default_factory=lambda: method_names(lessons=True))
     retrain: bool = True
     unlearn_params: str = "all"
     method_options: Mapping[str, Mapping] = field(default_factory=dict)
@@ -230,7 +238,7 @@ class ExperimentConfig:
             fail("data_path", f"data_path={self.data_path!r} is only used with dataset='mnist'")
         try:
             check_sizes(self.dataset, self.data_path or None, self.n_train, self.n_test)
-            check_train_size(self.dataset, self.model, self.n_qubits, self.n_train)
+            check_population_size(self.dataset, self.data_path or None, self.model, self.n_qubits, self.n_train, self.n_test)
         except ValueError as error:
             fail("n_train", str(error))
         if self.methods and not self.retrain:

@@ -279,29 +279,45 @@ MIN_SPLIT = 20
 IMAGE_PIXELS = {"digits": 64, "mnist": 784}
 
 
-def min_train_size(dataset: str, model: str, n_qubits: int) -> int:
-    """The fewest training images ``model`` can be fitted on: :data:`MIN_SPLIT` or, for the basic QNN on
-    images with more pixels than its ``2**n_qubits`` amplitudes, that many (its PCA's components).
+def pca_components(dataset: str, model: str, n_qubits: int) -> int:
+    """How many PCA components ``model``'s features take from ``dataset``'s images: ``2**n_qubits`` for
+    the basic QNN on images with more pixels than its amplitudes, else 0 (no PCA: the pixels pass
+    through or are zero-padded).
 
     Example:
-        >>> min_train_size("mnist", "basic", 8), min_train_size("mnist", "hybrid", 8), min_train_size("digits", "basic", 8)
-        (256, 20, 20)
+        >>> pca_components("mnist", "basic", 8), pca_components("mnist", "hybrid", 8), pca_components("digits", "basic", 6)
+        (256, 0, 0)
     """
     amplitudes = 2**n_qubits
-    if model == "basic" and IMAGE_PIXELS[dataset] > amplitudes:
-        return max(MIN_SPLIT, amplitudes)
-    return MIN_SPLIT
+    return amplitudes if model == "basic" and IMAGE_PIXELS[dataset] > amplitudes else 0
 
 
-def check_train_size(dataset: str, model: str, n_qubits: int, n_train: int) -> None:
-    """Refuse a training set too small for ``model`` (:func:`min_train_size`), before anything is loaded."""
-    needed = min_train_size(dataset, model, n_qubits)
-    if n_train < needed:
-        raise ValueError(
-            f"n_train={n_train} is out of range for the basic QNN on {dataset} at {n_qubits} qubits: its PCA to "
-            f"{needed} amplitude features needs at least {needed} training images (give n_train >= {needed}, "
-            "fewer qubits, or model='hybrid')"
-        )
+def _population_error(what: str, model_text: str, needed: int, population: int) -> ValueError:
+    return ValueError(
+        f"{what} is out of range for {model_text}: its PCA to {needed} amplitude features is fitted on the attacker's "
+        f"population (the images outside the members and non-members, so that the features depend on no member), "
+        f"which needs at least {needed} images but has {population}; give fewer members or non-members, fewer "
+        "qubits, or model='hybrid'"
+    )
+
+
+def check_population_size(dataset: str, data_path, model: str, n_qubits: int, n_train: int, n_test: int) -> None:
+    """Refuse sizes that leave the basic QNN's PCA (:func:`pca_components`) fewer population images than
+    components, before anything is loaded (local files are checked when they are read).
+
+    Example:
+        >>> check_population_size("digits", None, "basic", 4, 1000, 790)
+        Traceback (most recent call last):
+        ...
+        ValueError: n_train + n_test = 1790 is out of range for the basic QNN on digits at 4 qubits: its PCA to 16 amplitude features is fitted on the attacker's population (the images outside the members and non-members, so that the features depend on no member), which needs at least 16 images but has 7; give fewer members or non-members, fewer qubits, or model='hybrid'
+    """
+    needed = pca_components(dataset, model, n_qubits)
+    if not needed or data_path is not None:
+        return
+    population = EMBEDDED_SAMPLES[dataset] - n_train - n_test
+    if population < needed:
+        raise _population_error(f"n_train + n_test = {n_train + n_test}", f"the basic QNN on {dataset} at {n_qubits} qubits",
+                                needed, population)
 
 
 def check_sizes(dataset: str, data_path, n_train: int, n_test: int) -> None:
@@ -341,10 +357,11 @@ def check_sizes(dataset: str, data_path, n_train: int, n_test: int) -> None:
 class AmplitudeFeatures:
     """Turn images into ``2**n_qubits`` features for amplitude encoding.
 
-    Images with more pixels than ``2**n_qubits`` are reduced with PCA fitted on the training images
-    only (so nothing about test images leaks into the features); images with fewer pixels are
-    flattened and zero-padded; equal sizes pass through unchanged. The circuit normalizes each
-    feature vector, so only directions matter.
+    Images with more pixels than ``2**n_qubits`` are reduced with PCA fitted on the images given to
+    :meth:`fit` (:func:`prepare_data` gives the attacker's population, disjoint from members and
+    non-members, so that the features depend on no member); images with fewer pixels are flattened
+    and zero-padded; equal sizes pass through unchanged. The circuit normalizes each feature vector,
+    so only directions matter.
 
     Args:
         n_qubits: number of qubits of the circuit that will encode the features.
@@ -368,8 +385,7 @@ class AmplitudeFeatures:
         if self.n_pixels_ > self.n_features_:
             if len(flat) < self.n_features_:
                 raise ValueError(
-                    f"PCA to {self.n_features_} components needs at least {self.n_features_} training "
-                    f"images, got {len(flat)}"
+                    f"PCA to {self.n_features_} components needs at least {self.n_features_} images to fit on, got {len(flat)}"
                 )
             self.pca_ = PCA(n_components=self.n_features_, random_state=0).fit(flat)
         return self
@@ -529,7 +545,8 @@ class PreparedData:
     Inputs ``x_*`` are amplitude features ``(N, 2**n)`` for the basic QNN and images ``(N, 1, H, W)``
     for the hybrid QNN. ``forget_train`` marks the forget set D_f inside the training set (retain
     D_r is the rest); ``forget_test`` marks its non-member counterpart in the test set.
-    ``x_population`` is attacker-side data disjoint from train and test (for shadow models).
+    ``x_population`` is attacker-side data disjoint from train and test (for shadow models); the
+    basic QNN's PCA, when its images need one, is fitted on it, so no feature depends on a member.
     """
 
     dataset: str
@@ -580,8 +597,9 @@ def prepare_data(
     Args:
         dataset: ``"digits"`` (embedded) or ``"mnist"`` (embedded 5,000-image sample, or the local
             files at ``data_path``).
-        model: ``"basic"`` (amplitude features, PCA fitted on the training split) or ``"hybrid"``
-            (images).
+        model: ``"basic"`` (amplitude features; where the images have more pixels than amplitudes, PCA
+            fitted on the attacker's population, never on members, so a model retrained without the forget
+            set and a DP-SGD guarantee both cover everything members touch) or ``"hybrid"`` (images).
         n_qubits: qubits of the circuit; the basic QNN gets ``2**n_qubits`` features.
         n_train, n_test: sizes of the stratified member / non-member splits.
         forget: ``"class:K"`` or ``"random:F"``.
@@ -595,7 +613,7 @@ def prepare_data(
     if data is None:
         check_choice("dataset", dataset, DATASETS)
         check_sizes(dataset, data_path, n_train, n_test)
-        check_train_size(dataset, model, n_qubits, n_train)
+        check_population_size(dataset, data_path, model, n_qubits, n_train, n_test)
         data = load_dataset(dataset, data_path)
     split = make_split(data, n_train, n_test, seed)
     labels = data.labels
@@ -603,7 +621,11 @@ def prepare_data(
 
     images = {name: data.images[idx] for name, idx in vars(split).items()}
     if model == "basic":
-        features = AmplitudeFeatures(n_qubits).fit(images["train"])
+        needed = 2**n_qubits if int(np.prod(data.images.shape[1:])) > 2**n_qubits else 0
+        if len(split.population) < needed:
+            raise _population_error(f"n_train + n_test = {n_train + n_test}", f"the basic QNN at {n_qubits} qubits on these "
+                                    f"{len(labels)} images", needed, len(split.population))
+        features = AmplitudeFeatures(n_qubits).fit(images["population"])
         inputs = {name: features.transform(im) for name, im in images.items()}
     else:
         inputs = {name: im[:, None, :, :].astype(np.float32) for name, im in images.items()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -119,6 +120,8 @@ def train(
     validation: tuple | None = None,
     progress: bool = False,
     description: str = "training",
+    penalty: Callable[[int], torch.Tensor] | None = None,
+    before_step: Callable[[list[nn.Parameter]], None] | None = None,
 ) -> list[dict]:
     """Minimize cross-entropy on ``(x, y)`` with mini-batches; returns the per-epoch history.
 
@@ -131,9 +134,15 @@ def train(
         readout: how circuit outputs are read during training (default exact).
         validation: optional ``(x_val, y_val)`` evaluated after every epoch.
         progress: show a ``tqdm.auto`` progress bar.
+        penalty: called with the epoch index (from 0) at every step, a term added to the batch's
+            cross-entropy before the backward pass (e.g. an l1 norm of the parameters); ``loss`` in
+            the history stays the cross-entropy alone.
+        before_step: called with the trained parameters after the backward pass and before the
+            optimizer step, to change their gradients in place (e.g. clip them and add noise); it
+            may draw from torch's global random stream, which ``seed`` seeds here.
 
     Returns:
-        One dict per epoch: ``epoch``, ``loss`` (mean training loss), ``train_accuracy``,
+        One dict per epoch: ``epoch``, ``loss`` (mean training cross-entropy), ``train_accuracy``,
         ``test_accuracy`` (``None`` without ``validation``), and the cumulative cost of training so
         far, ``seconds`` and ``circuit_evaluations`` (validation passes not included).
     """
@@ -141,7 +150,8 @@ def train(
 
     x, y = as_tensor(x), torch.as_tensor(np.asarray(y), dtype=torch.long)
     generator = torch.Generator().manual_seed(int(seed))
-    optimizer = config.make_optimizer(list(params) if params is not None else list(module.parameters()))
+    trained = list(params) if params is not None else list(module.parameters())
+    optimizer = config.make_optimizer(trained)
     loss_fn = nn.CrossEntropyLoss()
     history: list[dict] = []
     counter = circuit_counter(module)  # counts device-equivalent circuit executions
@@ -159,7 +169,9 @@ def train(
                 optimizer.zero_grad()
                 logits = module(x[batch], readout)
                 loss = loss_fn(logits, y[batch])
-                loss.backward()
+                (loss + penalty(epoch) if penalty is not None else loss).backward()
+                if before_step is not None:
+                    before_step(trained)
                 optimizer.step()
                 total += loss.item() * len(batch)
                 correct += int((logits.argmax(1) == y[batch]).sum())

@@ -60,7 +60,7 @@ from qmu_kit.core.parallel import parallel_map
 from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_int
 from qmu_kit.experiment.config import PRESETS, ExperimentConfig, versions
 from qmu_kit.experiment.sweep import run_sweep
-from qmu_kit.qnn.data import min_train_size
+from qmu_kit.qnn.data import MIN_SPLIT
 from qmu_kit.qnn.models import MODELS as QNN_MODELS
 from qmu_kit.report.notebook import format_metrics, read_metrics
 from qmu_kit.studies.devices import DeviceAudit, run_device_audit
@@ -481,8 +481,8 @@ def claim_leakage(m: Measurements) -> ClaimRow:
 
 
 def _curve_size(n_train: int, fraction: float, minimum: int) -> int:
-    """Claim 1's curve: ``fraction`` of the training-set size, at least ``minimum`` (the fewest images
-    every model of the report can be fitted on: :func:`qmu_kit.qnn.data.min_train_size`)."""
+    """Claim 1's curve: ``fraction`` of the training-set size, at least ``minimum`` (the fewest training
+    images an experiment takes: :data:`qmu_kit.qnn.data.MIN_SPLIT`)."""
     return max(minimum, int(round(n_train * fraction)))
 
 
@@ -664,10 +664,8 @@ def plan(preset: str = "paper", seeds: Sequence[int] = EVALUATION_SEEDS, overrid
     # (parameter-shift) gradients would be the report's dearest work by far: a shot-estimated gradient
     # needs two circuit evaluations per parameter, for every retained image in every epoch.
     sweeps["shots"] = (base.replace(shots=CLAIM6_SHOTS, methods=PAPER_METHODS), grid)
-    # The paper's basic QNN needs 256 training images for its PCA-256 features; a quarter of 1000 is fewer.
-    minimum = max(min_train_size(base.dataset, model, base.n_qubits) for model in MODELS)
     for fraction in sorted(CURVE_FRACTIONS):
-        size = _curve_size(base.n_train, fraction, minimum)
+        size = _curve_size(base.n_train, fraction, MIN_SPLIT)
         if size >= base.n_train or f"n_train={size}" in sweeps:
             continue  # the full size is the main runs' point; two fractions may round to one size
         curve = base.replace(n_train=size, methods=(), retrain=False, attacks=tuple(a for a in base.attacks if a != "lira"))

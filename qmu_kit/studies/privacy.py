@@ -17,7 +17,11 @@ test satisfies ``TPR <= e^epsilon * FPR + delta`` and ``1 - FPR <= e^epsilon * (
 :func:`empirical_epsilon` turns a measured attack into the largest ``epsilon`` those inequalities
 force, with Clopper-Pearson bounds on TPR and FPR at a threshold picked on a separate half of the
 scores; it must sit under the accountant's epsilon. It is a *lower* bound: a weak attack proves
-little, so a small measured value never shows that a model is private.
+little, so a small measured value never shows that a model is private. With ``n`` members and ``m``
+non-members in the counting half, even a perfect attack certifies no more than a ceiling (about
+``log(m / 3.7)`` for many members: 3.7 with 150 and 150, :attr:`EpsilonAudit.ceiling`); the check
+"under the accountant's epsilon" can fail only where that epsilon lies below the ceiling, so every
+audit reports it, and :func:`run_private` audits all members against all non-members.
 
 Example:
     >>> spec = PrivacySpec(epsilon=4.0, delta=1e-5)
@@ -290,7 +294,7 @@ def _dp_loop(private, module, optimizer, loader, config, engine, privacy, seed) 
             for xb, yb in loader:
                 optimizer.zero_grad()
                 if len(yb) == 0:  # Poisson sampling may draw an empty batch: a noise-only step
-                    optimizer.step()
+                    _noise_only_step(optimizer)
                     steps += 1
                     continue
                 logits = private(xb)
@@ -309,6 +313,18 @@ def _dp_loop(private, module, optimizer, loader, config, engine, privacy, seed) 
             })
     history[-1]["epsilon"] = float(engine.get_epsilon(privacy.delta))  # once: the accountant is slow at fractional orders
     return history
+
+
+def _noise_only_step(optimizer) -> None:
+    """One DP-SGD step on an empty Poisson batch: no sample contributes, so the update is the noise alone.
+
+    The accountant counts every step, empty or not, so the step must still happen. Opacus clips and sums
+    per-sample gradients it finds on each parameter; with no forward pass there are none, so each
+    parameter gets an empty stack of them (zero samples), which Opacus sums to zero before adding noise.
+    """
+    for parameter in optimizer.params:
+        parameter.grad_sample = torch.zeros((0, *parameter.shape), dtype=parameter.dtype)
+    optimizer.step()
 
 
 class PrivateQNNClassifier(QNNClassifier):
@@ -435,7 +451,8 @@ def _register_grad_sampler() -> None:
 
 def opacus_per_sample_gradients(module: nn.Module, x, y, sampler: str = "kit") -> dict[str, torch.Tensor]:
     """Each sample's gradient of the mean cross-entropy loss as Opacus computes it (on a copy of
-    ``module``), scaled to the per-sample loss: ``name -> (N, *shape)``.
+    ``module`` in training mode, the mode DP-SGD runs in: Opacus records a layer's inputs only
+    then), scaled to the per-sample loss: ``name -> (N, *shape)``.
 
     ``sampler="kit"`` uses :func:`quantum_grad_sample` for the circuit (what :func:`dp_train` uses);
     ``"functorch"`` Opacus' generic ``torch.func`` path for every layer."""
@@ -445,7 +462,7 @@ def opacus_per_sample_gradients(module: nn.Module, x, y, sampler: str = "kit") -
     _check_torch_backend(module)
     _register_grad_sampler()
     x, y = as_tensor(x), torch.as_tensor(np.asarray(y), dtype=torch.long)
-    wrapped = GradSampleModule(copy.deepcopy(module), loss_reduction="mean", force_functorch=sampler == "functorch")
+    wrapped = GradSampleModule(copy.deepcopy(module).train(), loss_reduction="mean", force_functorch=sampler == "functorch")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
         nn.functional.cross_entropy(wrapped(x), y).backward()
@@ -485,7 +502,8 @@ class GradientCheck:
 
 
 def per_sample_gradient_check(module: nn.Module, x, y, sampler: str = "kit") -> GradientCheck:
-    """Compare :func:`opacus_per_sample_gradients` (with ``sampler``) with :func:`autograd_per_sample_gradients`.
+    """Compare :func:`opacus_per_sample_gradients` (with ``sampler``) with :func:`autograd_per_sample_gradients`,
+    both on a copy of ``module`` in training mode (a trained model comes back in eval mode; ``module`` is left as it is).
 
     Example:
         >>> from qmu_kit.qnn import BasicQNN
@@ -494,6 +512,7 @@ def per_sample_gradient_check(module: nn.Module, x, y, sampler: str = "kit") -> 
         >>> check.passed(), check.n_samples
         (True, 4)
     """
+    module = copy.deepcopy(module).train()
     opacus, reference = opacus_per_sample_gradients(module, x, y, sampler), autograd_per_sample_gradients(module, x, y)
     difference = max(float((opacus[n] - reference[n]).abs().max()) for n in reference)
     smallest = min(float(g.flatten(1).norm(dim=1).min()) for g in opacus.values())
@@ -533,6 +552,8 @@ class EpsilonAudit:
         tpr, fpr: TPR and FPR at the threshold on the evaluation half (Wilson estimates for display;
             the bound uses Clopper-Pearson).
         n_members, n_nonmembers: evaluation-half sizes.
+        ceiling: the largest epsilon this audit could certify at these sizes (what a perfect attack,
+            every member above the threshold and every non-member below it, would give).
     """
 
     epsilon_lower: float
@@ -543,20 +564,43 @@ class EpsilonAudit:
     fpr: Estimate
     n_members: int
     n_nonmembers: int
+    ceiling: float
 
     def consistent_with(self, epsilon: float) -> bool:
         """Whether the measured bound sits under (or at) a claimed epsilon (always, for ``inf``)."""
         return self.epsilon_lower <= epsilon + 1e-9
 
+    def can_refute(self, epsilon: float) -> bool:
+        """Whether this audit could have found ``epsilon`` broken: only if ``epsilon`` lies below its
+        :attr:`ceiling` (at or above it, :meth:`consistent_with` holds whatever the attack does)."""
+        return epsilon < self.ceiling
+
     def to_dict(self) -> dict:
         return {"epsilon_lower": self.epsilon_lower, "point": self.point, "delta": self.delta, "threshold": self.threshold,
-                "tpr": self.tpr.to_dict(), "fpr": self.fpr.to_dict(), "n_members": self.n_members, "n_nonmembers": self.n_nonmembers}
+                "tpr": self.tpr.to_dict(), "fpr": self.fpr.to_dict(), "n_members": self.n_members, "n_nonmembers": self.n_nonmembers,
+                "ceiling": self.ceiling}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "EpsilonAudit":
         return cls(float(data["epsilon_lower"]), float(data["point"]), float(data["delta"]), float(data["threshold"]),
                    Estimate.from_dict(data["tpr"]), Estimate.from_dict(data["fpr"]), int(data["n_members"]),
-                   int(data["n_nonmembers"]))
+                   int(data["n_nonmembers"]), float(data["ceiling"]))
+
+
+def certifiable_epsilon(n_members: int, n_nonmembers: int, delta: float, confidence: float = 0.95) -> float:
+    """The largest epsilon :func:`empirical_epsilon` can certify when it counts ``n_members`` members and
+    ``n_nonmembers`` non-members: the bound a perfect attack reaches (every member flagged, no non-member).
+
+    An audit "under the accountant's epsilon" is a test only below this ceiling: above it, it holds for
+    any model, however leaky.
+
+    Example:
+        >>> round(certifiable_epsilon(150, 150, 1e-5), 2), round(certifiable_epsilon(50, 500, 1e-5), 2)
+        (3.69, 4.84)
+    """
+    check_int("n_members", n_members, 1)
+    check_int("n_nonmembers", n_nonmembers, 1)
+    return _confident_epsilon(n_members, n_members, 0, n_nonmembers, check_delta(delta), confidence)
 
 
 def _epsilon_from_rates(tpr: float, fpr: float, delta: float) -> float:
@@ -601,7 +645,8 @@ def empirical_epsilon(member_scores, nonmember_scores, delta: float, seed: int =
     lower = _confident_epsilon(hits, len(eval_m), false, len(eval_n), delta, confidence)
     point = _epsilon_from_rates(hits / len(eval_m), false / len(eval_n), delta)
     return EpsilonAudit(float(lower), float(point), delta, threshold, stats.proportion(hits, len(eval_m)),
-                        stats.proportion(false, len(eval_n)), len(eval_m), len(eval_n))
+                        stats.proportion(false, len(eval_n)), len(eval_m), len(eval_n),
+                        certifiable_epsilon(len(eval_m), len(eval_n), delta, confidence))
 
 
 def _confident_epsilon(hits: int, n_members: int, false: int, n_nonmembers: int, delta: float, confidence: float) -> float:
@@ -624,7 +669,7 @@ def _one_sided(hit: float, miss: float, delta: float) -> float:
 
 #: Version of :class:`PrivacyResult`'s and :class:`PrivacySweep`'s JSON (their ``"schema"``); bumped when
 #: it changes shape or meaning (part of every cache key).
-PRIVACY_SCHEMA = 2
+PRIVACY_SCHEMA = 3
 
 
 def privacy_cache_key(config: ExperimentConfig, spec: PrivacySpec, part: str = "result") -> str:
@@ -651,7 +696,8 @@ class PrivacyResult(Result):
         train_accuracy, test_accuracy: on members and non-members (Wilson estimates).
         attacks: attack name -> :class:`~qmu_kit.leakage.metrics.MembershipMetrics`, all members vs all
             non-members (balanced, cross-fitted as in :class:`~qmu_kit.leakage.audit.MembershipAudit`).
-        audits: attack name -> :class:`EpsilonAudit` on the same scores.
+        audits: attack name -> :class:`EpsilonAudit` on the same cross-fitted scores, every member against
+            every non-member (unbalanced: more non-members raise the epsilon the audit can certify).
         seconds: training time.
     """
 
@@ -680,6 +726,16 @@ class PrivacyResult(Result):
         """Every attack's empirical epsilon sits under the accountant's."""
         return all(a.consistent_with(self.epsilon_spent) for a in self.audits.values())
 
+    @property
+    def epsilon_ceiling(self) -> float:
+        """The largest epsilon the audits could certify (:attr:`EpsilonAudit.ceiling`; the smallest over the attacks)."""
+        return min(a.ceiling for a in self.audits.values())
+
+    @property
+    def bound_tested(self) -> bool:
+        """Whether :attr:`bound_holds` could have been false: the accountant's epsilon lies below every audit's ceiling."""
+        return all(a.can_refute(self.epsilon_spent) for a in self.audits.values())
+
     def table(self, intervals: bool = True):
         """One row per attack: AUC, TPR at 1 % FPR (with the lowest measurable FPR), empirical epsilon."""
         import pandas as pd
@@ -689,7 +745,7 @@ class PrivacyResult(Result):
             tpr = metrics.tpr_at_1pct_fpr
             rows[name] = {**interval_cells("AUC", metrics.auc, intervals), **interval_cells("TPR@1%FPR", tpr.tpr, intervals),
                           "lowest FPR": tpr.lowest_measurable_fpr, "epsilon lower (95 %)": round(self.audits[name].epsilon_lower, 3),
-                          "epsilon (accountant)": self.epsilon_spent}
+                          "certifiable up to": round(self.audits[name].ceiling, 3), "epsilon (accountant)": self.epsilon_spent}
         return pd.DataFrame.from_dict(rows, orient="index")
 
     def summary(self) -> str:
@@ -700,7 +756,8 @@ class PrivacyResult(Result):
             f"noise multiplier {self.noise_multiplier:.3g}, {self.seconds:.1f} s of training",
             f"test accuracy {self.test_accuracy.format()}, train accuracy {self.train_accuracy.format()}",
             interval_strings(self.table()).to_string(),
-            f"every attack's empirical epsilon under the accountant's: {self.bound_holds}",
+            f"every attack's empirical epsilon under the accountant's: {self.bound_holds} (the audits certify at most "
+            f"{self.epsilon_ceiling:.2f}, so this check {'could' if self.bound_tested else 'could not'} fail)",
         ])
 
     def plot(self, ax=None):
@@ -729,19 +786,27 @@ class PrivacyResult(Result):
 #: DP-SGD's training recipe (notebook 07 and the privacy panel): larger batches than the paper's, since
 #: the noise is added once per batch and its share of each update shrinks with the batch; 15 epochs.
 DP_RECIPE = {"epochs": 15, "batch_size": 50, "lr": 0.1}
+#: The classroom preset's privacy setting, over :data:`DP_RECIPE`: few members trained for 40 epochs in
+#: expected batches of 25, so that the non-private baseline memorizes them and leaks measurably (its
+#: loss-attack AUC clearly above 0.5), and many non-members, so that the audit can certify an epsilon
+#: above 4 (:func:`certifiable_epsilon`: 50 members and 500 non-members in its counting half give 4.8).
+#: The paper preset keeps its own sizes.
+DP_CLASSROOM = {"n_train": 100, "n_test": 1000, "epochs": 40, "batch_size": 25}
 
 
 def privacy_config(preset: str = "classroom", **overrides) -> ExperimentConfig:
-    """The experiment settings a privacy run uses: ``preset`` with :data:`DP_RECIPE`, no unlearning and
-    the cheap attacks (:data:`DEFAULT_ATTACKS`), unless overridden.
+    """The experiment settings a privacy run uses: ``preset`` with :data:`DP_RECIPE` (and, for the
+    classroom preset, :data:`DP_CLASSROOM`), no unlearning and the cheap attacks
+    (:data:`DEFAULT_ATTACKS`), unless overridden.
 
     Example:
         >>> config = privacy_config()
-        >>> config.model, config.batch_size, config.attacks
-        ('hybrid', 50, ('loss', 'confidence'))
+        >>> config.model, config.n_train, config.n_test, config.batch_size, config.attacks
+        ('hybrid', 100, 1000, 25, ('loss', 'confidence'))
     """
-    return ExperimentConfig.from_preset(preset, **{**DP_RECIPE, "methods": (), "retrain": False, "attacks": DEFAULT_ATTACKS,
-                                                   **overrides})
+    sizes = DP_CLASSROOM if preset == "classroom" else {}
+    return ExperimentConfig.from_preset(preset, **{**DP_RECIPE, **sizes, "methods": (), "retrain": False,
+                                                   "attacks": DEFAULT_ATTACKS, **overrides})
 
 
 def _classifier(config: ExperimentConfig, spec: PrivacySpec, n_classes: int, seed: int) -> PrivateQNNClassifier:
@@ -813,7 +878,8 @@ def run_private(config: ExperimentConfig | None = None, spec: PrivacySpec | None
         nonmember_scores, _ = audit.out_of_fold(name, nonmembers, split.nonmember_fold)
         keep_m, keep_n = balanced_indices(len(member_scores), len(nonmember_scores), stream_seed(config.seed, "balance-private"))
         attacks[name] = membership_metrics(member_scores[keep_m], nonmember_scores[keep_n])
-        audits[name] = empirical_epsilon(member_scores[keep_m], nonmember_scores[keep_n], spec.delta, config.seed)
+        # the audit counts every score: its ceiling grows with the non-members (the FPR's upper bound shrinks)
+        audits[name] = empirical_epsilon(member_scores, nonmember_scores, spec.delta, config.seed)
     report = model.privacy_
     result = PrivacyResult(
         spec, config.seed, config.shots, float(report["epsilon_spent"]), float(report["noise_multiplier"]),
@@ -873,7 +939,9 @@ class PrivacySweep(Result):
 
     def by_epsilon(self) -> dict[float, dict]:
         """Per target epsilon: accuracies, AUC, TPR at 1 % FPR (mean over seeds with intervals), the
-        accountant's epsilon, the largest empirical lower bound, and whether every run satisfies the bound."""
+        accountant's epsilon, the largest empirical lower bound, the largest epsilon the audits could
+        certify (``epsilon_ceiling``, the smallest over the runs), whether every run satisfies the bound,
+        and whether that check could fail in every run (``bound_tested``)."""
         out = {}
         for eps in self.epsilons():
             runs = [r for r in self.results if r.spec.epsilon == eps]
@@ -888,7 +956,9 @@ class PrivacySweep(Result):
                 "epsilon_spent": max(r.epsilon_spent for r in runs),
                 "noise_multiplier": float(np.mean([r.noise_multiplier for r in runs])),
                 "epsilon_lower": max(r.epsilon_lower for r in runs),
+                "epsilon_ceiling": min(r.epsilon_ceiling for r in runs),
                 "bound_holds": all(r.bound_holds for r in runs),
+                "bound_tested": all(r.bound_tested for r in runs),
                 "n_seeds": len(runs),
             }
         return out
@@ -906,7 +976,8 @@ class PrivacySweep(Result):
                 **interval_cells("test accuracy", s["test_accuracy"], intervals),
                 **interval_cells(f"AUC ({self.attack})", s["auc"], intervals),
                 **interval_cells("TPR@1%FPR", s["tpr_at_1pct_fpr"], intervals), "lowest FPR": round(s["lowest_fpr"], 4),
-                "empirical eps >=": round(s["epsilon_lower"], 3), "bound holds": s["bound_holds"], "seeds": s["n_seeds"],
+                "empirical eps >=": round(s["epsilon_lower"], 3), "certifiable eps <=": round(s["epsilon_ceiling"], 3),
+                "bound holds": s["bound_holds"], "could fail": s["bound_tested"], "seeds": s["n_seeds"],
             }
         return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -1030,8 +1101,8 @@ def requery_averaging(model: QNNClassifier, x, shots: int = 100, queries: Sequen
 
 
 __all__ = [
-    "ACCOUNTANTS", "DEFAULT_EPSILON", "EpsilonAudit", "GradientCheck", "PrivacyResult", "PrivacySpec", "PrivacySweep", "PrivateQNNClassifier",
-    "PRIVACY_FIELDS", "RequeryAveraging", "autograd_per_sample_gradients", "check_epsilon", "clopper_pearson", "dp_train",
+    "ACCOUNTANTS", "DEFAULT_EPSILON", "DP_CLASSROOM", "DP_RECIPE", "EpsilonAudit", "GradientCheck", "PrivacyResult", "PrivacySpec", "PrivacySweep", "PrivateQNNClassifier",
+    "PRIVACY_FIELDS", "RequeryAveraging", "autograd_per_sample_gradients", "certifiable_epsilon", "check_epsilon", "clopper_pearson", "dp_train",
     "empirical_epsilon", "noise_for_budget", "opacus_per_sample_gradients", "quantum_grad_sample", "per_sample_gradient_check", "privacy_config", "privacy_sweep",
     "private_model", "requery_averaging", "run_private",
 ]

@@ -57,12 +57,10 @@ from qmu_kit.unlearning.methods import method_names
 #: (``epochs`` caps the steps; GA stops earlier once it forgets); SSD: ``alpha`` selects, ``lam``
 #: sets how hard the selected parameters are dampened (factor at most ``lam / alpha``). A candidate
 #: only unlearns: each seed's original and retrained models are trained once and cached, so the grid's
-#: cost grows with its candidates far less than with its seeds.
-DEFAULT_GRID: dict[str, dict[str, list]] = {
-    "ga": {"lr": [0.05, 0.1, 0.2], "epochs": [2, 5]},
-    "ssd": {"alpha": [30.0, 60.0, 100.0], "lam": [1.0, 10.0]},
-    "rga": {"lr": [0.02, 0.05, 0.1]},
-}
+#: cost grows with its candidates far less than with its seeds. Each grid is the one of the method's
+#: knob table (:meth:`~qmu_kit.unlearning.methods.UnlearningMethod.knob_grid`), where every method,
+#: the benchmark's too, keeps its own.
+DEFAULT_GRID: dict[str, dict[str, list]] = {name: UNLEARNING_METHODS[name].knob_grid() for name in ("ga", "ssd", "rga")}
 #: Seeds the kit's defaults are tuned on; the notebooks and tests report seeds 0-9, never these.
 DEFAULT_TUNING_SEEDS = (1000, 1001, 1002)
 DEFAULT_EVALUATION_SEEDS = (0, 1, 2)

@@ -61,15 +61,18 @@ class VerifyPanel:
         return None
 
     def describe(self, method: str, shots: int | None, models: int) -> str:
-        """The text the panel shows for one choice."""
+        """The text the panel shows for one choice: the method's numbers and the two controls', each
+        score beside the retrain control's at the same ``K`` (the only value it compares with)."""
         result = self.lookup(method, shots, models)
         if result is None:
             return (f"not computed yet: qmu-kit verify --method {method} --shots {shots or 'exact'} --models {models} "
                     "(with this notebook's preset and seed)")
         rows = {name: result.methods[name] for name in (method, *CONTROLS)}
+        control = result.methods["retrain"].forgetting_quality.format()
         lines = [f"K={models}, shots={shots or 'exact'}: {result.verdict}"]
         for name, m in rows.items():
-            lines.append(f"  {name:<9} forgetting quality {m.forgetting_quality.format()}, Streisand AUC "
+            beside = "" if name == "retrain" else f" (retrain control at K={models}: {control})"
+            lines.append(f"  {name:<9} forgetting quality {m.forgetting_quality.format()}{beside}, Streisand AUC "
                          f"{m.streisand_auc.format()}, relearn steps {m.relearn_steps.format(1)}")
         return "\n".join(lines)
 

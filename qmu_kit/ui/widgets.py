@@ -60,7 +60,7 @@ def depth_slider(value: int = 1, maximum: int = 10) -> widgets.IntSlider:
 
 def method_selector(value: str = "ga") -> widgets.Dropdown:
     """Every registered unlearning method (read when the dropdown is built), by its description."""
-    return widgets.Dropdown(options=[(UNLEARNING_METHODS.description(m), m) for m in method_names()], value=value,
+    return widgets.Dropdown(options=[(UNLEARNING_METHODS.description(m), m) for m in method_names(lessons=True)], value=value,
                             description="method")
 
 
@@ -366,6 +366,8 @@ class PrivacyPanel(Panel):
                 ("qmu-auc", f"AUC ({values['attack']} attack), members vs non-members", str(metrics.auc)),
                 ("qmu-tpr", tpr.label(), str(tpr.tpr)),
                 ("qmu-audit", "empirical epsilon lower bound (95 %)", f"{audit.epsilon_lower:.3f}"),
+                ("qmu-ceiling", f"largest epsilon this audit can certify ({audit.n_members} + {audit.n_nonmembers} samples)",
+                 f"{audit.ceiling:.3f}"),
             ],
             [f"{result.spec.label()}, shots {values['shots'] or 'exact'}: value [95 % interval] (n samples)"],
         )

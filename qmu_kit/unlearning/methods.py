@@ -4,6 +4,14 @@ One interface, one registry (:data:`UNLEARNING_METHODS`), so the CLI, widgets an
 same names and a student can add a method in a few lines: subclass :class:`UnlearningMethod`, define
 ``_update`` and decorate the class with :func:`register` (a name, a label and a colour).
 
+This module holds the shared pieces (the task and report, the stepped loop :class:`_SteppedUnlearning`
+with its :class:`StepContext`, :func:`retain_training`, :func:`diagonal_fisher`, :func:`balanced_gradient`,
+the knob tables' :class:`Knob`) and the lessons' methods below. The benchmark's further methods live
+in one module per family (:mod:`qmu_kit.unlearning.gradient`, ``relabel``, ``distill``, ``retune``,
+``noise``) and register with ``lesson=False``: :func:`method_names` with ``lessons=True`` leaves them
+out of the notebooks, the apps and the classroom dropdowns. Every report counts the circuits a run
+took and, under shots, the shots (:attr:`UnlearningReport.total_shots`).
+
 Mechanisms (this kit's definitions):
 
 * ``ga`` - gradient ascent on the forget set D_f: ``theta <- theta + lr * grad L(D_f)``.
@@ -49,12 +57,55 @@ from qmu_kit.core.registry import Registry
 from qmu_kit.core.validation import check_choice, check_float, check_int
 from qmu_kit.qnn.data import PreparedData
 from qmu_kit.qnn.models import circuit_counter, classical_parameters, quantum_parameters
-from qmu_kit.qnn.readout import ExactReadout
+from qmu_kit.qnn.readout import ExactReadout, ShotReadout
 from qmu_kit.qnn.training import QNNClassifier, accuracy, as_tensor, train
 from qmu_kit.unlearning.tuned_defaults import PROVENANCE as TUNING_PROVENANCE
 from qmu_kit.unlearning.tuned_defaults import TUNED_DEFAULTS
 
 PARAMETER_GROUPS = ("all", "quantum", "classical")
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One knob of an unlearning method: its type, its allowed range and the values a tuning grid
+    tries (each method's :attr:`UnlearningMethod.KNOBS` is its knob table, so a tuning step can give
+    every method a grid of the same size).
+
+    Attributes:
+        kind: ``"float"``, ``"int"`` or ``"bool"``.
+        low, high: the range (``high=None``: unbounded above); ignored for ``"bool"``.
+        low_inclusive, high_inclusive: whether the ends are allowed (floats).
+        grid: the small default grid of candidate values.
+        optional: ``None`` is also allowed (it means "the original training's value").
+
+    Example:
+        >>> Knob("float", 0.0, 10.0, low_inclusive=False).check("ga lr", 0.05)
+        0.05
+        >>> Knob("int", 1, 5).check("eu_k k", 9)
+        Traceback (most recent call last):
+        ...
+        ValueError: eu_k k=9 is out of range: eu_k k must be an integer from 1 to 5
+    """
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    grid: tuple = ()
+    optional: bool = False
+
+    def check(self, label: str, value):
+        """``value`` checked against this knob's type and range; the error names ``label``."""
+        if value is None and self.optional:
+            return None
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"{label}={value!r} is not valid: {label} must be True or False")
+            return value
+        if self.kind == "int":
+            return check_int(label, value, int(self.low), None if self.high is None else int(self.high))
+        return check_float(label, value, self.low, self.high, low_inclusive=self.low_inclusive, high_inclusive=self.high_inclusive)
 
 
 def _tuned(method: str, knob: str, fallback):
@@ -145,6 +196,9 @@ class UnlearningReport:
         defaults: for methods whose defaults were tuned (``qmu-kit tune``), the tuned knobs, which of
             them this run overrode, and the tuning run's provenance (command, preset, tuning and
             evaluation seeds, date); ``None`` otherwise.
+        total_shots: measurement shots the circuit evaluations took (``circuit_evaluations`` times
+            the readout's shots per circuit); ``None`` for an exact readout (no shots: a simulator).
+        diagnostics: method-specific facts (e.g. how many parameters a mask or a noise tier touched).
     """
 
     method: str
@@ -157,6 +211,8 @@ class UnlearningReport:
     dampened_quantum: int | None = None
     dampened_classical: int | None = None
     defaults: dict | None = None
+    total_shots: int | None = None
+    diagnostics: dict = field(default_factory=dict)
 
     def speedup_over(self, reference: "UnlearningReport") -> dict:
         """How much cheaper this run was than ``reference`` (usually retraining): ratios of wall time
@@ -181,12 +237,36 @@ def selected_parameters(module: nn.Module, group: str) -> list[nn.Parameter]:
 
 
 class UnlearningMethod:
-    """Base class. Subclasses set ``name`` and implement :meth:`_update` (in place on ``module``)."""
+    """Base class. Subclasses set ``name`` and implement :meth:`_update` (in place on ``module``).
+
+    A subclass lists its knobs in :attr:`KNOBS` (name -> :class:`Knob`: type, range, default grid),
+    the one place a tuning step reads them from; :meth:`_set_knobs` checks and stores them.
+    ``_update`` returns a dict of :class:`UnlearningReport` fields; an ``other_circuit_evaluations``
+    entry adds circuits run on another module than the model's (e.g. a teacher's).
+    """
 
     name = "base"
+    #: The knob table: every constructor argument, its type, range and small default grid.
+    KNOBS: dict[str, Knob] = {}
 
     def options(self) -> dict:
         return dict(vars(self))
+
+    def _set_knobs(self, **values) -> None:
+        """Check each knob against :attr:`KNOBS` (errors name the method, the knob and its range) and
+        store it as an attribute."""
+        for knob, value in values.items():
+            setattr(self, knob, self.KNOBS[knob].check(f"{self.name} {knob}", value))
+
+    @classmethod
+    def knob_grid(cls) -> dict[str, list]:
+        """The method's small default grid: knob -> candidate values (knobs without a grid left out).
+
+        Example:
+            >>> UNLEARNING_METHODS["neggrad_plus"].knob_grid()
+            {'lr': [0.02, 0.05, 0.1], 'beta': [0.5, 0.8, 0.95]}
+        """
+        return {knob: list(spec.grid) for knob, spec in cls.KNOBS.items() if spec.grid}
 
     def defaults_provenance(self) -> dict | None:
         """Where this method's default knobs come from: the tuned values, the ones overridden here,
@@ -229,18 +309,31 @@ class UnlearningMethod:
             torch.manual_seed(seed)
             details = self._update(model, task, readout, parameters, seed, progress)
         model.module_.eval()
+        evaluations = circuit_counter(model.module_).circuit_evaluations - before + details.pop("other_circuit_evaluations", 0)
         report = UnlearningReport(
             method=self.name,
             seconds=time.perf_counter() - start,
-            circuit_evaluations=circuit_counter(model.module_).circuit_evaluations - before,
+            circuit_evaluations=evaluations,
             options=self.options(),
             defaults=self.defaults_provenance(),
+            total_shots=shots_of(readout, evaluations),
             **details,
         )
         return model, report
 
     def _update(self, model, task, readout, parameters, seed, progress) -> dict:  # pragma: no cover
         raise NotImplementedError
+
+
+def shots_of(readout, circuit_evaluations: int) -> int | None:
+    """Measurement shots ``circuit_evaluations`` circuits take on ``readout`` (``None`` when exact).
+
+    Example:
+        >>> shots_of(ShotReadout(100), 30), shots_of(ExactReadout(), 30)
+        (3000, None)
+    """
+    shots = getattr(readout, "shots", None)
+    return None if shots is None else int(shots) * int(circuit_evaluations)
 
 
 def _batches(n: int, batch_size: int, generator: torch.Generator):
@@ -263,6 +356,9 @@ class StepContext:
         parameters: the parameters the method may change.
         generator: the random stream of every batch order in this run.
         x_forget, y_forget, x_retain, y_retain: the forget and retain sets as tensors.
+        batch_size: samples per forget and per retain batch.
+        epoch: the current pass over the forget set (from 0).
+        extras: what a method prepared before its first step (e.g. a teacher's outputs).
     """
 
     module: nn.Module
@@ -275,6 +371,8 @@ class StepContext:
     x_retain: torch.Tensor
     y_retain: torch.Tensor
     batch_size: int
+    epoch: int = 0
+    extras: dict = field(default_factory=dict, repr=False)
     _retain_batches: list = field(default_factory=list, repr=False)
 
     def next_retain_batch(self) -> torch.Tensor:
@@ -289,16 +387,25 @@ class _SteppedUnlearning(UnlearningMethod):
     steps, stopped once the forget-set accuracy reaches the target. Subclasses set the gradients in
     :meth:`_set_gradients` from a :class:`StepContext` and the step's forget batch."""
 
+    KNOBS = {
+        "lr": Knob("float", 0.0, 10.0, low_inclusive=False, grid=(0.02, 0.05, 0.1)),
+        "momentum": Knob("float", 0.0, 1.0, high_inclusive=False),
+        "batch_size": Knob("int", 1, None),
+        "epochs": Knob("int", 1, 1000),
+        "normalize": Knob("bool"),
+        "stop_at_target": Knob("bool"),
+    }
+
     def __init__(self, lr: float, momentum: float, batch_size: int, epochs: int, normalize: bool, stop_at_target: bool):
-        self.lr = check_float(f"{self.name} lr", lr, 0.0, 10.0, low_inclusive=False)
-        self.momentum = check_float(f"{self.name} momentum", momentum, 0.0, 1.0, high_inclusive=False)
-        self.batch_size = check_int(f"{self.name} batch_size", batch_size, 1)
-        self.epochs = check_int(f"{self.name} epochs", epochs, 1, 1000)
-        self.normalize = bool(normalize)
-        self.stop_at_target = bool(stop_at_target)
+        self._set_knobs(lr=lr, momentum=momentum, batch_size=batch_size, epochs=epochs, normalize=normalize,
+                        stop_at_target=stop_at_target)
 
     def _set_gradients(self, context: StepContext, forget_batch: torch.Tensor) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    def _prepare(self, context: StepContext, model) -> dict:
+        """Work done once before the first step (e.g. a teacher's outputs); returns report fields."""
+        return {}
 
     def _update(self, model, task, readout, parameters, seed, progress):
         module = model.module_
@@ -308,8 +415,10 @@ class _SteppedUnlearning(UnlearningMethod):
             module, task, readout, parameters, generator, as_tensor(task.x_forget), torch.as_tensor(task.y_forget),
             as_tensor(task.x_retain), torch.as_tensor(task.y_retain), self.batch_size,
         )
+        prepared = self._prepare(context, model)
         steps = 0
-        for _ in range(self.epochs):
+        for epoch in range(self.epochs):
+            context.epoch = epoch
             for batch in _batches(len(task.y_forget), self.batch_size, generator):
                 module.train()
                 optimizer.zero_grad()
@@ -320,8 +429,23 @@ class _SteppedUnlearning(UnlearningMethod):
                 steps += 1
                 module.eval()
                 if self.stop_at_target and _reached(module, task, readout):
-                    return {"steps": steps, "stopped_early": True}
-        return {"steps": steps, "stopped_early": False}
+                    return {**prepared, "steps": steps, "stopped_early": True}
+        return {**prepared, "steps": steps, "stopped_early": False}
+
+
+def balanced_gradient(g_retain, g_forget, weight: float) -> list[torch.Tensor]:
+    """``g_r + weight * (|g_r| / |g_f|) * g_f``: a forget-set gradient rescaled to the retain
+    gradient's length before it is added (RGA ascends with ``weight = -beta``; the Q-MUL-inspired
+    remapping descends on remapped labels with ``weight > 0``).
+
+    Example:
+        >>> [g.tolist() for g in balanced_gradient([torch.tensor([3.0, 4.0])], [torch.tensor([0.0, 1.0])], -1.0)]
+        [[3.0, -1.0]]
+    """
+    norm_r = torch.sqrt(sum((g**2).sum() for g in g_retain))
+    norm_f = torch.sqrt(sum((g**2).sum() for g in g_forget)).clamp_min(1e-12)
+    scale = weight * norm_r / norm_f
+    return [gr + scale * gf for gr, gf in zip(g_retain, g_forget)]
 
 
 def _scale_gradients(parameters: list[nn.Parameter], length: float) -> None:
@@ -354,6 +478,8 @@ class GradientAscent(_SteppedUnlearning):
 
     name = "ga"
     PAPER = {"lr": 0.01, "momentum": 0.9, "batch_size": 16, "epochs": 6, "normalize": False}
+    KNOBS = {**_SteppedUnlearning.KNOBS, "lr": Knob("float", 0.0, 10.0, low_inclusive=False, grid=(0.05, 0.1, 0.2)),
+             "epochs": Knob("int", 1, 1000, grid=(2, 5))}
 
     def __init__(
         self, lr: float = _tuned("ga", "lr", 0.05), momentum: float = 0.9, batch_size: int = 16, epochs: int = _tuned("ga", "epochs", 20),
@@ -379,12 +505,13 @@ class RelativeGradientAscent(_SteppedUnlearning):
     """
 
     name = "rga"
+    KNOBS = {**_SteppedUnlearning.KNOBS, "beta": Knob("float", 0.0, 100.0, low_inclusive=False)}
 
     def __init__(
         self, beta: float = 1.0, lr: float = _tuned("rga", "lr", 0.05), momentum: float = 0.9, batch_size: int = 16, epochs: int = 20,
         normalize: bool = True, stop_at_target: bool = True,
     ):
-        self.beta = check_float("rga beta", beta, 0.0, 100.0, low_inclusive=False)
+        self._set_knobs(beta=beta)
         super().__init__(lr, momentum, batch_size, epochs, normalize, stop_at_target)
 
     def _set_gradients(self, context, forget_batch):
@@ -396,11 +523,8 @@ class RelativeGradientAscent(_SteppedUnlearning):
 
         g_retain = gradient(context.x_retain[retain_batch], context.y_retain[retain_batch])
         g_forget = gradient(context.x_forget[forget_batch], context.y_forget[forget_batch])
-        norm_r = torch.sqrt(sum((g**2).sum() for g in g_retain))
-        norm_f = torch.sqrt(sum((g**2).sum() for g in g_forget)).clamp_min(1e-12)
-        scale = self.beta * norm_r / norm_f
-        for p, gr, gf in zip(parameters, g_retain, g_forget):
-            p.grad = gr - scale * gf
+        for p, g in zip(parameters, balanced_gradient(g_retain, g_forget, -self.beta)):
+            p.grad = g
 
 
 def wrap_angles(angles: torch.Tensor) -> torch.Tensor:
@@ -533,11 +657,14 @@ class SelectiveSynapticDampening(UnlearningMethod):
 
     name = "ssd"
     PAPER = {"alpha": 10.0, "lam": 1.0}
+    KNOBS = {
+        "alpha": Knob("float", 0.0, 1e6, low_inclusive=False, grid=(30.0, 60.0, 100.0)),
+        "lam": Knob("float", 0.0, 1e6, low_inclusive=False, grid=(1.0, 10.0)),
+        "batch_size": Knob("int", 1, 100_000),
+    }
 
     def __init__(self, alpha: float = _tuned("ssd", "alpha", 30.0), lam: float = _tuned("ssd", "lam", 1.0), batch_size: int = 64):
-        self.alpha = check_float("ssd alpha", alpha, 0.0, 1e6, low_inclusive=False)
-        self.lam = check_float("ssd lam", lam, 0.0, 1e6, low_inclusive=False)
-        self.batch_size = check_int("ssd batch_size", batch_size, 1, 100_000)
+        self._set_knobs(alpha=alpha, lam=lam, batch_size=batch_size)
 
     def _update(self, model, task, readout, parameters, seed, progress):
         module = model.module_
@@ -578,19 +705,42 @@ class FineTune(UnlearningMethod):
     """
 
     name = "finetune"
+    KNOBS = {
+        "epochs": Knob("int", 1, 1000, grid=(2, 5, 10)),
+        "lr": Knob("float", 0.0, 10.0, low_inclusive=False, optional=True),
+    }
 
     def __init__(self, epochs: int = 5, lr: float | None = None):
-        self.epochs = check_int("finetune epochs", epochs, 1, 1000)
-        self.lr = None if lr is None else check_float("finetune lr", lr, 0.0, 10.0, low_inclusive=False)
+        self._set_knobs(epochs=epochs, lr=lr)
 
     def _update(self, model, task, readout, parameters, seed, progress):
-        config = model.training_config_
-        config = type(config)(**{**asdict(config), "epochs": self.epochs, "lr": self.lr or config.lr})
+        return retain_training(model, task, readout, parameters, seed, progress, self.epochs, self.lr)
+
+
+def retain_training(model, task, readout, parameters, seed, progress, epochs: int, lr: float | None,
+                    description: str = "fine-tuning", freeze_others: bool = False, **hooks) -> dict:
+    """Train ``parameters`` on the retain set with the original recipe (its batch size, optimizer and,
+    unless ``lr`` is given, learning rate) for ``epochs`` epochs: fine-tuning and the methods built
+    on it (``hooks``: :func:`~qmu_kit.qnn.training.train`'s ``penalty`` and ``before_step``).
+
+    ``freeze_others``: the model's other parameters track no gradients while it trains, so frozen
+    circuit angles cost no parameter-shift circuits (one circuit per input, as a device would run);
+    their ``requires_grad`` flags are restored afterwards. Returns the report's ``steps``."""
+    config = model.training_config_
+    config = type(config)(**{**asdict(config), "epochs": epochs, "lr": lr or config.lr})
+    trained = {id(p) for p in parameters}
+    frozen = [p for p in model.module_.parameters() if id(p) not in trained and p.requires_grad] if freeze_others else []
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
         history = train(
             model.module_, task.x_retain, task.y_retain, config, seed=seed, params=parameters,
-            readout=readout, progress=progress, description="fine-tuning",
+            readout=readout, progress=progress, description=description, **hooks,
         )
-        return {"steps": len(history) * -(-len(task.y_retain) // config.batch_size)}
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    return {"steps": len(history) * -(-len(task.y_retain) // config.batch_size)}
 
 
 class Retrain(UnlearningMethod):
@@ -625,6 +775,9 @@ UNLEARNING_METHODS = Registry("unlearning method")
 #: subclass of :class:`UnlearningMethod` (``replace=True`` when re-running a notebook cell).
 register = UNLEARNING_METHODS.register
 
+# The lessons' methods (the notebooks, the apps' precomputed stops and the classroom dropdowns
+# offer exactly these, and a student's registered method); the benchmark's further methods register
+# with ``lesson=False`` in their own modules.
 for _cls, _label, _colour, _description in (
     (GradientAscent, "GA", "#1f77b4", "GA: gradient ascent"),
     (SelectiveSynapticDampening, "SSD", "#9467bd", "SSD: selective synaptic dampening"),
@@ -632,13 +785,24 @@ for _cls, _label, _colour, _description in (
     (FineTune, "fine-tune", "#8c564b", "fine-tune on the retain set"),
     (Retrain, "retrained (gold standard)", "#2ca02c", "retrain from scratch (the gold standard)"),
 ):
-    register(_cls.name, label=_label, colour=_colour, description=_description)(_cls)
+    register(_cls.name, label=_label, colour=_colour, description=_description, lesson=True)(_cls)
 
 
-def method_names() -> tuple[str, ...]:
+def method_names(*, lessons: bool = False) -> tuple[str, ...]:
     """The unlearning methods an experiment may request, read live from the registry (retraining,
-    the reference every method is judged against, always runs and is not one of them)."""
-    return tuple(name for name in UNLEARNING_METHODS if not getattr(UNLEARNING_METHODS[name], "gold_standard", False))
+    the reference every method is judged against, always runs and is not one of them).
+
+    Args:
+        lessons: only the methods the lessons offer (registered with ``lesson=True``: GA, SSD, RGA,
+            fine-tuning and any a student registers), not the benchmark's further methods. The
+            notebooks' defaults, the apps' slider stops and the classroom dropdowns enumerate these.
+
+    Example:
+        >>> method_names(lessons=True)
+        ('ga', 'ssd', 'rga', 'finetune')
+    """
+    return tuple(name for name in UNLEARNING_METHODS.names(lessons=lessons)
+                 if not getattr(UNLEARNING_METHODS[name], "gold_standard", False))
 
 
 def make_method(name: str, **options) -> UnlearningMethod:

@@ -143,6 +143,8 @@ def _check_07(m):
     assert m["n_seeds"] == 2 and m["gradients_equal"] is True and m["audit_bound_holds"] is True and m["requery_shrinks"] is True
     assert _value(m["test_accuracy_eps1"]) < _value(m["test_accuracy_nonprivate"])  # the price of the guarantee
     assert 0 <= _value(m["loss_auc_eps1"]) <= 1 and m["lira_bound_holds"] is True  # LiRA with DP shadows, audited too
+    # the audit's ceiling lies above epsilon 4, so the epsilon-1 and epsilon-4 rows (2 seeds x 2 attacks each) could fail
+    assert m["audit_ceiling"] > 4 and m["audit_pairs_that_could_fail"] == 8
 
 
 def _check_08(m):

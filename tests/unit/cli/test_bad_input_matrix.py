@@ -100,9 +100,10 @@ API_CASES = [
     ("mnist-truncated", mnist("truncated"), "is truncated or corrupt: its header promises shape (10, 28, 28)"),
     ("mnist-wrong-format", mnist("csv"), "is neither a directory of MNIST IDX files nor a .npz archive"),
     ("sizes-beyond-digits", config(n_train=1500, n_test=500), "n_train + n_test = 2000 is out of range: the digits data has 1797 samples"),
-    ("basic-qnn-fewer-images-than-its-pca", config(dataset="mnist", model="basic", n_qubits=8, n_train=250, n_test=100),
-     "n_train=250 is out of range for the basic QNN on mnist at 8 qubits: its PCA to 256 amplitude features needs at "
-     "least 256 training images"),
+    ("basic-qnn-fewer-population-images-than-its-pca", config(dataset="mnist", model="basic", n_qubits=8, n_train=200, n_test=4560),
+     "n_train + n_test = 4760 is out of range for the basic QNN on mnist at 8 qubits: its PCA to 256 amplitude features is "
+     "fitted on the attacker's population (the images outside the members and non-members, so that the features depend "
+     "on no member), which needs at least 256 images but has 240"),
     ("byo-logits-shape", lambda tmp: byo_audit(model=_linear(4, 5), n_classes=3),
      "the model must map 12 inputs to logits of shape (12, 3) (one score per class), got a tensor of shape (12, 5)"),
     ("byo-labels-length", lambda tmp: byo_audit(members=(_features(12), np.arange(10) % 3)),
@@ -136,7 +137,7 @@ CLI_CASES = [
     ("cli-shots-string", ["run", "--shots", "lots"], "argument --shots: shots='lots' is not valid"),
     ("cli-depth-zero", ["run", "--depth", "0"], "argument --depth: depth=0 is out of range: depth must be an integer from 1 to 50"),
     ("cli-qubits-too-many", ["run", "--qubits", "64"], "argument --qubits: n_qubits=64 is out of range: n_qubits must be an integer from 2 to 12"),
-    ("cli-unknown-method", ["run", "--method", "delete"], "argument --method: unknown method 'delete': choose one of 'ga', 'ssd', 'rga', 'finetune', or 'all'"),
+    ("cli-unknown-method", ["run", "--method", "delete"], "argument --method: unknown method 'delete': choose one of 'ga', 'ssd', 'rga', 'finetune', 'neggrad_plus', "),
     ("cli-unknown-model", ["run", "--model", "cnn"], "argument --model: invalid choice: 'cnn' (choose from 'basic', 'hybrid')"),
     ("cli-unknown-preset", ["run", "--preset", "huge"], "argument --preset: invalid choice: 'huge' (choose from 'classroom', 'paper')"),
     ("cli-forget-fraction", ["run", "--forget", "random:1.5"], "argument --forget: forget fraction=1.5 is out of range"),

@@ -95,3 +95,20 @@ def test_an_edited_student_method_is_not_replayed_from_the_cache(shrink, tmp_pat
     assert not second.from_cache
     assert not np.isclose(second.models["shrink"].acc_train_retain.value, first.models["shrink"].acc_train_retain.value) or \
         second.models["shrink"].losses != first.models["shrink"].losses
+
+
+def test_a_benchmark_only_method_is_valid_by_name_but_not_offered_in_the_lessons(tmp_path):
+    from qmu_kit.ui.widgets import method_selector
+
+    unlearning.register("shrink_more", label="Shrink more", colour="navy", lesson=False, scope="every parameter")(Shrink)
+    try:
+        assert "shrink_more" in unlearning.method_names() and "shrink_more" not in unlearning.method_names(lessons=True)
+        assert "shrink_more" not in ExperimentConfig().methods
+        assert "shrink_more" not in [value for _, value in method_selector("ga").options]
+        assert ExperimentConfig(**TINY, methods=("shrink_more",)).methods == ("shrink_more",)
+        assert unlearning.UNLEARNING_METHODS.entry("shrink_more").scope == "every parameter"
+    finally:
+        unlearning.UNLEARNING_METHODS.unregister("shrink_more")
+    with pytest.raises(ValueError, match=r"lesson='no' for unlearning method 'shrink_more' is not valid: lesson must be True or False"):
+        unlearning.register("shrink_more", lesson="no")(Shrink)
+    assert "shrink_more" not in unlearning.UNLEARNING_METHODS

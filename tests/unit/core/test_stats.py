@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import qmu_kit.core.stats as stats
-from qmu_kit.core.stats import (Estimate, auc, bootstrap, mean, mean_auc_vs_chance, mean_of_estimates, paired_difference,
+from qmu_kit.core.stats import (Estimate, auc, bootstrap, crossed_bootstrap, mean, mean_auc_vs_chance, mean_of_estimates, paired_difference,
                                 proportion, tpr_at_fpr)
 
 
@@ -127,3 +127,52 @@ def test_bootstrap_and_round_trip():
     nan = Estimate(float("nan"), 0, (float("nan"), float("nan")))
     assert nan.to_dict()["value"] is None and np.isnan(Estimate.from_dict(nan.to_dict()).value)
     assert proportion(3, 10).format(percent=True, digits=1) == "30.0 % [10.8, 60.3] (n=10)"
+
+
+def test_crossed_bootstrap_resamples_units_and_items_together():
+    """Items measured on the same units: a unit effect (half the variance) widens the crossed interval to
+    the spread of the statistic over new units; resampling the items alone misses it."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(10, 1)) + rng.normal(size=(10, 40))  # 10 units, 40 items
+    statistic = lambda a: a.mean(axis=(1, 2))  # noqa: E731
+    crossed = crossed_bootstrap(statistic, x, n_resamples=400, seed=1)
+    assert crossed.value == pytest.approx(x.mean()) and crossed.n == 40 and crossed.kind == "bootstrap"
+    # The mean over 10 units' effects has sd 1/sqrt(10) = 0.32, so a 95 % half-width near 0.6; the
+    # items-only interval sees only the item noise averaged over units and items (sd 0.05).
+    assert 0.35 < crossed.half_width < 0.9
+    assert bootstrap(np.mean, x.mean(axis=0), n_resamples=400).half_width < 0.15
+    # Seeded: the same draws whatever the chunk; another seed is another draw.
+    assert crossed_bootstrap(statistic, x, n_resamples=400, seed=1, chunk=7) == crossed
+    assert crossed_bootstrap(statistic, x, n_resamples=400, seed=2) != crossed
+
+
+def test_crossed_bootstrap_centres_the_spread_on_the_estimate():
+    """A statistic that duplicated units move (here: how many distinct rows) keeps its value inside
+    the interval: the resamples give the spread, the estimate the place."""
+    x = np.arange(12.0)[:, None] + np.zeros((12, 5))
+    distinct = lambda a: np.array([len(np.unique(rows[:, 0])) for rows in a], dtype=float)  # noqa: E731
+    est = crossed_bootstrap(distinct, x, n_resamples=200)
+    assert est.value == 12 and est.contains(12)
+
+
+@pytest.mark.parametrize("samples", [[np.zeros(5)], [np.zeros((3, 4)), np.zeros((3, 5))], [np.zeros((0, 4))], []])
+def test_crossed_bootstrap_refuses_samples_without_shared_columns(samples):
+    with pytest.raises(ValueError, match=r"expected 2-D samples \(rows, columns\).*got shapes"):
+        crossed_bootstrap(np.mean, *samples)
+
+
+@pytest.mark.parametrize("options, name", [({"n_resamples": 0}, "n_resamples"), ({"chunk": 2.5}, "chunk"), ({"chunk": True}, "chunk")])
+def test_crossed_bootstrap_refuses_counts_that_are_not_positive_integers(options, name):
+    with pytest.raises(ValueError, match=rf"{name}=.* is out of range: {name} must be an integer >= 1"):
+        crossed_bootstrap(lambda a: a.mean(axis=(1, 2)), np.zeros((3, 4)), **options)
+
+
+def test_crossed_bootstrap_cuts_its_interval_to_the_statistic_range():
+    """An estimate near a bound with a wide spread: the interval placed at it would reach past the
+    bound, and ``bounds`` cuts it there (as :func:`mean` does)."""
+    rng = np.random.default_rng(5)
+    x = 0.02 + 0.05 * rng.normal(size=(6, 1)) + 0.01 * rng.normal(size=(6, 30))
+    statistic = lambda a: a.mean(axis=(1, 2))  # noqa: E731
+    free = crossed_bootstrap(statistic, x, n_resamples=300)
+    cut = crossed_bootstrap(statistic, x, n_resamples=300, bounds=(0.0, 1.0))
+    assert free.ci95[0] < 0.0 and cut.ci95 == (0.0, free.ci95[1]) and cut.value == free.value

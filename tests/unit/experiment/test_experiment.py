@@ -241,4 +241,7 @@ def test_default_lists_are_the_registries_read_live():
 
     assert set(method_names()) == set(UNLEARNING_METHODS) - {"retrain"}
     assert attack_names() == tuple(ATTACKS)
-    assert ExperimentConfig().methods == method_names() and ExperimentConfig().attacks == attack_names()
+    # the default runs the lessons' methods; the benchmark's others are requested by name
+    assert ExperimentConfig().methods == method_names(lessons=True) and ExperimentConfig().attacks == attack_names()
+    assert set(method_names()) - set(method_names(lessons=True)) and ExperimentConfig(methods=("scrub",)).methods == ("scrub",)
+    assert ExperimentConfig(methods="all").methods == method_names(lessons=True)

@@ -8,6 +8,8 @@ import qmu_kit.qnn.data
 from qmu_kit.qnn.data import (
     EMBEDDED_MNIST_SAMPLES,
     AmplitudeFeatures,
+    ImageData,
+    check_population_size,
     check_sizes,
     load_embedded_mnist,
     ForgetSpec,
@@ -51,7 +53,7 @@ def test_split_too_large_is_refused():
         make_split(load_digits_data(), 1300, 500)
 
 
-def test_amplitude_features_pca_is_fitted_on_training_images_only(rng):
+def test_amplitude_features_pca_is_fitted_on_the_images_given_only(rng):
     train, test = rng.random((50, 6, 6)), rng.random((20, 6, 6))
     features = AmplitudeFeatures(n_qubits=4).fit(train)
     expected = PCA(n_components=16, random_state=0).fit(train.reshape(50, -1)).transform(test.reshape(20, -1))
@@ -107,6 +109,47 @@ def test_prepare_data_basic_and_hybrid():
     hybrid = prepare_data("digits", model="hybrid", n_qubits=6, n_train=300, n_test=200, seed=0)
     assert hybrid.x_train.shape == (300, 1, 8, 8)
     assert np.array_equal(hybrid.y_train, basic.y_train)  # same seed, same split whatever the model
+
+
+def _with_image_replaced(data: ImageData, index: int, seed: int) -> ImageData:
+    images = np.array(data.images)
+    images[index] = np.random.default_rng(seed).random(images[index].shape).astype(images.dtype)
+    return ImageData(data.name, images, data.labels, data.official_test, data.sorted_by_label)
+
+
+@pytest.mark.parametrize("dataset, n_qubits, n_train, n_test", [("digits", 4, 300, 200), ("mnist", 6, 200, 100)])
+def test_the_basic_qnns_pca_basis_depends_on_no_member(dataset, n_qubits, n_train, n_test):
+    """The PCA is fitted on the attacker's population: replacing a member (say one of the forget set)
+    leaves every other sample's features exactly as they were, so a model retrained without the forget set
+    never saw it, and DP-SGD's accountant covers everything a member touches. Replacing a population
+    image moves them all (the check can fail)."""
+    data = load_dataset(dataset)
+    kwargs = dict(model="basic", n_qubits=n_qubits, n_train=n_train, n_test=n_test, forget="class:4", seed=2)
+    split = make_split(data, n_train, n_test, seed=2)
+    assert not set(split.train) & set(split.population) and not set(split.test) & set(split.population)
+    assert not set(split.train) & set(split.test)
+    before = prepare_data(data=data, **kwargs)
+    forgotten = int(np.flatnonzero(before.forget_train)[0])  # a forget-set member
+    after = prepare_data(data=_with_image_replaced(data, int(split.train[forgotten]), seed=1), **kwargs)
+    others = np.arange(n_train) != forgotten
+    assert np.array_equal(before.x_population, after.x_population) and np.array_equal(before.x_test, after.x_test)
+    assert np.array_equal(before.x_train[others], after.x_train[others])
+    assert not np.array_equal(before.x_train[forgotten], after.x_train[forgotten])
+    moved = prepare_data(data=_with_image_replaced(data, int(split.population[0]), seed=1), **kwargs)
+    assert not np.array_equal(before.x_test, moved.x_test) and not np.array_equal(before.x_train[others], moved.x_train[others])
+
+
+def test_the_basic_qnns_pca_needs_a_population_as_large_as_its_components(tiny_mnist):
+    check_population_size("digits", None, "basic", 4, 1000, 781)  # population 16: enough for PCA-16
+    check_population_size("digits", None, "basic", 6, 1000, 797)  # 64 pixels on 6 qubits: no PCA, no population needed
+    check_population_size("digits", None, "hybrid", 4, 1000, 797)
+    with pytest.raises(ValueError, match=r"n_train \+ n_test = 1782 is out of range for the basic QNN on digits at 4 qubits: "
+                       r"its PCA to 16 amplitude features is fitted on the attacker's population .* needs at least 16 images "
+                       r"but has 15"):
+        prepare_data("digits", model="basic", n_qubits=4, n_train=1000, n_test=782)
+    with pytest.raises(ValueError, match=r"n_train \+ n_test = 420 is out of range for the basic QNN at 4 qubits on these "
+                       r"420 images: .* needs at least 16 images but has 0"):
+        prepare_data("mnist", data_path=tiny_mnist, model="basic", n_qubits=4, n_train=300, n_test=120)
 
 
 def test_unknown_names_are_refused():

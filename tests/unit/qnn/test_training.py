@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from qmu_kit.qnn.data import prepare_data
-from qmu_kit.qnn.training import PAPER_TRAINING, QNNClassifier, TrainingConfig
+from qmu_kit.qnn.models import build_model
+from qmu_kit.qnn.training import PAPER_TRAINING, QNNClassifier, TrainingConfig, train
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +108,35 @@ def test_unfitted_and_bad_settings(small):
 def test_paper_defaults():
     assert PAPER_TRAINING["hybrid"] == TrainingConfig(lr=0.1, batch_size=8, epochs=25, momentum=0.9)
     assert PAPER_TRAINING["basic"].nesterov and PAPER_TRAINING["basic"].lr == 0.05
+
+
+def test_train_hooks_add_a_penalty_and_change_gradients_before_each_step(small):
+    """``penalty`` adds to the loss the gradients follow (the history keeps the cross-entropy);
+    ``before_step`` sees the gradients before the step: zeroing them leaves the model unchanged."""
+    x, y = small.x_train[:40], small.y_train[:40]
+    config = TrainingConfig(lr=0.1, batch_size=8, epochs=2, momentum=0.0)
+
+    def fresh():
+        torch.manual_seed(0)
+        return build_model("basic", 4, 1, 10, (16,))
+
+    plain, frozen, penalized = fresh(), fresh(), fresh()
+    start = [p.detach().clone() for p in frozen.parameters()]
+    history = train(plain, x, y, config, seed=0)
+    zeroed = train(frozen, x, y, config, seed=0, before_step=lambda params: [p.grad.zero_() for p in params])
+    assert all(torch.equal(a, b) for a, b in zip(start, frozen.parameters()))
+    assert zeroed[0]["loss"] == zeroed[1]["loss"] and history[1]["loss"] != zeroed[1]["loss"]
+    epochs_seen = []
+
+    def penalty(epoch):
+        epochs_seen.append(epoch)
+        return sum(p.abs().sum() for p in penalized.head.parameters())
+
+    initial_penalty = float(penalty(0).detach())
+    epochs_seen.clear()
+    penalized_history = train(penalized, x, y, config, seed=0, penalty=penalty)
+    assert epochs_seen == [0] * 5 + [1] * 5  # once per step, with the epoch
+    shrunk = float(sum(p.abs().sum() for p in penalized.head.parameters()).detach())
+    assert shrunk < float(sum(p.abs().sum() for p in plain.head.parameters()).detach()) / 2
+    # the history reports the cross-entropy alone (about ln 10 here), not cross-entropy plus penalty
+    assert initial_penalty > 5 and penalized_history[0]["loss"] < 3

@@ -14,6 +14,7 @@ from qmu_kit.qnn.models import BasicQNN, HybridQNN
 from qmu_kit.studies.privacy import (
     PrivacySpec,
     PrivateQNNClassifier,
+    certifiable_epsilon,
     empirical_epsilon,
     per_sample_gradient_check,
     privacy_config,
@@ -53,6 +54,38 @@ def test_the_check_fails_when_the_gradients_differ(monkeypatch):
     monkeypatch.setattr(privacy, "opacus_per_sample_gradients", lambda *a: {k: 2 * v for k, v in real(*a).items()})
     check = per_sample_gradient_check(BasicQNN(3, 1, 2), torch.rand(4, 8, dtype=torch.float64), [0, 1, 0, 1])
     assert not check.passed()
+
+
+def test_the_check_runs_on_a_trained_model_in_eval_mode():
+    """A fitted classifier's module comes back in eval mode, where Opacus records no layer inputs; the check
+    compares both gradients in training mode and leaves the module's own mode alone."""
+    from qmu_kit.qnn.data import prepare_data
+
+    data = prepare_data("digits", model="basic", n_qubits=4, n_train=40, n_test=40)
+    module = PrivateQNNClassifier("basic", 4, 1, epsilon=math.inf, epochs=1, batch_size=20).fit(data.x_train, data.y_train).module_
+    assert not module.training
+    assert per_sample_gradient_check(module, data.x_train[:6], data.y_train[:6]).passed(1e-10)
+    assert not module.training
+
+
+def test_an_empty_poisson_batch_is_a_noise_only_step(monkeypatch):
+    """With 8 samples and an expected batch of 1, Poisson sampling draws empty batches; each is still a
+    step the accountant counts, and its update is the noise alone."""
+    import qmu_kit.studies.privacy as privacy
+
+    real, moved = privacy._noise_only_step, []
+
+    def watched(optimizer):
+        before = [p.detach().clone() for p in optimizer.params]
+        real(optimizer)
+        moved.append(max(float((p.detach() - b).abs().max()) for p, b in zip(optimizer.params, before)))
+
+    monkeypatch.setattr(privacy, "_noise_only_step", watched)
+    x = np.random.default_rng(0).random((8, 16)).astype(np.float32)
+    for seed in range(3):  # a fixed noise multiplier: no noise search, so the test stays cheap
+        clf = PrivateQNNClassifier("basic", 4, 1, noise_multiplier=1.0, delta=1e-3, epochs=1, batch_size=1, seed=seed).fit(x, np.arange(8) % 2)
+        assert clf.privacy_["steps"] == 8 and all(torch.isfinite(p).all() for p in clf.module_.parameters())
+    assert len(moved) >= 3 and min(moved) > 1e-3  # empty batches were drawn, and the noise moved the parameters
 
 
 def test_pennylane_layers_are_refused_for_dp_training():
@@ -116,6 +149,21 @@ def test_the_audit_of_indistinguishable_scores_proves_nothing():
     assert audit.epsilon_lower < 0.5 and audit.n_members == 150
 
 
+def test_the_audit_certifies_no_more_than_its_ceiling_and_a_perfect_attack_reaches_it():
+    """150 + 150 counted scores certify at most about 3.7 (so "under the accountant's epsilon 4" could not fail);
+    more non-members raise the ceiling; perfectly separated scores reach it and any other attack stays under it."""
+    assert 3.6 < certifiable_epsilon(150, 150, 1e-5) < 3.8
+    assert certifiable_epsilon(50, 500, 1e-5) > 4 > certifiable_epsilon(50, 50, 1e-5)
+    perfect = empirical_epsilon(np.ones(100), np.zeros(1000), delta=1e-5)
+    assert (perfect.n_members, perfect.n_nonmembers) == (50, 500) and perfect.epsilon_lower == perfect.ceiling
+    assert perfect.can_refute(4.0) and not perfect.can_refute(perfect.ceiling)
+    members, nonmembers = _randomized_response(8.0, 400, seed=3)  # a leaky mechanism, measured on few samples
+    audit = empirical_epsilon(members, nonmembers, delta=1e-5)
+    assert 0 < audit.epsilon_lower <= audit.ceiling < 8.0 and audit.consistent_with(8.0) and not audit.can_refute(8.0)
+    with pytest.raises(ValueError, match="n_members=0 is out of range"):
+        certifiable_epsilon(0, 10, 1e-5)
+
+
 def test_a_private_run_is_attacked_audited_and_cached(tmp_path):
     cache = ResultCache(tmp_path / "cache")
     config = privacy_config(**TINY, attacks=("loss", "confidence"))
@@ -123,6 +171,9 @@ def test_a_private_run_is_attacked_audited_and_cached(tmp_path):
     assert not result.from_cache and set(result.attacks) == {"loss", "confidence"}
     assert result.epsilon_spent <= 2.0 and result.bound_holds  # the accountant-vs-measured check
     assert result.test_accuracy.n == 60 and result.attacks["loss"].auc.n == 120
+    audit = result.audits["loss"]  # every member against every non-member, half of each counted
+    assert (audit.n_members, audit.n_nonmembers) == (30, 30) and audit.ceiling == certifiable_epsilon(30, 30, 1e-3)
+    assert result.epsilon_ceiling == audit.ceiling and result.bound_tested == (result.epsilon_spent < audit.ceiling)
     replay = run_private(config, PrivacySpec(epsilon=2.0, delta=1e-3), cache=cache)
     assert replay.from_cache and replay.to_dict() == result.to_dict()
     assert list(result.table().index) == ["loss", "confidence"]
@@ -130,12 +181,23 @@ def test_a_private_run_is_attacked_audited_and_cached(tmp_path):
     assert sweep.results[0].to_dict() == result.to_dict() and sweep.by_epsilon()[math.inf]["epsilon_spent"] == math.inf
     table = sweep.table()
     assert list(table.index) == ["2", "inf (non-private)"] and bool(table["bound holds"].all())
+    assert not table.loc["inf (non-private)", "could fail"]  # no audit can refute an infinite epsilon
+    assert table.loc["2", "certifiable eps <="] == round(audit.ceiling, 3)
     assert len(sweep.plot().axes) == 2 and len(result.plot().axes) == 1
     assert sweep.at(2.0) == (sweep.results[0],) and sweep.aucs(2.0) == [result.attacks["loss"].auc.value]
     assert sweep.aucs(math.inf, "confidence") == [sweep.results[1].attacks["confidence"].auc.value]
     assert sweep.by_epsilon()[2.0]["auc"] == result.attacks["loss"].auc  # one seed keeps its DeLong interval
     with pytest.raises(ValueError, match=r"epsilon=4.0 is not in this sweep: it ran epsilons \[2.0, inf\]"):
         sweep.at(4.0)
+
+
+def test_the_classroom_privacy_setting_has_few_members_and_many_non_members():
+    """Few members trained long so the non-private baseline leaks; many non-members so the audit can certify more than 4."""
+    config = privacy_config()
+    assert (config.n_train, config.n_test, config.epochs, config.batch_size) == (100, 1000, 40, 25)
+    assert certifiable_epsilon(config.n_train // 2, config.n_test // 2, 1e-5) > 4
+    paper = privacy_config("paper")
+    assert (paper.n_train, paper.n_test, paper.epochs, paper.batch_size) == (1000, 500, 15, 50)  # the paper preset: its sizes, DP_RECIPE
 
 
 def test_averaging_requeries_removes_shot_noise():

@@ -80,6 +80,11 @@ def test_scores_and_forgetting_quality(rng):
     assert same.n == 30 and same.kind == "bootstrap"
     assert same.ci95[0] <= same.value <= same.ci95[1]
     assert apart.value < 0.01 and apart.ci95[1] < same.ci95[0]
+    # Near the floor (a few examples not quite separated), the interval stays inside the score's range.
+    unlearned = rng.normal(size=(16, 30))
+    unlearned[:, :27] += 6.0
+    near_floor = V.forgetting_quality(unlearned, rng.normal(size=(16, 30)), n_resamples=200)
+    assert V.example_scores([math.inf])[0] <= near_floor.ci95[0] <= near_floor.value <= near_floor.ci95[1] <= 1.0
 
 
 def hand_made_methods(rng, config) -> dict:
@@ -104,7 +109,75 @@ def test_summary_shows_every_number_with_its_interval_and_n(rng):
     ga = next(line for line in summary.splitlines() if line.startswith("ga "))
     for estimate in (methods["ga"].retain_accuracy, methods["ga"].forget_accuracy, methods["ga"].streisand_auc):
         assert f"{estimate.value:.2f} [{estimate.ci95[0]:.2f}, {estimate.ci95[1]:.2f}]" in ga
-    assert "bootstrap over the n=6 forget-set examples" in summary and "t over the n=4 models" in summary
+    assert "bootstrap over the K=4 models per side and the n=6 forget-set examples together" in summary
+    assert "t over the n=4 models" in summary
+
+
+def test_every_score_sits_beside_the_retrain_control_at_the_same_k(rng):
+    """The estimator's value for "indistinguishable" moves with K, so the table, the summary (what
+    ``qmu-kit verify`` prints) and the figure give every row's score beside the retrain control's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = V.VerifyConfig(models=4)
+    result = V.VerifyResult(config, hand_made_methods(rng, config), {})
+    control = result.methods["retrain"].forgetting_quality
+    table = result.table()
+    assert (table["K"] == 4).all()
+    for column, value in (("retrain control FQ", control.value), ("retrain control FQ_low", control.ci95[0]),
+                          ("retrain control FQ_high", control.ci95[1])):
+        np.testing.assert_array_equal(table[column].to_numpy(), np.full(len(table), value))
+    cell = f"{control.value:.2f} [{control.ci95[0]:.2f}, {control.ci95[1]:.2f}]"
+    summary = result.summary()
+    assert "retrain at K=4" in summary.splitlines()[1]
+    for name in result.methods:
+        row = next(line for line in summary.splitlines() if line.startswith(f"{name} "))
+        assert row.count(cell) >= 1 + (name == "retrain"), row
+    fig = result.plot()
+    labels = [text.get_text() for axis in fig.axes for text in axis.texts]
+    assert sum(f"retrain control {control.format()}" in label for label in labels) == len(result.methods) - 1
+    plt.close(fig)
+
+
+def _shared_model_effect(rng, reps, k=16, n=20, shared=0.5):
+    """Signals of ``reps`` verifications: per example a separation drawn from U(0, 2), and per model an
+    effect shared by all its examples carrying ``shared`` of each signal's unit variance."""
+    separation = rng.uniform(0.0, 2.0, size=(reps, 1, n))
+    side = lambda: np.sqrt(shared) * rng.normal(size=(reps, k, 1)) + np.sqrt(1 - shared) * rng.normal(size=(reps, k, n))  # noqa: E731
+    return separation + side(), side()
+
+
+def test_interval_covers_when_models_vary_and_the_examples_only_interval_does_not():
+    """Coverage of the expected score at K = 16 when half of each signal's variance is a model effect
+    shared across examples. The truth is the mean score over 1000 more verifications (Monte Carlo
+    error about 0.001, under 1 % of an interval's width). With R = 200 verifications a coverage
+    estimate has a standard error of at most 0.018 near 0.93, so the margin is 2 of them: the
+    interval must cover at least 0.93 - 0.036, and the examples-only interval (the percentile
+    bootstrap of the example scores, the kit's former interval) must stay below 0.93 - 0.036 too."""
+    rng = np.random.default_rng(2026)
+    truth = V._quality(*_shared_model_effect(rng, 1000), V.DEFAULT_DELTA).mean()
+    unlearned, retrained = _shared_model_effect(rng, 200)
+    margin = 2 * math.sqrt(0.93 * 0.07 / 200)
+    crossed = [V.forgetting_quality(u, r, n_resamples=100, seed=i) for i, (u, r) in enumerate(zip(unlearned, retrained))]
+    examples_only = [V.stats.bootstrap(np.mean, V.example_scores(V.epsilon_per_example(u, r)), n_resamples=100, seed=i)
+                     for i, (u, r) in enumerate(zip(unlearned, retrained))]
+    coverage = np.mean([e.contains(truth) for e in crossed])
+    coverage_examples_only = np.mean([e.contains(truth) for e in examples_only])
+    assert coverage >= 0.93 - margin, coverage
+    assert coverage_examples_only < 0.93 - margin, coverage_examples_only
+
+
+def test_the_null_value_depends_on_k_and_not_monotonically(rng):
+    """Two sets of K draws from one distribution, 30 examples: about 0.27 at K = 8, 0.24 at 16 and
+    0.28 at 32 (the module docstring's numbers). Each mean is over enough verifications that its
+    Monte Carlo error (at most 0.0015) is under a tenth of the gaps asserted."""
+    null = {k: V._quality(rng.normal(size=(reps, k, 30)), rng.normal(size=(reps, k, 30)), V.DEFAULT_DELTA).mean()
+            for k, reps in ((8, 400), (16, 400), (32, 200))}
+    assert null[16] < null[8] - 0.02 and null[16] < null[32] - 0.02, null
+    for k, stated in ((8, 0.27), (16, 0.24), (32, 0.28)):
+        assert abs(null[k] - stated) < 0.01, (k, null[k])
 
 
 def test_rates_and_steps_keep_their_intervals_inside_their_range():
@@ -141,9 +214,11 @@ def test_delta_outside_0_1(delta):
 
 
 def test_unknown_method():
-    with pytest.raises(ValueError, match=r"unknown method 'gaa': choose one of 'ga', 'ssd', 'rga', 'finetune', or 'all' \(the controls retrain and none always run\)"):
+    with pytest.raises(ValueError, match=r"unknown method 'gaa': choose one of 'ga', 'ssd', 'rga', 'finetune', 'neggrad_plus', .*, or 'all' \(the controls retrain and none always run\)"):
         V.parse_methods("ga,gaa")
-    assert V.parse_methods("all") == V.available_methods()
+    # "all" is the lessons' methods; the benchmark's others are named one by one
+    assert V.parse_methods("all") == V.available_methods() == ("ga", "ssd", "rga", "finetune")
+    assert V.parse_methods("scrub,ga") == ("scrub", "ga")
     assert V.parse_methods(["retrain", "ga"]) == ("ga",)  # the controls always run
 
 
@@ -249,6 +324,8 @@ def test_student_method_interrupted_run_resumes_and_replays(monkeypatch, tmp_pat
     assert panel.lookup("shrink", None, 4) is not None and panel.lookup("shrink", 100, 4) is None
     assert "not computed yet: qmu-kit verify --method shrink --shots 100 --models 4" in panel.describe("shrink", 100, 4)
     assert "forgetting quality" in panel.describe("shrink", None, 4)
+    control = result.methods["retrain"].forgetting_quality.format()
+    assert f"(retrain control at K=4: {control})" in panel.describe("shrink", None, 4).splitlines()[1]
 
 
 @pytest.mark.slow
@@ -259,6 +336,7 @@ def test_cli_json_contract_at_finite_shots(tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "verdict:" in printed and f"wrote {out}" in printed
+    assert "each beside the retrain control at the same K" in printed and "retrain at K=4" in printed
     data = json.loads(out.read_text())
     assert data["config"]["models"] == 4 and data["config"]["shots"] == 200 and data["config"]["delta"] == V.DEFAULT_DELTA
     assert set(data["methods"]) == {"ga", "retrain", "none"}

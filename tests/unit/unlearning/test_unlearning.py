@@ -44,7 +44,7 @@ def test_registry_and_errors():
     assert len({UNLEARNING_METHODS.label(n) for n in UNLEARNING_METHODS}) == len(UNLEARNING_METHODS)
     # retraining is the reference, never a requestable method
     assert "retrain" not in method_names() and set(method_names()) == set(UNLEARNING_METHODS) - {"retrain"}
-    with pytest.raises(ValueError, match="unknown unlearning method 'forget': choose one of 'ga', 'ssd', 'rga', 'finetune', 'retrain'"):
+    with pytest.raises(ValueError, match="unknown unlearning method 'forget': choose one of 'ga', 'ssd', 'rga', 'finetune', 'retrain', 'neggrad_plus'"):
         make_method("forget")
     with pytest.raises(ValueError, match=r"unknown option 'gamma' for method 'ssd': allowed are alpha, lam, batch_size"):
         make_method("ssd", gamma=1)
