@@ -9,7 +9,7 @@ STAMP := $(VENV)/.qmu-kit-installed
 PIP_OPTIONS ?=
 # torch's CPU build (PyPI's is the multi-GB CUDA build); the same URL as qmu_kit/_environment.py's EXTRA_INDEX.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
-# uv installs the lock (downloads in parallel; no bytecode precompiled: each module compiles on first import).
+# uv installs the lock (downloads and bytecode compilation in parallel).
 UV_VERSION ?= 0.13.9
 HOST ?= 127.0.0.1
 PORT ?= 8866
@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(PIP_OPTIONS) --retries 0 --timeout 10 --no-deps --extra-index-url $(TORCH_INDEX) $$(grep '^torch==' requirements.lock)
 	$(PY) -m pip install --quiet $(PIP_OPTIONS) uv==$(UV_VERSION)
-	$(PY) -m uv pip install --quiet --python $(PY) $(PIP_OPTIONS) -r requirements.lock
+	$(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) $(PIP_OPTIONS) -r requirements.lock
 	$(PY) -m uv pip install --quiet --python $(PY) --no-deps -e .
 	@touch $@
 
