@@ -125,7 +125,9 @@ def test_train_hooks_add_a_penalty_and_change_gradients_before_each_step(small):
     history = train(plain, x, y, config, seed=0)
     zeroed = train(frozen, x, y, config, seed=0, before_step=lambda params: [p.grad.zero_() for p in params])
     assert all(torch.equal(a, b) for a, b in zip(start, frozen.parameters()))
-    assert zeroed[0]["loss"] == zeroed[1]["loss"] and history[1]["loss"] != zeroed[1]["loss"]
+    # the same parameters in both epochs: the epoch losses differ only by the order the shuffled batches are summed in
+    assert zeroed[0]["loss"] == pytest.approx(zeroed[1]["loss"], rel=1e-12)
+    assert abs(history[1]["loss"] - zeroed[1]["loss"]) > 1e-3
     epochs_seen = []
 
     def penalty(epoch):
