@@ -448,6 +448,21 @@ def balanced_gradient(g_retain, g_forget, weight: float) -> list[torch.Tensor]:
     return [gr + scale * gf for gr, gf in zip(g_retain, g_forget)]
 
 
+def set_balanced_gradients(context, forget_batch, forget_labels, weight: float) -> None:
+    """Set every parameter's gradient to :func:`balanced_gradient` of the loss on the next retain batch
+    and the loss on ``forget_batch`` with ``forget_labels``: RGA's step, and the Q-MUL-inspired remapping's."""
+    module, readout, parameters = context.module, context.readout, context.parameters
+    retain_batch = context.next_retain_batch()
+
+    def gradient(x, y):
+        return torch.autograd.grad(nn.functional.cross_entropy(module(x, readout), y), parameters)
+
+    g_retain = gradient(context.x_retain[retain_batch], context.y_retain[retain_batch])
+    g_forget = gradient(context.x_forget[forget_batch], forget_labels)
+    for p, g in zip(parameters, balanced_gradient(g_retain, g_forget, weight)):
+        p.grad = g
+
+
 def _scale_gradients(parameters: list[nn.Parameter], length: float) -> None:
     """Rescale the joint gradient of ``parameters`` to the given Euclidean length."""
     norm = torch.sqrt(sum((p.grad**2).sum() for p in parameters if p.grad is not None))
@@ -515,16 +530,7 @@ class RelativeGradientAscent(_SteppedUnlearning):
         super().__init__(lr, momentum, batch_size, epochs, normalize, stop_at_target)
 
     def _set_gradients(self, context, forget_batch):
-        module, readout, parameters = context.module, context.readout, context.parameters
-        retain_batch = context.next_retain_batch()
-
-        def gradient(x, y):
-            return torch.autograd.grad(nn.functional.cross_entropy(module(x, readout), y), parameters)
-
-        g_retain = gradient(context.x_retain[retain_batch], context.y_retain[retain_batch])
-        g_forget = gradient(context.x_forget[forget_batch], context.y_forget[forget_batch])
-        for p, g in zip(parameters, balanced_gradient(g_retain, g_forget, -self.beta)):
-            p.grad = g
+        set_balanced_gradients(context, forget_batch, context.y_forget[forget_batch], -self.beta)
 
 
 def wrap_angles(angles: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from qmu_kit.qnn.training import predict_logits
-from qmu_kit.unlearning.methods import Knob, _SteppedUnlearning, balanced_gradient, register
+from qmu_kit.unlearning.methods import Knob, _SteppedUnlearning, register, set_balanced_gradients
 
 __all__ = ["RandomLabels", "SalUn", "LabelComplement", "SimilarClassRemap", "other_labels", "similar_classes"]
 
@@ -183,16 +183,7 @@ class SimilarClassRemap(_SteppedUnlearning):
         return {"diagnostics": {"mapping": {int(c): int(mapping[c]) for c in torch.unique(context.y_forget)}}}
 
     def _set_gradients(self, context, forget_batch):
-        module, readout, parameters = context.module, context.readout, context.parameters
-        retain = context.next_retain_batch()
-
-        def gradient(x, y):
-            return torch.autograd.grad(nn.functional.cross_entropy(module(x, readout), y), parameters)
-
-        g_retain = gradient(context.x_retain[retain], context.y_retain[retain])
-        g_forget = gradient(context.x_forget[forget_batch], context.extras["remapped"][forget_batch])
-        for p, g in zip(parameters, balanced_gradient(g_retain, g_forget, self.alpha)):
-            p.grad = g
+        set_balanced_gradients(context, forget_batch, context.extras["remapped"][forget_batch], self.alpha)
 
 
 register("random_labels", label="random labels", colour="#e377c2", lesson=False,
