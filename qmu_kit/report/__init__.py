@@ -18,6 +18,7 @@ from qmu_kit.report.claims import (
     sample_count,
     show,
     tolerance,
+    tradeoff_claim,
 )
 from qmu_kit.report.notebook import (
     METRICS_MIME,
@@ -111,6 +112,7 @@ __all__ = [
     "sample_count",
     "show",
     "tolerance",
+    "tradeoff_claim",
     "METRICS_MIME",
     "injected_parameters",
     "check_parameters",

@@ -163,7 +163,7 @@ def _notebook_parameters(source: Path, name: str, preset: str, seed: int, n_seed
 
     declared = papermill.inspect_notebook(str(source / f"{name}.ipynb"))  # the parameters cell's names
     # Notebook 04 repeats each point over seeds; the claims' own runs carry the report's intervals.
-    wanted = {"preset": preset, "seed": seed, **{"04_shots_privacy_and_stability": {"n_seeds": min(n_seeds, 3)},
+    wanted = {"preset": preset, "seed": seed, **{"04_shots_privacy_and_stability": {"n_seeds": n_seeds},
                                                  "05_noisy_devices": {"n_queries": n_queries}}.get(name, {})}
     return {key: value for key, value in wanted.items() if key in declared}
 
