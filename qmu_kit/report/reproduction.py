@@ -47,7 +47,8 @@ claim presumes).
 * **Claim 3** is raised from *not reproduced* to *partly* when the method's figure cannot be told
   from the retrained model's (paired interval contains 0): it reached the real target, not the paper's 0 %.
 * **Claim 4** (:func:`judge_preserved`): for a method that forgot, *reproduced* / *not reproduced* /
-  *partly* as the utility budget says within / over / unclear.
+  *not shown* as the utility budget says within / over / unclear (an interval reaching both sides
+  of the budget shows neither).
 * **Claim 5, hardware** (:func:`judge_device`): a row measured on an emulation (:func:`emulated`: a
   noise model, a fake backend's calibration, a cloud runtime's local mode) is labelled so and is
   *not comparable* with the paper's cloud device; its reason says what the comparison would give.
@@ -378,7 +379,7 @@ def judge_preserved(change: stats.Estimate, forgetting: str = FORGOT, allowed: f
     if forgetting == UNCLEAR:
         return "not comparable", "not comparable: forgetting not shown"
     utility, reason = judge_utility(change, allowed)
-    verdict = {WITHIN_BUDGET: "reproduced", OVER_BUDGET: "not reproduced", UNCLEAR: "partly"}[utility]
+    verdict = {WITHIN_BUDGET: "reproduced", OVER_BUDGET: "not reproduced", UNCLEAR: "not shown"}[utility]
     if utility == UNCLEAR and reason == "no measurement":
         verdict = "not comparable"
     return verdict, reason
