@@ -118,6 +118,11 @@ def claim_problems(name: str, claim: dict) -> list[str]:
         d = numbers["difference"]
         expected = ("unmeasured" if d["n"] < 2 else "increase" if d["ci95"][0] > 0 else "decrease" if d["ci95"][1] < 0 else "none")
         shown = f"{d['value']:+.3f}"
+    elif rule == "tradeoff":
+        down = {role: d["n"] >= 2 and d["ci95"][1] < 0 for role, d in numbers.items()}
+        expected = {(True, True): "both", (True, False): "protection", (False, True): "cost", (False, False): "neither"}[
+            (down["protection"], down["cost"])]
+        shown = f"{numbers['protection']['value']:+.3f}"
     elif rule == "all_reached":
         hits = sum(v <= numbers["target"] + 1e-12 for v in numbers["values"])
         expected = "all" if hits == len(numbers["values"]) else "none" if hits == 0 else "some"

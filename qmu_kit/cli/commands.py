@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--site", metavar="DIR", help="where --static keeps its pages (default: in the cache, named by the code)")
 
     device_cli.add_parser(commands)
-    reproduce = commands.add_parser("reproduce", help="run every notebook at the paper preset and write reports/summary.md")
+    reproduce = commands.add_parser("reproduce", help="run the claims' sweeps and every notebook at the paper preset; write reports/summary.md and reports/reproduction.json")
     reproduce.add_argument("--out", default="reports", metavar="DIR", help="output directory (default reports)")
     reproduce.add_argument("--preset", choices=tuple(PRESETS), default="paper", help="preset for every notebook (default paper)")
     reproduce.add_argument("--seeds", type=integer_flag("seeds", 1, 20), default=len(EVALUATION_SEEDS), metavar="N",

@@ -195,7 +195,9 @@ class TprAtFpr:
     Attributes:
         target_fpr: the FPR asked for.
         tpr: the TPR over the members (a :func:`proportion`), at the largest threshold whose FPR does
-            not exceed the target.
+            not exceed the target on the given non-members: the threshold is chosen on the same
+            non-members it reports the FPR of, so a fresh non-member's expected FPR is
+            ``(floor(target n) + 1) / (n + 1)``, above the target (1.3 % for 1 % and n = 300).
         lowest_measurable_fpr: ``1 / n_nonmembers``.
         at_zero_false_positives: the target is below ``lowest_measurable_fpr``.
     """

@@ -7,6 +7,12 @@ interval; the AUC also a p-value against 0.5). With ``n`` non-members the smalle
 ``1/n``; a TPR "at 0.1 % FPR" on fewer than 1000 non-members is the TPR at zero false positives, and
 its :class:`~qmu_kit.core.stats.TprAtFpr` says so.
 
+The TPR at a low FPR sets its threshold on the same non-members whose FPR it reports (the kit's
+choice; every recorded TPR is computed this way). That in-sample threshold is optimistic: at the
+``(k + 1)``-th highest of ``n`` non-member scores (``k = floor(f n)``), a fresh non-member lands above
+it with probability ``(k + 1) / (n + 1)`` on average, e.g. 1.3 % rather than 1 % for ``f = 1 %`` and
+``n = 300``; so the reported TPR belongs to a slightly higher true FPR than its label says.
+
 Example:
     >>> import numpy as np
     >>> m = membership_metrics(np.array([0.9, 0.8, 0.4]), np.array([0.1, 0.5, 0.3]))
@@ -36,7 +42,8 @@ class MembershipMetrics:
         auc: ROC AUC of the scores (0.5 = guessing), with its DeLong interval and p-value vs 0.5.
         accuracy: share of correct member/non-member flags on the balanced set (``nan`` when no
             flags were given).
-        tpr_at_1pct_fpr, tpr_at_0_1pct_fpr: TPR at the given FPR, with the lowest FPR ``n`` can measure.
+        tpr_at_1pct_fpr, tpr_at_0_1pct_fpr: TPR at the given FPR, with the lowest FPR ``n`` can measure;
+            the threshold is set on these same non-members (in-sample, see the module docstring).
         fpr, tpr: the ROC curve (the one place curves are stored).
         n_members, n_nonmembers: evaluation set sizes (equal after balancing).
     """

@@ -317,6 +317,43 @@ def change_claim(subject: str, difference: Estimate, name: str = "change", unit:
     return Claim(name, f"{subject}: {numbers}, {tail}", verdict, "paired_difference", {"difference": difference.to_dict()})
 
 
+def tradeoff_claim(setting: str, protection: Claim, cost: Claim, name: str = "tradeoff") -> Claim:
+    """Whether a setting buys privacy and what it costs, from two :func:`change_claim` s on the same
+    models: ``protection`` the paired change of an attack's AUC, ``cost`` that of the test accuracy.
+
+    Verdicts: ``"both"`` (both decrease: privacy is bought with accuracy), ``"protection"`` (only the
+    AUC decreases: a cost is not shown at 95 %, nor ruled out), ``"cost"`` (only the accuracy
+    decreases), ``"neither"``.
+
+    Example:
+        >>> from qmu_kit.core import Estimate
+        >>> auc = change_claim("AUC", Estimate(-0.03, 5, (-0.052, -0.009), "difference"))
+        >>> accuracy = change_claim("accuracy", Estimate(-0.033, 5, (-0.066, 0.001), "difference"))
+        >>> tradeoff_claim("10 shots", auc, accuracy).verdict
+        'protection'
+    """
+    auc_down, accuracy_down = protection.verdict == "decrease", cost.verdict == "decrease"
+    numbers = {role: claim.estimates["difference"] for role, claim in (("protection", protection), ("cost", cost))}
+
+    def change(role: str) -> str:
+        d = numbers[role]
+        return f"{d['value']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+
+    moves = f"at {setting} the attack's AUC changes by {change('protection')} and the test accuracy by {change('cost')} (paired)"
+    if auc_down and accuracy_down:
+        verdict, tail = "both", "both decrease on the same models: the dial buys privacy with accuracy, along one curve"
+    elif auc_down:
+        verdict, tail = "protection", ("the AUC decreases, the accuracy does not decrease detectably at 95 % with these seeds: "
+                                       "a cost is not shown here, nor ruled out")
+    elif accuracy_down:
+        verdict, tail = "cost", "the accuracy decreases, the AUC does not decrease detectably at 95 %: a cost with no privacy gain shown"
+    else:
+        verdict, tail = "neither", "neither decreases detectably at 95 %: no privacy gain is shown at this setting"
+    text = f"{moves}: {tail}"
+    estimates = numbers
+    return Claim(name, text, verdict, "tradeoff", estimates)
+
+
 def reached_claim(subject: str, values: Sequence[float], target: float, name: str = "reached") -> Claim:
     """How many runs reach a target (value <= target), e.g. GA's forget accuracy at the retrained level."""
     values = [float(v) for v in values]
@@ -346,5 +383,5 @@ def recorded_claims(metrics: Mapping) -> dict:
 
 __all__ = [
     "Claim", "agrees", "approximately", "auc_claim", "auc_from_roc", "change_claim", "measure", "measured", "reached_claim",
-    "recordable", "rate_claim", "recorded_claims", "sample_count", "show", "tolerance",
+    "recordable", "rate_claim", "recorded_claims", "sample_count", "show", "tolerance", "tradeoff_claim",
 ]
