@@ -42,7 +42,7 @@ def test_retraining_lowers_forget_set_mia_success(classroom):
 
 #: How much retained accuracy each method may cost at seed 0. SSD with its tuned knobs (alpha 30, lam 10,
 #: qmu_kit/unlearning/tuned_defaults.py) forgets but costs 9 points at seed 0 (0.81 against 0.90), and much more
-#: on some seeds (retained 0.53 [0.00, 1.00] over evaluation seeds 0-4, reports/tuning_classroom.txt).
+#: on some seeds (retained 0.71 [0.22, 1.00] over evaluation seeds 0-4, reports/tuning_classroom.txt).
 RETAIN_COST = {"ga": 0.10, "rga": 0.10, "ssd": 0.25}
 
 

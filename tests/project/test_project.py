@@ -78,6 +78,23 @@ def test_readme_measured_section_quotes_recorded_intervals():
     _assert_quoted_estimates_are_stored(section, _recorded_estimates(), "no notebook reference", at_least=10)
 
 
+def test_readme_tuning_table_is_the_committed_tuning_run():
+    """The tuned defaults' table quotes ``reports/tuning_classroom.json`` (``qmu-kit tune --json``), read
+    back through :class:`~qmu_kit.studies.tuning.TuningResult`, every interval to its printed digits; the
+    knobs it chose are the tuned defaults the kit ships."""
+    from qmu_kit.studies.tuning import TuningResult
+    from qmu_kit.unlearning.tuned_defaults import TUNED_DEFAULTS
+
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"^The tuned defaults .*?^The published settings", readme, re.S | re.M).group(0)
+    result = TuningResult.from_json(ROOT / "reports" / "tuning_classroom.json")
+    table = result.table()
+    stored = [(row[name], row[f"{name}_low"], row[f"{name}_high"]) for _, row in table.iterrows()
+              for name in ("forget acc", "MIA success", "retain test acc", "distance to retrained")]
+    _assert_quoted_estimates_are_stored(section, stored, "reports/tuning_classroom.json", at_least=6)
+    assert {method: dict(knobs) for method, knobs in result.chosen.items()} == TUNED_DEFAULTS
+
+
 def test_readme_verification_numbers_are_the_committed_verify_runs():
     """The verification section's table and prose quote ``reports/verify_classroom_k16*.json`` (the
     ``qmu-kit verify --json`` output of the runs it names), every interval to its printed digits."""
