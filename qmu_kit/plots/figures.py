@@ -113,6 +113,29 @@ def digits_figure(images: np.ndarray, labels: np.ndarray, n: int = 20) -> Figure
     return fig
 
 
+def shot_value_bins(shots, max_bins: int = 80) -> np.ndarray:
+    """Histogram edges for ``S``-shot estimates of ``<Z>``, which take only the values ``-1 + 2k/S``.
+
+    Every bin holds the same number of those values (the last may hold fewer), each value strictly
+    inside a bin, so the bars show how often each value occurs. Bins of a fixed width (say 0.025) would
+    catch one value in some bins and two in others: spikes that look like physics but come from the
+    binning. ``shots=None`` (exact outputs) gives ``max_bins`` equal bins over [-1, 1].
+
+    Example:
+        >>> shot_value_bins(4)
+        array([-1.25, -0.75, -0.25,  0.25,  0.75,  1.25])
+    """
+    if shots is None:
+        return np.linspace(-1, 1, max_bins + 1)
+    shots = int(shots)
+    if shots < 1 or max_bins < 1:
+        raise ValueError(f"shots and max_bins must be positive, got {shots} and {max_bins}")
+    step = 2 / shots
+    per_bin = -(-(shots + 1) // max_bins)  # ceil: attainable values per bin
+    edges = np.arange(0, shots + 1 + per_bin, per_bin)
+    return -1 - step / 2 + edges * step
+
+
 class ShotNoiseFigure:
     """Histogram of repeated shot estimates of one ``<Z>``, with the exact value and +-1 sd."""
 
@@ -124,13 +147,13 @@ class ShotNoiseFigure:
         ``spread``: the estimates' measured standard deviation, written in the title."""
         ax = self.ax
         ax.clear()
-        ax.hist(estimates, bins=np.linspace(-1, 1, 81), color="#1f77b4", alpha=0.8)
+        ax.hist(estimates, bins=shot_value_bins(shots), color="#1f77b4", alpha=0.8)
         ax.axvline(exact, color="#d62728", lw=2, label=f"exact <Z> = {exact:.2f}")
         if shots is not None:
             for sign in (-1, 1):
                 ax.axvline(exact + sign * sd, color="#d62728", ls="--", lw=1)
         label = "exact" if shots is None else f"{shots} shots"
-        ax.set(xlim=(-1, 1), xlabel="estimated <Z>", ylabel="how often",
+        ax.set(xlim=(-1.05, 1.05), xlabel="estimated <Z>", ylabel="how often",
                title=f"{len(estimates)} repeated measurements, {label}: spread {spread:.3f}")
         ax.legend(fontsize=8)
         return self.fig

@@ -43,7 +43,10 @@ class QuantumLayer(nn.Module):
             PennyLane's ``TorchLayer``.
         circuit_evaluations: device-equivalent circuit executions so far (this kit's definition):
             one per input per forward pass, plus ``2 * n_params`` per input when the forward pass
-            tracks gradients of the weights (what the parameter-shift rule costs on a device).
+            tracks gradients of the weights (what the parameter-shift rule costs on a device). The
+            gradient with respect to the input states (the hybrid QNN's CNN weights flow through it)
+            is the simulator's exact one and is not counted: amplitude encoding has no
+            parameter-shift rule, and a device would need another estimator for it.
     """
 
     def __init__(self, n_qubits: int, depth: int, backend: str = "torch"):

@@ -777,7 +777,10 @@ class VerifyResult(Result):
         for axis, name in zip(np.resize(axes, len(names)) if overlaid else axes, names):
             m = self.methods[name]
             colour = {"retrain": "tab:green", "none": "tab:red"}.get(name, "tab:blue")
-            label = f"FQ {m.forgetting_quality.format()}" + ("" if name == "retrain" else f" (retrain control {control.format()})")
+            # Perfectly separated examples and those merely at the cap share the last bin, so two rows
+            # can look alike with different counts: the label gives the count.
+            label = (f"FQ {m.forgetting_quality.format()}" + ("" if name == "retrain" else f" (retrain control {control.format()})")
+                     + f"; {m.n_separated}/{len(m.epsilon)} perfectly separated")
             if overlaid:
                 axis.hist(m.epsilon, bins=bins, histtype="step", linewidth=2, label=f"{name}: {label}")
                 continue

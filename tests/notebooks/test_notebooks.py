@@ -20,7 +20,7 @@ from tests.notebook_tools import LEGACY_CHECK_MARK, NOTEBOOKS, claim_problems, n
 
 ALL = notebook_paths()
 SERIES = [p for p in ALL if p.parent == NOTEBOOKS]
-SECTIONS = ["## Aims", "## Parameters", "## Background", "## Practice", "## Discussion", "## Exercises"]
+SECTIONS = ["## Aims", "## Parameters", "## Background", "## Practice", "## Discussion", "## Exercises", "## References"]
 #: Parameter names the notebooks may use: the CLI's, plus two notebook-specific ones.
 PARAMETER_NAMES = {"preset", "model", "depth", "shots", "method", "attack", "seed", "n_seeds", "n_queries", "models"}
 
@@ -53,6 +53,12 @@ def test_sections_in_the_same_order(path):
     assert positions == sorted(positions), f"{path.name}: sections out of order: {headings}"
     exercises = [c.source for c in read(path).cells if c.cell_type == "markdown" and "## Exercises" in c.source]
     assert "<details>" in exercises[0] and "Solution" in exercises[0], "exercises need revealable solutions"
+    last = [c for c in read(path).cells if c.cell_type == "markdown"][-1].source
+    assert last.startswith("## References"), f"{path.name}: the references must be the last cell"
+    entries = re.findall(r"^\d+\. .*<https?://[^>]+>$", last, flags=re.MULTILINE)
+    assert entries and len(entries) == len(re.findall(r"^\d+\. ", last, flags=re.MULTILINE)), \
+        f"{path.name}: every reference needs a link"
+    assert "arxiv.org/abs/2509.06086" in last, f"{path.name}: cite the paper the series follows"
 
 
 @pytest.mark.parametrize("path", SERIES, ids=lambda p: p.stem)

@@ -138,6 +138,8 @@ def test_every_score_sits_beside_the_retrain_control_at_the_same_k(rng):
     fig = result.plot()
     labels = [text.get_text() for axis in fig.axes for text in axis.texts]
     assert sum(f"retrain control {control.format()}" in label for label in labels) == len(result.methods) - 1
+    for name, method in result.methods.items():
+        assert sum(f"{method.n_separated}/{len(method.epsilon)} perfectly separated" in label for label in labels) >= 1, name
     plt.close(fig)
 
 
