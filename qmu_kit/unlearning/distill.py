@@ -53,8 +53,8 @@ class Scrub(_SteppedUnlearning):
     readout of the original (under shots: one shot-estimate per sample, fixed for the whole run).
     SCRUB+R (rewinding) is not included. Defaults: the hybrid-QNN study's (no temperature, a max-step
     term in every step): ``temperature=1, max_epochs=epochs=10``; ``alpha=1.0, gamma=1.0, lr=0.05``.
-    On the unit tests' small fixture the paper's ``temperature=4`` with ``max_epochs=5`` left forget
-    accuracy at 0.6 (the original's 0.75): its min-steps restore what its max-steps removed.
+    On the unit tests' small fixture the paper's ``temperature=4`` with ``max_epochs=5`` does not forget
+    the class (one seed): its min-steps restore what its max-steps removed.
     """
 
     name = "scrub"

@@ -72,8 +72,8 @@ class AdversarialUniform(_SteppedUnlearning):
     parameters frozen, so it costs one circuit per input: under shots it is the simulator's exact
     vector-Jacobian product at the shot-estimated outputs (amplitude encoding has no parameter-shift
     rule; :class:`~qmu_kit.qnn.readout.ShotReadout`). Defaults: the study's ``lam=1.0``; ``eps=0.3``,
-    ``lr=0.05``, ``epochs=20``. On the unit tests' small fixture the study's ``eps=0.1`` left forget
-    accuracy at 0.7 (the original's 0.75), ``eps=0.3`` took it to 0: the step moves the forget
+    ``lr=0.05``, ``epochs=20``. On the unit tests' small fixture (one seed) the study's ``eps=0.1``
+    does not forget the class and ``eps=0.3`` does: the step moves the forget
     inputs toward *more* confident outputs, and pushing those to uniform reaches the clean inputs
     only once the step is large enough.
     """
