@@ -981,6 +981,21 @@ class PrivacySweep(Result):
             }
         return pd.DataFrame.from_dict(rows, orient="index")
 
+    def audit_table(self):
+        """Every run's epsilon audit, one row per (target epsilon, seed, attack): the accountant's
+        epsilon, the empirical lower bound (95 %) and its point estimate, the largest epsilon the audit
+        could certify (:func:`certifiable_epsilon`), how many members and non-members it counted, the
+        TPR and FPR at its threshold, whether the bound held and whether it could have failed."""
+        import pandas as pd
+
+        rows = [{"target eps": r.spec.label(), "seed": r.seed, "attack": attack, "accountant eps": round(r.epsilon_spent, 3),
+                 "empirical eps >= (95 %)": round(audit.epsilon_lower, 3), "point estimate": round(audit.point, 3),
+                 "certifiable up to": round(audit.ceiling, 3), "counted": f"{audit.n_members} + {audit.n_nonmembers}",
+                 "TPR at threshold": str(audit.tpr), "FPR at threshold": str(audit.fpr),
+                 "under the bound": audit.consistent_with(r.epsilon_spent), "could fail": audit.can_refute(r.epsilon_spent)}
+                for r in self.results for attack, audit in r.audits.items()]
+        return pd.DataFrame(rows)
+
     def summary(self) -> str:
         """:meth:`table` as text, each estimate ``value [low, high] (n=N)``."""
         seeds = sorted({r.seed for r in self.results})

@@ -183,6 +183,11 @@ def test_a_private_run_is_attacked_audited_and_cached(tmp_path):
     assert list(table.index) == ["2", "inf (non-private)"] and bool(table["bound holds"].all())
     assert not table.loc["inf (non-private)", "could fail"]  # no audit can refute an infinite epsilon
     assert table.loc["2", "certifiable eps <="] == round(audit.ceiling, 3)
+    audits = sweep.audit_table()  # one row per run and attack
+    assert list(zip(audits["target eps"], audits["attack"])) == [
+        (r.spec.label(), attack) for r in sweep.results for attack in r.audits]
+    assert audits["could fail"].tolist() == [a.can_refute(r.epsilon_spent) for r in sweep.results for a in r.audits.values()]
+    assert audits.loc[0, "certifiable up to"] == round(audit.ceiling, 3) and audits.loc[0, "counted"] == "30 + 30"
     assert len(sweep.plot().axes) == 2 and len(result.plot().axes) == 1
     assert sweep.at(2.0) == (sweep.results[0],) and sweep.aucs(2.0) == [result.attacks["loss"].auc.value]
     assert sweep.aucs(math.inf, "confidence") == [sweep.results[1].attacks["confidence"].auc.value]
