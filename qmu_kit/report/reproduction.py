@@ -174,7 +174,8 @@ def _execute(source: str, target: str, cwd: str, parameters: dict, progress: boo
     """Run one notebook with papermill (in a worker process when several run at once); its seconds.
 
     The kernel talks over IPC (Unix sockets in a private temporary directory), like the apps' kernels,
-    never over TCP; its start and end are logged (:func:`log`).
+    never over TCP; its start is logged here (:func:`log`, on the worker's standard error), its end by
+    :func:`execute_notebooks` in the calling process.
     """
     import os
 
@@ -192,9 +193,7 @@ def _execute(source: str, target: str, cwd: str, parameters: dict, progress: boo
                                                                       ip=os.path.join(sockets, "kernel"))}
         papermill.execute_notebook(source, target, parameters=parameters, cwd=cwd, kernel_name="python3",
                                    progress_bar=progress, **extra)
-    seconds = time.perf_counter() - start
-    log(f"notebook {label}{name}: done in {seconds / 60:.1f} min")
-    return seconds
+    return time.perf_counter() - start
 
 
 def execute_notebooks(out: Path, preset: str, n_seeds: int, n_queries: int, names=SERIES, progress: bool = True,
@@ -219,7 +218,12 @@ def execute_notebooks(out: Path, preset: str, n_seeds: int, n_queries: int, name
     order = list(jobs) if workers == 1 else sorted(jobs, key=lambda name: name != "04_shots_privacy_and_stability")
     options = (progress, None) if workers == 1 else (False, 1)
     labels = {name: f"{k} of {len(order)} " for k, name in enumerate(order, 1)}
-    runs = parallel_map(_execute, [(*jobs[name], *options, labels[name]) for name in order], n_jobs=workers)
+
+    def finished(index: int, seconds: float) -> None:
+        log(f"notebook {labels[order[index]]}{order[index]}: done in {seconds / 60:.1f} min")
+
+    runs = parallel_map(_execute, [(*jobs[name], *options, labels[name]) for name in order], n_jobs=workers,
+                        on_result=finished)
     seconds = dict(zip(order, runs))
     done = {}
     for name in names:

@@ -374,7 +374,9 @@ def test_reproduce_fast_variant_writes_the_claims_table(tmp_path, monkeypatch, s
 
 def test_notebooks_run_in_parallel_with_the_report_seed_and_one_thread_each(tmp_path, monkeypatch, capfd):
     """Two notebooks at once (n_jobs=2): each gets the parameters its parameters cell declares (the report's
-    seed; preset only where declared), its kernel one thread, and the results come back in series order."""
+    seed; preset only where declared), its kernel one thread and an IPC transport, the results come back in
+    series order and this process logs each one's end (the workers' own lines go to their standard error,
+    which a reused worker process opened before this test)."""
     import nbformat
 
     import qmu_kit.report.reproduction as module
@@ -385,21 +387,22 @@ def test_notebooks_run_in_parallel_with_the_report_seed_and_one_thread_each(tmp_
         notebook = nbformat.v4.new_notebook()
         parameters = nbformat.v4.new_code_cell(declared)
         parameters.metadata["tags"] = ["parameters"]
-        body = ("import os\nfrom qmu_kit.report.notebook import record_metrics\n"
-                "record_metrics(seed=seed, preset=globals().get('preset', 'none'), threads=os.environ.get('OMP_NUM_THREADS'))")
+        body = ("import os\nfrom ipykernel.kernelapp import IPKernelApp\nfrom qmu_kit.report.notebook import record_metrics\n"
+                "record_metrics(seed=seed, preset=globals().get('preset', 'none'), threads=os.environ.get('OMP_NUM_THREADS'),\n"
+                "               transport=IPKernelApp.instance().transport)")
         notebook.cells = [parameters, nbformat.v4.new_code_cell(body)]
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(notebook, source / f"{name}.ipynb")
     monkeypatch.setattr(module, "notebooks_directory", lambda: source)
     done = module.execute_notebooks(tmp_path / "out", "paper", 3, 20, names=("a", "b"), progress=False, seed=101, n_jobs=2)
     assert list(done) == ["a", "b"]
-    assert done["a"][0] == {"seed": 101, "preset": "none", "threads": "1"}
-    assert done["b"][0] == {"seed": 101, "preset": "paper", "threads": "1"}
+    assert done["a"][0] == {"seed": 101, "preset": "none", "threads": "1", "transport": "ipc"}
+    assert done["b"][0] == {"seed": 101, "preset": "paper", "threads": "1", "transport": "ipc"}
     assert all(seconds > 0 for _metrics, _figures, seconds in done.values())
     assert (tmp_path / "out" / "notebooks" / "b.ipynb").exists()
     log = capfd.readouterr().err
-    assert "notebook 1 of 2 a: started" in log or "notebook 2 of 2 a: started" in log
-    assert "TCP" not in log  # the kernels talk over IPC
+    assert re.search(r"notebook [12] of 2 a: done in \d+\.\d min", log), log
+    assert re.search(r"notebook [12] of 2 b: done in \d+\.\d min", log), log
 
 
 def test_reproduce_bad_input(capsys, tmp_path):
