@@ -11,6 +11,7 @@ it in this list (``tests/unit/test_layers.py`` checks it):
 * :mod:`qmu_kit.experiment`: configuration, the cached pipeline, results, sweeps, shot trends
 * :mod:`qmu_kit.studies`: verification, tuning, device audits, differential privacy, bring your own model
 * :mod:`qmu_kit.report`: claims, notebook helpers, the paper's reproduction (presentation)
+* :mod:`qmu_kit.exercises`: the lessons' exercises, checked with a hint (presentation)
 * :mod:`qmu_kit.ui`: ipywidgets panels (presentation)
 * :mod:`qmu_kit.apps`: Voila apps, classroom pages, JupyterLab (presentation)
 * :mod:`qmu_kit.cli`: the ``qmu-kit`` command (presentation)

@@ -3,7 +3,7 @@
 The rule is a directory rule. Every Python file in the *computing* subpackages
 (:data:`COMPUTING_PACKAGES`: ``core``, ``qnn``, ``leakage``, ``unlearning``, ``experiment``,
 ``studies``) can change a number, so all of them are hashed; the presentation layers (``plots``,
-``report``, ``ui``, ``apps``, ``cli``) only show numbers and never invalidate a cached result. A test
+``report``, ``exercises``, ``ui``, ``apps``, ``cli``) only show numbers and never invalidate a cached result. A test
 checks that no computing module imports a presentation module at its top level, so the rule cannot
 drift from the code.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 COMPUTING_PACKAGES = ("core", "qnn", "leakage", "unlearning", "experiment", "studies")
 
 #: The subpackages that present numbers: editing them never invalidates a cached result.
-PRESENTATION_PACKAGES = ("plots", "report", "ui", "apps", "cli")
+PRESENTATION_PACKAGES = ("plots", "report", "exercises", "ui", "apps", "cli")
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ from qmu_kit.core import fingerprint
 
 PACKAGE = Path(qmu_kit.__file__).resolve().parent
 #: The layers, bottom first (the order of qmu_kit's docstring).
-LAYERS = ("core", "qnn", "leakage", "unlearning", "plots", "experiment", "studies", "report", "ui", "apps", "cli")
+LAYERS = ("core", "qnn", "leakage", "unlearning", "plots", "experiment", "studies", "report", "exercises", "ui", "apps", "cli")
 
 
 def module_name(path: Path) -> str:
@@ -102,7 +102,7 @@ def test_fingerprint_covers_exactly_the_computing_layers():
 
 
 def test_computing_layers_never_import_the_interactive_ones():
-    interactive = {"report", "ui", "apps", "cli"}
+    interactive = {"report", "exercises", "ui", "apps", "cli"}
     offending = [f"{module_name(p)} -> {t}" for p in SOURCES if layer(module_name(p)) >= 0
                  and LAYERS[layer(module_name(p))] in fingerprint.COMPUTING_PACKAGES
                  for t, _ in kit_imports(p) if layer(t) >= 0 and LAYERS[layer(t)] in interactive]
