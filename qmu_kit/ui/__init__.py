@@ -18,6 +18,10 @@ from qmu_kit.ui.widgets import (
     params_selector,
     shots_slider,
 )
+from qmu_kit.ui.predict import (
+    Prediction,
+    Reveal,
+)
 from qmu_kit.ui.verify_panel import (
     VerifyPanel,
 )
@@ -36,5 +40,7 @@ __all__ = [
     "model_selector",
     "params_selector",
     "shots_slider",
+    "Prediction",
+    "Reveal",
     "VerifyPanel",
 ]
