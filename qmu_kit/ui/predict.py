@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 
 from qmu_kit.report.claims import CLAIM_PREFIX, Claim
-from qmu_kit.report.notebook import metrics_bundle
+from qmu_kit.report.notebook import METRICS_MIME, metrics_bundle
 
 
 def _sentences(explanation: Sequence[str | Claim]) -> tuple[tuple[str, ...], dict]:
@@ -51,8 +51,6 @@ def _sentences(explanation: Sequence[str | Claim]) -> tuple[tuple[str, ...], dic
 
 def _bundle(shown, record: dict) -> dict:
     """What Jupyter displays: the text, the page, and the recorded claims' metrics (when there are any)."""
-    from qmu_kit.report.notebook import METRICS_MIME
-
     out = {"text/plain": str(shown), "text/html": shown._repr_html_()}
     if record:
         out[METRICS_MIME] = record[METRICS_MIME]
