@@ -32,13 +32,22 @@ from qmu_kit.exercises._checks import (
     EXERCISES,
     Exercise,
     Feedback,
+    COMPARISONS,
+    NO_ANSWER,
     answer_in,
     as_number,
     check,
+    compared,
+    comparison_hint,
     exercise,
     exercises,
     hint,
 )
-from qmu_kit.exercises import _lesson02  # noqa: F401  (registers its exercises)
+from qmu_kit.exercises import _lesson00, _lesson01, _lesson02  # noqa: F401  (register their exercises)
 
-__all__ = ["EXERCISES", "Exercise", "Feedback", "answer_in", "as_number", "check", "exercise", "exercises", "hint"]
+from qmu_kit.exercises._lesson01 import DEPTH_TRENDS, depth_trend
+from qmu_kit.exercises._lesson02 import ENTROPY_CHOICES, NOTEBOOK_PARAMETERS
+
+__all__ = ["COMPARISONS", "DEPTH_TRENDS", "ENTROPY_CHOICES", "EXERCISES", "Exercise", "Feedback", "NO_ANSWER",
+           "NOTEBOOK_PARAMETERS", "answer_in", "as_number", "check", "compared", "comparison_hint", "depth_trend",
+           "exercise", "exercises", "hint"]

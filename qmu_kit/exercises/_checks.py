@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -40,6 +41,9 @@ class Exercise:
     question: str
     checker: Callable[..., Feedback | bool | str]
 
+
+#: What :func:`check` says to an answer that is still ``None`` (the answer cell as handed out).
+NO_ANSWER = "write your answer in my_answer first (replace None), then run this cell again."
 
 #: id -> :class:`Exercise`, in registration order.
 EXERCISES: dict[str, Exercise] = {}
@@ -82,12 +86,18 @@ def exercises(lesson: str | None = None) -> tuple[str, ...]:
 def check(id: str, answer, **context) -> Feedback:
     """Check ``answer`` to exercise ``id``; ``context`` passes the notebook's own measured numbers.
 
+    An ``answer`` of ``None`` (nothing written yet) gets :data:`NO_ANSWER`, not an error.
+
     Raises:
         ValueError: an unknown exercise id (the message lists the known ones).
         TypeError: the notebook did not pass a number the checker needs (the message names it).
     """
     if id not in EXERCISES:
         raise ValueError(f"exercise {id!r} is not known: the exercises are {', '.join(EXERCISES) or 'none yet'}")
+    if answer is None:  # the notebook's answer cell as handed out: nothing written yet
+        # the measured numbers are still checked, so a notebook that passes the wrong ones fails in every run
+        inspect.signature(EXERCISES[id].checker).bind(answer, **context)
+        return Feedback(id, False, NO_ANSWER)
     try:
         said = EXERCISES[id].checker(answer, **context)
     except WrongAnswer as wrong:
@@ -131,3 +141,37 @@ def answer_in(answer, choices: Sequence[str], what: str = "the answer") -> str:
     if text not in allowed:
         raise hint(f"answer {what} with one of {', '.join(repr(c) for c in choices)}; {answer!r} is not one of them")
     return allowed[text]
+
+
+#: The three readings of two measured numbers with 95 % intervals (:func:`compared`).
+COMPARISONS = ("higher", "lower", "not distinguishable")
+
+
+def compared(first, second) -> str:
+    """``first`` against ``second`` (two :class:`~qmu_kit.core.stats.Estimate` s): ``"higher"`` or
+    ``"lower"`` when their 95 % intervals do not overlap, else ``"not distinguishable"`` (the rule of
+    :func:`qmu_kit.report.claims.rate_claim`).
+
+    Example:
+        >>> from qmu_kit.core.stats import Estimate
+        >>> compared(Estimate(0.8, 700, (0.77, 0.83)), Estimate(0.7, 700, (0.66, 0.73)))
+        'higher'
+        >>> compared(Estimate(0.63, 700, (0.59, 0.67)), Estimate(0.68, 700, (0.64, 0.71)))
+        'not distinguishable'
+    """
+    if first.ci95[0] > second.ci95[1]:
+        return "higher"
+    if first.ci95[1] < second.ci95[0]:
+        return "lower"
+    return "not distinguishable"
+
+
+def comparison_hint(said: str, truth: str, first: str, second: str) -> str:
+    """The hint for a wrong reading of ``first`` against ``second`` (``said`` and ``truth`` from
+    :data:`COMPARISONS`), naming the mistake without giving the reading."""
+    if truth == "not distinguishable":
+        return (f"the point estimates differ, but a difference counts only beyond the 95 % intervals: "
+                f"do the intervals of {first} and {second} overlap?")
+    if said == "not distinguishable":
+        return f"read the ends of the two intervals again: do the intervals of {first} and {second} overlap?"
+    return f"you have the direction reversed: which is larger, {first} or {second}?"

@@ -21,6 +21,7 @@ from qmu_kit.ui.widgets import (
 from qmu_kit.ui.predict import (
     Prediction,
     Reveal,
+    Solution,
 )
 from qmu_kit.ui.verify_panel import (
     VerifyPanel,
@@ -42,5 +43,6 @@ __all__ = [
     "shots_slider",
     "Prediction",
     "Reveal",
+    "Solution",
     "VerifyPanel",
 ]

@@ -7,6 +7,11 @@ explanation (the generated sentences) behind a "Reveal" fold. In a run nobody cl
 nbval, the site's executed pages) the reveal says that no prediction was recorded and still shows the
 result, so the page reads the same for a teacher preparing it.
 
+An explanation may be generated claims (:class:`qmu_kit.report.claims.Claim`): the reveal shows their
+sentences behind the fold and records them beside the notebook's metrics, as
+:func:`qmu_kit.report.claims.show` does, so the notebook checks test them at every preset. A
+:class:`Solution` folds an exercise's generated sentences the same way, without a prediction.
+
 Example:
     >>> guess = Prediction("How many shots make the histogram look smooth?", choices=("10", "100", "1000"))
     >>> guess.record("1000").value
@@ -28,12 +33,36 @@ from collections.abc import Sequence
 
 import ipywidgets as widgets
 
+from qmu_kit.report.claims import CLAIM_PREFIX, Claim
+from qmu_kit.report.notebook import METRICS_MIME, metrics_bundle
+
+
+def _sentences(explanation: Sequence[str | Claim]) -> tuple[tuple[str, ...], dict]:
+    """The explanation's sentences (a claim's text, capitalized, as :func:`~qmu_kit.report.claims.show`
+    writes it) and the display bundle recording its claims (empty when there are none)."""
+    for item in explanation:
+        if not isinstance(item, (str, Claim)):
+            raise TypeError(f"explanation item {item!r} is not valid: give sentences (str) or claims (qmu_kit.report.Claim)")
+    claims = [item for item in explanation if isinstance(item, Claim)]
+    sentences = tuple(item if isinstance(item, str) else f"{item.text[0].upper()}{item.text[1:]}." for item in explanation)
+    bundle = metrics_bundle({f"{CLAIM_PREFIX}{c.name}": c.to_dict() for c in claims}) if claims else {}
+    return sentences, bundle
+
+
+def _bundle(shown, record: dict) -> dict:
+    """What Jupyter displays: the text, the page, and the recorded claims' metrics (when there are any)."""
+    out = {"text/plain": str(shown), "text/html": shown._repr_html_()}
+    if record:
+        out[METRICS_MIME] = record[METRICS_MIME]
+    return out
+
 
 class Reveal:
     """What :meth:`Prediction.reveal` returns: the prediction, the measurement, the explanation folded."""
 
-    def __init__(self, prediction: str | None, measured: str, explanation: Sequence[str]):
-        self.prediction, self.measured, self.explanation = prediction, measured, tuple(explanation)
+    def __init__(self, prediction: str | None, measured: str, explanation: Sequence[str | Claim]):
+        self.prediction, self.measured = prediction, measured
+        self.explanation, self._record = _sentences(explanation)
 
     def _said(self) -> str:
         return (f"Your prediction: {self.prediction}." if self.prediction is not None
@@ -51,6 +80,39 @@ class Reveal:
         why = "".join(f"<p>{html.escape(s)}</p>" for s in self.explanation)
         return (f"<p>{html.escape(self._said())} <strong>The run shows: {html.escape(self.measured)}.</strong></p>"
                 + (f"<details><summary>Reveal the explanation</summary>{why}</details>" if why else ""))
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return _bundle(self, self._record)
+
+
+class Solution:
+    """An exercise's solution generated from the run: its sentences (or claims) folded until opened.
+
+    Claims among the sentences are recorded beside the notebook's metrics, so the notebook checks test
+    every number a solution quotes at each preset the notebook runs with.
+
+    Example:
+        >>> print(Solution("1", "Depth 3 and depth 1 are not distinguishable here."))
+        Solution 1 (generated from this run): Depth 3 and depth 1 are not distinguishable here.
+    """
+
+    def __init__(self, exercise: str, *explanation: str | Claim):
+        if not explanation:
+            raise ValueError(f"the solution of exercise {exercise!r} needs at least one sentence or claim")
+        self.exercise = str(exercise)
+        self.explanation, self._record = _sentences(explanation)
+
+    def __str__(self) -> str:
+        return f"Solution {self.exercise} (generated from this run): " + " ".join(self.explanation)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        body = "".join(f"<p>{html.escape(s)}</p>" for s in self.explanation)
+        return f"<details><summary>Solution {html.escape(self.exercise)} (generated from this run)</summary>{body}</details>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return _bundle(self, self._record)
 
 
 class Prediction:
@@ -123,7 +185,10 @@ class Prediction:
 
         display(self.widget())
 
-    def reveal(self, measured: str, *explanation: str) -> Reveal:
-        """The result, beside the recorded prediction, with the explanation folded behind a reveal."""
+    def reveal(self, measured: str, *explanation: str | Claim) -> Reveal:
+        """The result, beside the recorded prediction, with the explanation folded behind a reveal.
+
+        ``explanation`` holds sentences or generated claims; claims are recorded as :func:`~qmu_kit.report.claims.show` records them.
+        """
         shown = None if self.value is None else (f"{self.value:g}" if isinstance(self.value, float) else self.value)
         return Reveal(shown, measured, explanation)

@@ -49,3 +49,51 @@ def test_bad_questions_are_refused(kwargs, message):
 def test_a_choice_outside_the_options_is_refused():
     with pytest.raises(ValueError, match=r"prediction='maybe' is not one of the choices \('yes', 'no'\)"):
         Prediction("Q", choices=("yes", "no")).record("maybe")
+
+
+def _claim(name="sweep"):
+    from qmu_kit.core.stats import Estimate
+    from qmu_kit.report import rate_claim
+
+    return rate_claim("at depth 10, the accuracy", Estimate(0.82, 700, (0.79, 0.85)),
+                      "the accuracy at depth 1", Estimate(0.68, 700, (0.65, 0.72)), name=name)
+
+
+def test_claims_behind_a_reveal_are_folded_and_recorded_as_show_records_them():
+    from qmu_kit.report import METRICS_MIME, RECORDED
+
+    claim = _claim("predict_test_sweep")
+    shown = Prediction("Depth?", choices=("up", "down")).reveal("0.82 at depth 10", claim, "One run is not a trend.")
+    assert shown.explanation == (claim.text[0].upper() + claim.text[1:] + ".", "One run is not a trend.")
+    bundle = shown._repr_mimebundle_()
+    assert bundle[METRICS_MIME] == {"claim:predict_test_sweep": claim.to_dict()}
+    assert RECORDED["claim:predict_test_sweep"] == claim.to_dict()
+    assert "<details><summary>Reveal the explanation</summary><p>At depth 10, the accuracy 0.82" in bundle["text/html"]
+    assert METRICS_MIME not in Prediction("Q", choices=("a", "b")).reveal("x", "plain.")._repr_mimebundle_()
+
+
+def test_a_solution_folds_its_generated_sentences_and_records_its_claims():
+    from qmu_kit.report import METRICS_MIME
+    from qmu_kit.ui import Solution
+
+    claim = _claim("predict_test_solution")
+    solution = Solution("2", claim)
+    assert str(solution).startswith("Solution 2 (generated from this run): At depth 10, the accuracy 0.82 [0.79, 0.85]")
+    page = solution._repr_mimebundle_()
+    assert page["text/html"].startswith("<details><summary>Solution 2 (generated from this run)</summary><p>At depth 10")
+    assert list(page[METRICS_MIME]) == ["claim:predict_test_solution"]
+    with pytest.raises(ValueError, match="needs at least one sentence or claim"):
+        Solution("3")
+    with pytest.raises(TypeError, match="explanation item 0.5 is not valid"):
+        Solution("3", 0.5)
+
+
+def test_a_notebook_reads_the_recorded_claims_back_from_a_reveal():
+    """The display IPython makes of a reveal carries the metrics, as read_metrics reads them from an executed notebook."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from qmu_kit.report import read_metrics
+
+    data, _ = InteractiveShell.instance().display_formatter.format(Prediction("Q", low=0, high=1).reveal("0.8", _claim("predict_test_read")))
+    notebook = {"cells": [{"outputs": [{"output_type": "display_data", "data": data}]}]}
+    assert read_metrics(notebook)["claim:predict_test_read"]["verdict"] == "above"
