@@ -4,7 +4,9 @@ Every lesson's exercises are registered here (one private module per lesson, ``_
 function that reads the answer, and where it needs them the notebook's own measured numbers, and
 returns a :class:`Feedback`: right, or what is wrong with a targeted hint (a wrong sign, an interval
 read as a point, AUC confused with accuracy), never the solution itself. The solutions stay in the
-notebooks behind their reveal.
+notebooks behind their reveal. Ids are the lesson's two digits, a dot and the exercise's number
+(``"02.1"``); a lesson with an optional advanced notebook numbers that notebook's exercises from 11
+(``"03.11"`` is the first exercise of ``03b_unlearning_in_depth``).
 
 Example:
     >>> from qmu_kit.core import stats
@@ -39,6 +41,6 @@ from qmu_kit.exercises._checks import (
     exercises,
     hint,
 )
-from qmu_kit.exercises import _lesson02  # noqa: F401  (registers its exercises)
+from qmu_kit.exercises import _lesson02, _lesson03  # noqa: F401  (register their exercises)
 
 __all__ = ["EXERCISES", "Exercise", "Feedback", "answer_in", "as_number", "check", "exercise", "exercises", "hint"]
