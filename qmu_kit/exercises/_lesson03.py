@@ -3,6 +3,15 @@
 The lesson has two notebooks: the core, ``03_quantum_unlearning`` (exercises ``03.1`` to ``03.9``), and
 the optional advanced part, ``03b_unlearning_in_depth`` (exercises ``03.11`` onwards: the advanced
 part's exercise N is ``03.1N``), so both share the lesson's id and neither renumbers the other.
+
+Example:
+    >>> from qmu_kit.exercises import check
+    >>> measured = dict(retrained_forget=Estimate(0.83, 30, (0.66, 0.93), "rate"),
+    ...                 original_forget=Estimate(1.0, 30, (0.89, 1.0), "rate"))
+    >>> check("03.2", 0.8, **measured).correct
+    True
+    >>> print(check("03.2", 0, **measured))  # doctest: +ELLIPSIS
+    03.2: not yet. 0 is the retrained model's level only when a whole class is forgotten; ...
 """
 
 from __future__ import annotations

@@ -364,7 +364,13 @@ def reached_claim(subject: str, values: Sequence[float], target: float, name: st
 
 
 def sentences(*claims: Claim) -> tuple[str, ...]:
-    """The claims' sentences as a reader sees them: capitalised, each ending in a full stop."""
+    """The claims' sentences as a reader sees them: capitalised, each ending in a full stop.
+
+    Example:
+        >>> from qmu_kit.core import proportion
+        >>> sentences(rate_claim("the forget accuracy", proportion(0, 30), "the retrained model's", proportion(0, 30)))
+        ("The forget accuracy 0.000 [0.000, 0.114] (n=30) is not distinguishable from the retrained model's 0.000 [0.000, 0.114] (n=30) (95 % intervals overlap).",)
+    """
     return tuple(f"{c.text[0].upper() + c.text[1:]}." for c in claims)
 
 
