@@ -4,7 +4,9 @@ Every lesson's exercises are registered here (one private module per lesson, ``_
 function that reads the answer, and where it needs them the notebook's own measured numbers, and
 returns a :class:`Feedback`: right, or what is wrong with a targeted hint (a wrong sign, an interval
 read as a point, AUC confused with accuracy), never the solution itself. The solutions stay in the
-notebooks behind their reveal.
+notebooks behind their reveal. Ids are the lesson's two digits, a dot and the exercise's number
+(``"02.1"``); a lesson with an optional advanced notebook numbers that notebook's exercises from 11
+(``"03.11"`` is the first exercise of ``03b_unlearning_in_depth``).
 
 Example:
     >>> from qmu_kit.core import stats
@@ -23,7 +25,8 @@ A teacher or student adds an exercise in a few lines::
 
     @exercise("10.1", "Which of the two AUCs is larger?")
     def _larger(answer, *, first, second):
-        return answer_in(answer, ("first", "second"), "10.1") == ("first" if first > second else "second")
+        right = answer_in(answer, ("first", "second")) == ("first" if first > second else "second")
+        return True if right else "compare the two numbers again: which is larger?"
 
 A checker returns a :class:`Feedback`, or ``True`` for right, or a hint string for wrong.
 """
@@ -43,7 +46,7 @@ from qmu_kit.exercises._checks import (
     exercises,
     hint,
 )
-from qmu_kit.exercises import _lesson00, _lesson01, _lesson02  # noqa: F401  (register their exercises)
+from qmu_kit.exercises import _lesson00, _lesson01, _lesson02, _lesson03  # noqa: F401  (register their exercises)
 
 from qmu_kit.exercises._lesson01 import DEPTH_TRENDS, depth_trend
 from qmu_kit.exercises._lesson02 import ENTROPY_CHOICES, NOTEBOOK_PARAMETERS

@@ -45,8 +45,13 @@ class QuantumLayer(nn.Module):
             one per input per forward pass, plus ``2 * n_params`` per input when the forward pass
             tracks gradients of the weights (what the parameter-shift rule costs on a device). The
             gradient with respect to the input states (the hybrid QNN's CNN weights flow through it)
-            is the simulator's exact one and is not counted: amplitude encoding has no
+            is the simulator's exact one and is not among them: amplitude encoding has no
             parameter-shift rule, and a device would need another estimator for it.
+        simulator_gradient_evaluations: inputs whose gradient with respect to the encoded state the
+            simulator computed exactly (one vector-Jacobian product of the circuit per input per
+            forward pass that tracks gradients of the input states): the part of training or
+            unlearning a device could not compute this way, counted beside ``circuit_evaluations``.
+            Zero for the basic QNN, whose inputs are data.
     """
 
     def __init__(self, n_qubits: int, depth: int, backend: str = "torch"):
@@ -55,6 +60,7 @@ class QuantumLayer(nn.Module):
         self.backend = check_choice("backend", backend, BACKENDS)
         self.weights = nn.Parameter(torch.empty(self.spec.weight_shape, dtype=DTYPE))
         self.circuit_evaluations = 0
+        self.simulator_gradient_evaluations = 0
         #: The readout used when ``forward`` is called without one: a model built around this layer
         #: whose ``forward`` takes no readout is read out through it (see :mod:`qmu_kit.studies.byo`).
         self.default_readout = None
@@ -69,6 +75,8 @@ class QuantumLayer(nn.Module):
         out = readout.expvals(self.spec, states, self.weights, SIMULATORS[self.backend])
         gradient = torch.is_grad_enabled() and self.weights.requires_grad
         self.circuit_evaluations += len(states) * (1 + (2 * self.spec.n_params if gradient else 0))
+        if torch.is_grad_enabled() and states.requires_grad:
+            self.simulator_gradient_evaluations += len(states)
         return out
 
     def extra_repr(self) -> str:
@@ -153,8 +161,9 @@ def quantum_parameters(model: nn.Module) -> list[nn.Parameter]:
 
 
 def circuit_counter(model: nn.Module):
-    """The object whose ``circuit_evaluations`` counts the model's device-equivalent circuit executions:
-    the kit models' quantum layer, or a module that counts its own (:class:`qmu_kit.studies.byo.LogitsModule`)."""
+    """The object whose ``circuit_evaluations`` counts the model's device-equivalent circuit executions
+    (and ``simulator_gradient_evaluations`` the gradients only the simulator computed): the kit models'
+    quantum layer, or a module that counts its own (:class:`qmu_kit.studies.byo.LogitsModule`)."""
     return model if hasattr(model, "circuit_evaluations") else model.quantum
 
 

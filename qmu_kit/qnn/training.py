@@ -366,6 +366,7 @@ class QNNClassifier(ReadoutPredictions, ClassifierMixin, BaseEstimator):
             "state_dict": self.module_.state_dict(),
             "history": self.history_,
             "circuit_evaluations": self.circuit_evaluations_,
+            "simulator_gradient_evaluations": self.module_.quantum.simulator_gradient_evaluations,
         }
 
     @classmethod
@@ -376,6 +377,7 @@ class QNNClassifier(ReadoutPredictions, ClassifierMixin, BaseEstimator):
         module.load_state_dict(state["state_dict"])
         module.eval()
         module.quantum.circuit_evaluations = int(state["circuit_evaluations"])
+        module.quantum.simulator_gradient_evaluations = int(state["simulator_gradient_evaluations"])
         return clf._set_fitted(module, state["history"], clf.training_config(), state["n_classes"], state["input_shape"])
 
     def copy(self) -> "QNNClassifier":

@@ -363,17 +363,43 @@ def reached_claim(subject: str, values: Sequence[float], target: float, name: st
     return Claim(name, text, verdict, "all_reached", {"values": values, "target": float(target)})
 
 
-def show(*claims: Claim, record: bool = True):
+def sentences(*claims: Claim) -> tuple[str, ...]:
+    """The claims' sentences as a reader sees them: capitalised, each ending in a full stop.
+
+    Example:
+        >>> from qmu_kit.core import proportion
+        >>> sentences(rate_claim("the forget accuracy", proportion(0, 30), "the retrained model's", proportion(0, 30)))
+        ("The forget accuracy 0.000 [0.000, 0.114] (n=30) is not distinguishable from the retrained model's 0.000 [0.000, 0.114] (n=30) (95 % intervals overlap).",)
+    """
+    return tuple(f"{c.text[0].upper() + c.text[1:]}." for c in claims)
+
+
+def show(*claims: Claim, record: bool = True, fold: str | None = None):
     """Display the claims as a Markdown list; with ``record``, the same output records them
-    (``claim:<name>``) beside the notebook's metrics (:func:`qmu_kit.report.notebook.record_metrics`)."""
+    (``claim:<name>``) beside the notebook's metrics (:func:`qmu_kit.report.notebook.record_metrics`).
+
+    With ``fold``, the list sits behind a fold whose summary is ``fold`` (an exercise's measured
+    answer, which a student opens after answering); a terminal shows the list as it is.
+    """
     from IPython.display import display
 
-    text = "\n".join(f"- {c.text[0].upper() + c.text[1:]}." for c in claims)
-    bundle = {"text/markdown": text, "text/plain": text}
+    text = "\n".join(f"- {sentence}" for sentence in sentences(*claims))
+    markdown = text if fold is None else f"<details><summary>{fold}</summary>\n\n{text}\n\n</details>"
+    bundle = {"text/markdown": markdown, "text/plain": text}
     if record:
 
         bundle = {**metrics_bundle({f"{CLAIM_PREFIX}{c.name}": c.to_dict() for c in claims}), **bundle}
     display(bundle, raw=True)
+
+
+def record_claims(*claims: Claim) -> tuple[str, ...]:
+    """Record the claims as :func:`show` does, without showing them, and return their sentences for a
+    display that shows them elsewhere (behind a prediction's reveal:
+    ``prediction.reveal(measured, *record_claims(...))``)."""
+    from IPython.display import display
+
+    display({**metrics_bundle({f"{CLAIM_PREFIX}{c.name}": c.to_dict() for c in claims}), "text/plain": ""}, raw=True)
+    return sentences(*claims)
 
 
 def recorded_claims(metrics: Mapping) -> dict:
@@ -383,5 +409,6 @@ def recorded_claims(metrics: Mapping) -> dict:
 
 __all__ = [
     "Claim", "agrees", "approximately", "auc_claim", "auc_from_roc", "change_claim", "measure", "measured", "reached_claim",
-    "recordable", "rate_claim", "recorded_claims", "sample_count", "show", "tolerance", "tradeoff_claim",
+    "recordable", "rate_claim", "record_claims", "recorded_claims", "sample_count", "sentences", "show", "tolerance",
+    "tradeoff_claim",
 ]

@@ -96,7 +96,7 @@ from qmu_kit.unlearning.tuned_defaults import PROVENANCE
 
 SERIES = (
     "00_start_here", "01_qnn_classifiers", "02_membership_leakage", "03_quantum_unlearning",
-    "04_shots_privacy_and_stability", "05_noisy_devices",
+    "03b_unlearning_in_depth", "04_shots_privacy_and_stability", "05_noisy_devices",
 )
 #: The paper's abstract: average MIA success on the forgotten class (class-wise unlearning, MNIST).
 PAPER = {

@@ -221,6 +221,8 @@ class LogitsModule(nn.Module):
 
     Attributes:
         circuit_evaluations: device-equivalent circuit executions through this wrapper so far.
+        simulator_gradient_evaluations: the kit's quantum layers' count of input-state gradients only
+            the simulator computed (see :class:`~qmu_kit.qnn.models.QuantumLayer`).
 
     Example:
         >>> wrapped = LogitsModule(nn.Linear(4, 3), n_classes=3)
@@ -248,6 +250,10 @@ class LogitsModule(nn.Module):
     @property
     def circuit_evaluations(self) -> int:
         return self.evaluations + sum(layer.circuit_evaluations for layer in self.kit_layers())
+
+    @property
+    def simulator_gradient_evaluations(self) -> int:
+        return sum(layer.simulator_gradient_evaluations for layer in self.kit_layers())
 
     def quantum_parameters(self) -> list[nn.Parameter]:
         """The parameters of every quantum layer (PennyLane or the kit's)."""

@@ -10,7 +10,8 @@ the knob tables' :class:`Knob`) and the lessons' methods below. The benchmark's 
 in one module per family (:mod:`qmu_kit.unlearning.gradient`, ``relabel``, ``distill``, ``retune``,
 ``noise``) and register with ``lesson=False``: :func:`method_names` with ``lessons=True`` leaves them
 out of the notebooks, the apps and the classroom dropdowns. Every report counts the circuits a run
-took and, under shots, the shots (:attr:`UnlearningReport.total_shots`).
+took, under shots the shots (:attr:`UnlearningReport.total_shots`), and the gradients only the simulator
+computed (:attr:`UnlearningReport.simulator_gradient_evaluations`).
 
 Mechanisms (this kit's definitions):
 
@@ -27,9 +28,12 @@ Mechanisms (this kit's definitions):
 * ``retrain`` - train from scratch on D_r with the original recipe (the gold standard).
 
 GA and RGA stop as soon as the forget-set accuracy reaches the level a retrained model would have
-(:attr:`UnlearningTask.target_forget_accuracy`). Under finite shots every gradient is estimated with
-the parameter-shift rule on ``shots``-shot expectations and SSD's Fisher information likewise, because
-training happens through the readout passed in.
+(:attr:`UnlearningTask.target_forget_accuracy`). Under finite shots the gradients of the circuit angles
+are estimated with the parameter-shift rule on ``shots``-shot expectations and SSD's Fisher
+information likewise, because training happens through the readout passed in. The hybrid QNN's CNN
+weights are the exception: their gradient passes through the amplitude encoding, whose gradient the
+simulator computes exactly (no device could this way); every report counts these beside the circuits
+(:attr:`UnlearningReport.simulator_gradient_evaluations`).
 
 Example:
     >>> from qmu_kit.qnn import prepare_data
@@ -198,6 +202,10 @@ class UnlearningReport:
             evaluation seeds, date); ``None`` otherwise.
         total_shots: measurement shots the circuit evaluations took (``circuit_evaluations`` times
             the readout's shots per circuit); ``None`` for an exact readout (no shots: a simulator).
+        simulator_gradient_evaluations: gradients a device could not compute this way: one per input
+            whose gradient with respect to its encoded state the simulator took exactly (the hybrid
+            QNN's CNN weights learn through it; see :class:`~qmu_kit.qnn.models.QuantumLayer`). Not
+            among ``circuit_evaluations``, whatever the readout; 0 for the basic QNN.
         diagnostics: method-specific facts (e.g. how many parameters a mask or a noise tier touched).
     """
 
@@ -212,6 +220,7 @@ class UnlearningReport:
     dampened_classical: int | None = None
     defaults: dict | None = None
     total_shots: int | None = None
+    simulator_gradient_evaluations: int = 0
     diagnostics: dict = field(default_factory=dict)
 
     def speedup_over(self, reference: "UnlearningReport") -> dict:
@@ -303,13 +312,14 @@ class UnlearningMethod:
         model = original.copy()
         parameters = selected_parameters(model.module_, params)
         readout = readout if readout is not None else ExactReadout()
-        before = circuit_counter(model.module_).circuit_evaluations
+        counter = circuit_counter(model.module_)
+        before, simulator_before = counter.circuit_evaluations, counter.simulator_gradient_evaluations
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             details = self._update(model, task, readout, parameters, seed, progress)
         model.module_.eval()
-        evaluations = circuit_counter(model.module_).circuit_evaluations - before + details.pop("other_circuit_evaluations", 0)
+        evaluations = counter.circuit_evaluations - before + details.pop("other_circuit_evaluations", 0)
         report = UnlearningReport(
             method=self.name,
             seconds=time.perf_counter() - start,
@@ -317,6 +327,7 @@ class UnlearningMethod:
             options=self.options(),
             defaults=self.defaults_provenance(),
             total_shots=shots_of(readout, evaluations),
+            simulator_gradient_evaluations=counter.simulator_gradient_evaluations - simulator_before,
             **details,
         )
         return model, report

@@ -32,7 +32,7 @@ def read(path: Path):
 def test_the_series_is_complete():
     assert [p.stem for p in SERIES] == [
         "00_start_here", "01_qnn_classifiers", "02_membership_leakage", "03_quantum_unlearning",
-        "04_shots_privacy_and_stability", "05_noisy_devices", "06_did_it_really_forget", "07_privacy_by_design",
+        "03b_unlearning_in_depth", "04_shots_privacy_and_stability", "05_noisy_devices", "06_did_it_really_forget", "07_privacy_by_design",
         "08_bring_your_own_qnn",
     ]
 
@@ -127,6 +127,14 @@ def _check_03(m):
     assert v["mia_success_forget"] < v["original_mia_success_forget"] and v["speedup_vs_retrain"] is True
 
 
+def _check_03b(m):
+    v = {key: _value(value) for key, value in m.items()}
+    assert v["shots"] == 300
+    assert v["ssd_acc_train_forget"] < v["original_acc_train_forget"] and v["ssd_speedup_vs_retrain"] is True
+    assert v["finetune_acc_test_retain"] >= v["original_acc_test_retain"] - 0.10  # the baseline keeps the retained classes
+    assert v["retrained_acc_train_forget"] <= 0.1  # a forgotten class: the retrained model (almost) never predicts it
+
+
 def _check_04(m):
     assert m["n_seeds"] == 2
     assert _value(m["loss_auc_exact"]) > 0.5 and _value(m["test_accuracy_10_shots"]) < _value(m["test_accuracy_exact"])
@@ -166,6 +174,7 @@ RERUNS = {
     "01_qnn_classifiers": ({"model": "basic", "depth": 2}, _check_01),
     "02_membership_leakage": ({"shots": 300, "attack": "loss"}, _check_02),
     "03_quantum_unlearning": ({"method": "rga", "shots": 300}, _check_03),
+    "03b_unlearning_in_depth": ({"shots": 300}, _check_03b),
     "04_shots_privacy_and_stability": ({"n_seeds": 2}, _check_04),
     "05_noisy_devices": ({"shots": 500, "n_queries": 60}, _check_05),
     "06_did_it_really_forget": ({"method": "rga", "shots": 100, "models": 4}, _check_06),

@@ -44,6 +44,21 @@ def test_circuit_evaluations_count_device_executions():
     assert model.quantum.circuit_evaluations == 4
     model(x).sum().backward()  # a gradient costs 2 shifted circuits per angle per input
     assert model.quantum.circuit_evaluations == 4 + 4 * (1 + 2 * 9)
+    assert model.quantum.simulator_gradient_evaluations == 0  # the basic QNN's inputs are data
+
+
+def test_the_hybrid_counts_the_input_gradients_only_the_simulator_computes():
+    model = HybridQNN(3, 1, n_classes=2, image_shape=(8, 8))
+    x = torch.rand(4, 1, 8, 8, dtype=torch.float64)
+    with torch.no_grad():
+        model(x)
+    assert model.quantum.simulator_gradient_evaluations == 0
+    model(x).sum().backward()  # the CNN weights' gradient: one exact vector-Jacobian product per input
+    assert model.quantum.simulator_gradient_evaluations == 4
+    assert model.quantum.circuit_evaluations == 4 + 4 * (1 + 2 * 9)  # not among the device's circuits
+    model.quantum.weights.requires_grad_(False)
+    model(x).sum().backward()
+    assert model.quantum.simulator_gradient_evaluations == 8 and model.quantum.circuit_evaluations == 4 + 4 * (1 + 2 * 9) + 4
 
 
 def test_hybrid_gradients_reach_the_cnn_under_shots():

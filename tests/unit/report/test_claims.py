@@ -24,3 +24,37 @@ def test_tradeoff_verdict_and_sentence_follow_their_numbers(auc, accuracy, verdi
     assert claim_problems("dial", claim.to_dict()) == []  # the notebooks' checker agrees with the rule
     if verdict == "protection":
         assert "a cost is not shown here, nor ruled out" in claim.text
+
+
+def _displayed(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda bundle, raw=False: shown.append(bundle))
+    return shown
+
+
+def test_show_folds_an_exercise_answer_and_records_it(monkeypatch):
+    from qmu_kit.report import METRICS_MIME, RECORDED, rate_claim, show
+
+    shown = _displayed(monkeypatch)
+    claim = rate_claim("GA's forget accuracy", Estimate(0.6, 50, (0.46, 0.73), "rate"), "RGA's",
+                       Estimate(0.1, 50, (0.04, 0.21), "rate"), name="test_fold")
+    show(claim, fold="The measurement")
+    markdown = shown[0]["text/markdown"]
+    assert markdown.startswith("<details><summary>The measurement</summary>") and markdown.endswith("</details>")
+    assert "- GA's forget accuracy 0.60" in markdown and "higher than" in markdown
+    assert shown[0]["text/plain"].startswith("- GA's") and "<details>" not in shown[0]["text/plain"]
+    assert shown[0][METRICS_MIME]["claim:test_fold"]["verdict"] == "above" and "claim:test_fold" in RECORDED
+
+
+def test_record_claims_records_without_showing_and_returns_the_sentences(monkeypatch):
+    from qmu_kit.report import METRICS_MIME, rate_claim, record_claims
+
+    shown = _displayed(monkeypatch)
+    claim = rate_claim("the forget accuracy", Estimate(0.5, 40, (0.35, 0.65), "rate"), "the retrained model's",
+                       Estimate(0.0, 40, (0.0, 0.09), "rate"), name="test_hidden")
+    said = record_claims(claim)
+    assert said == (f"The forget accuracy {claim.text[len('the forget accuracy '):]}.",)
+    assert shown[0]["text/plain"] == "" and "text/markdown" not in shown[0]
+    assert claim_problems("test_hidden", shown[0][METRICS_MIME]["claim:test_hidden"]) == []

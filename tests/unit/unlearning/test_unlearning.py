@@ -164,7 +164,7 @@ class _ForgetFeatureModel(nn.Module):
         super().__init__()
         self.head = nn.Linear(2, 3, dtype=torch.float64)
         self.weights = nn.Parameter(torch.tensor([0.5, 0.5], dtype=torch.float64))  # [normal, tiny]
-        self.circuit_evaluations = 0
+        self.circuit_evaluations = self.simulator_gradient_evaluations = 0
 
     def quantum_parameters(self):
         return [self.weights]
@@ -345,6 +345,8 @@ def test_shots_make_unlearning_use_parameter_shift(setup, monkeypatch):
     assert shots.steps > 0 and len(calls) >= shots.steps  # at least one parameter-shift gradient per step
     assert set(calls) == {(50, weights_shape, weights_shape)}
     assert exact.circuit_evaluations == shots.circuit_evaluations  # same device cost accounting
+    # the CNN weights' gradients pass through the encoded state: the simulator's, one per input per gradient pass
+    assert shots.simulator_gradient_evaluations == exact.simulator_gradient_evaluations > 0
     assert not torch.equal(exact_model.module_.quantum.weights, shot_model.module_.quantum.weights)
 
 
@@ -358,3 +360,16 @@ def test_retrain_keeps_all_classes_and_reports_speedups(setup):
     assert speedup["circuit_evaluations"] == pytest.approx(report.circuit_evaluations / ga.circuit_evaluations)
     assert speedup["circuit_evaluations"] > 1
     assert accuracy(model.module_, task.x_forget, task.y_forget) == 0.0
+
+
+def test_reports_count_the_gradients_only_the_simulator_computed(setup):
+    """The hybrid QNN's CNN weights learn through the encoded state's exact gradient: one per input of
+    every gradient pass, counted beside the circuits; the basic QNN, whose inputs are data, has none."""
+    data, original, task = setup
+    _, report = make_method("finetune", epochs=1).unlearn(original, task, seed=0)
+    assert report.simulator_gradient_evaluations == len(task.y_retain)  # one pass over the retain set
+    assert report.circuit_evaluations == len(task.y_retain) * (1 + 2 * original.module_.quantum.spec.n_params)
+    basic_data = prepare_data("digits", n_qubits=4, n_train=150, n_test=100, seed=0)
+    basic = QNNClassifier("basic", 4, 1, epochs=1, seed=0).fit(basic_data.x_train, basic_data.y_train)
+    _, on_basic = make_method("finetune", epochs=1).unlearn(basic, UnlearningTask.from_data(basic_data, basic), seed=0)
+    assert on_basic.simulator_gradient_evaluations == 0 and on_basic.circuit_evaluations > 0
