@@ -1,6 +1,6 @@
 """The unlearning benchmark: every registered method, tuned alike, on one leaderboard per scenario and model.
 
-:func:`bench` runs each unlearning method of the registry (the lessons' and the benchmark's) on both
+:func:`run_bench` runs each unlearning method of the registry (the lessons' and the benchmark's) on both
 QNNs, for class forgetting (``class:K``) and random forgetting (``random:F``), and reports it beside
 the original and the retrained model:
 
@@ -34,7 +34,7 @@ the original and the retrained model:
 Example:
     >>> from qmu_kit.experiment import ExperimentConfig
     >>> tiny = ExperimentConfig(n_qubits=2, n_train=40, n_test=40, epochs=1)
-    >>> result = bench(tiny, methods="ga,finetune", scenarios=["class:4"], models=["hybrid"],
+    >>> result = run_bench(tiny, methods="ga,finetune", scenarios=["class:4"], models=["hybrid"],
     ...                tuning_seeds=[1000], evaluation_seeds=[0], budget=1, cache=False)  # doctest: +SKIP
     >>> result.table(intervals=False)[["method", "UA", "avg gap"]]                         # doctest: +SKIP
 """
@@ -434,7 +434,7 @@ class BenchResult(Result):
         shown["options"] = [json.dumps(o, sort_keys=True) if isinstance(o, dict) else "" for o in shown["options"]]
         keep = ["label", "settings", "options", "UA", "RA", "TA", "MIA efficacy", *(f"AUC {a}" for a in self.attacks), "avg gap",
                 "seconds", "circuit evaluations", "shots", *(c for c in VERIFY_COLUMNS if c in shown.columns), "candidates", "note"]
-        shown = shown[keep].rename(columns={"label": "method"}).fillna("")
+        shown = shown[keep].rename(columns={"label": "method"}).astype(object).fillna("")
         header = (f"### {scenario}, {model} QNN\n\nTuning seeds {', '.join(map(str, self.tuning_seeds))}; evaluation seeds "
                   f"{', '.join(map(str, self.evaluation_seeds))}; {self.budget} candidates per method; shots "
                   f"{self.config.get('shots') or 'exact'}; headline attack {self.attacks[0]}.\n\n")
@@ -512,7 +512,7 @@ def _check_data(base: ExperimentConfig, scenario: str, model: str) -> None:
                          f"n_test={config.n_test}: lower them")
 
 
-def bench(
+def run_bench(
     base: ExperimentConfig | str = "classroom",
     methods: str | Sequence[str] = "all",
     scenarios: str | Sequence[str] = DEFAULT_SCENARIOS,
@@ -702,6 +702,6 @@ def bench(
 
 __all__ = [
     "BENCH_ATTACKS", "BENCH_FIELDS", "BUDGET", "BenchResult", "DEFAULT_EVALUATION_SEEDS", "DEFAULT_SCENARIOS", "METRIC_COLUMNS",
-    "REFERENCES", "VERIFY_COLUMNS", "bench", "bench_grid", "bench_methods", "budget_candidates", "check_budget", "check_scenario",
+    "REFERENCES", "VERIFY_COLUMNS", "run_bench", "bench_grid", "bench_methods", "budget_candidates", "check_budget", "check_scenario",
     "check_scenarios", "gap_to_retraining",
 ]
