@@ -53,11 +53,11 @@ import numpy as np
 
 from qmu_kit.core.cache import ResultCache, resolve_cache
 from qmu_kit.core.fields import FieldSpec
-from qmu_kit.core.parallel import check_jobs, parallel_map
+from qmu_kit.core.parallel import check_jobs, check_scheduler, parallel_map
 from qmu_kit.core.results import INTERVAL_SUFFIXES, Result, interval_cells, interval_strings
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.stats import Estimate, mean, mean_of_estimates, rate_over_seeds
-from qmu_kit.core.validation import check_int, check_names
+from qmu_kit.core.validation import check_float, check_int, check_names
 from qmu_kit.experiment.config import MODELS, PRESETS, ExperimentConfig, versions
 from qmu_kit.experiment.pipeline import run_experiment
 from qmu_kit.experiment.results import ACCURACIES
@@ -189,7 +189,7 @@ def budget_candidates(name: str, grid: Mapping[str, Sequence], budget: int) -> l
 BENCH_FIELDS: dict[str, FieldSpec] = {
     "methods": FieldSpec(bench_methods, "methods to benchmark (default all)", "--methods", "M1,M2", names=True, choices=method_names),
     "scenarios": FieldSpec(check_scenarios, f"forget scenarios, class:K or random:F (default {','.join(DEFAULT_SCENARIOS)})",
-                           "--scenarios", "S1,S2", text=True),
+                           "--scenario", "class:K|random:F", text=True),
     "models": FieldSpec(lambda value: check_names("models", value, MODELS, every=True), "QNNs (default basic,hybrid)", "--models",
                         "M1,M2", names=True, choices=lambda: MODELS),
     "tuning_seeds": FieldSpec(lambda value: check_seeds("tuning_seeds", value),
@@ -581,7 +581,10 @@ def run_bench(
     budget = check_budget(budget, grids)
     if verify_models is not None:
         verify_models = check_models(verify_models)
+    retain_tolerance = check_float("retain_tolerance", retain_tolerance, 0.0, 1.0)
     check_jobs(n_jobs)
+    if scheduler is not None:
+        check_scheduler(scheduler)
     base = base.replace(attack=attacks[0], attacks=attacks, method_options={})
     for scenario in scenarios:
         kind = ForgetSpec.parse(scenario).kind

@@ -182,6 +182,8 @@ def test_pareto_plot_draws_every_tuned_method(result):
     (dict(methods="ga", models=["quantum"]), "unknown model 'quantum'"),
     (dict(methods="ga", attacks=["oracle"]), "unknown attack 'oracle'"),
     (dict(methods="ga", verify_models=2), "models=2 is out of range"),
+    (dict(methods="ga", retain_tolerance=2.0), "retain_tolerance=2.0 is out of range"),
+    (dict(methods="ga", scheduler="localhost"), "scheduler"),
 ])
 def test_bad_input_is_one_clear_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -209,6 +211,15 @@ def test_the_gap_to_retraining_is_the_mean_of_four_absolute_differences():
 
     unlearned, retrained = measures((3, 10), (9, 10), (8, 10), (6, 10)), measures((0, 10), (9, 10), (7, 10), (2, 10))
     assert math.isclose(B.gap_to_retraining(unlearned, retrained), (0.3 + 0.0 + 0.1 + 0.4) / 4)
+
+
+def test_under_shots_the_cost_columns_count_the_shots(tmp_path):
+    base = ExperimentConfig.from_preset("classroom", **TINY, shots=50)
+    table = B.run_bench(base, methods="finetune", scenarios=["class:4"], models=["hybrid"], tuning_seeds=[1000], evaluation_seeds=[0],
+                        budget=1, attacks=ATTACKS, cache=ResultCache(tmp_path)).table()
+    tuned = table[table["settings"] == "tuned"].iloc[0]
+    assert tuned["circuit evaluations"] > 0 and tuned["shots"] == 50 * tuned["circuit evaluations"]
+    assert tuned["shots_n"] == 1
 
 
 def test_many_model_verification_is_an_option_at_tiny_size(tmp_path):
