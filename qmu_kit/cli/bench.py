@@ -46,7 +46,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "bench", help="the unlearning leaderboard: every method tuned alike, both QNNs, class and random forgetting"
     )
     add_experiment_flags(parser, skip=SET_PER_RUN)
-    add_field_flags(parser, BENCH_FIELDS, skip=("scenarios",))
+    add_field_flags(parser, BENCH_FIELDS)
     parser.add_argument("--scenario", type=flag_type(check_scenario), action="append", default=[], metavar="class:K|random:F",
                         help=f"a forget scenario (repeatable; default {' and '.join(DEFAULT_SCENARIOS)})")
     parser.add_argument("--grid", type=flag_type(parse_grid_item), action="append", default=[], metavar="M.KNOB=V1,V2",

@@ -188,8 +188,8 @@ def budget_candidates(name: str, grid: Mapping[str, Sequence], budget: int) -> l
 #: ``qmu-kit bench``'s own settings: each rule, help, flag and default in one place.
 BENCH_FIELDS: dict[str, FieldSpec] = {
     "methods": FieldSpec(bench_methods, "methods to benchmark (default all)", "--methods", "M1,M2", names=True, choices=method_names),
-    "scenarios": FieldSpec(check_scenarios, f"forget scenarios, class:K or random:F (default {','.join(DEFAULT_SCENARIOS)})",
-                           "--scenario", "class:K|random:F", text=True),
+    # the command line takes one repeatable --scenario flag (qmu_kit.cli.bench), not a comma list
+    "scenarios": FieldSpec(check_scenarios, f"forget scenarios, class:K or random:F (default {','.join(DEFAULT_SCENARIOS)})", text=True),
     "models": FieldSpec(lambda value: check_names("models", value, MODELS, every=True), "QNNs (default basic,hybrid)", "--models",
                         "M1,M2", names=True, choices=lambda: MODELS),
     "tuning_seeds": FieldSpec(lambda value: check_seeds("tuning_seeds", value),
