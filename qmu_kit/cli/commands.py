@@ -2,6 +2,7 @@
 
 * ``qmu-kit run`` runs one experiment and prints a table (``--json PATH`` also writes the result).
 * ``qmu-kit sweep`` runs a grid of experiments (joblib processes or a Dask cluster) into CSV and JSON.
+* ``qmu-kit bench`` runs the unlearning leaderboard (every method tuned alike; ``--json``, ``--markdown``).
 * ``qmu-kit app`` serves the Voila apps on 127.0.0.1; ``qmu-kit reproduce`` writes ``reports/``.
 
 Bad input exits with status 2 and one line naming the flag and its allowed values; no traceback.
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from qmu_kit.apps.server import APP_FIELDS, PortInUseError
 from qmu_kit.apps.static import serve_static
 from qmu_kit.apps.voila import serve
+from qmu_kit.cli import bench as bench_cli
 from qmu_kit.cli import device as device_cli
 from qmu_kit.cli import tune as tune_cli
 from qmu_kit.cli import verify as verify_cli
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_field_flags(reproduce, {"n_queries": queries, **PARALLEL_FIELDS})
     tune_cli.add_parser(commands)
     verify_cli.add_parser(commands)
+    bench_cli.add_parser(commands)
     return parser
 
 
@@ -190,7 +193,8 @@ def command_reproduce(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": command_run, "sweep": command_sweep, "app": command_app, "reproduce": command_reproduce, "tune": tune_cli.run,
-            "verify": verify_cli.run, "device": device_cli.run}
+            "verify": verify_cli.run, "device": device_cli.run,
+            "bench": bench_cli.run}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

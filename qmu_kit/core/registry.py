@@ -19,6 +19,9 @@ Example:
     >>> _ = shapes.register("hexagon", lesson=False, scope="even-sided only")(Square)
     >>> shapes.names(), shapes.names(lessons=True), shapes.entry("hexagon").scope
     (('square', 'hexagon'), ('square',), 'even-sided only')
+    >>> _ = shapes.register("circle", excludes={"grid": "a circle has no corners to snap"})(Square)
+    >>> shapes.entry("circle").excludes
+    {'grid': 'a circle has no corners to snap'}
     >>> shapes.register("Bad name!")(Square)
     Traceback (most recent call last):
     ...
@@ -28,8 +31,8 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
 
 #: Colours handed to entries registered without one (the kit's own entries name theirs).
 FALLBACK_COLOURS = ("#17becf", "#bcbd22", "#e377c2", "#7f7f7f", "#393b79", "#8c6d31")
@@ -47,6 +50,7 @@ class Entry:
     description: str
     lesson: bool = True
     scope: str = ""
+    excludes: Mapping[str, str] = field(default_factory=dict)
 
 
 class Registry(MutableMapping):
@@ -62,7 +66,7 @@ class Registry(MutableMapping):
 
     def register(self, name: str | None = None, *, label: str | None = None, colour: str | None = None,
                  description: str | None = None, lesson: bool = True, scope: str = "",
-                 replace: bool = False) -> Callable:
+                 excludes: Mapping[str, str] | None = None, replace: bool = False) -> Callable:
         """Decorator adding a class or function under ``name`` (default: its ``name`` attribute).
 
         Args:
@@ -75,6 +79,9 @@ class Registry(MutableMapping):
                 leaves them out).
             scope: where the entry has no meaning or a restricted one (e.g. "the classical head
                 only"), in words a benchmark table can show; empty when it applies everywhere.
+            excludes: where the entry has no meaning at all: a context (a model such as ``"basic"``, a
+                forget kind such as ``"random"``) -> the reason, which a benchmark shows in its row
+                instead of numbers.
             replace: allow re-registering an existing name (re-running a notebook cell does).
 
         Raises:
@@ -95,11 +102,15 @@ class Registry(MutableMapping):
 
             if not isinstance(lesson, bool):
                 raise ValueError(f"lesson={lesson!r} for {self.kind} {key!r} is not valid: lesson must be True or False")
+            reasons = dict(excludes or {})
+            if not all(isinstance(k, str) and k and isinstance(v, str) and v.strip() for k, v in reasons.items()):
+                raise ValueError(f"excludes={excludes!r} for {self.kind} {key!r} is not valid: map each context name to a "
+                                 "non-empty reason, e.g. {'basic': 'needs a classical feature extractor'}")
             if not is_color_like(shown):
                 raise ValueError(f"colour={shown!r} for {self.kind} {key!r} is not a matplotlib colour (e.g. '#1f77b4' or 'teal')")
             if isinstance(factory, type) and getattr(factory, "name", None) != key:
                 factory.name = key  # reports and results name the method by its registry name
-            self._entries[key] = Entry(key, factory, label or key, shown, description or label or key, lesson, scope)
+            self._entries[key] = Entry(key, factory, label or key, shown, description or label or key, lesson, scope, reasons)
             return factory
 
         return decorator

@@ -496,6 +496,54 @@ def one_panel(ax=None, width: float = 6.5, height: float = 3.6):
     return fig, ax
 
 
+def pareto_front(costs, gaps) -> list[int]:
+    """The indices of the points no other point beats on both axes (lower cost and lower gap), by cost.
+
+    Example:
+        >>> pareto_front([1, 2, 3, 4], [0.5, 0.2, 0.3, 0.1])
+        [0, 1, 3]
+    """
+    order = sorted(range(len(costs)), key=lambda i: (costs[i], gaps[i]))
+    front, best = [], float("inf")
+    for i in order:
+        if gaps[i] < best:
+            front.append(i)
+            best = gaps[i]
+    return front
+
+
+def pareto_figure(points, ax=None, *, xlabel: str = "circuit evaluations (mean over seeds)",
+                  ylabel: str = "average gap to retraining", title: str = "") -> Figure:
+    """A benchmark's Pareto plot: each method's gap to retraining against its quantum cost (log scale),
+    with 95 % intervals on both, and per group (a scenario and model) the front of the methods no other
+    method beats on both.
+
+    Args:
+        points: dicts with ``method`` (its label and colour come from the registry), ``group``,
+            ``cost`` and ``gap`` (:class:`~qmu_kit.core.stats.Estimate` s).
+        ax: draw here (else a new figure).
+    """
+    fig, ax = one_panel(ax, 7.5, 4.2)
+    markers = "osD^v<>"
+    groups = list(dict.fromkeys(p["group"] for p in points))
+    seen = set()
+    for g, group in enumerate(groups):
+        members = [p for p in points if p["group"] == group and p["cost"].value > 0 and p["gap"].value == p["gap"].value]
+        for p in members:
+            label = model_label(p["method"]) if p["method"] not in seen else None
+            seen.add(p["method"])
+            ax.errorbar(p["cost"].value, p["gap"].value, xerr=error_bars([p["cost"]]), yerr=error_bars([p["gap"]]),
+                        marker=markers[g % len(markers)], color=model_colour(p["method"], "0.3"), capsize=2, ls="none", label=label)
+        front = pareto_front([p["cost"].value for p in members], [p["gap"].value for p in members])
+        if front:
+            ax.plot([members[i]["cost"].value for i in front], [members[i]["gap"].value for i in front], ls="--",
+                    color="0.5", lw=1, marker=markers[g % len(markers)], mfc="none", label=f"front: {group}")
+    ax.set(xscale="log", xlabel=xlabel, ylabel=ylabel, title=title or "lower left is better (mean, 95 % interval)")
+    if points:
+        ax.legend(fontsize=7, ncol=2, loc="best")
+    return fig
+
+
 def privacy_roc_figure(result, ax=None) -> Figure:
     """Every attack's ROC against a privately trained model (a ``PrivacyResult``), log-log, with the
     region ``TPR <= e^eps FPR + delta`` the accountant's epsilon allows shaded."""

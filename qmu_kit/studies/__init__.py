@@ -1,7 +1,25 @@
-"""Studies built on the experiment: many-model verification, tuning the unlearning knobs, device
-audits, differential privacy, and auditing a model you bring.
+"""Studies built on the experiment: many-model verification, tuning the unlearning knobs, the
+unlearning benchmark, device audits, differential privacy, and auditing a model you bring.
 """
 
+from qmu_kit.studies.bench import (
+    BENCH_ATTACKS,
+    BENCH_FIELDS,
+    BUDGET,
+    BenchResult,
+    DEFAULT_SCENARIOS,
+    METRIC_COLUMNS,
+    REFERENCES,
+    VERIFY_COLUMNS,
+    run_bench,
+    bench_grid,
+    bench_methods,
+    budget_candidates,
+    check_budget,
+    check_scenario,
+    check_scenarios,
+    gap_to_retraining,
+)
 from qmu_kit.studies.byo import (
     DEFAULT_TRAINING,
     OUTPUT_ATTACKS,
@@ -71,9 +89,11 @@ from qmu_kit.studies.tuning import (
     TuningResult,
     candidates,
     check_seeds,
+    choose,
     distance,
     parse_grid_item,
     retain_floor,
+    trial_row,
     tune,
 )
 from qmu_kit.studies.verification import (
@@ -101,6 +121,22 @@ from qmu_kit.studies.verification import (
     verify_over_k,
 )
 __all__ = [
+    "BENCH_ATTACKS",
+    "BENCH_FIELDS",
+    "BUDGET",
+    "BenchResult",
+    "DEFAULT_SCENARIOS",
+    "METRIC_COLUMNS",
+    "REFERENCES",
+    "VERIFY_COLUMNS",
+    "run_bench",
+    "bench_grid",
+    "bench_methods",
+    "budget_candidates",
+    "check_budget",
+    "check_scenario",
+    "check_scenarios",
+    "gap_to_retraining",
     "DEFAULT_TRAINING",
     "OUTPUT_ATTACKS",
     "LogitsModule",
@@ -163,9 +199,11 @@ __all__ = [
     "TuningResult",
     "candidates",
     "check_seeds",
+    "choose",
     "distance",
     "parse_grid_item",
     "retain_floor",
+    "trial_row",
     "tune",
     "BIN_WIDTH",
     "CONTROLS",

@@ -127,6 +127,52 @@ def _rate(rows: Sequence[Mapping], role: str, metric: str) -> Estimate:
                            [(r.get("counts") or {}).get(role, {}).get(metric) for r in rows])
 
 
+def trial_row(models: Mapping, name: str) -> dict:
+    """One run measured for the tuning rule: the method's and the retrained model's rates (plain
+    values), their sample counts, the original's rates where given, and the :func:`distance`.
+
+    Args:
+        models: ``{model name: {metric: Estimate or float}}`` with ``name`` and ``"retrained"`` among
+            them (what a runner returns).
+        name: the unlearning method.
+
+    Example:
+        >>> row = trial_row({"ga": {"acc_train_forget": 0.2, "mia_success_forget": 0.3, "acc_test_retain": 0.8},
+        ...                  "retrained": {"acc_train_forget": 0.0, "mia_success_forget": 0.1, "acc_test_retain": 0.9}}, "ga")
+        >>> round(row["distance"], 3)
+        0.4
+    """
+    model, model_counts = _split(models[name])
+    retrained, retrained_counts = _split(models["retrained"])
+    row = {"model": model, "retrained": retrained, "counts": {"model": model_counts, "retrained": retrained_counts},
+           "distance": distance(model, retrained)}
+    if "original" in models:
+        row["original"] = _split(models["original"])[0]
+    return row
+
+
+def choose(scored: Sequence[tuple[Mapping, Sequence[Mapping]]], tolerance: float = RETAIN_TOLERANCE) -> tuple[dict, bool]:
+    """The tuning rule: of the candidates ``(options, rows over the tuning seeds)`` (rows as
+    :func:`trial_row` gives them), the one with the smallest mean distance among those whose mean
+    retained test accuracy reaches :func:`retain_floor`; when none does, the closest one. Equal scores
+    keep the first candidate. Returns ``(options, feasible)``.
+
+    Example:
+        >>> rows = lambda d, acc: [{"distance": d, "model": {"acc_test_retain": acc}, "retrained": {"acc_test_retain": 0.9}}]
+        >>> choose([({"lr": 0.1}, rows(0.1, 0.5)), ({"lr": 0.05}, rows(0.3, 0.88))])
+        ({'lr': 0.05}, True)
+    """
+    ranked = []
+    for options, rows in scored:
+        score = sum(r["distance"] for r in rows) / len(rows)
+        retain = sum(r["model"]["acc_test_retain"] for r in rows) / len(rows)
+        ranked.append((not retain >= retain_floor(rows, tolerance) - 1e-12, score, options))  # qualifying first, then closest
+    if not ranked:
+        raise ValueError("no candidates to choose from: give at least one candidate with its rows")
+    best = min(ranked, key=lambda item: (item[0], item[1]))  # min keeps the first of equal scores
+    return dict(best[2]), not best[0]
+
+
 def candidates(grid: Mapping[str, Sequence]) -> list[dict]:
     """Every combination of a method's knob values, in grid order.
 
@@ -418,13 +464,7 @@ def tune(
     def measure(name, options, seed):
         config = ExperimentConfig.from_preset(preset, **overrides, seed=seed, methods=(name,), attacks=(attack,))
         config = config.replace(method_options={name: options})  # exactly these knobs, not merged with the preset's
-        models = runner(config)
-        model, model_counts = _split(models[name])
-        retrained, retrained_counts = _split(models["retrained"])
-        row = {"model": model, "retrained": retrained, "counts": {"model": model_counts, "retrained": retrained_counts},
-               "distance": distance(model, retrained)}
-        if "original" in models:
-            row["original"] = _split(models["original"])[0]
+        row = trial_row(runner(config), name)
         if progress:
             print(f"qmu-kit tune: {name} {options} seed {seed}: distance {row['distance']:.3f}", file=sys.stderr)
         return row
@@ -438,12 +478,8 @@ def tune(
                 rows.append({"method": name, "options": options, "options_key": json.dumps(options, sort_keys=True),
                              "seed": seed, **measure(name, options, seed)})
             trials.extend(rows)
-            score = sum(r["distance"] for r in rows) / len(rows)
-            retain = sum(r["model"]["acc_test_retain"] for r in rows) / len(rows)
-            floor = retain_floor(rows, retain_tolerance)
-            scored.append((not retain >= floor - 1e-12, score, options))  # qualifying first, then closest
-        best = min(scored, key=lambda item: (item[0], item[1]))  # min keeps the first of equal scores
-        chosen[name], feasible[name] = dict(best[2]), not best[0]
+            scored.append((options, rows))
+        chosen[name], feasible[name] = choose(scored, retain_tolerance)
 
     evaluation = []
     for name in methods:
@@ -472,4 +508,5 @@ def parse_grid_item(text: str) -> tuple[str, str, list]:
     return method, knob, parsed
 
 
-__all__ = ["DEFAULT_GRID", "PUBLISHED", "TUNE_FIELDS", "TuningResult", "candidates", "check_seeds", "distance", "parse_grid_item", "retain_floor", "tune"]
+__all__ = ["DEFAULT_GRID", "DEFAULT_EVALUATION_SEEDS", "DEFAULT_TUNING_SEEDS", "METRICS", "PUBLISHED", "RETAIN_TOLERANCE", "TUNE_FIELDS", "TuningResult", "candidates",
+           "check_seeds", "choose", "distance", "parse_grid_item", "retain_floor", "trial_row", "tune"]

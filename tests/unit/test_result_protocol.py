@@ -35,6 +35,7 @@ from qmu_kit.studies.privacy import (  # noqa: E402
     RequeryAveraging,
     empirical_epsilon,
 )
+from qmu_kit.studies.bench import BenchResult, run_bench  # noqa: E402
 from qmu_kit.studies.tuning import TuningResult, tune  # noqa: E402
 from tests.unit.studies.test_verify import hand_made_methods
 
@@ -105,6 +106,9 @@ BUILDERS = {
     RequeryAveraging: lambda experiment: RequeryAveraging(100, (1, 4, 16), (0.08, 0.04, 0.02), 10),
     TuningResult: lambda experiment: _tuning(),
     DeviceAudit: _device,
+    BenchResult: lambda experiment: run_bench(ExperimentConfig(n_qubits=2, n_train=40, n_test=40, epochs=1), methods="finetune",
+                                              scenarios=["class:4"], models=["hybrid"], tuning_seeds=[1000], evaluation_seeds=[0, 1],
+                                              budget=1, attacks=("loss",), cache=False),
 }
 
 METHODS = ("to_dict", "from_dict", "to_json", "from_json", "summary", "table", "plot")
