@@ -303,6 +303,19 @@ def test_summary_is_regenerated_from_the_committed_per_seed_json():
         summary_markdown({**record, "schema": {"kind": "reproduction", "version": 0}})
 
 
+def test_the_committed_report_is_its_committed_record_rendered():
+    """``reports/summary.md`` is exactly what its ``reports/reproduction.json`` gives (every number traces to
+    the committed per-seed data), and the record is the paper preset on the evaluation seeds."""
+    reports = Path(__file__).resolve().parents[3] / "reports"
+    record = json.loads((reports / "reproduction.json").read_text())
+    assert summary_markdown(record) == (reports / "summary.md").read_text()
+    assert record["preset"] == "paper" and record["measurements"]["seeds"] == list(EVALUATION_SEEDS)
+    measured = Measurements.from_dict(record["measurements"])
+    assert set(plan("paper")) <= {variant for _model, variant in measured.runs}
+    assert {model for model, _variant in measured.runs} == {"hybrid", "basic"}
+    assert all(len(per_seed) == len(EVALUATION_SEEDS) for per_seed in measured.runs.values())
+
+
 def test_write_summary_writes_the_record_it_renders(tmp_path):
     path = write_summary(tmp_path, "paper", synthetic(seeds=EVALUATION_SEEDS[:3]), {}, 60.0)
     record = json.loads((tmp_path / "reproduction.json").read_text())
