@@ -39,6 +39,6 @@ from qmu_kit.exercises._checks import (
     exercises,
     hint,
 )
-from qmu_kit.exercises import _lesson02  # noqa: F401  (registers its exercises)
+from qmu_kit.exercises import _lesson02, _lesson04, _lesson05, _lesson06, _lesson07, _lesson08  # noqa: F401  (register their exercises)
 
 __all__ = ["EXERCISES", "Exercise", "Feedback", "answer_in", "as_number", "check", "exercise", "exercises", "hint"]
