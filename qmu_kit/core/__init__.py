@@ -23,6 +23,17 @@ from qmu_kit.core.validation import (
 from qmu_kit.core.seeds import (
     stream_seed,
 )
+from qmu_kit.core.palette import (
+    OKABE_ITO,
+    GREYS,
+    COLOURS,
+    CYCLE,
+    ROLES,
+    MEANING_PAIRS,
+    HATCHES,
+    LINE_STYLES,
+    MARKERS,
+)
 from qmu_kit.core.registry import (
     Entry,
     FALLBACK_COLOURS,
@@ -82,6 +93,15 @@ from qmu_kit.core.results import (
     interval_strings,
 )
 __all__ = [
+    "OKABE_ITO",
+    "GREYS",
+    "COLOURS",
+    "CYCLE",
+    "ROLES",
+    "MEANING_PAIRS",
+    "HATCHES",
+    "LINE_STYLES",
+    "MARKERS",
     "MIN_QUBITS",
     "MAX_QUBITS",
     "MAX_DEPTH",

@@ -11,11 +11,11 @@ One decorator, :meth:`Registry.register`, adds entries; :data:`qmu_kit.unlearnin
 
 Example:
     >>> shapes = Registry("shape")
-    >>> @shapes.register("square", label="Square", colour="#1f77b4")
+    >>> @shapes.register("square", label="Square", colour="#0072B2")
     ... class Square:
     ...     pass
     >>> list(shapes), shapes.label("square"), shapes.colour("square")
-    (['square'], 'Square', '#1f77b4')
+    (['square'], 'Square', '#0072B2')
     >>> _ = shapes.register("hexagon", lesson=False, scope="even-sided only")(Square)
     >>> shapes.names(), shapes.names(lessons=True), shapes.entry("hexagon").scope
     (('square', 'hexagon'), ('square',), 'even-sided only')
@@ -34,8 +34,10 @@ import re
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 
-#: Colours handed to entries registered without one (the kit's own entries name theirs).
-FALLBACK_COLOURS = ("#17becf", "#bcbd22", "#e377c2", "#7f7f7f", "#393b79", "#8c6d31")
+from qmu_kit.core.palette import CYCLE
+
+#: Colours handed to entries registered without one (the kit's own entries name theirs): the palette's.
+FALLBACK_COLOURS = CYCLE
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 

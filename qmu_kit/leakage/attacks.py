@@ -34,6 +34,7 @@ from torch import nn
 
 from qmu_kit.core.registry import Registry
 from qmu_kit.core.validation import check_choice, check_int
+from qmu_kit.core.palette import COLOURS
 from qmu_kit.leakage.signals import MEMBERSHIP_SCORES, paper_features, scaled_logit
 
 
@@ -242,11 +243,11 @@ ATTACKS = Registry("attack")
 #: ``seed -> attack`` (or a class constructed with the seed).
 register = ATTACKS.register
 
-register("mlp", label="paper's MLP attack", colour="#d62728")(lambda seed: PaperMLPAttack(seed=seed))
-register("loss", label="loss threshold", colour="#1f77b4")(lambda seed: ThresholdAttack("loss"))
-register("confidence", label="confidence threshold", colour="#2ca02c")(lambda seed: ThresholdAttack("confidence"))
-register("entropy", label="entropy threshold", colour="#9467bd")(lambda seed: ThresholdAttack("entropy"))
-register("lira", label="LiRA (offline)", colour="#ff7f0e")(lambda seed: LiRAOfflineAttack())
+register("mlp", label="paper's MLP attack", colour=COLOURS["vermillion"])(lambda seed: PaperMLPAttack(seed=seed))
+register("loss", label="loss threshold", colour=COLOURS["blue"])(lambda seed: ThresholdAttack("loss"))
+register("confidence", label="confidence threshold", colour=COLOURS["bluish_green"])(lambda seed: ThresholdAttack("confidence"))
+register("entropy", label="entropy threshold", colour=COLOURS["reddish_purple"])(lambda seed: ThresholdAttack("entropy"))
+register("lira", label="LiRA (offline)", colour=COLOURS["orange"])(lambda seed: LiRAOfflineAttack())
 
 
 def attack_names() -> tuple[str, ...]:

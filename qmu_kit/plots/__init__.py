@@ -1,6 +1,21 @@
 """Figures: matplotlib only, one function or class per figure, each drawing onto an ``ax`` or a new
 figure. Result objects draw themselves with these (``result.plot()``). Presentation: editing a
 figure never invalidates a cached result.
+
+Colours: every figure draws with the kit's one colour-blind-safe palette (Okabe-Ito,
+:mod:`qmu_kit.core.palette`); where a colour carries a meaning (members and non-members, the original and
+the retrained model) a line style, hatching, marker or label repeats it.
+
+Alternative text: every public figure function and class has an ``alt`` attribute, one or two sentences
+saying what the figure shows, for screen readers and the site's ``<img alt="...">``. It is set with the
+:func:`alt_text` decorator; :data:`FIGURES` lists the figures, so a site builder reads
+``figure_function.alt``:
+
+    >>> from qmu_kit.plots import FIGURES, draw_loss_histograms
+    >>> draw_loss_histograms.alt.startswith("Histograms of the cross-entropy loss on members")
+    True
+    >>> all(figure.alt for figure in FIGURES)
+    True
 """
 
 from qmu_kit.plots.figures import (
@@ -8,6 +23,8 @@ from qmu_kit.plots.figures import (
     model_label,
     model_colour,
     attack_colour,
+    alt_text,
+    FIGURES,
     KitFigure,
     new_figure,
     to_png,
@@ -50,6 +67,8 @@ __all__ = [
     "model_label",
     "model_colour",
     "attack_colour",
+    "alt_text",
+    "FIGURES",
     "KitFigure",
     "new_figure",
     "to_png",

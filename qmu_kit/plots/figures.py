@@ -5,6 +5,11 @@ and returns matplotlib objects.
 Figures that a widget updates are classes with a ``draw(...)`` method: the figure and its axes are
 built once and each update only replaces the data, then re-renders (see :mod:`qmu_kit.ui.widgets`).
 
+Every colour comes from the kit's one colour-blind-safe palette (:mod:`qmu_kit.core.palette`), and where
+a colour carries a meaning a second cue repeats it (a line style, a hatching, a marker or a label).
+Every figure function and class carries a short alternative text in its ``alt`` attribute
+(:func:`alt_text`; :data:`FIGURES` lists them).
+
 Example:
     >>> import matplotlib
     >>> matplotlib.use("Agg")
@@ -21,13 +26,35 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from qmu_kit.core.palette import COLOURS, CYCLE, HATCHES, LINE_STYLES, MARKERS, ROLES
 from qmu_kit.core.validation import check_shots
 from qmu_kit.leakage.attacks import ATTACKS
 from qmu_kit.unlearning.methods import UNLEARNING_METHODS
 
 #: The two reference models every experiment has; unlearning methods take their label and colour
 #: from their registry entry (:data:`qmu_kit.unlearning.methods.UNLEARNING_METHODS`).
-REFERENCE_MODELS = {"original": ("original", "#d62728"), "retrained": ("retrained (gold standard)", "#2ca02c")}
+REFERENCE_MODELS = {"original": ("original", ROLES["original"]), "retrained": ("retrained (gold standard)", ROLES["retrained"])}
+
+
+def alt_text(text: str):
+    """Decorator giving a figure function or class its alternative text (``figure.alt``): what the
+    figure shows, in a sentence a screen reader or the site's ``<img alt>`` can use.
+
+    Example:
+        >>> @alt_text("A line of the loss per epoch.")
+        ... def loss_figure(history):
+        ...     pass
+        >>> loss_figure.alt
+        'A line of the loss per epoch.'
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"alt text must be a non-empty sentence, got {text!r}")
+
+    def decorate(figure):
+        figure.alt = text.strip()
+        return figure
+
+    return decorate
 
 
 def model_label(name: str) -> str:
@@ -66,6 +93,8 @@ def new_figure(width: float = 10, height: float = 4, ncols: int = 1, nrows: int 
     """A figure independent of pyplot's global state (safe in widget callbacks and servers)."""
     fig = KitFigure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_prop_cycle(color=list(CYCLE))  # series without a colour of their own take the palette's
     return fig, axes.ravel()
 
 
@@ -76,6 +105,8 @@ def to_png(fig: Figure, dpi: int = 90) -> bytes:
     return buffer.getvalue()
 
 
+@alt_text("The gray-box threat model: training data (members) and other data (non-members) flow into a QNN; "
+          "an attacker sees its output probabilities and the true labels and asks whether a sample was a member.")
 def threat_model_figure() -> Figure:
     """The gray-box threat model in one picture: data, the QNN, the attacker's view."""
     fig, (ax,) = new_figure(10, 3.6)
@@ -83,22 +114,23 @@ def threat_model_figure() -> Figure:
     ax.set_ylim(0, 3.6)
     ax.axis("off")
     boxes = [
-        (0.2, 1.9, 2.2, 1.3, "training data\n(members)\none of them is yours", "#fde0dd"),
-        (0.2, 0.2, 2.2, 1.3, "other data\n(non-members)", "#e5f5e0"),
-        (3.6, 1.0, 2.4, 1.6, "QNN\ncircuit + readout\n(S shots)", "#deebf7"),
-        (7.3, 1.0, 2.5, 1.6, "attacker\nsees probabilities\nand true labels", "#f0f0f0"),
+        (0.2, 1.9, 2.2, 1.3, "training data\n(members)\none of them is yours", ROLES["members"]),
+        (0.2, 0.2, 2.2, 1.3, "other data\n(non-members)", ROLES["nonmembers"]),
+        (3.6, 1.0, 2.4, 1.6, "QNN\ncircuit + readout\n(S shots)", COLOURS["sky_blue"]),
+        (7.3, 1.0, 2.5, 1.6, "attacker\nsees probabilities\nand true labels", COLOURS["light_grey"]),
     ]
-    for x, y, w, h, text, color in boxes:
-        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05", facecolor=color, edgecolor="0.3"))
+    for x, y, w, h, text, color in boxes:  # light tints of the palette's colours; the text names each box
+        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.05", facecolor=(color, 0.2), edgecolor=ROLES["outline"]))
         ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=10)
     arrows = [((2.45, 2.55), (3.55, 2.1), "trained on"), ((6.05, 1.8), (7.25, 1.8), "p(y | x)"), ((2.45, 0.85), (3.55, 1.4), "queried")]
     for start, end, label in arrows:
-        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, color="0.25"))
-        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.15, label, ha="center", fontsize=9, color="0.25")
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, color=ROLES["outline"]))
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.15, label, ha="center", fontsize=9, color=ROLES["outline"])
     ax.text(8.55, 0.55, '"was this sample\nin the training set?"', ha="center", va="center", fontsize=10, style="italic")
     return fig
 
 
+@alt_text("A grid of example images, each titled with its label.")
 def digits_figure(images: np.ndarray, labels: np.ndarray, n: int = 20) -> Figure:
     """A grid of example images with their labels."""
     n = min(n, len(images))
@@ -136,6 +168,8 @@ def shot_value_bins(shots, max_bins: int = 80) -> np.ndarray:
     return -1 - step / 2 + edges * step
 
 
+@alt_text("A histogram of repeated shot estimates of one expectation value <Z>, with the exact value as a solid "
+          "vertical line and one theoretical standard deviation either side as dashed lines.")
 class ShotNoiseFigure:
     """Histogram of repeated shot estimates of one ``<Z>``, with the exact value and +-1 sd."""
 
@@ -147,11 +181,11 @@ class ShotNoiseFigure:
         ``spread``: the estimates' measured standard deviation, written in the title."""
         ax = self.ax
         ax.clear()
-        ax.hist(estimates, bins=shot_value_bins(shots), color="#1f77b4", alpha=0.8)
-        ax.axvline(exact, color="#d62728", lw=2, label=f"exact <Z> = {exact:.2f}")
+        ax.hist(estimates, bins=shot_value_bins(shots), color=ROLES["estimate"], alpha=0.8)
+        ax.axvline(exact, color=ROLES["exact"], lw=2, label=f"exact <Z> = {exact:.2f}")
         if shots is not None:
             for sign in (-1, 1):
-                ax.axvline(exact + sign * sd, color="#d62728", ls="--", lw=1)
+                ax.axvline(exact + sign * sd, color=ROLES["exact"], ls="--", lw=1)
         label = "exact" if shots is None else f"{shots} shots"
         ax.set(xlim=(-1.05, 1.05), xlabel="estimated <Z>", ylabel="how often",
                title=f"{len(estimates)} repeated measurements, {label}: spread {spread:.3f}")
@@ -159,6 +193,8 @@ class ShotNoiseFigure:
         return self.fig
 
 
+@alt_text("Two panels against the epoch: the training loss (log scale), and the training (solid) and test "
+          "(dashed) accuracy, one colour per training run.")
 class TrainingCurves:
     """Loss and train/test accuracy per epoch for one or more training histories."""
 
@@ -168,7 +204,7 @@ class TrainingCurves:
     def draw(self, histories: dict[str, list[dict]]) -> Figure:
         for ax in (self.ax_loss, self.ax_acc):
             ax.clear()
-        for (label, history), color in zip(histories.items(), ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")):
+        for (label, history), color in zip(histories.items(), CYCLE):
             epochs = [r["epoch"] for r in history]
             self.ax_loss.plot(epochs, [r["loss"] for r in history], color=color, label=label)
             self.ax_acc.plot(epochs, [r["train_accuracy"] for r in history], color=color, label=f"{label}: train")
@@ -185,35 +221,43 @@ def _roc_points(metrics, floor: float):
     return np.clip(fpr, floor, 1), np.clip(tpr, floor, 1)
 
 
+@alt_text("ROC curves of one attack against several models on log-log axes, one colour and line style per model, "
+          "with the dotted diagonal of guessing; the legend gives each AUC.")
 def draw_roc(ax, models: dict, attack: str, which: str = "overall") -> None:
     """ROC curves of ``attack`` against several models (``{name: ModelResult}``) on log-log axes
     (``which``: ``overall`` or ``forget``)."""
     ax.clear()
     floor = 1e-3
-    for name, model in models.items():
+    for i, (name, model) in enumerate(models.items()):
         metrics = getattr(model.attacks[attack], which)
         fpr, tpr = _roc_points(metrics, floor)
-        ax.step(fpr, tpr, where="post", color=model_colour(name, "0.3"), label=f"{model_label(name)} (AUC {metrics.auc.value:.2f})")
-    ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
+        ax.step(fpr, tpr, where="post", color=model_colour(name, CYCLE[i % len(CYCLE)]), ls=LINE_STYLES[i % len(LINE_STYLES)],
+                label=f"{model_label(name)} (AUC {metrics.auc.value:.2f})")
+    ax.plot([floor, 1], [floor, 1], color=ROLES["reference"], ls=":", label="guessing")
     ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
     what = "retain members vs non-members" if which == "overall" else "forget set vs its non-members"
     ax.set_title(f"ROC, {attack} attack: {what}", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
 
 
+@alt_text("ROC curves of every attack against one model on log-log axes, one colour and line style per attack, "
+          "with the dotted diagonal of guessing; the legend gives each AUC.")
 def draw_attack_rocs(ax, model) -> None:
     """ROC curves of every attack against one model (a ``ModelResult``; retain members vs non-members), on log-log axes."""
     ax.clear()
     floor = 1e-3
-    for attack, outcome in model.attacks.items():
+    for i, (attack, outcome) in enumerate(model.attacks.items()):
         fpr, tpr = _roc_points(outcome.overall, floor)
-        ax.step(fpr, tpr, where="post", color=attack_colour(attack), label=f"{attack} (AUC {outcome.overall.auc.value:.2f})")
-    ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
+        ax.step(fpr, tpr, where="post", color=attack_colour(attack), ls=LINE_STYLES[i % len(LINE_STYLES)],
+                label=f"{attack} (AUC {outcome.overall.auc.value:.2f})")
+    ax.plot([floor, 1], [floor, 1], color=ROLES["reference"], ls=":", label="guessing")
     ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
     ax.set_title("every attack, retain members vs non-members", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
 
 
+@alt_text("Histograms of the cross-entropy loss on members (solid line) and non-members (dashed line) on log-log "
+          "axes; the legend gives each side's sample count.")
 def draw_loss_histograms(ax, model: dict, which: str = "retain", title: str | None = None) -> None:
     """Distribution of the loss on members vs non-members (the signal most attacks build on).
 
@@ -230,17 +274,19 @@ def draw_loss_histograms(ax, model: dict, which: str = "retain", title: str | No
     low = positive.min() if len(positive) else 1e-16
     bins = np.logspace(np.log10(low), np.log10(max(values.max(), 10 * low)), 30)
     # Fractions per bin on a log axis: the non-members' long tail of high losses is what leaks.
-    for losses, color, label in ((members, "#d62728", "members"), (nonmembers, "#2ca02c", "non-members")):
+    for losses, color, style, label in ((members, ROLES["members"], "-", "members"), (nonmembers, ROLES["nonmembers"], "--", "non-members")):
         weights = np.full(len(losses), 1 / max(len(losses), 1))
         zeros = int((losses <= 0).sum())
         count = f"{len(losses)}, {zeros} at loss 0 in the first bin" if zeros else f"{len(losses)}"
-        ax.hist(np.maximum(losses, low), bins=bins, weights=weights, histtype="step", linewidth=2, color=color,
+        ax.hist(np.maximum(losses, low), bins=bins, weights=weights, histtype="step", linewidth=2, color=color, ls=style,
                 label=f"{label} ({count})")
     ax.set(xscale="log", yscale="log", xlabel="cross-entropy loss", ylabel="fraction of samples")
     ax.set_title(title or f"loss on {which} samples", fontsize=10)
     ax.legend(fontsize=8)
 
 
+@alt_text("One model's leakage: ROC curves of the attacks on log-log axes, and histograms of the loss on members "
+          "(solid) and non-members (dashed).")
 def model_figure(model, attack: str | None = None, title: str | None = None, ax=None) -> Figure:
     """One model's leakage: every attack's ROC (or one attack's) and its member vs non-member losses.
 
@@ -263,6 +309,8 @@ def model_figure(model, attack: str | None = None, title: str | None = None, ax=
     return fig
 
 
+@alt_text("Left, one attack's ROC curve against the original model on log-log axes; right, histograms of the loss "
+          "on members (solid) and non-members (dashed).")
 class LeakageFigure:
     """Left: ROC of one attack on the original model (log-log). Right: member vs non-member losses."""
 
@@ -290,6 +338,8 @@ def error_bars(estimates) -> np.ndarray:
     return np.nan_to_num(np.array(spans, dtype=float).T.reshape(2, len(spans)), nan=0.0)
 
 
+@alt_text("Grouped bars with 95 % error bars: one group per setting, one bar per quantity, each quantity in its own "
+          "colour and hatching, named in the legend.")
 def estimate_bars_figure(groups, title: str = "", ylabel: str = "mean over seeds", ylim=(0, 1.05),
                          width: float = 10, height: float = 3.6) -> Figure:
     """Grouped bars with 95 % error bars (:func:`error_bars`): one group per key of ``groups``, one bar
@@ -314,7 +364,7 @@ def estimate_bars_figure(groups, title: str = "", ylabel: str = "mean over seeds
     for i, name in enumerate(names):
         estimates = [group[name] for group in groups.values()]
         ax.bar(x + bar * (i - (len(names) - 1) / 2), [e.value for e in estimates], bar, yerr=error_bars(estimates),
-               capsize=2, color=f"C{i}", label=name)
+               capsize=2, color=CYCLE[i % len(CYCLE)], hatch=HATCHES[i % len(HATCHES)], edgecolor=ROLES["outline"], label=name)
     ax.set(xticks=x, xticklabels=list(groups), ylim=ylim, ylabel=ylabel, title=title)
     ax.legend(fontsize=8, loc="upper right")
     return fig
@@ -330,6 +380,9 @@ UNLEARNING_BARS = (
 )
 
 
+@alt_text("Left, bars with 95 % error bars of the forget-set accuracy, the test accuracies and the MIA success and "
+          "its control for the original, the unlearned and the retrained model (each with its own hatching); right, "
+          "the forget-set ROC curve of each model on log-log axes.")
 class UnlearningFigure:
     """Before/after bars (original, unlearned, retrained) and the forget-set ROC of each."""
 
@@ -344,6 +397,7 @@ class UnlearningFigure:
         return self.fig
 
 
+@alt_text(UnlearningFigure.alt)
 def unlearning_figure(result, method: str, attack: str = "mlp", ax=None) -> Figure:
     """:class:`UnlearningFigure` on a new figure, or only its bars on ``ax`` (returns the figure drawn on)."""
     if ax is None:
@@ -352,6 +406,8 @@ def unlearning_figure(result, method: str, attack: str = "mlp", ax=None) -> Figu
     return ax.figure
 
 
+@alt_text("Bars with 95 % error bars of the forget-set accuracy, the test accuracies and the MIA success and its "
+          "control for the original, the unlearned and the retrained model, each model with its own colour and hatching.")
 def draw_unlearning_bars(ax, result, method: str) -> dict:
     """The before/after bars of :class:`UnlearningFigure` on ``ax``; returns the models drawn, by name."""
     names = [name for name in ("original", method, "retrained") if name in result.models]
@@ -362,8 +418,9 @@ def draw_unlearning_bars(ax, result, method: str) -> dict:
     for i, name in enumerate(names):
         estimates = [getattr(models[name], field) for field, _ in UNLEARNING_BARS]
         bars = ax.bar(x + (i - 1) * width, [e.value for e in estimates], width, yerr=error_bars(estimates),
-                      capsize=2, error_kw={"elinewidth": 0.8, "ecolor": "0.3"}, color=model_colour(name),
-                      label=model_label(name))
+                      capsize=2, error_kw={"elinewidth": 0.8, "ecolor": ROLES["outline"]},
+                      color=model_colour(name, CYCLE[i % len(CYCLE)]), hatch=HATCHES[i % len(HATCHES)],
+                      edgecolor=ROLES["outline"], label=model_label(name))
         ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
     ax.set_xticks(x, [label for _, label in UNLEARNING_BARS], fontsize=8)
     ax.set(ylim=(0, 1.3), ylabel="fraction")
@@ -372,8 +429,8 @@ def draw_unlearning_bars(ax, result, method: str) -> dict:
     return models
 
 
-#: Line colours for :func:`shots_band_plot` when several series share one axes.
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+#: Line colours for :func:`shots_band_plot` when several series share one axes (the palette's cycle).
+PALETTE = CYCLE
 
 
 def shots_axis_values(shots) -> np.ndarray:
@@ -400,6 +457,8 @@ def _series(summary):
     return [(name, part.droplevel(0)) for name, part in summary.groupby(level=0)]
 
 
+@alt_text("The mean over seeds of one number against the shots per query (log axis, exact last), with its 95 % "
+          "band; several lines differ in colour and marker.")
 def shots_band_plot(ax, summary, y: str, label: str | None = None) -> None:
     """Mean of ``y`` over seeds and its 95 % band against the number of shots (log axis, exact last).
 
@@ -411,8 +470,9 @@ def shots_band_plot(ax, summary, y: str, label: str | None = None) -> None:
     for name, rows in _series(summary):
         xs = shots_axis_values(rows.index)
         name = (label or y) if name is None else str(name)
-        color = model_colour(name) or PALETTE[len(ax.get_lines()) % len(PALETTE)]
-        ax.plot(xs, rows["mean"][y], marker="o", color=color, label=model_label(name))
+        index = len(ax.get_lines())
+        color = model_colour(name) or PALETTE[index % len(PALETTE)]
+        ax.plot(xs, rows["mean"][y], marker=MARKERS[index % len(MARKERS)], color=color, label=model_label(name))
         ax.fill_between(xs, rows["low"][y], rows["high"][y], color=color, alpha=0.15)
     ax.set_xscale("log")
     label_exact_tick(ax, summary.index.get_level_values(-1))
@@ -420,6 +480,8 @@ def shots_band_plot(ax, summary, y: str, label: str | None = None) -> None:
     ax.legend(fontsize=8)
 
 
+@alt_text("Three panels against the shots per query (log axis, exact last), means over seeds with 95 % bands: the "
+          "loss and paper attacks' AUC; the MIA success on the forgotten class and its control; the test accuracy.")
 def leakage_vs_shots_figure(summary) -> Figure:
     """Leakage, the paper's metric and utility against shots (notebook 04).
 
@@ -442,6 +504,9 @@ def leakage_vs_shots_figure(summary) -> Figure:
     return fig
 
 
+@alt_text("Three panels against the shots per circuit (log axis, exact last), one line per unlearning method with "
+          "its own colour and marker: the forget-set accuracy, the retained test accuracy, and its standard deviation "
+          "over seeds.")
 def unlearning_vs_shots_figure(summary) -> Figure:
     """Forgetting, utility and its spread over seeds against shots, one line per method (notebook 04).
 
@@ -454,9 +519,9 @@ def unlearning_vs_shots_figure(summary) -> Figure:
     axes[0].set(ylabel="forget-set accuracy (target 0)", title="did it forget?")
     shots_band_plot(axes[1], summary, "acc_test_retain")
     axes[1].set(ylabel="test accuracy, retained classes", title="what did it keep?")
-    for name, rows in _series(summary):
-        axes[2].plot(shots_axis_values(rows.index), rows["std"]["acc_test_retain"], marker="o",
-                     color=model_colour(name), label=model_label(name))
+    for i, (name, rows) in enumerate(_series(summary)):
+        axes[2].plot(shots_axis_values(rows.index), rows["std"]["acc_test_retain"], marker=MARKERS[i % len(MARKERS)],
+                     color=model_colour(name, CYCLE[i % len(CYCLE)]), label=model_label(name))
     axes[2].set(xscale="log", ylabel="std over seeds", title="instability of the retained accuracy")
     label_exact_tick(axes[2], summary.index.get_level_values(-1))
     axes[2].legend(fontsize=8)
@@ -465,6 +530,8 @@ def unlearning_vs_shots_figure(summary) -> Figure:
     return fig
 
 
+@alt_text("The privacy-utility dial: one point per number of shots, the loss attack's AUC against the test "
+          "accuracy (means over seeds with 95 % error bars), with the dotted line of guessing at AUC 0.5.")
 def privacy_utility_figure(summary, labelled=(10, 30, 100, "exact")) -> Figure:
     """The privacy-utility dial: mean loss-attack AUC against mean test accuracy, one point per shot count.
 
@@ -476,12 +543,13 @@ def privacy_utility_figure(summary, labelled=(10, 30, 100, "exact")) -> Figure:
     fig, (ax,) = new_figure(5.5, 4)
     x, y = means["acc_test_retain"], means["loss_auc"]
     ax.errorbar(x, y, xerr=np.nan_to_num([x - low["acc_test_retain"], high["acc_test_retain"] - x]),
-                yerr=np.nan_to_num([y - low["loss_auc"], high["loss_auc"] - y]), marker="o", capsize=2, elinewidth=0.8)
+                yerr=np.nan_to_num([y - low["loss_auc"], high["loss_auc"] - y]), marker="o", capsize=2, elinewidth=0.8,
+                color=ROLES["estimate"])
     for shots, row in means.iterrows():
         if shots in labelled:
             ax.annotate("exact" if shots == "exact" else f"{shots} shots", (row["acc_test_retain"], row["loss_auc"]),
                         fontsize=8, xytext=(4, -10), textcoords="offset points")
-    ax.axhline(0.5, color="0.6", ls=":")
+    ax.axhline(0.5, color=ROLES["reference"], ls=":")
     ax.set(xlabel="test accuracy (utility)", ylabel="loss-attack AUC (leakage)", title="shots as a dial (95 % intervals over seeds)")
     return fig
 
@@ -512,6 +580,9 @@ def pareto_front(costs, gaps) -> list[int]:
     return front
 
 
+@alt_text("A Pareto plot of unlearning methods: each method's average gap to retraining against its circuit "
+          "evaluations on a log axis, with 95 % intervals on both, one marker per scenario and model, and a dashed "
+          "line through the methods no other method beats on both.")
 def pareto_figure(points, ax=None, *, xlabel: str = "circuit evaluations (mean over seeds)",
                   ylabel: str = "average gap to retraining", title: str = "") -> Figure:
     """A benchmark's Pareto plot: each method's gap to retraining against its quantum cost (log scale),
@@ -533,30 +604,33 @@ def pareto_figure(points, ax=None, *, xlabel: str = "circuit evaluations (mean o
             label = model_label(p["method"]) if p["method"] not in seen else None
             seen.add(p["method"])
             ax.errorbar(p["cost"].value, p["gap"].value, xerr=error_bars([p["cost"]]), yerr=error_bars([p["gap"]]),
-                        marker=markers[g % len(markers)], color=model_colour(p["method"], "0.3"), capsize=2, ls="none", label=label)
+                        marker=markers[g % len(markers)], color=model_colour(p["method"], ROLES["outline"]), capsize=2, ls="none", label=label)
         front = pareto_front([p["cost"].value for p in members], [p["gap"].value for p in members])
         if front:
             ax.plot([members[i]["cost"].value for i in front], [members[i]["gap"].value for i in front], ls="--",
-                    color="0.5", lw=1, marker=markers[g % len(markers)], mfc="none", label=f"front: {group}")
+                    color=ROLES["reference"], lw=1, marker=markers[g % len(markers)], mfc="none", label=f"front: {group}")
     ax.set(xscale="log", xlabel=xlabel, ylabel=ylabel, title=title or "lower left is better (mean, 95 % interval)")
     if points:
         ax.legend(fontsize=7, ncol=2, loc="best")
     return fig
 
 
+@alt_text("ROC curves of every attack against a privately trained model on log-log axes, one colour and line style "
+          "per attack, with the region the accountant's epsilon allows shaded and the dotted diagonal of guessing.")
 def privacy_roc_figure(result, ax=None) -> Figure:
     """Every attack's ROC against a privately trained model (a ``PrivacyResult``), log-log, with the
     region ``TPR <= e^eps FPR + delta`` the accountant's epsilon allows shaded."""
     fig, ax = one_panel(ax, 5.5, 4.5)
     floor = 1e-3
-    for attack, metrics in result.attacks.items():
+    for i, (attack, metrics) in enumerate(result.attacks.items()):
         fpr, tpr = _roc_points(metrics, floor)
-        ax.step(fpr, tpr, where="post", color=attack_colour(attack), label=f"{attack} (AUC {metrics.auc.value:.2f}, n={metrics.auc.n})")
+        ax.step(fpr, tpr, where="post", color=attack_colour(attack), ls=LINE_STYLES[i % len(LINE_STYLES)],
+                label=f"{attack} (AUC {metrics.auc.value:.2f}, n={metrics.auc.n})")
     grid = np.logspace(-3, 0, 200)
     if np.isfinite(result.epsilon_spent):
         bound = np.minimum(1.0, np.exp(result.epsilon_spent) * grid + result.spec.delta)
-        ax.fill_between(grid, floor, bound, color="tab:green", alpha=0.12, label=f"allowed by eps = {result.epsilon_spent:.2f}")
-    ax.plot([floor, 1], [floor, 1], color="0.6", ls=":", label="guessing")
+        ax.fill_between(grid, floor, bound, color=ROLES["allowed"], alpha=0.12, label=f"allowed by eps = {result.epsilon_spent:.2f}")
+    ax.plot([floor, 1], [floor, 1], color=ROLES["reference"], ls=":", label="guessing")
     ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1.05), xlabel="false-positive rate", ylabel="true-positive rate")
     ax.set_title(f"{result.spec.label()}: members vs non-members", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
@@ -571,9 +645,13 @@ def _epsilon_positions(epsilons) -> tuple[np.ndarray, list[str]]:
 
 
 def _errorbar(ax, x, estimates, **style) -> None:
-    ax.errorbar(x, np.array([e.value for e in estimates]), yerr=error_bars(estimates), marker="o", capsize=3, **style)
+    style.setdefault("marker", "o")
+    ax.errorbar(x, np.array([e.value for e in estimates]), yerr=error_bars(estimates), capsize=3, **style)
 
 
+@alt_text("Against the target epsilon (log scale, the non-private run last), means over seeds with 95 % error "
+          "bars: the test accuracy (circles) in one panel, the attack's AUC (squares) with the dotted line of "
+          "guessing in the other.")
 def privacy_tradeoff_figure(sweep, ax=None) -> Figure:
     """Test accuracy and attack AUC against epsilon (means over seeds, 95 % intervals) for a ``PrivacySweep``
     (on a given ``ax``: the AUC panel only)."""
@@ -582,14 +660,14 @@ def privacy_tradeoff_figure(sweep, ax=None) -> Figure:
     x, labels = _epsilon_positions(epsilons)
     if ax is None:
         fig, (left, right) = new_figure(10, 3.8, ncols=2)
-        _errorbar(left, x, [summary[e]["test_accuracy"] for e in epsilons], color="tab:blue", label="test accuracy")
+        _errorbar(left, x, [summary[e]["test_accuracy"] for e in epsilons], color=ROLES["accuracy"], label="test accuracy")
         left.set(ylabel="test accuracy", ylim=(0, 1), title="utility: test accuracy")
         panels = (left, fig.axes[1])
     else:
         fig, panels = ax.figure, (ax,)
     right = panels[-1]
-    _errorbar(right, x, [summary[e]["auc"] for e in epsilons], color="tab:red", label=f"AUC ({sweep.attack})")
-    right.axhline(0.5, color="0.6", ls=":", label="guessing")
+    _errorbar(right, x, [summary[e]["auc"] for e in epsilons], color=ROLES["leakage"], marker="s", label=f"AUC ({sweep.attack})")
+    right.axhline(0.5, color=ROLES["reference"], ls=":", label="guessing")
     right.set(ylabel="attack AUC", title=f"leakage: {sweep.attack} attack AUC")
     seeds = summary[epsilons[0]]["n_seeds"]
     for ax in panels:
@@ -599,6 +677,8 @@ def privacy_tradeoff_figure(sweep, ax=None) -> Figure:
     return fig
 
 
+@alt_text("Four labelled bars with 95 % error bars for one privacy run: test accuracy, train accuracy, the attack's "
+          "AUC and its TPR at 1 % FPR, each bar's sample count written at its foot, with the dotted line at 0.5.")
 class PrivacyBarsFigure:
     """Accuracy and leakage bars for one privacy run (the privacy panel's figure; built once, redrawn)."""
 
@@ -609,20 +689,22 @@ class PrivacyBarsFigure:
         ax = self.ax
         ax.clear()
         metrics = result.attacks[attack]
-        bars = [("test accuracy", result.test_accuracy, "tab:blue"), ("train accuracy", result.train_accuracy, "tab:cyan"),
-                (f"AUC ({attack})", metrics.auc, "tab:red"), ("TPR@1%FPR", metrics.tpr_at_1pct_fpr.tpr, "tab:orange")]
+        bars = [("test accuracy", result.test_accuracy, ROLES["accuracy"]), ("train accuracy", result.train_accuracy, COLOURS["sky_blue"]),
+                (f"AUC ({attack})", metrics.auc, ROLES["leakage"]), ("TPR@1%FPR", metrics.tpr_at_1pct_fpr.tpr, COLOURS["orange"])]
         for i, (label, estimate, colour) in enumerate(bars):
             low, high = estimate.ci95
             err = [[estimate.value - low], [high - estimate.value]] if np.isfinite(low) else None
             ax.bar(i, estimate.value, color=colour, yerr=err, capsize=4)
-            ax.text(i, 0.02, f"n={estimate.n}", ha="center", fontsize=8, color="white")
-        ax.axhline(0.5, color="0.6", ls=":", lw=1)
+            ax.text(i, 0.02, f"n={estimate.n}", ha="center", fontsize=8, color=COLOURS["white"])
+        ax.axhline(0.5, color=ROLES["reference"], ls=":", lw=1)
         ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=9)
         shots = "exact" if result.shots is None else f"{result.shots} shots"
         ax.set(ylim=(0, 1.05), title=f"{result.spec.label()} (accountant eps {result.epsilon_spent:.3g}), {shots}")
         return self.fig
 
 
+@alt_text("The MIA success on the forget set of every model in every run of a sweep, points with 95 % error bars, "
+          "one colour and marker per model, the runs labelled by their settings.")
 def sweep_figure(sweep, ax=None) -> Figure:
     """MIA success on the forget set of every model in every run of a ``SweepResult`` (95 % intervals),
     the runs labelled by their grid values."""
@@ -633,7 +715,7 @@ def sweep_figure(sweep, ax=None) -> Figure:
         runs = [k for k, result in enumerate(sweep.results) if name in result.models]
         _errorbar(ax, np.array(runs) + (i - (len(names) - 1) / 2) * width,
                   [sweep.results[k].models[name].mia_success_forget for k in runs], ls="none",
-                  color=model_colour(name), label=model_label(name))
+                  color=model_colour(name, CYCLE[i % len(CYCLE)]), marker=MARKERS[i % len(MARKERS)], label=model_label(name))
     labels = ["\n".join(f"{field}={getattr(result.config, field)}" for field in sweep.grid) for result in sweep.results]
     ax.set_xticks(range(len(sweep.results)), labels, fontsize=7)
     ax.set(ylim=(-0.05, 1.05), ylabel="MIA success (forget set)", title="every run of the sweep (95 % intervals)")
@@ -641,6 +723,8 @@ def sweep_figure(sweep, ax=None) -> Figure:
     return fig
 
 
+@alt_text("The mean over seeds of one number against the shots per query (log axis, exact last), points with 95 % "
+          "error bars.")
 def shot_trend_figure(trend, ax=None) -> Figure:
     """A ``ShotTrend``: the mean over seeds of its number against the shots (exact last), 95 % intervals."""
     fig, ax = one_panel(ax)
@@ -652,13 +736,15 @@ def shot_trend_figure(trend, ax=None) -> Figure:
     return fig
 
 
+@alt_text("Against the shots per query (log axis), two spreads with 95 % error bars: within a model from the shots "
+          "alone (circles) and between models from the seeds (squares).")
 def shot_stability_figure(stability, ax=None) -> Figure:
     """A ``ShotStability``: the spread due to shots alone beside the spread between seeds, against the shots."""
     fig, ax = one_panel(ax)
     shots = list(stability.within)
     x = shots_axis_values(shots)
     _errorbar(ax, x, list(stability.within.values()), color=PALETTE[0], label="shots (sd within a model)")
-    _errorbar(ax, x, [stability.between[s] for s in shots], color=PALETTE[1], label="seeds (sd between models)")
+    _errorbar(ax, x, [stability.between[s] for s in shots], color=PALETTE[1], marker="s", label="seeds (sd between models)")
     ax.set(xscale="log", xlabel="shots per query", ylabel=f"standard deviation of {stability.metric}",
            title=f"{stability.metric}{f' ({stability.group})' if stability.group else ''}: spread, 95 % intervals")
     label_exact_tick(ax, shots)
@@ -666,6 +752,8 @@ def shot_stability_figure(stability, ax=None) -> Figure:
     return fig
 
 
+@alt_text("One row per method and settings: the distance to the retrained model on the evaluation seeds, a point "
+          "with its 95 % interval; circles for tuned settings, squares for the published ones.")
 def tuning_figure(result, ax=None) -> Figure:
     """A ``TuningResult``: each method's distance to the retrained model on the evaluation seeds, tuned
     and published settings side by side (mean over seeds, 95 % intervals)."""
@@ -682,14 +770,24 @@ def tuning_figure(result, ax=None) -> Figure:
     return fig
 
 
+@alt_text("On log-log axes, the distance of averaged shot estimates from the exact outputs against the number of "
+          "queries averaged (solid, circles), with the 1/sqrt(queries) law as a dotted grey line.")
 def requery_figure(averaging, ax=None) -> Figure:
     """A ``RequeryAveraging``: distance of averaged shot-estimated outputs from the exact ones against
     the queries averaged (log-log), with the ``1 / sqrt(k)`` law for reference."""
     fig, ax = one_panel(ax, 5.5, 3.6)
     k = np.asarray(averaging.queries, float)
     ax.plot(k, averaging.distance, marker="o", color=PALETTE[0], label=f"{averaging.shots} shots per query")
-    ax.plot(k, averaging.distance[0] * np.sqrt(k[0] / k), ls=":", color="0.5", label="1 / sqrt(queries)")
+    ax.plot(k, averaging.distance[0] * np.sqrt(k[0] / k), ls=":", color=ROLES["reference"], label="1 / sqrt(queries)")
     ax.set(xscale="log", yscale="log", xlabel="queries averaged", ylabel="mean |p - p_exact|",
            title=f"averaging re-queries removes shot noise ({averaging.n_samples} inputs)")
     ax.legend(fontsize=8)
     return fig
+
+
+#: Every public figure function and class (each has its ``alt`` text; a test checks both lists stay complete).
+FIGURES = (threat_model_figure, digits_figure, ShotNoiseFigure, TrainingCurves, draw_roc, draw_attack_rocs,
+           draw_loss_histograms, model_figure, LeakageFigure, estimate_bars_figure, UnlearningFigure, unlearning_figure,
+           draw_unlearning_bars, shots_band_plot, leakage_vs_shots_figure, unlearning_vs_shots_figure,
+           privacy_utility_figure, privacy_roc_figure, privacy_tradeoff_figure, PrivacyBarsFigure, sweep_figure,
+           shot_trend_figure, shot_stability_figure, tuning_figure, requery_figure, pareto_figure)

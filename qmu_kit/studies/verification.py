@@ -109,6 +109,7 @@ from qmu_kit.core.results import Result, interval_cells
 from qmu_kit.core.fingerprint import code_fingerprint, external_source
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.fields import FieldSpec, check_fields
+from qmu_kit.core.palette import CYCLE, LINE_STYLES, ROLES
 from qmu_kit.core.parallel import check_jobs, parallel_map
 from qmu_kit.core.validation import ConfigError, check_delta, check_float, check_int, check_names
 from qmu_kit.experiment.config import ExperimentConfig, versions
@@ -776,15 +777,18 @@ class VerifyResult(Result):
         bins = np.linspace(0, cap + 1e-9, 14)
         for axis, name in zip(np.resize(axes, len(names)) if overlaid else axes, names):
             m = self.methods[name]
-            colour = {"retrain": "tab:green", "none": "tab:red"}.get(name, "tab:blue")
+            # the controls in their roles' colours and hatchings (the row's label names each too)
+            colour, hatch = {"retrain": (ROLES["retrained"], "//"), "none": (ROLES["original"], "..")}.get(name, (CYCLE[0], ""))
             # Perfectly separated examples and those merely at the cap share the last bin, so two rows
             # can look alike with different counts: the label gives the count.
             label = (f"FQ {m.forgetting_quality.format()}" + ("" if name == "retrain" else f" (retrain control {control.format()})")
                      + f"; {m.n_separated}/{len(m.epsilon)} perfectly separated")
             if overlaid:
-                axis.hist(m.epsilon, bins=bins, histtype="step", linewidth=2, label=f"{name}: {label}")
+                axis.hist(m.epsilon, bins=bins, histtype="step", linewidth=2, color=colour if name in CONTROLS else
+                          CYCLE[names.index(name) % len(CYCLE)], ls=LINE_STYLES[names.index(name) % len(LINE_STYLES)],
+                          label=f"{name}: {label}")
                 continue
-            axis.hist(m.epsilon, bins=bins, color=colour, alpha=0.8)
+            axis.hist(m.epsilon, bins=bins, color=colour, alpha=0.8, hatch=hatch, edgecolor=ROLES["outline"])
             axis.set_ylabel(name, rotation=0, ha="right", va="center")
             axis.text(0.99, 0.8, label, transform=axis.transAxes, ha="right", fontsize=8)
         if overlaid:

@@ -15,6 +15,7 @@ import copy
 import torch
 from torch import nn
 
+from qmu_kit.core.palette import COLOURS
 from qmu_kit.qnn.models import circuit_counter
 from qmu_kit.qnn.training import predict_logits
 from qmu_kit.unlearning.methods import Knob, _SteppedUnlearning, register
@@ -139,7 +140,7 @@ class BadTeacher(_SteppedUnlearning):
         loss.backward()
 
 
-register("scrub", label="SCRUB", colour="#17becf", lesson=False,
+register("scrub", label="SCRUB", colour=COLOURS["sky_blue"], lesson=False,
          description="SCRUB: disobey the original on the forget set, obey it on the retain set")(Scrub)
-register("bad_teacher", label="Bad Teacher", colour="#e7ba52", lesson=False,
+register("bad_teacher", label="Bad Teacher", colour=COLOURS["orange"], lesson=False,
          description="Bad Teacher: distil a random model on the forget set, the original on the retain set")(BadTeacher)

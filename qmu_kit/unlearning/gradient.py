@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from qmu_kit.core.palette import COLOURS
 from qmu_kit.unlearning.methods import Knob, _SteppedUnlearning, register
 
 __all__ = ["NegGradPlus", "AdversarialUniform"]
@@ -107,8 +108,8 @@ class AdversarialUniform(_SteppedUnlearning):
         (retain_loss + self.lam * uniform_divergence(module(adversarial, readout))).backward()
 
 
-register("neggrad_plus", label="NegGrad+", colour="#d62728", lesson=False,
+register("neggrad_plus", label="NegGrad+", colour=COLOURS["vermillion"], lesson=False,
          description="NegGrad+: retain loss minus a weighted forget loss")(NegGradPlus)
-register("adv_uniform", label="ADV-UNIFORM", colour="#bcbd22", lesson=False,
+register("adv_uniform", label="ADV-UNIFORM", colour=COLOURS["yellow"], lesson=False,
          description="ADV-UNIFORM: adversarial forget inputs pushed to a uniform output",
          scope="the FGSM step perturbs the model's input: amplitude features (basic QNN) or images (hybrid)")(AdversarialUniform)

@@ -59,6 +59,7 @@ from torch import nn
 
 from qmu_kit.core.registry import Registry
 from qmu_kit.core.validation import check_choice, check_float, check_int
+from qmu_kit.core.palette import COLOURS
 from qmu_kit.qnn.data import PreparedData
 from qmu_kit.qnn.models import circuit_counter, classical_parameters, quantum_parameters
 from qmu_kit.qnn.readout import ExactReadout, ShotReadout
@@ -796,11 +797,11 @@ register = UNLEARNING_METHODS.register
 # offer exactly these, and a student's registered method); the benchmark's further methods register
 # with ``lesson=False`` in their own modules.
 for _cls, _label, _colour, _description in (
-    (GradientAscent, "GA", "#1f77b4", "GA: gradient ascent"),
-    (SelectiveSynapticDampening, "SSD", "#9467bd", "SSD: selective synaptic dampening"),
-    (RelativeGradientAscent, "RGA", "#ff7f0e", "RGA: relative gradient ascent"),
-    (FineTune, "fine-tune", "#8c564b", "fine-tune on the retain set"),
-    (Retrain, "retrained (gold standard)", "#2ca02c", "retrain from scratch (the gold standard)"),
+    (GradientAscent, "GA", COLOURS["blue"], "GA: gradient ascent"),
+    (SelectiveSynapticDampening, "SSD", COLOURS["reddish_purple"], "SSD: selective synaptic dampening"),
+    (RelativeGradientAscent, "RGA", COLOURS["orange"], "RGA: relative gradient ascent"),
+    (FineTune, "fine-tune", COLOURS["sky_blue"], "fine-tune on the retain set"),
+    (Retrain, "retrained (gold standard)", COLOURS["bluish_green"], "retrain from scratch (the gold standard)"),
 ):
     register(_cls.name, label=_label, colour=_colour, description=_description, lesson=True)(_cls)
 

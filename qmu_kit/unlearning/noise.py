@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from qmu_kit.core.palette import COLOURS
 from qmu_kit.qnn.models import quantum_parameters
 from qmu_kit.qnn.training import as_tensor
 from qmu_kit.unlearning.methods import Knob, UnlearningMethod, diagonal_fisher, register, retain_training
@@ -144,9 +145,9 @@ class SensitivityGuidedNoise(UnlearningMethod):
         return {**steps, "diagnostics": {"tiers": counts, "noise_std": std}}
 
 
-register("fisher_forgetting", label="Fisher forgetting", colour="#ad494a", lesson=False,
+register("fisher_forgetting", label="Fisher forgetting", colour=COLOURS["vermillion"], lesson=False,
          description="Fisher forgetting: noise where the retain set's Fisher information is small",
          scope="its class-removal step zeroes the classical output layer's rows of a forgotten class: with "
                "params='quantum' (no output layer) only the noise acts")(FisherForgetting)
-register("sensitivity_noise", label="sensitivity noise", colour="#a55194", lesson=False,
+register("sensitivity_noise", label="sensitivity noise", colour=COLOURS["reddish_purple"], lesson=False,
          description="sensitivity-guided noise, then fine-tuning on the retain set")(SensitivityGuidedNoise)

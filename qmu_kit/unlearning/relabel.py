@@ -16,6 +16,7 @@ import math
 import torch
 from torch import nn
 
+from qmu_kit.core.palette import COLOURS
 from qmu_kit.qnn.training import predict_logits
 from qmu_kit.unlearning.methods import Knob, _SteppedUnlearning, register, set_balanced_gradients
 
@@ -186,11 +187,11 @@ class SimilarClassRemap(_SteppedUnlearning):
         set_balanced_gradients(context, forget_batch, context.extras["remapped"][forget_batch], self.alpha)
 
 
-register("random_labels", label="random labels", colour="#e377c2", lesson=False,
+register("random_labels", label="random labels", colour=COLOURS["yellow"], lesson=False,
          description="random labels on the forget set, retain loss beside")(RandomLabels)
-register("salun", label="SalUn", colour="#7f7f7f", lesson=False,
+register("salun", label="SalUn", colour=COLOURS["black"], lesson=False,
          description="SalUn: random labels on the salient parameters")(SalUn)
-register("lca", label="LCA", colour="#393b79", lesson=False,
+register("lca", label="LCA", colour=COLOURS["blue"], lesson=False,
          description="LCA: forget samples trained toward their complement labels")(LabelComplement)
-register("qmul_remap", label="Q-MUL remap", colour="#8c6d31", lesson=False,
+register("qmul_remap", label="Q-MUL remap", colour=COLOURS["orange"], lesson=False,
          description="Q-MUL-inspired: forget labels remapped to the most similar class")(SimilarClassRemap)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from qmu_kit.core.palette import COLOURS
 from qmu_kit.qnn.models import quantum_parameters
 from qmu_kit.unlearning.methods import Knob, UnlearningMethod, register, retain_training, wrap_angles
 
@@ -158,16 +159,16 @@ class CertifiedNoisyFineTune(UnlearningMethod):
                                description=self.name, before_step=clip_and_noise)
 
 
-register("cf_k", label="CF-k", colour="#637939", lesson=False,
+register("cf_k", label="CF-k", colour=COLOURS["bluish_green"], lesson=False,
          description="CF-k: fine-tune the last k layers on the retain set",
          scope="the last k parameter layers in forward order: k=1 is the classical head only, k=2 adds the circuit; "
                "a k that reaches none of the chosen unlearn_params is an error")(CatastrophicForgettingK)
-register("eu_k", label="EU-k", colour="#843c39", lesson=False,
+register("eu_k", label="EU-k", colour=COLOURS["vermillion"], lesson=False,
          description="EU-k: re-initialize the last k layers and train them on the retain set",
          scope="the last k parameter layers in forward order: k=1 re-initializes the classical head only, k=2 also "
                "the circuit; a k that reaches none of the chosen unlearn_params is an error")(ExactUnlearningK)
-register("l1_sparse", label="l1-sparse", colour="#9c9ede", lesson=False,
+register("l1_sparse", label="l1-sparse", colour=COLOURS["sky_blue"], lesson=False,
          description="l1-sparse: fine-tune on the retain set with a decaying l1 penalty",
          scope="circuit angles: the l1 norm of the angle wrapped to (-pi, pi]")(L1Sparse)
-register("certified_finetune", label="certified fine-tune", colour="#cedb9c", lesson=False,
+register("certified_finetune", label="certified fine-tune", colour=COLOURS["yellow"], lesson=False,
          description="certified: fine-tune on the retain set with clipped, noisy gradients")(CertifiedNoisyFineTune)

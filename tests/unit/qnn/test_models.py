@@ -74,8 +74,11 @@ def test_build_model_checks_input_shapes():
     assert isinstance(build_model("hybrid", 3, 1, 10, (1, 28, 28)), HybridQNN)
     with pytest.raises(ValueError, match=r"basic QNN with 3 qubits takes 8 features, got inputs of shape \(64,\)"):
         build_model("basic", 3, 1, 10, (64,))
-    with pytest.raises(ValueError, match=r"hybrid QNN takes images of shape \(1, H, W\)"):
-        build_model("hybrid", 3, 1, 10, (8,))
+    with pytest.raises(ValueError, match=r"hybrid QNN takes images of shape \(1, H, W\) or feature rows of shape \(F,\), got \(2, 8\)"):
+        build_model("hybrid", 3, 1, 10, (2, 8))
+    tabular = build_model("hybrid", 3, 1, 3, (4,))
+    assert isinstance(tabular, HybridQNN) and isinstance(tabular.front[0], torch.nn.Linear)
+    assert tabular.front[0].in_features == 4 and tabular.front[2].out_features == 8
     with pytest.raises(ValueError, match="unknown model 'cnn'"):
         build_model("cnn", 3, 1, 10, (8,))
     with pytest.raises(ValueError, match="unknown backend 'lightning'"):
