@@ -341,17 +341,36 @@ def calibrated_region(backend, n_qubits: int) -> list[int]:
 
 @functools.lru_cache(maxsize=4)
 def _calibration(name: str):
-    """A fake backend, its gate-noise model (gate errors and thermal relaxation, as
-    ``NoiseModel.from_backend`` builds it without readout errors) and each qubit's readout
-    assignment matrix ``A[prepared, measured]`` (as ``from_backend`` reads them from the target)."""
-    from qiskit_aer.noise import NoiseModel
-    from qiskit_aer.noise.device import basic_device_readout_errors
+    """A fake backend, its gate errors ``[(gate, qubits, QuantumError)]`` (gate errors and thermal
+    relaxation, as ``NoiseModel.from_backend`` reads them from the target) and each qubit's readout
+    assignment matrix ``A[prepared, measured]`` (likewise)."""
+    import warnings
+
+    from qiskit_aer.noise.device import basic_device_gate_errors, basic_device_readout_errors
 
     backend = fake_backend(name)
-    gate_noise = NoiseModel.from_backend(backend, readout_error=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="qiskit_aer.noise")
+        gate_errors = list(basic_device_gate_errors(target=backend.target))
     readout = {qubits[0]: np.asarray(error.probabilities, dtype=np.float64)
                for qubits, error in basic_device_readout_errors(target=backend.target)}
-    return backend, gate_noise, readout
+    return backend, gate_errors, readout
+
+
+@functools.lru_cache(maxsize=8)
+def _region_noise(name: str, region: tuple[int, ...]):
+    """``NoiseModel.from_backend(backend, readout_error=False)`` restricted to the gates on ``region``
+    (the only qubits the compiled circuits touch): the same errors there, and an aer job need not load
+    those of a hundred other qubits."""
+    from qiskit_aer.noise import NoiseModel
+
+    backend, gate_errors, _ = _calibration(name)
+    model = NoiseModel(basis_gates=backend.operation_names)
+    inside = set(region)
+    for gate, qubits, error in gate_errors:
+        if set(qubits) <= inside:
+            model.add_quantum_error(error, gate, qubits)
+    return model
 
 
 def apply_readout_errors(probs: np.ndarray, matrices: list[np.ndarray]) -> np.ndarray:
@@ -442,14 +461,15 @@ class CalibratedReadout(ShotReadout):
         check_fake_backend_size(self.backend, spec.n_qubits)
         n = spec.n_qubits
         wide, region, initial, final = self._compile(spec, weights.detach().cpu().numpy().astype(np.float64))
-        backend, gate_noise, readout = _calibration(self.backend)
+        backend, _, readout = _calibration(self.backend)
         # Circuit qubit k (place value 2**k in the kit's index) starts on region[initial[k]]; aer's
         # SetStatevector reads its vector over the region's qubits in ascending order, so move each
         # bit k of the index to place initial[k] (axis n-1-... of the (2,) * n view, after the batch axis).
         psi = states.detach().cpu().numpy().astype(np.float64).reshape(-1, *(2,) * n)
         psi = np.moveaxis(psi, [n - k for k in range(n)], [n - initial[k] for k in range(n)]).reshape(-1, 2**n)
         measured = [region[final[k]] for k in range(n)]
-        simulator = AerSimulator(method="density_matrix", **({"noise_model": gate_noise} if self.noise else {}))
+        simulator = AerSimulator(method="density_matrix", **({"noise_model": _region_noise(self.backend, tuple(region))}
+                                                              if self.noise else {}))
         probs = np.empty((len(psi), 2**n))
         for start in range(0, len(psi), self.batch_size):
             circuits = []
