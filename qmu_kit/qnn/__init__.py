@@ -65,6 +65,9 @@ from qmu_kit.qnn.readout import (
     noisy_povm,
     noisy_probs,
     NoisyReadout,
+    CalibratedReadout,
+    calibrated_region,
+    apply_readout_errors,
 )
 from qmu_kit.qnn.models import (
     BACKENDS,
@@ -169,6 +172,9 @@ __all__ = [
     "noisy_povm",
     "noisy_probs",
     "NoisyReadout",
+    "CalibratedReadout",
+    "calibrated_region",
+    "apply_readout_errors",
     "BACKENDS",
     "DTYPE",
     "QuantumLayer",

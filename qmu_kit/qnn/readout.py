@@ -10,6 +10,10 @@ Three readouts share one interface (``readout.expvals(spec, states, weights) -> 
 * :class:`AerReadout` - the same circuit transpiled and run on qiskit-aer, noiseless or with a noise
   model (depolarizing after 1- and 2-qubit gates plus readout error, or a fake backend's
   calibration). Inference only; slow (one circuit per input), so keep it out of training loops.
+* :class:`CalibratedReadout` - a calibrated device model: the circuit's own gates compiled and routed
+  on a fake backend's qubits, run on qiskit-aer's density-matrix method with that backend's gate
+  errors, thermal relaxation and readout errors, the input state set exactly; many queries per aer
+  job, shots drawn by a seeded multinomial. Inference only.
 
 Example:
     >>> import torch
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from qmu_kit.core.validation import check_choice, check_float, check_shots
+from qmu_kit.core.validation import check_choice, check_float, check_int, check_shots
 from qmu_kit.qnn.circuit import (
     CircuitSpec,
     _basis_permutation,
@@ -42,8 +46,9 @@ from qmu_kit.qnn.circuit import (
 )
 
 #: Fake backends from ``qiskit_ibm_runtime.fake_provider`` (offline calibration snapshots) the kit
-#: offers, with their qubit counts.
-FAKE_BACKENDS = {"FakeManilaV2": 5, "FakeGuadalupeV2": 16, "FakeTorontoV2": 27}
+#: offers, with their qubit counts: three Falcon processors, an Eagle (``FakeSherbrooke``, ECR gates)
+#: and a Heron (``FakeTorino``, CZ gates).
+FAKE_BACKENDS = {"FakeManilaV2": 5, "FakeGuadalupeV2": 16, "FakeTorontoV2": 27, "FakeSherbrooke": 127, "FakeTorino": 133}
 
 
 def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
@@ -260,12 +265,7 @@ class AerReadout:
             simulator = AerSimulator(method="density_matrix", noise_model=noise_model(self.noise), seed_simulator=seed)
             compiled = transpile(circuits, basis_gates=["u", "cx"], optimization_level=0)
         else:
-            if FAKE_BACKENDS[self.noise.backend] < spec.n_qubits:
-                raise ValueError(
-                    f"fake backend {self.noise.backend} has {FAKE_BACKENDS[self.noise.backend]} qubits, "
-                    f"the circuit needs {spec.n_qubits}: choose one of "
-                    f"{', '.join(k for k, v in FAKE_BACKENDS.items() if v >= spec.n_qubits)}"
-                )
+            check_fake_backend_size(self.noise.backend, spec.n_qubits)
             backend = fake_backend(self.noise.backend)
             simulator = AerSimulator.from_backend(backend, method="density_matrix", seed_simulator=seed)
             compiled = transpile(circuits, backend=backend, optimization_level=1, seed_transpiler=self.seed)
@@ -283,6 +283,215 @@ class AerReadout:
 
     def __repr__(self) -> str:
         return f"AerReadout(shots={self.shots}, seed={self.seed}, noise={self.noise})"
+
+
+def check_fake_backend_size(name: str, n_qubits: int) -> None:
+    """Refuse a fake backend with fewer qubits than the circuit, naming those that fit."""
+    check_choice("fake backend", name, FAKE_BACKENDS)
+    if FAKE_BACKENDS[name] < n_qubits:
+        raise ValueError(f"fake backend {name} has {FAKE_BACKENDS[name]} qubits, the circuit needs {n_qubits}: "
+                         f"choose one of {', '.join(k for k, v in FAKE_BACKENDS.items() if v >= n_qubits)}")
+
+
+def calibrated_region(backend, n_qubits: int) -> list[int]:
+    """The connected ``n_qubits`` physical qubits of ``backend`` with the best calibration, ascending.
+
+    Grown greedily from every qubit (each step adds the neighbour with the smallest readout error plus
+    two-qubit gate error towards the region); the region with the smallest mean readout error plus
+    mean two-qubit gate error over its couplings wins (ties: the lowest qubits). Deterministic.
+
+    Example:
+        >>> calibrated_region(fake_backend("FakeManilaV2"), 3)  # Manila is a line 0-1-2-3-4
+        [2, 3, 4]
+    """
+    target = backend.target
+    two_qubit = next(name for name in ("cz", "ecr", "cx") if name in target.operation_names)
+
+    def error(name, qubits):
+        prop = target[name].get(qubits)
+        return 1.0 if prop is None or prop.error is None else float(prop.error)
+
+    readout = [error("measure", (q,)) for q in range(backend.num_qubits)]
+    pair = {}
+    for qubits in target[two_qubit]:
+        key = frozenset(qubits)
+        pair[key] = min(pair.get(key, 1.0), error(two_qubit, qubits))
+    neighbours = {q: set() for q in range(backend.num_qubits)}
+    for a, b in (tuple(key) for key in pair):
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+    best = None
+    for start in range(backend.num_qubits):
+        region = [start]
+        while len(region) < n_qubits:
+            frontier = sorted({q for r in region for q in neighbours[r]} - set(region))
+            if not frontier:
+                break
+            region.append(min(frontier, key=lambda q: readout[q] + min(pair.get(frozenset((q, r)), 1.0) for r in region)))
+        if len(region) < n_qubits:
+            continue
+        couplings = [pair[key] for key in {frozenset((a, b)) for a in region for b in region} if key in pair]
+        score = sum(readout[q] for q in region) / n_qubits + (sum(couplings) / len(couplings) if couplings else 0.0)
+        if best is None or score < best[0]:
+            best = (score, sorted(region))
+    if best is None:
+        raise ValueError(f"{backend.name} has no {n_qubits} connected qubits")
+    return best[1]
+
+
+@functools.lru_cache(maxsize=4)
+def _calibration(name: str):
+    """A fake backend, its gate errors ``[(gate, qubits, QuantumError)]`` (gate errors and thermal
+    relaxation, as ``NoiseModel.from_backend`` reads them from the target) and each qubit's readout
+    assignment matrix ``A[prepared, measured]`` (likewise)."""
+    import warnings
+
+    from qiskit_aer.noise.device import basic_device_gate_errors, basic_device_readout_errors
+
+    backend = fake_backend(name)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="qiskit_aer.noise")
+        gate_errors = list(basic_device_gate_errors(target=backend.target))
+    readout = {qubits[0]: np.asarray(error.probabilities, dtype=np.float64)
+               for qubits, error in basic_device_readout_errors(target=backend.target)}
+    return backend, gate_errors, readout
+
+
+@functools.lru_cache(maxsize=8)
+def _region_noise(name: str, region: tuple[int, ...]):
+    """``NoiseModel.from_backend(backend, readout_error=False)`` restricted to the gates on ``region``
+    (the only qubits the compiled circuits touch): the same errors there, and an aer job need not load
+    those of a hundred other qubits."""
+    from qiskit_aer.noise import NoiseModel
+
+    backend, gate_errors, _ = _calibration(name)
+    model = NoiseModel(basis_gates=backend.operation_names)
+    inside = set(region)
+    for gate, qubits, error in gate_errors:
+        if set(qubits) <= inside:
+            model.add_quantum_error(error, gate, qubits)
+    return model
+
+
+def apply_readout_errors(probs: np.ndarray, matrices: list[np.ndarray]) -> np.ndarray:
+    """Outcome probabilities ``(B, 2**n)`` after each measured bit ``k`` (place value ``2**k``) goes
+    through its assignment matrix ``matrices[k][prepared, measured]``.
+
+    Example:
+        >>> flip = np.array([[0.9, 0.1], [0.2, 0.8]])  # bit 0 misread 10 % of the time as 1, 20 % as 0
+        >>> apply_readout_errors(np.array([[1.0, 0.0, 0.0, 0.0]]), [flip, np.eye(2)]).round(3).tolist()
+        [[0.9, 0.1, 0.0, 0.0]]
+    """
+    n = len(matrices)
+    p = np.asarray(probs, dtype=np.float64).reshape(-1, *(2,) * n)
+    for k, matrix in enumerate(matrices):
+        axis = n - k  # bit k of the index is axis n - 1 - k of the (2,) * n view, after the batch axis
+        p = np.moveaxis(np.tensordot(p, matrix, axes=([axis], [0])), -1, axis)
+    return p.reshape(len(p), 2**n)
+
+
+class CalibratedReadout(ShotReadout):
+    """``<Z_i>`` from ``shots`` samples of a calibrated device model's output distribution.
+
+    The circuit's own gates (U3s and CNOTs) are compiled to the native gates of one of
+    :data:`FAKE_BACKENDS` (``rz``, ``sx``, ``x`` and its ``cx``, ``ecr`` or ``cz``) and routed on its
+    best-calibrated connected qubits (:func:`calibrated_region`), once per model. Each query then sets
+    its amplitude-encoded input state exactly on those qubits (aer's ``SetStatevector``, as the
+    ``aer:`` devices prepare it exactly), runs on qiskit-aer's density-matrix method with the
+    backend's gate errors and thermal relaxation (``NoiseModel.from_backend``), and each measured bit
+    goes through its qubit's calibrated (asymmetric) readout error; a seeded multinomial draws the
+    shots from that exact distribution. ``batch_size`` queries go in one aer job; the distribution
+    does not depend on the batching, so the draws do not either.
+
+    Args:
+        shots: samples per input.
+        seed: seeds the sampler.
+        backend: one of :data:`FAKE_BACKENDS`.
+        noise: ``False`` runs the same compiled, routed circuit without any error: the exact output
+            distribution (how the tests check the compilation).
+        batch_size: queries per aer job.
+
+    Example:
+        >>> spec = CircuitSpec(3, 1)
+        >>> states = torch.eye(8, dtype=torch.float64)[:2]
+        >>> readout = CalibratedReadout(200, seed=0, backend="FakeManilaV2")
+        >>> readout.expvals(spec, states, torch.zeros(spec.weight_shape, dtype=torch.float64)).shape
+        torch.Size([2, 3])
+    """
+
+    def __init__(self, shots: int, seed: int | None = 0, backend: str = "FakeTorino", noise: bool = True,
+                 batch_size: int = 256):
+        super().__init__(shots, seed)
+        self.backend = check_choice("fake backend", backend, FAKE_BACKENDS)
+        self.noise = bool(noise)
+        self.batch_size = check_int("batch_size", batch_size, 1, 100_000)
+        self._compiled_key = None
+
+    def _compile(self, spec: CircuitSpec, weights: np.ndarray):
+        """The model's gates on the backend's region, once per weight set: ``(body on the full
+        backend width, region, initial and final position of each circuit qubit in the region)``."""
+        key = (spec, weights.tobytes())
+        if self._compiled_key != key:
+            from qiskit import QuantumCircuit, transpile
+            from qiskit.transpiler import CouplingMap
+
+            backend = _calibration(self.backend)[0]
+            region = calibrated_region(backend, spec.n_qubits)
+            index = {q: i for i, q in enumerate(region)}
+            couplings = [(index[a], index[b]) for a, b in backend.coupling_map.get_edges() if a in index and b in index]
+            basis = [g for g in ("rz", "sx", "x", "cx", "ecr", "cz") if g in backend.target.operation_names]
+            body = to_qiskit(spec, np.eye(spec.dim)[0], weights, measure=False)
+            body.data = body.data[1:]  # the state is set, not prepared by gates
+            compiled = transpile(body, basis_gates=basis, coupling_map=CouplingMap(couplings), optimization_level=1,
+                                 seed_transpiler=0)
+            wide = QuantumCircuit(backend.num_qubits)
+            wide.compose(compiled, qubits=region, inplace=True)
+            layout = compiled.layout
+            self._compiled = (wide, region, layout.initial_index_layout(filter_ancillas=True)[: spec.n_qubits],
+                              layout.final_index_layout(filter_ancillas=True)[: spec.n_qubits])
+            self._compiled_key = key
+        return self._compiled
+
+    def probs(self, spec: CircuitSpec, states: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
+        """The exact output distribution ``(B, 2**n)`` of each query, indexed like the statevector."""
+        from qiskit import QuantumCircuit
+        from qiskit_aer import AerSimulator
+        from qiskit_aer.library import SetStatevector
+
+        check_fake_backend_size(self.backend, spec.n_qubits)
+        n = spec.n_qubits
+        wide, region, initial, final = self._compile(spec, weights.detach().cpu().numpy().astype(np.float64))
+        backend, _, readout = _calibration(self.backend)
+        # Circuit qubit k (place value 2**k in the kit's index) starts on region[initial[k]]; aer's
+        # SetStatevector reads its vector over the region's qubits in ascending order, so move each
+        # bit k of the index to place initial[k] (axis n-1-... of the (2,) * n view, after the batch axis).
+        psi = states.detach().cpu().numpy().astype(np.float64).reshape(-1, *(2,) * n)
+        psi = np.moveaxis(psi, [n - k for k in range(n)], [n - initial[k] for k in range(n)]).reshape(-1, 2**n)
+        measured = [region[final[k]] for k in range(n)]
+        simulator = AerSimulator(method="density_matrix", **({"noise_model": _region_noise(self.backend, tuple(region))}
+                                                              if self.noise else {}))
+        probs = np.empty((len(psi), 2**n))
+        for start in range(0, len(psi), self.batch_size):
+            circuits = []
+            for state in psi[start : start + self.batch_size]:
+                circuit = QuantumCircuit(backend.num_qubits)
+                circuit.append(SetStatevector(state.astype(np.complex128)), region)
+                circuit.compose(wide, inplace=True)
+                circuit.save_probabilities(measured)
+                circuits.append(circuit)
+            result = simulator.run(circuits).result()
+            probs[start : start + len(circuits)] = [result.data(i)["probabilities"] for i in range(len(circuits))]
+        if self.noise:
+            probs = apply_readout_errors(probs, [readout.get(q, np.eye(2)) for q in measured])
+        return probs
+
+    def expvals(self, spec: CircuitSpec, states: torch.Tensor, weights: torch.Tensor, simulate=None):
+        """``simulate`` is ignored: qiskit-aer with the backend's calibration is the simulator here."""
+        return self._estimate(torch.from_numpy(self.probs(spec, states, weights)).to(states.dtype), spec.n_qubits)
+
+    def __repr__(self) -> str:
+        return (f"CalibratedReadout(shots={self.shots}, seed={self.seed}, backend={self.backend!r}, noise={self.noise}, "
+                f"batch_size={self.batch_size})")
 
 
 def make_readout(shots: int | str | None = None, seed: int = 0, noise: NoiseSpec | None = None):

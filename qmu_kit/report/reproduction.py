@@ -52,7 +52,10 @@ claim presumes).
 * **Claim 5, hardware** (:func:`judge_device`): a row measured on an emulation (:func:`emulated`: a
   noise model, a fake backend's calibration, a cloud runtime's local mode) is labelled so and is
   *not comparable* with the paper's cloud device; its reason says what the comparison would give.
-  Beside MIA success stands its control (the forgotten digit's test images), as in claim 2.
+  Beside MIA success stands its control (the forgotten digit's test images), as in claim 2. The
+  devices (:data:`DEVICES`): the authors' depolarizing noise model and a calibrated device model
+  (a Heron processor's stored calibration, :class:`~qmu_kit.qnn.readout.CalibratedReadout`), each
+  at the report's ``n_queries`` per set.
 * **Claim 6, shots change things** (:func:`judge_changes`): paired differences from exact outputs at
   every shot count of :data:`LEAKAGE_SHOTS` (the held-out AUC) and :data:`UNLEARNING_SHOTS` (each
   method's forget accuracy); one whose interval excludes 0 counts as a change; *reproduced* when
@@ -137,8 +140,10 @@ DATA_READ = {
 LEAKAGE_SHOTS = (10, 30, 100, 1000)
 #: Claim 6: shot counts at which unlearning itself runs with shot-estimated gradients (the paper's methods).
 UNLEARNING_SHOTS = (30, 100)
-#: Claim 5: the devices the hybrid QNN is audited on (``qmu_kit.studies.devices`` specs).
-DEVICES = ("aer:default",)
+#: Claim 5: the devices the hybrid QNN is audited on (``qmu_kit.studies.devices`` specs): the authors'
+#: depolarizing noise model, and a calibrated device model (IBM Torino, a Heron processor: its stored
+#: gate errors, thermal relaxation and readout errors on its best-calibrated qubits).
+DEVICES = ("aer:default", "fake:FakeTorino")
 #: Claim 1's leakage-vs-size curve: training-set sizes as fractions of the preset's ``n_train``
 #: (the full size comes from the main runs). Runs without unlearning and without LiRA (no shadows).
 CURVE_FRACTIONS = (0.25, 0.5)
@@ -465,6 +470,18 @@ def emulated(device: str) -> bool:
     return kind in ("aer", "fake") or name.startswith("Fake")
 
 
+def device_kind(device: str) -> str:
+    """What a device spec is, as claim 5 labels it.
+
+    Example:
+        >>> device_kind("aer:default"), device_kind("fake:FakeTorino"), device_kind("tianyan:tianyan504")
+        ('emulation', 'emulation of a calibrated noise model', 'hardware')
+    """
+    if device.startswith("fake:"):
+        return "emulation of a calibrated noise model"
+    return "emulation" if emulated(device) else "hardware"
+
+
 def judge_device(estimate: stats.Estimate, paper: float, device: str) -> tuple[str, str]:
     """Claim 5: a figure on ``device`` against the paper's hardware figure. On an emulation the
     verdict is *not comparable* (emulation is not hardware); the reason says what the comparison
@@ -473,10 +490,13 @@ def judge_device(estimate: stats.Estimate, paper: float, device: str) -> tuple[s
     Example:
         >>> judge_device(stats.Estimate(0.0, 5, (0.0, 0.015), "mean"), 0.037, "aer:default")[0]
         'not comparable'
+        >>> reason = judge_device(stats.Estimate(0.0, 5, (0.0, 0.015), "mean"), 0.037, "fake:FakeTorino")[1]
+        >>> reason.startswith("emulation of a calibrated noise model (fake:FakeTorino), not hardware")
+        True
     """
     verdict, reason = compare_to_paper(estimate, paper)
     if emulated(device):
-        return "not comparable", f"emulation ({device}), not hardware; against the hardware figure: {verdict} ({reason})"
+        return "not comparable", f"{device_kind(device)} ({device}), not hardware; against the hardware figure: {verdict} ({reason})"
     return verdict, reason
 
 
@@ -706,7 +726,8 @@ def _curve_size(n_train: int, fraction: float, minimum: int) -> int:
 def _whole(number: int, claim: str, paper: str, parts: list[ClaimRow]) -> ClaimRow:
     """A claim's summary row from its parts (verdict by :func:`combine`)."""
     verdict = combine([p.verdict for p in parts])
-    n = parts[0].n if parts else "0"
+    counts = list(dict.fromkeys(p.n for p in parts))
+    n = "0" if not parts else counts[0] if len(counts) == 1 else "per part (below): " + "; ".join(counts)
     if len(parts) <= 2:
         kit = "; ".join(f"{p.claim}: {p.kit.split(';')[0]}" for p in parts) if parts else "n/a"
         reason = "; ".join(f"{p.claim}: {p.reason}" for p in parts) if parts else "no runs"
@@ -778,7 +799,7 @@ def claim_device(m: Measurements) -> ClaimRow:
             if not audits:
                 continue
             queries = min(a["n_queries"] for a in audits)
-            kind = "emulation" if emulated(device) else "hardware"
+            kind = device_kind(device)
 
             def rate(name, number):
                 found = [stats.Estimate.from_dict(a["models"][name][number]) for a in audits]

@@ -12,8 +12,12 @@ Devices are named by a spec string (:func:`parse_device`):
   sampled with a seeded multinomial (:class:`~qmu_kit.qnn.readout.NoisyReadout`); pinned by tests to
   qiskit-aer's density-matrix method on the same circuit and noise model. ``engine="aer"`` instead
   runs qiskit-aer itself, one compiled circuit (with a gate-level, noisy state preparation) per query.
-* ``fake:FakeGuadalupeV2`` (and the other :data:`~qmu_kit.qnn.readout.FAKE_BACKENDS`) - qiskit-aer with
-  a real IBM device's stored calibration and wiring; one circuit per query, so slow.
+* ``fake:FakeTorino`` (a Heron), ``fake:FakeSherbrooke`` (an Eagle) and the other
+  :data:`~qmu_kit.qnn.readout.FAKE_BACKENDS` - a calibrated device model: qiskit-aer with a real IBM
+  device's stored calibration (gate errors, thermal relaxation, readout errors) on its best-calibrated
+  connected qubits, the model's gates routed there and the input state set exactly, many queries per
+  aer job (:class:`~qmu_kit.qnn.readout.CalibratedReadout`). ``engine="aer"`` instead compiles the
+  state preparation to gates too (all noisy, as hardware would run it), one aer circuit per query.
 * ``ibm:BACKEND`` - IBM Quantum through ``qiskit-ibm-runtime``'s ``SamplerV2`` with your own
   credentials (``ibm:FakeManilaV2`` and friends run the very same code offline, in the runtime's
   local mode); see :mod:`qmu_kit.qnn.remote`.
@@ -50,11 +54,13 @@ from qmu_kit.experiment.pipeline import train_original
 from qmu_kit.leakage.audit import AttackOutcome, AuditedModels, AuditQueries, AuditSplit, audit_models
 from qmu_kit.plots.figures import error_bars, one_panel
 from qmu_kit.plots.figures import estimate_bars_figure
-from qmu_kit.qnn.readout import FAKE_BACKENDS, AerReadout, NoiseSpec, NoisyReadout, ShotReadout
+from qmu_kit.qnn.readout import FAKE_BACKENDS, AerReadout, CalibratedReadout, NoiseSpec, NoisyReadout, ShotReadout, check_fake_backend_size
 from qmu_kit.qnn.remote import RemoteSession
 from qmu_kit.unlearning.methods import UnlearningTask, make_method
 
-#: ``"fast"``: exact (noisy) distribution + multinomial shots; ``"aer"``: qiskit-aer, one circuit per query.
+#: ``"fast"``: the input state set exactly, the exact (noisy) distribution + multinomial shots, many
+#: queries at once; ``"aer"``: qiskit-aer with the state preparation compiled to noisy gates, one
+#: circuit per query.
 ENGINES = ("fast", "aer")
 #: Circuits per cloud job at most (providers cap a job's size; 100 is the default).
 MAX_BATCH = 10_000
@@ -111,7 +117,7 @@ class Device:
         if self.kind == "aer":
             return f"depolarizing p1={noise.p1:g}, p2={noise.p2:g}, readout {noise.readout:g}"
         if self.kind == "fake":
-            return f"{self.name} calibration"
+            return f"calibrated noise model of {self.name}"
         return f"{self.kind} {self.name}"
 
 
@@ -406,7 +412,8 @@ DEVICE_FIELDS: dict[str, FieldSpec] = {
     "shots": FieldSpec(check_device_shots, f"shots per query (1..{MAX_SHOTS}, default {DEFAULT_DEVICE_SHOTS}; never exact)",
                        "--shots", "S", text=True, default=DEFAULT_DEVICE_SHOTS),
     "engine": FieldSpec(lambda value: check_choice("engine", value, ENGINES),
-                        "aer: devices: fast (exact noisy distribution, default) or aer (one circuit per query)", "--engine",
+                        "aer: and fake: devices: fast (input state set exactly, exact noisy distribution, batched; default) "
+                        "or aer (state preparation compiled to noisy gates, one circuit per query)", "--engine",
                         choices=lambda: ENGINES, default="fast"),
     "batch_size": FieldSpec(lambda value: check_int("batch_size", value, 1, MAX_BATCH),
                             f"circuits per cloud job (1..{MAX_BATCH}; default the provider's: 100 on IBM, 50 on Tianyan)",
@@ -439,8 +446,9 @@ def run_device_audit(
             :class:`~qmu_kit.qnn.readout.NoiseSpec` (custom error rates).
         shots: measurement shots per query, 1..1000000 (never exact on a device).
         n_queries: members and non-members queried (each), 20..2000.
-        engine: for ``aer:`` devices, ``"fast"`` (exact noisy distribution + seeded multinomial) or
-            ``"aer"`` (qiskit-aer, one compiled circuit per query, gate-level state preparation).
+        engine: for ``aer:`` and ``fake:`` devices, ``"fast"`` (the input state set exactly, the exact
+            noisy distribution + seeded multinomial, many queries at once) or ``"aer"`` (qiskit-aer, one
+            compiled circuit per query, the state preparation compiled to noisy gates).
         methods: unlearning methods (with the config's knobs) whose unlearned models are also
             deployed on the device and scored by the attacks fitted on the original. Unlearning
             itself runs in simulation, with exact gradients, on the config's ``unlearn_params``.
@@ -462,19 +470,14 @@ def run_device_audit(
     DEVICE_FIELDS["n_queries"].validate(n_queries)
     DEVICE_FIELDS["engine"].validate(engine)
     dev = DEVICE_FIELDS["device"].validate(device)
-    if dev.kind == "fake":
-        engine = "aer"  # a calibration (wiring, per-qubit errors) has no fast path
     if dev.remote:
         engine = "remote"
     DEVICE_FIELDS["batch_size"].validate(batch_size)
     if timeout is not None:
         timeout = check_float("timeout", timeout, 0.0, low_inclusive=False)
     config = config.resolved().replace(methods=tuple(methods), retrain=True)  # validates the method names
-    if dev.kind == "fake" and FAKE_BACKENDS[dev.name] < config.n_qubits:
-        raise ValueError(
-            f"fake backend {dev.name} has {FAKE_BACKENDS[dev.name]} qubits, the circuit needs {config.n_qubits}: "
-            f"choose one of {', '.join(k for k, v in FAKE_BACKENDS.items() if v >= config.n_qubits)}"
-        )
+    if dev.kind == "fake":
+        check_fake_backend_size(dev.name, config.n_qubits)
     store = resolve_cache(cache)
     noise = dev.noise
     # A student's registered method is identified by its source, as in experiments: editing it must
@@ -526,6 +529,8 @@ def run_device_audit(
         seed = stream_seed(config.seed, f"device-{name}-{part}")
         if engine == "aer":
             return AerReadout(shots, seed, noise)
+        if dev.kind == "fake":
+            return CalibratedReadout(shots, seed, dev.name)
         return ShotReadout(shots, seed) if noise is None else NoisyReadout(shots, seed, noise)
 
     # The query sets are already drawn with equal forget parts: every queried sample counts.

@@ -4,7 +4,17 @@ import torch
 from scipy import stats
 
 from qmu_kit.qnn.circuit import CircuitSpec, expvals, normalize_states, simulate_probs
-from qmu_kit.qnn.readout import AerReadout, ExactReadout, NoiseSpec, ShotReadout, make_readout, sample_counts
+from qmu_kit.qnn.readout import (
+    AerReadout,
+    CalibratedReadout,
+    ExactReadout,
+    NoiseSpec,
+    ShotReadout,
+    calibrated_region,
+    fake_backend,
+    make_readout,
+    sample_counts,
+)
 
 
 def setup(n_qubits=3, depth=2, batch=4, seed=0):
@@ -147,3 +157,90 @@ def test_sampling_a_row_without_probability_mass_names_it():
         sample_counts(np.array([[0.5, 0.5, 0.0, 0.0], [0.0] * 4]), 10, rng)
     with pytest.raises(ValueError, match=r"row \(1, 0\) of the output probabilities sums to nan"):
         sample_counts(np.array([[[1.0, 0.0]], [[np.nan, 1.0]]]), 10, rng)
+
+
+# --- The calibrated device model (a fake backend's noise, many queries per aer job) ---------------
+
+
+def test_calibrated_model_is_exact_without_its_errors():
+    """Noiseless, the compiled and routed circuit (on Guadalupe's qubits 4, 6, 7, 10: not 0..n-1, with
+    SWAPs) gives the exact distribution; its shots agree with exact expectations within shot noise."""
+    spec, states, weights = setup(n_qubits=4, depth=2, batch=6, seed=7)
+    readout = CalibratedReadout(4000, seed=3, backend="FakeGuadalupeV2", noise=False, batch_size=4)
+    assert np.allclose(readout.probs(spec, states, weights), simulate_probs(spec, states, weights).numpy(), atol=1e-9)
+    exact = ExactReadout().expvals(spec, states, weights)
+    sampled = readout.expvals(spec, states, weights)
+    sd = torch.sqrt((1 - exact**2) / 4000).clamp_min(1e-3)
+    assert ((sampled - exact).abs() / sd).max() < 5  # 24 estimates, each within 5 standard deviations
+
+
+def test_calibrated_model_matches_aer_with_the_backends_full_noise_model():
+    """The readout errors applied to the density-matrix probabilities equal aer's own sampling with
+    ``AerSimulator.from_backend`` (gate errors, thermal relaxation and readout errors) on the same
+    compiled circuit: a chi-square test on 20,000 shots."""
+    from qiskit import QuantumCircuit
+    from qiskit_aer import AerSimulator
+    from qiskit_aer.library import SetStatevector
+
+    spec, states, weights = setup(n_qubits=3, depth=2, batch=1, seed=2)
+    readout = CalibratedReadout(100, seed=0, backend="FakeManilaV2")
+    ours = readout.probs(spec, states, weights)[0]
+    wide, region, initial, final = readout._compile(spec, weights.numpy())
+    backend = fake_backend("FakeManilaV2")
+    psi = states[0].numpy().reshape(2, 2, 2)
+    psi = np.moveaxis(psi, [2 - k for k in range(3)], [2 - initial[k] for k in range(3)]).reshape(-1)
+    circuit = QuantumCircuit(backend.num_qubits, 3)
+    circuit.append(SetStatevector(psi.astype(complex)), region)
+    circuit.compose(wide, inplace=True)
+    circuit.measure([region[final[k]] for k in range(3)], range(3))
+    counts = AerSimulator.from_backend(backend, method="density_matrix", seed_simulator=5).run(circuit, shots=20_000).result().get_counts()
+    observed = np.zeros(8)
+    for bits, count in counts.items():
+        observed[int(bits, 2)] += count
+    assert stats.chisquare(observed, ours * observed.sum()).pvalue > 1e-3
+    noiseless = CalibratedReadout(100, seed=0, backend="FakeManilaV2", noise=False).probs(spec, states, weights)[0]
+    assert stats.chisquare(observed, noiseless * observed.sum()).pvalue < 1e-6  # and the errors are really there
+
+
+def test_calibrated_noise_lowers_the_contrast():
+    spec, states, weights = setup(n_qubits=4, depth=3, batch=16, seed=5)
+    exact = ExactReadout().expvals(spec, states, weights).abs().mean()
+    noisy = CalibratedReadout(20_000, seed=0, backend="FakeGuadalupeV2").expvals(spec, states, weights).abs().mean()
+    # the mean |<Z>| of 64 estimates, each with sd <= 1/sqrt(20000) = 0.007: a drop of 0.02 is far beyond shot noise
+    assert noisy < exact - 0.02
+
+
+def test_a_batch_gives_the_numbers_of_one_circuit_per_query():
+    spec, states, weights = setup(n_qubits=3, depth=1, batch=5, seed=1)
+    batched = CalibratedReadout(300, seed=9, backend="FakeManilaV2", batch_size=5).expvals(spec, states, weights)
+    one_by_one = CalibratedReadout(300, seed=9, backend="FakeManilaV2", batch_size=1).expvals(spec, states, weights)
+    assert torch.equal(batched, one_by_one)
+    assert not torch.equal(batched, CalibratedReadout(300, seed=10, backend="FakeManilaV2").expvals(spec, states, weights))
+
+
+def test_calibrated_model_refuses_bad_backends_and_sizes():
+    with pytest.raises(ValueError, match=r"unknown fake backend 'FakeNowhere': choose one of 'FakeManilaV2'"):
+        CalibratedReadout(100, backend="FakeNowhere")
+    with pytest.raises(ValueError, match=r"batch_size=0 is out of range"):
+        CalibratedReadout(100, backend="FakeManilaV2", batch_size=0)
+    big = CircuitSpec(6, 1)
+    with pytest.raises(ValueError, match="FakeManilaV2 has 5 qubits, the circuit needs 6: choose one of FakeGuadalupeV2"):
+        CalibratedReadout(10, backend="FakeManilaV2").probs(big, torch.ones(1, 64, dtype=torch.float64) / 8,
+                                                            torch.zeros(big.weight_shape, dtype=torch.float64))
+
+
+def test_calibrated_region_is_connected_and_well_calibrated():
+    backend = fake_backend("FakeGuadalupeV2")
+    region = calibrated_region(backend, 5)
+    assert len(region) == 5 == len(set(region)) and region == sorted(region)
+    edges = {frozenset(e) for e in backend.coupling_map.get_edges()}
+    reached, frontier = {region[0]}, [region[0]]
+    while frontier:  # connected through couplings inside the region
+        q = frontier.pop()
+        for r in region:
+            if r not in reached and frozenset((q, r)) in edges:
+                reached.add(r)
+                frontier.append(r)
+    assert reached == set(region)
+    readout = lambda qubits: np.mean([backend.target["measure"][(q,)].error for q in qubits])  # noqa: E731
+    assert readout(region) <= readout(range(backend.num_qubits))  # no worse than the device's average

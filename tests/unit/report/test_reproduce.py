@@ -183,6 +183,10 @@ SSD_DROP = (-0.5, 0.0, -0.3, 0.0, 0.0)
 GA_BASIC_DROP = (-0.06, 0.0, 0.0, 0.0, 0.0)
 
 
+#: Queries per set of the synthetic calibrated device (a small audit: its rows say it needs more).
+CALIBRATED_QUERIES = 40
+
+
 def synthetic(seeds=EVALUATION_SEEDS, queries=MIN_DEVICE_QUERIES) -> Measurements:
     """The hybrid QNN leaks (AUC 0.60), the basic one does not show it; MIA success equals its control;
     published GA does not forget, published SSD forgets but may lose much retained accuracy, tuned GA
@@ -227,7 +231,17 @@ def synthetic(seeds=EVALUATION_SEEDS, queries=MIN_DEVICE_QUERIES) -> Measurement
                                                 "control": stats.proportion(45, 50).to_dict()},
                                    "rga": {"mia_success": stats.proportion(0, 50).to_dict(),
                                            "control": stats.proportion(0, 50).to_dict()}}}
-    return Measurements(tuple(seeds), runs, {"hybrid": {"aer:default": [device(k) for k in range(len(seeds))]}}, "rga")
+    # A calibrated device model at a few queries per set: its members (20 of the forget class) are flagged
+    # about as often as its control.
+    calibrated = lambda k: {"device": "fake:FakeTorino", "label": "calibrated noise model of FakeTorino",  # noqa: E731
+                            "engine": "fast", "shots": 1000, "n_queries": CALIBRATED_QUERIES,
+                            "models": {"original": {"mia_success": stats.proportion(11 + k % 2, 20).to_dict(),
+                                                    "control": stats.proportion(11, 20).to_dict()},
+                                       "rga": {"mia_success": stats.proportion(1, 20).to_dict(),
+                                               "control": stats.proportion(1, 20).to_dict()}}}
+    devices = {"aer:default": [device(k) for k in range(len(seeds))],
+               "fake:FakeTorino": [calibrated(k) for k in range(len(seeds))]}
+    return Measurements(tuple(seeds), runs, {"hybrid": devices}, "rga")
 
 
 def test_judge_on_synthetic_per_seed_results():
@@ -258,6 +272,14 @@ def test_judge_on_synthetic_per_seed_results():
     assert "control (the forgotten digit's test images) 90.0 % [" in before.kit
     assert before.n.startswith("5 seeds x 50 forget-class members (pooled 250) of 500 queried members + 500 non-members")
     assert after.reason.startswith("emulation (aer:default), not hardware; against the hardware figure: partly")
+    # the calibrated device model: labelled as an emulation of a noise model, with its control, its N and its size
+    calibrated = {name: part for name, part in parts[5].items() if "fake:FakeTorino" in name}
+    before = calibrated["hybrid before (emulation of a calibrated noise model: fake:FakeTorino, calibrated noise model of FakeTorino)"]
+    assert before.verdict == "not comparable" and before.reason.startswith("emulation of a calibrated noise model (fake:FakeTorino), not hardware")
+    assert "does not exceed its control" in before.reason and f"{CALIBRATED_QUERIES} queries per set (needs >= 500)" in before.reason
+    assert before.n.startswith(f"5 seeds x 20 forget-class members (pooled 100) of {CALIBRATED_QUERIES} queried members")
+    assert "control (the forgotten digit's test images) 55.0 % [" in before.kit
+    assert len(calibrated) == 2 and rows[5].verdict == "not comparable"
     # claim 6: 10 shots lower the hybrid's AUC, 30 shots change GA's forget accuracy; nothing changes for the basic QNN
     assert parts[6]["hybrid"].verdict == "reproduced" and "10 shots -0.030 [" in parts[6]["hybrid"].kit
     assert parts[6]["basic"].verdict == "not reproduced" and rows[6].verdict == "partly"
@@ -324,6 +346,16 @@ def test_write_summary_writes_the_record_it_renders(tmp_path):
     assert record["measurements"]["seeds"] == list(EVALUATION_SEEDS[:3]) and record["notebooks"] == {}
 
 
+def test_claim_5_audits_a_noise_model_and_a_calibrated_device_at_500_queries():
+    import inspect
+
+    from qmu_kit.report.reproduction import DEVICES
+    from qmu_kit.studies.devices import parse_device
+
+    assert [parse_device(device).kind for device in DEVICES] == ["aer", "fake"]
+    assert inspect.signature(reproduce).parameters["n_queries"].default == MIN_DEVICE_QUERIES == 500
+
+
 def test_plan_covers_both_models_settings_shots_and_the_size_curve():
     sweeps = plan("paper")
     # a quarter and a half of 1000 (the basic QNN's PCA is fitted on the population, so no size floor beyond MIN_SPLIT)
@@ -377,7 +409,11 @@ def test_reproduce_fast_variant_writes_the_claims_table(tmp_path, monkeypatch, s
     assert ("rga", "published") not in METHOD_ROWS and {("ga", "published"), ("ssd", "published")} <= set(METHOD_ROWS)
     # the emulated device is labelled and never set beside the paper's cloud device as agreement
     claim5 = next(line for line in table if line.startswith("| 5 "))
-    assert "**not comparable**" in claim5 and "emulation (aer:default), not hardware" in claim5
+    assert "**not comparable**" in claim5 and "(emulation: aer:default" in claim5
+    assert "(emulation of a calibrated noise model: fake:FakeTorino" in claim5
+    assert "emulation (aer:default), not hardware" in text
+    assert "emulation of a calibrated noise model (fake:FakeTorino), not hardware" in text
+    assert "20 queried members + 20 non-members per seed" in text
     assert "nan" not in text.lower().replace("nanosecond", "")
     assert (tmp_path / "notebooks" / "00_start_here.ipynb").exists()
     record = json.loads((tmp_path / "reproduction.json").read_text())

@@ -12,7 +12,7 @@ from qmu_kit.leakage.audit import AttackOutcome
 from qmu_kit.leakage.metrics import membership_metrics
 from qmu_kit.studies.devices import DeviceAudit, DeviceAuditsOverSeeds, ModelOnDevice, parse_device, run_device_audit
 from qmu_kit.experiment.config import ExperimentConfig
-from qmu_kit.qnn.readout import NoiseSpec, noise_model, noisy_povm, noisy_probs
+from qmu_kit.qnn.readout import CalibratedReadout, NoiseSpec, noise_model, noisy_povm, noisy_probs
 from qmu_kit.qnn.remote import ConfirmationRequired, DeviceJobError, IBMRunner
 from qmu_kit.unlearning.methods import UNLEARNING_METHODS, UnlearningMethod
 from tests.cli_tools import usage_error
@@ -97,6 +97,27 @@ def test_device_specs_and_bad_input():
         run_device_audit(QUICK.replace(n_qubits=6), "fake:FakeManilaV2", cache=False)
     with pytest.raises(ValueError, match="a device always samples"):
         run_device_audit(QUICK, "aer:default", shots=None, cache=False)
+
+
+def test_fake_backend_audit_is_the_batched_calibrated_model(tmp_path, monkeypatch):
+    """``fake:`` devices run the calibrated model (engine "fast", many queries per aer job, labelled as a
+    noise model); ``engine="aer"`` keeps the gate-level state preparation, one circuit per query."""
+    import qmu_kit.studies.devices as devices
+
+    made = []
+
+    class Recording(CalibratedReadout):
+        def __init__(self, *args, **kwargs):
+            made.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(devices, "CalibratedReadout", Recording)
+    audit = run_device_audit(QUICK, "fake:FakeManilaV2", shots=200, n_queries=20, cache=ResultCache(tmp_path))
+    assert audit.engine == "fast" and audit.label == "calibrated noise model of FakeManilaV2"
+    assert len(made) == 2 and all(args[2] == "FakeManilaV2" for args in made)  # members and non-members
+    assert audit.original.accuracy_members.n == 20 and audit.outcome().mia_success_forget.n > 0
+    gate_level = run_device_audit(QUICK, "fake:FakeManilaV2", shots=200, n_queries=20, engine="aer", cache=False)
+    assert gate_level.engine == "aer" and len(made) == 2
 
 
 @pytest.mark.parametrize(
