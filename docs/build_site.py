@@ -28,12 +28,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import html
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import tomllib
@@ -125,21 +125,22 @@ def lesson_key(name: str) -> str:
 
 def execute_lessons(work: Path, jobs: int) -> dict[str, float]:
     """Execute every lesson whose key changed into ``work/executed``; {name: seconds} of those executed."""
-    from qmu_kit.report import execute_notebooks
-
     executed = work / "executed"
-    stale = [name for name in lesson_names()
+    keys = {name: lesson_key(name) for name in lesson_names()}
+    stale = [name for name, key in keys.items()
              if not (executed / "notebooks" / f"{name}.ipynb").exists()
              or not (executed / f"{name}.key").exists()
-             or (executed / f"{name}.key").read_text() != lesson_key(name)]
+             or (executed / f"{name}.key").read_text() != key]
     if not stale:
         print("site: every lesson is executed for today's notebooks and code", flush=True)
         return {}
+    from qmu_kit.report import execute_notebooks
+
     print(f"site: executing {len(stale)} lesson(s) at the {PRESET} preset on {jobs} process(es): "
           f"{', '.join(stale)}", flush=True)
     done = execute_notebooks(executed, PRESET, None, None, names=tuple(stale), progress=False, seed=None, n_jobs=jobs)
-    for name in stale:
-        (executed / f"{name}.key").write_text(lesson_key(name))
+    for name in stale:  # the key from before the run: code changed during it executes again next time
+        (executed / f"{name}.key").write_text(keys[name])
     return {name: seconds for name, (_metrics, _figures, seconds) in done.items()}
 
 
@@ -156,24 +157,45 @@ def classroom_note(name: str, classroom: dict | None) -> str | None:
             f"then serves this site with them; `make app` serves the live app).")
 
 
+def widget_outputs(model_id: str | None, state: dict, seen: set | None = None) -> list:
+    """The outputs captured by the output areas inside a widget (its saved state), in display order."""
+    import nbformat
+
+    seen = set() if seen is None else seen
+    if model_id is None or model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id]
+    found = [nbformat.from_dict(output) for output in model.get("state", {}).get("outputs", [])
+             if model.get("model_name") == "OutputModel"]
+    for child in model.get("state", {}).get("children", []):
+        found += widget_outputs(str(child).removeprefix("IPY_MODEL_"), state, seen)
+    return found
+
+
 def stage_lesson(name: str, work: Path, staging: Path, execute: bool, classroom: dict | None) -> dict:
     """The lesson page's notebook: executed (or the committed one), widget state removed, the app linked."""
     import nbformat
 
     source = work / "executed" / "notebooks" / f"{name}.ipynb" if execute else NOTEBOOKS / f"{name}.ipynb"
-    notebook = nbformat.read(source, as_version=4)
+    from nbformat.v4.rwbase import rejoin_lines
+
+    # nbformat 4, read without validating (the executor wrote it; validating every build costs seconds)
+    notebook = rejoin_lines(nbformat.from_dict(json.loads(source.read_text(encoding="utf-8"))))
     # Widgets are live only in Jupyter and the classroom pages: their saved state would make the page load
-    # the widget manager from outside the site.
-    notebook.metadata.pop("widgets", None)
+    # the widget manager from outside the site. What their output areas captured (a panel's figure) stays.
+    state = notebook.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            cell.outputs = [output for output in cell.outputs if WIDGET_MIME not in output.get("data", {})]
+            cell.outputs = [kept for output in cell.outputs for kept in
+                            (widget_outputs(output["data"][WIDGET_MIME].get("model_id"), state)
+                             if WIDGET_MIME in output.get("data", {}) else [output])]
     notes = [note for note in (classroom_note(name, classroom), None if execute else NOT_EXECUTED_NOTE) if note]
     if notes:
         notebook.cells.insert(0, nbformat.v4.new_markdown_cell("\n\n".join(notes)))
     title = next((line.lstrip("# ").strip() for cell in notebook.cells if cell.cell_type == "markdown"
                   for line in cell.source.splitlines() if line.startswith("# ")), name)
-    write_if_changed(staging / "lessons" / f"{name}.ipynb", nbformat.writes(notebook))
+    write_if_changed(staging / "lessons" / f"{name}.ipynb", json.dumps(notebook, indent=1, sort_keys=True) + "\n")
     return {"name": name, "title": title}
 
 
@@ -209,10 +231,10 @@ def markdown_table(frame) -> list[str]:
 
 def reproduction_page(staging: Path) -> str:
     """The reproduction report: regenerated from ``reports/reproduction.json`` when present."""
-    from qmu_kit.report import summary_markdown
-
     record = REPORTS / "reproduction.json"
     if record.exists():
+        from qmu_kit.report import summary_markdown
+
         text = summary_markdown(json.loads(record.read_text()))
         origin = "Generated from `reports/reproduction.json` by `qmu_kit.report.summary_markdown`."
     elif (REPORTS / "summary.md").exists():
@@ -227,6 +249,7 @@ def reproduction_page(staging: Path) -> str:
     return "\n".join([lines[0], "", f"*{origin}*", *lines[1:]]) + "\n"
 
 
+@functools.lru_cache(maxsize=1)
 def result_types() -> dict[tuple[str, int], type]:
     """Every kit result type by its schema, (kind, version)."""
     import qmu_kit.studies  # noqa: F401  (every result type is defined by the computing layers)
@@ -244,20 +267,20 @@ def result_types() -> dict[tuple[str, int], type]:
 
 def leaderboard_page(staging: Path) -> str:
     """The leaderboard: each ``reports/bench*.json`` holding a kit result, as its summary and table."""
-    from qmu_kit.core.results import interval_strings
-
-    types = result_types()
     lines = ["# Leaderboard", ""]
     results, others = [], []
     for path in sorted(REPORTS.glob("bench*.json")):
         data = json.loads(path.read_text())
         schema = data.get("schema") if isinstance(data, dict) else None
-        cls = types.get((schema.get("kind"), schema.get("version"))) if isinstance(schema, dict) else None
+        # The result types are read (importing the computing layers) only for a file that names one.
+        cls = result_types().get((schema.get("kind"), schema.get("version"))) if isinstance(schema, dict) else None
         (results if cls else others).append((path, cls))
     if not results:
         lines += ["Not yet generated: no `reports/bench*.json` holds a benchmark result of the kit "
                   "(`qmu-kit bench` writes one).", ""]
     for path, cls in results:
+        from qmu_kit.core.results import interval_strings
+
         result = cls.from_json(path)
         lines += [f"## `{path.name}`", "", f"*Generated from `reports/{path.name}`.*", "", "```text",
                   result.summary(), "```", "", *markdown_table(interval_strings(result.table())), ""]
@@ -370,8 +393,6 @@ def build_classroom(warm: bool, jobs: int) -> None:
 
 def serve(out: Path, host: str, port: int) -> None:
     """Serve the built site as plain files (the classroom pages' server: a class may connect at once)."""
-    import functools
-
     from qmu_kit.apps import check_port_free, check_server
     from qmu_kit.apps.static import _Handler, _SiteServer
 

@@ -58,8 +58,29 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
     return None
 
 
+#: The theme's toggles that fold a section of the navigation are empty ``<summary>`` elements: named here
+#: so that a screen reader says what they do (axe-core's ``summary-name`` rule).
+_TOGGLE_NAME = "Show or hide the pages of this section"
+
+
+def _name_navigation_toggles(app, pagename, templatename, context, doctree):
+    """Wrap the theme's navigation builders so that every empty ``<summary>`` they make gets a name."""
+    for key, value in list(context.items()):
+        if key.startswith("generate_") and callable(value):
+            def named(*args, _generate=value, **kwargs):
+                html = _generate(*args, **kwargs)
+                if isinstance(html, str):
+                    return html.replace("<summary><span", f'<summary aria-label="{_TOGGLE_NAME}"><span')
+                for summary in getattr(html, "find_all", lambda _name: [])("summary"):  # BeautifulSoup
+                    if not summary.get_text(strip=True):
+                        summary["aria-label"] = _TOGGLE_NAME
+                return html
+            context[key] = named
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign_members)
+    app.connect("html-page-context", _name_navigation_toggles, priority=900)  # after the theme's own
 
 html_theme = "sphinx_book_theme"
 html_title = f"qmu-kit {release}"
