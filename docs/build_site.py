@@ -246,7 +246,8 @@ def reproduction_page(staging: Path) -> str:
     for figure in sorted((REPORTS / "figures").glob("*.png")):
         write_if_changed(staging / "results" / "figures" / figure.name, figure.read_bytes())
     lines = text.splitlines()
-    return "\n".join([lines[0], "", f"*{origin}*", *lines[1:]]) + "\n"
+    title = lines[0].lstrip("# ").strip()
+    return "\n".join(["# The reproduction report", "", f"**{title}**", "", f"*{origin}*", *lines[1:]]) + "\n"
 
 
 @functools.lru_cache(maxsize=1)
@@ -428,6 +429,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timings", type=Path, help="write the phases' seconds to this JSON file")
     args = parser.parse_args(argv)
     sys_path()
+    from qmu_kit.apps import PortInUseError
+
+    try:
+        return run(args)
+    except (ValueError, PortInUseError) as error:  # a bad host, port or number of jobs; a taken port
+        print(f"site: error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args) -> int:
+    if not 1 <= args.jobs <= 64:
+        raise ValueError(f"jobs={args.jobs} is out of range: jobs must be an integer from 1 to 64")
     if args.serve:
         serve(args.out, args.host, args.port)
         return 0

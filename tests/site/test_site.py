@@ -83,6 +83,13 @@ def test_lesson_key_follows_the_notebook_and_the_kit(tmp_path, monkeypatch):
     assert build_site.lesson_key("00_start_here") != key
 
 
+def test_bad_input_is_one_line_naming_the_value(capsys):
+    assert build_site.main(["--jobs", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "site: error: jobs=0 is out of range: jobs must be an integer from 1 to 64"
+    assert build_site.main(["--serve", "--port", "70000"]) == 2
+    assert "port=70000 is out of range" in capsys.readouterr().err
+
+
 def test_write_if_changed_keeps_an_unchanged_file(tmp_path):
     path = tmp_path / "page.md"
     assert build_site.write_if_changed(path, "# A")
