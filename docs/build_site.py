@@ -191,8 +191,10 @@ def stage_lesson(name: str, work: Path, staging: Path, execute: bool, classroom:
                             (widget_outputs(output["data"][WIDGET_MIME].get("model_id"), state)
                              if WIDGET_MIME in output.get("data", {}) else [output])]
     notes = [note for note in (classroom_note(name, classroom), None if execute else NOT_EXECUTED_NOTE) if note]
-    if notes:
-        notebook.cells.insert(0, nbformat.v4.new_markdown_cell("\n\n".join(notes)))
+    if notes:  # after the title cell, so that the page opens with its title
+        first = notebook.cells[0] if notebook.cells else None
+        titled = first is not None and first.cell_type == "markdown" and first.source.lstrip().startswith("# ")
+        notebook.cells.insert(1 if titled else 0, nbformat.v4.new_markdown_cell("\n\n".join(notes)))
     title = next((line.lstrip("# ").strip() for cell in notebook.cells if cell.cell_type == "markdown"
                   for line in cell.source.splitlines() if line.startswith("# ")), name)
     write_if_changed(staging / "lessons" / f"{name}.ipynb", json.dumps(notebook, indent=1, sort_keys=True) + "\n")
