@@ -22,8 +22,11 @@ APP_OPTIONS ?=
 # (e.g. PYTEST_OPTIONS=--durations=40).
 TEST_WORKERS ?= 2
 PYTEST_OPTIONS ?=
+# The course site (make site) and the lessons it executes at once.
+SITE ?= build/site
+SITE_JOBS ?= 2
 
-.PHONY: app classroom lab check test bench reproduce venv lock chromium clean
+.PHONY: app classroom site lab check test bench reproduce venv lock chromium clean
 
 venv: $(STAMP)
 
@@ -55,11 +58,20 @@ lock:
 app: $(STAMP)
 	$(VENV)/bin/qmu-kit app --host $(HOST) --port $(PORT) --pool $(POOL) $(APP_OPTIONS)
 
-# The classroom pages: every slider stop of every app rendered once (resumable; stops missing from
-# the cache are computed first), then served as plain files on 127.0.0.1: no kernel per visitor, so a
-# whole class can use the apps at once. APP_OPTIONS=--warm computes the stops in parallel first.
+# The course site (docs/build_site.py): the landing page, every notebook executed at the classroom
+# preset as a lesson page (only lessons whose notebook or kit code changed run again), the guides of
+# docs/guides, the reports, the API reference; offline, into $(SITE). With the classroom pages when
+# they were built for today's code.
+site: $(STAMP)
+	$(PY) docs/build_site.py --out $(SITE) --jobs $(SITE_JOBS)
+
+# The classroom: every slider stop of every app rendered once (resumable; stops missing from the cache
+# are computed first), the course site built with them beside their lessons, then served as plain files
+# on 127.0.0.1: no kernel per visitor, so a whole class can use the lessons and apps at once.
+# APP_OPTIONS=--warm computes the stops in parallel first. (qmu-kit app --static serves the apps alone.)
 classroom: $(STAMP)
-	$(VENV)/bin/qmu-kit app --static --host $(HOST) --port $(PORT) $(APP_OPTIONS)
+	$(PY) docs/build_site.py --classroom --out $(SITE) --jobs $(SITE_JOBS) --host $(HOST) --port $(PORT) $(APP_OPTIONS)
+	$(PY) docs/build_site.py --serve --out $(SITE) --host $(HOST) --port $(PORT)
 
 # JupyterLab on notebooks/ (localhost only) with this environment as the notebooks' kernel.
 lab: $(STAMP)
@@ -87,7 +99,8 @@ check: $(STAMP)
 # Every check CI guarantees, by tier (the directory sets the marker): tests/unit; every notebook under nbval
 # (copies ending in a check of their recorded metrics against the references, see tests/notebook_tools.py)
 # and tests/notebooks, which rerun them through papermill with other parameters; tests/apps, which drive
-# the servers and the apps in Chromium; tests/project, the set-up files. All share one cache, invalidated
+# the servers and the apps in Chromium; tests/site, the course site built small and walked in Chromium
+# (no request leaves it, axe-core finds no serious violation); tests/project, the set-up files. All share one cache, invalidated
 # automatically when the kit's computing code changes. TEST_WORKERS processes run the files side by side,
 # in the order tests/conftest.py's RUN_ORDER gives (notebooks first: they fill the cache later files replay),
 # with one torch thread and no process pools of their own, as in make check.

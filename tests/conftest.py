@@ -92,7 +92,8 @@ def warm_apps(shared_cache_dir):
 
 
 #: The tier of each test directory; the marker is set from the directory, so a test's place is its tier.
-TIERS = {"unit": "unit", "notebooks": "notebooks", "nbval": "notebooks", "apps": "apps", "project": "project"}
+TIERS = {"unit": "unit", "notebooks": "notebooks", "nbval": "notebooks", "apps": "apps", "site": "site",
+         "project": "project"}
 
 #: The order ``make test`` hands files to its workers (xdist's ``--dist loadfile --no-loadscope-reorder``
 #: keeps this order; a file is one unit). The notebooks under nbval go first, longest first: they fill the
@@ -106,7 +107,7 @@ RUN_ORDER = (
     "08_bring_your_own_qnn.ipynb",
     "02_membership_leakage.ipynb", "01_qnn_classifiers.ipynb", "00_start_here.ipynb",
     "test_notebooks.py", "test_paper_preset.py", "test_notebook_checks.py", "test_verify.py",
-    "test_app_browser.py", "test_bad_input_matrix.py", "test_sweep.py", "test_lab.py", "test_reproduce.py",
+    "test_app_browser.py", "test_site.py", "test_bad_input_matrix.py", "test_sweep.py", "test_lab.py", "test_reproduce.py",
 )
 
 

@@ -4,6 +4,7 @@
 * ``qmu-kit sweep`` runs a grid of experiments (joblib processes or a Dask cluster) into CSV and JSON.
 * ``qmu-kit bench`` runs the unlearning leaderboard (every method tuned alike; ``--json``, ``--markdown``).
 * ``qmu-kit app`` serves the Voila apps on 127.0.0.1; ``qmu-kit reproduce`` writes ``reports/``.
+* ``qmu-kit --version`` prints the version (``qmu_kit.__version__``; ``CHANGELOG.md`` says what each has).
 
 Bad input exits with status 2 and one line naming the flag and its allowed values; no traceback.
 
@@ -19,6 +20,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
+from qmu_kit import __version__
 from qmu_kit.apps.server import APP_FIELDS, PortInUseError
 from qmu_kit.apps.static import serve_static
 from qmu_kit.apps.voila import serve
@@ -52,6 +54,8 @@ from qmu_kit.studies.devices import DEVICE_FIELDS
 def build_parser() -> argparse.ArgumentParser:
 
     parser = Parser(prog="qmu-kit", description="Membership leakage and unlearning of quantum neural networks.")
+    parser.add_argument("--version", action="version", version=f"qmu-kit {__version__}",
+                        help="print the kit's version (pyproject.toml's, as installed) and exit")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run one experiment and print its table")

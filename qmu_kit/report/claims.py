@@ -12,7 +12,7 @@ It also holds the kit's one rule for comparing a recorded number with a referenc
 another machine (:func:`tolerance`), and :func:`measure`, which turns a number of an experiment's
 result into an estimate with its sample count.
 
-The verdict rules (the README's "Statistics" section says the same):
+The verdict rules (the statistics guide, docs/guides/statistics.md, says the same):
 
 - an AUC is *better (worse) than a coin flip* when its 95 % DeLong interval lies above (below) 0.5
   and the Mann-Whitney p-value against 0.5 is below 0.05 (both, so that small samples, where the two

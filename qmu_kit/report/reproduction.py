@@ -163,15 +163,17 @@ def notebooks_directory() -> Path:
     return path
 
 
-def _notebook_parameters(source: Path, name: str, preset: str, seed: int, n_seeds: int, n_queries: int) -> dict:
-    """The papermill parameters a notebook gets in the report (only those its parameters cell has)."""
+def _notebook_parameters(source: Path, name: str, preset: str, seed: int | None, n_seeds: int | None,
+                         n_queries: int | None) -> dict:
+    """The papermill parameters a notebook gets (only those its parameters cell has; ``None`` keeps the
+    notebook's own default)."""
     import papermill
 
     declared = papermill.inspect_notebook(str(source / f"{name}.ipynb"))  # the parameters cell's names
     # Notebook 04 repeats each point over seeds; the claims' own runs carry the report's intervals.
     wanted = {"preset": preset, "seed": seed, **{"04_shots_privacy_and_stability": {"n_seeds": n_seeds},
                                                  "05_noisy_devices": {"n_queries": n_queries}}.get(name, {})}
-    return {key: value for key, value in wanted.items() if key in declared}
+    return {key: value for key, value in wanted.items() if key in declared and value is not None}
 
 
 def _execute(source: str, target: str, cwd: str, parameters: dict, progress: bool, threads: int | None,
@@ -201,12 +203,14 @@ def _execute(source: str, target: str, cwd: str, parameters: dict, progress: boo
     return time.perf_counter() - start
 
 
-def execute_notebooks(out: Path, preset: str, n_seeds: int, n_queries: int, names=SERIES, progress: bool = True,
-                      *, seed: int = EVALUATION_SEEDS[0], n_jobs: int = 1) -> dict:
+def execute_notebooks(out: Path, preset: str, n_seeds: int | None, n_queries: int | None, names=SERIES,
+                      progress: bool = True, *, seed: int | None = EVALUATION_SEEDS[0], n_jobs: int = 1) -> dict:
     """Run each notebook with ``preset`` and ``seed``; returns {name: (metrics, [figure paths], seconds)}.
 
     The seed is the report's first evaluation seed, so a notebook's runs that the claims' sweeps
-    already computed (the same model and seed) come from the cache instead of running again. With
+    already computed (the same model and seed) come from the cache instead of running again. ``None``
+    for ``seed``, ``n_seeds`` or ``n_queries`` keeps each notebook's own default (the course site runs
+    the lessons as a student opens them: ``execute_notebooks(out, "classroom", None, None, seed=None)``). With
     ``n_jobs > 1`` that many notebooks run at once, each in its own process with one thread per
     kernel, the longest (notebook 04) first.
     """

@@ -68,25 +68,27 @@ def _assert_quoted_estimates_are_stored(section: str, stored, where: str, at_lea
         wanted = [float(x) for x in triple]
         assert any(
             all(abs(r - w) <= s for r, w, s in zip(record, wanted, slack)) for record in stored
-        ), f"README states {triple[0]} [{triple[1]}, {triple[2]}], which {where} does not hold"
+        ), f"the text states {triple[0]} [{triple[1]}, {triple[2]}], which {where} does not hold"
 
 
-def test_readme_measured_section_quotes_recorded_intervals():
-    """Every "v [low, high]" the README's measured section states is a recorded estimate, to its printed digits."""
-    readme = (ROOT / "README.md").read_text()
-    section = re.search(r"^## Measured on the 2-core reference machine\n(.*?)^## ", readme, re.S | re.M).group(1)
+GUIDES = ROOT / "docs" / "guides"
+
+
+def test_measured_guide_quotes_recorded_intervals():
+    """Every "v [low, high]" the measured guide states is a recorded estimate, to its printed digits."""
+    section = (GUIDES / "measured.md").read_text()
     _assert_quoted_estimates_are_stored(section, _recorded_estimates(), "no notebook reference", at_least=10)
 
 
-def test_readme_tuning_table_is_the_committed_tuning_run():
-    """The tuned defaults' table quotes ``reports/tuning_classroom.json`` (``qmu-kit tune --json``), read
+def test_tuning_table_is_the_committed_tuning_run():
+    """The tuned defaults' table (the reproduction guide) quotes ``reports/tuning_classroom.json`` (``qmu-kit tune --json``), read
     back through :class:`~qmu_kit.studies.tuning.TuningResult`, every interval to its printed digits; the
     knobs it chose are the tuned defaults the kit ships."""
     from qmu_kit.studies.tuning import TuningResult
     from qmu_kit.unlearning.tuned_defaults import TUNED_DEFAULTS
 
-    readme = (ROOT / "README.md").read_text()
-    section = re.search(r"^The tuned defaults .*?^The published settings", readme, re.S | re.M).group(0)
+    guide = (GUIDES / "reproducing-the-paper.md").read_text()
+    section = re.search(r"^The tuned defaults .*?^The published settings", guide, re.S | re.M).group(0)
     result = TuningResult.from_json(ROOT / "reports" / "tuning_classroom.json")
     table = result.table()
     stored = [(row[name], row[f"{name}_low"], row[f"{name}_high"]) for _, row in table.iterrows()
@@ -95,12 +97,38 @@ def test_readme_tuning_table_is_the_committed_tuning_run():
     assert {method: dict(knobs) for method, knobs in result.chosen.items()} == TUNED_DEFAULTS
 
 
-def test_readme_verification_numbers_are_the_committed_verify_runs():
-    """The verification section's table and prose quote ``reports/verify_classroom_k16*.json`` (the
+def test_verification_numbers_are_the_committed_verify_runs():
+    """The verification guide's table and prose quote ``reports/verify_classroom_k16*.json`` (the
     ``qmu-kit verify --json`` output of the runs it names), every interval to its printed digits."""
-    readme = (ROOT / "README.md").read_text()
-    section = re.search(r"^## Did it really forget\? Verifying unlearning\n(.*?)^## ", readme, re.S | re.M).group(1)
+    section = (GUIDES / "verification.md").read_text()
     reports = sorted((ROOT / "reports").glob("verify_classroom_k16*.json"))
     assert len(reports) == 2, reports  # exact readout and 1000 shots
     _assert_quoted_estimates_are_stored(section, _estimates_in(reports), "no reports/verify_classroom_k16*.json",
                                         at_least=30)
+
+def _project_version(root: Path) -> str:
+    return tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+
+
+def test_changelog_newest_entry_is_the_pyproject_version():
+    """A version bump comes with its changelog entry: the first ``## X.Y.Z`` of CHANGELOG.md is pyproject's."""
+    entries = re.findall(r"^## (\S+)\s*$", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    assert entries, "CHANGELOG.md has no '## X.Y.Z' entry"
+    assert entries[0] == _project_version(ROOT), (entries[0], _project_version(ROOT))
+    assert len(entries) == len(set(entries)), entries  # one entry per release
+
+
+def test_version_is_the_installed_metadata_of_its_checkout():
+    """``qmu_kit.__version__`` is the installed distribution's version, which is the ``pyproject.toml``
+    version of the checkout it was installed from (a stale install after a version bump fails here)."""
+    import json
+    import urllib.parse
+    from importlib.metadata import distribution
+
+    import qmu_kit
+
+    installed = distribution("qmu-kit")
+    assert qmu_kit.__version__ == installed.version
+    source = json.loads(installed.read_text("direct_url.json"))["url"]
+    checkout = Path(urllib.parse.unquote(urllib.parse.urlparse(source).path))
+    assert installed.version == _project_version(checkout), (checkout, installed.version)

@@ -79,3 +79,12 @@ def test_flags_grid_and_notebook_parameters_share_the_config_rules():
     assert str(from_notebook.value) == "depth=0 is out of range: depth must be an integer from 1 to 50"
     assert grid_item("methods=ga+rga,ssd") == ("methods", [("ga", "rga"), ("ssd",)])
     assert grid_item("retrain=true,false") == ("retrain", [True, False])
+
+
+def test_version_flag_prints_the_installed_version(capsys):
+    import qmu_kit
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"qmu-kit {qmu_kit.__version__}"

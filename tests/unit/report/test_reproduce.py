@@ -462,3 +462,20 @@ def test_reproduce_bad_input(capsys, tmp_path):
     with pytest.raises(ValueError, match="n_train \\+ n_test = 5100 is out of range for the embedded MNIST"):
         reproduce(tmp_path, overrides={"n_train": 4600})
     assert not any(tmp_path.iterdir())  # refused before writing anything
+
+
+def test_notebook_parameters_none_keeps_the_notebooks_own_defaults(tmp_path):
+    """The course site runs each lesson at its own defaults: ``None`` passes nothing for that parameter."""
+    import nbformat
+
+    from qmu_kit.report.reproduction import _notebook_parameters
+
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('preset = "classroom"\nn_seeds = 5\nseed = 0')
+    cell.metadata["tags"] = ["parameters"]
+    notebook.cells = [cell]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "04_shots_privacy_and_stability.ipynb")
+    name = "04_shots_privacy_and_stability"
+    assert _notebook_parameters(tmp_path, name, "classroom", None, None, None) == {"preset": "classroom"}
+    assert _notebook_parameters(tmp_path, name, "paper", 101, 3, None) == {"preset": "paper", "seed": 101, "n_seeds": 3}

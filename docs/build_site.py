@@ -1,0 +1,463 @@
+"""Build the course site (``make site``) and serve it (``make classroom``).
+
+The site is a Sphinx project whose hand-written pages live in ``docs/`` (``conf.py``, the landing page,
+``guides/*.md``). This script stages them, with the pages made from the repository, into one source
+directory and runs Sphinx on it:
+
+- every notebook of ``notebooks/`` as a lesson page, **executed** at the classroom preset with the kit's
+  own executor (:func:`qmu_kit.report.execute_notebooks`, each notebook at its own defaults). An executed
+  lesson is kept with a key made of its source and the kit's code, so a rebuild executes only the
+  lessons whose notebook or kit code changed (and the kit's result cache replays what they compute);
+- the changelog, the reproduction report (from ``reports/reproduction.json``, else the committed
+  ``reports/summary.md``), the leaderboard (from ``reports/bench*.json`` files that hold a kit result)
+  and the API reference (autodoc over each subpackage's ``__init__``);
+- the classroom pages (``make classroom`` builds them, :mod:`qmu_kit.apps.static`) copied into
+  ``classroom/`` when built for today's code, each linked beside its lesson; otherwise the lesson says
+  how to build them.
+
+Staged files are written only when their text changes, and Sphinx keeps its environment between builds,
+so a change to the prose rebuilds only the pages it touches.
+
+Usage::
+
+    python docs/build_site.py [--out build/site] [--work build/site-work] [--no-execute] [--jobs N]
+    python docs/build_site.py --classroom [--warm] [--jobs N]    # build the classroom pages first
+    python docs/build_site.py --serve [--host 127.0.0.1] [--port 8866]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import html
+import json
+import os
+import shutil
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+NOTEBOOKS = ROOT / "notebooks"
+REPORTS = ROOT / "reports"
+DEFAULT_OUT = ROOT / "build" / "site"
+DEFAULT_WORK = ROOT / "build" / "site-work"
+#: The preset the lessons are executed at (what a student gets when opening a notebook).
+PRESET = "classroom"
+#: The classroom app beside each lesson (``notebooks/apps/<app>.ipynb``; tests check both sides exist).
+LESSON_APPS = {
+    "00_start_here": "shot_noise",
+    "01_qnn_classifiers": "classifiers",
+    "02_membership_leakage": "leakage",
+    "03_quantum_unlearning": "unlearning",
+    "04_shots_privacy_and_stability": "shot_noise",
+    "07_privacy_by_design": "privacy",
+}
+#: The public faces documented in the API reference, in layer order.
+API_PACKAGES = ("core", "qnn", "leakage", "unlearning", "plots", "experiment", "studies", "report", "exercises",
+                "ui", "apps", "cli")
+#: The kit code an executed lesson depends on: all but the servers and the command line.
+LESSON_CODE = ("core", "qnn", "leakage", "unlearning", "plots", "experiment", "studies", "report", "exercises", "ui")
+#: How to pick another port, for the message when the port is taken.
+SITE_PORT_FLAG = "--port N (make classroom PORT=N)"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+NOT_EXECUTED_NOTE = ("This page was built without executing the lessons (`--no-execute`): run `make site` "
+                     "for the executed lesson with its figures.")
+
+
+def sys_path() -> None:
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def project_version() -> str:
+    """The version in ``pyproject.toml`` (what the site says it was built from)."""
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def write_if_changed(path: Path, data: str | bytes) -> bool:
+    """Write ``data`` unless ``path`` already holds it (an unchanged file keeps its time, so Sphinx skips it)."""
+    raw = data.encode() if isinstance(data, str) else data
+    if path.exists() and path.read_bytes() == raw:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(raw)
+    temporary.replace(path)
+    return True
+
+
+def sync_tree(source: Path, target: Path, skip: tuple[str, ...] = ()) -> set[Path]:
+    """Mirror ``source``'s files into ``target`` (times kept; unchanged files untouched); the paths written."""
+    kept = set()
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if path.is_dir() or relative.parts[0] in skip or "__pycache__" in relative.parts:
+            continue
+        destination = target / relative
+        kept.add(destination)
+        if not destination.exists() or destination.read_bytes() != path.read_bytes():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
+    return kept
+
+
+# ---------------------------------------------------------------------------------------------------
+# Lessons
+
+
+def lesson_names() -> list[str]:
+    return sorted(path.stem for path in NOTEBOOKS.glob("*.ipynb"))
+
+
+def lesson_key(name: str) -> str:
+    """What an executed lesson depends on: its notebook, the kit's code it runs and the preset."""
+    from qmu_kit.core.fingerprint import source_fingerprint
+
+    digest = hashlib.sha256((NOTEBOOKS / f"{name}.ipynb").read_bytes())
+    digest.update(source_fingerprint(*LESSON_CODE).encode())
+    digest.update(PRESET.encode())
+    return digest.hexdigest()[:16]
+
+
+def execute_lessons(work: Path, jobs: int) -> dict[str, float]:
+    """Execute every lesson whose key changed into ``work/executed``; {name: seconds} of those executed."""
+    executed = work / "executed"
+    keys = {name: lesson_key(name) for name in lesson_names()}
+    stale = [name for name, key in keys.items()
+             if not (executed / "notebooks" / f"{name}.ipynb").exists()
+             or not (executed / f"{name}.key").exists()
+             or (executed / f"{name}.key").read_text() != key]
+    if not stale:
+        print("site: every lesson is executed for today's notebooks and code", flush=True)
+        return {}
+    from qmu_kit.report import execute_notebooks
+
+    print(f"site: executing {len(stale)} lesson(s) at the {PRESET} preset on {jobs} process(es): "
+          f"{', '.join(stale)}", flush=True)
+    done = execute_notebooks(executed, PRESET, None, None, names=tuple(stale), progress=False, seed=None, n_jobs=jobs)
+    for name in stale:  # the key from before the run: code changed during it executes again next time
+        (executed / f"{name}.key").write_text(keys[name])
+    return {name: seconds for name, (_metrics, _figures, seconds) in done.items()}
+
+
+def classroom_note(name: str, classroom: dict | None) -> str | None:
+    """The line beside a lesson that links its classroom app, or says how to build it."""
+    app = LESSON_APPS.get(name)
+    if app is None:
+        return None
+    if classroom is not None and app in classroom.get("apps", {}):
+        title = classroom["apps"][app]["title"]
+        return (f'**Classroom app:** <a href="../classroom/{app}/index.html">{html.escape(title)}</a> '
+                "(every slider stop precomputed: a whole class can use it at once).")
+    return (f"**Classroom app:** `{app}` (not built into this site: `make classroom` builds the classroom pages, "
+            f"then serves this site with them; `make app` serves the live app).")
+
+
+def widget_outputs(model_id: str | None, state: dict, seen: set | None = None) -> list:
+    """The outputs captured by the output areas inside a widget (its saved state), in display order."""
+    import nbformat
+
+    seen = set() if seen is None else seen
+    if model_id is None or model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id]
+    found = [nbformat.from_dict(output) for output in model.get("state", {}).get("outputs", [])
+             if model.get("model_name") == "OutputModel"]
+    for child in model.get("state", {}).get("children", []):
+        found += widget_outputs(str(child).removeprefix("IPY_MODEL_"), state, seen)
+    return found
+
+
+def stage_lesson(name: str, work: Path, staging: Path, execute: bool, classroom: dict | None) -> dict:
+    """The lesson page's notebook: executed (or the committed one), widget state removed, the app linked."""
+    import nbformat
+
+    source = work / "executed" / "notebooks" / f"{name}.ipynb" if execute else NOTEBOOKS / f"{name}.ipynb"
+    from nbformat.v4.rwbase import rejoin_lines
+
+    # nbformat 4, read without validating (the executor wrote it; validating every build costs seconds)
+    notebook = rejoin_lines(nbformat.from_dict(json.loads(source.read_text(encoding="utf-8"))))
+    # Widgets are live only in Jupyter and the classroom pages: their saved state would make the page load
+    # the widget manager from outside the site. What their output areas captured (a panel's figure) stays.
+    state = notebook.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [kept for output in cell.outputs for kept in
+                            (widget_outputs(output["data"][WIDGET_MIME].get("model_id"), state)
+                             if WIDGET_MIME in output.get("data", {}) else [output])]
+    notes = [note for note in (classroom_note(name, classroom), None if execute else NOT_EXECUTED_NOTE) if note]
+    if notes:  # after the title cell, so that the page opens with its title
+        first = notebook.cells[0] if notebook.cells else None
+        titled = first is not None and first.cell_type == "markdown" and first.source.lstrip().startswith("# ")
+        notebook.cells.insert(1 if titled else 0, nbformat.v4.new_markdown_cell("\n\n".join(notes)))
+    title = next((line.lstrip("# ").strip() for cell in notebook.cells if cell.cell_type == "markdown"
+                  for line in cell.source.splitlines() if line.startswith("# ")), name)
+    write_if_changed(staging / "lessons" / f"{name}.ipynb", json.dumps(notebook, indent=1, sort_keys=True) + "\n")
+    return {"name": name, "title": title}
+
+
+def lessons_index(lessons: list[dict], classroom: dict | None) -> str:
+    lines = ["# Lessons", "",
+             "Every notebook of `notebooks/`, executed at the classroom preset with its figures. Open one in "
+             "JupyterLab (`make lab`) to change its parameters and run it yourself.", "",
+             "| lesson | notebook | classroom app |", "|---|---|---|"]
+    for lesson in lessons:
+        app = LESSON_APPS.get(lesson["name"])
+        if app is None:
+            cell = ""
+        elif classroom is not None and app in classroom.get("apps", {}):
+            cell = f'<a href="../classroom/{app}/index.html">{html.escape(classroom["apps"][app]["title"])}</a>'
+        else:
+            cell = f"`{app}` (not built)"
+        lines.append(f"| [{lesson['title']}]({lesson['name']}.ipynb) | `{lesson['name']}` | {cell} |")
+    lines += ["", "```{toctree}", ":hidden:", "", *[lesson["name"] for lesson in lessons], "```", ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pages generated from the committed results
+
+
+def markdown_table(frame) -> list[str]:
+    columns = [str(column) for column in frame.columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(str(value).replace("|", "\\|") for value in row) + " |")
+    return lines
+
+
+def reproduction_page(staging: Path) -> str:
+    """The reproduction report: regenerated from ``reports/reproduction.json`` when present."""
+    record = REPORTS / "reproduction.json"
+    if record.exists():
+        from qmu_kit.report import summary_markdown
+
+        text = summary_markdown(json.loads(record.read_text()))
+        origin = "Generated from `reports/reproduction.json` by `qmu_kit.report.summary_markdown`."
+    elif (REPORTS / "summary.md").exists():
+        text = (REPORTS / "summary.md").read_text()
+        origin = ("`reports/reproduction.json` is not in this checkout (`make reproduce` writes it): this is the "
+                  "committed `reports/summary.md`.")
+    else:
+        return "# Reproducing the paper\n\nNot yet generated: `make reproduce` writes `reports/reproduction.json`.\n"
+    for figure in sorted((REPORTS / "figures").glob("*.png")):
+        write_if_changed(staging / "results" / "figures" / figure.name, figure.read_bytes())
+    lines = text.splitlines()
+    title = lines[0].lstrip("# ").strip()
+    return "\n".join(["# The reproduction report", "", f"**{title}**", "", f"*{origin}*", *lines[1:]]) + "\n"
+
+
+@functools.lru_cache(maxsize=1)
+def result_types() -> dict[tuple[str, int], type]:
+    """Every kit result type by its schema, (kind, version)."""
+    import qmu_kit.studies  # noqa: F401  (every result type is defined by the computing layers)
+    import qmu_kit.experiment  # noqa: F401
+    from qmu_kit.core.results import Result
+
+    found, pending = {}, [Result]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.KIND:
+            found[(cls.KIND, cls.VERSION)] = cls
+    return found
+
+
+def leaderboard_page(staging: Path) -> str:
+    """The leaderboard: each ``reports/bench*.json`` holding a kit result, as its summary and table."""
+    lines = ["# Leaderboard", ""]
+    results, others = [], []
+    for path in sorted(REPORTS.glob("bench*.json")):
+        data = json.loads(path.read_text())
+        schema = data.get("schema") if isinstance(data, dict) else None
+        # The result types are read (importing the computing layers) only for a file that names one.
+        cls = result_types().get((schema.get("kind"), schema.get("version"))) if isinstance(schema, dict) else None
+        (results if cls else others).append((path, cls))
+    if not results:
+        lines += ["Not yet generated: no `reports/bench*.json` holds a benchmark result of the kit "
+                  "(`qmu-kit bench` writes one).", ""]
+    for path, cls in results:
+        from qmu_kit.core.results import interval_strings
+
+        result = cls.from_json(path)
+        lines += [f"## `{path.name}`", "", f"*Generated from `reports/{path.name}`.*", "", "```text",
+                  result.summary(), "```", "", *markdown_table(interval_strings(result.table())), ""]
+    if others:
+        lines += ["## Other measurements", "", "Records of the kit's benchmarks that are not leaderboards "
+                  "(their tables are in the guides):", ""]
+        for path, _ in others:
+            write_if_changed(staging / "results" / path.name, path.read_bytes())
+            lines.append(f"- <a href=\"{path.name}\">`{path.name}`</a>")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def api_pages(staging: Path) -> None:
+    lines = ["# API reference", "",
+             "Each subpackage's `__init__` is its public face; the layers import only those above them.", "",
+             "```{toctree}", ":maxdepth: 1", "", *API_PACKAGES, "```", ""]
+    write_if_changed(staging / "api" / "index.md", "\n".join(lines))
+    for package in API_PACKAGES:
+        write_if_changed(staging / "api" / f"{package}.md", "\n".join([
+            f"# `qmu_kit.{package}`", "", "```{eval-rst}", f".. automodule:: qmu_kit.{package}",
+            "   :members:", "   :imported-members:", "```", ""]))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The classroom pages
+
+
+def classroom_directory() -> Path | None:
+    """The classroom pages built for today's code (``make classroom``), or None."""
+    from qmu_kit.apps.static import MANIFEST, default_site_directory
+
+    directory = default_site_directory()
+    return directory if (directory / MANIFEST).exists() else None
+
+
+def copy_classroom(source: Path | None, out: Path) -> dict | None:
+    """Put the classroom pages into ``out/classroom`` (hard links where possible); their manifest, or None."""
+    target = out / "classroom"
+    if source is None:
+        return None
+    manifest = json.loads((source / "manifest.json").read_text())
+    if (target / "manifest.json").exists() and (target / "manifest.json").read_text() == (source / "manifest.json").read_text():
+        return manifest
+    shutil.rmtree(target, ignore_errors=True)
+
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link)
+    return manifest
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def stage(staging: Path, work: Path, execute: bool, classroom: dict | None) -> None:
+    kept = sync_tree(DOCS, staging, skip=("conf.py", "build_site.py", "_templates"))
+    kept.add(staging / "changelog.md")
+    write_if_changed(staging / "changelog.md", (ROOT / "CHANGELOG.md").read_text())
+    lessons = [stage_lesson(name, work, staging, execute, classroom) for name in lesson_names()]
+    write_if_changed(staging / "lessons" / "index.md", lessons_index(lessons, classroom))
+    write_if_changed(staging / "results" / "reproduction.md", reproduction_page(staging))
+    write_if_changed(staging / "results" / "leaderboard.md", leaderboard_page(staging))
+    api_pages(staging)
+    generated = ("lessons", "results", "api")
+    for path in list(staging.rglob("*")):  # a guide removed from docs/ leaves the site too
+        relative = path.relative_to(staging)
+        if path.is_file() and relative.parts[0] not in generated and path not in kept:
+            path.unlink()
+
+
+def build(out: Path = DEFAULT_OUT, work: Path = DEFAULT_WORK, execute: bool = True, jobs: int = 1,
+          classroom: Path | None = None) -> dict:
+    """Stage and build the site with the classroom pages in directory ``classroom`` (None: none);
+    returns the seconds of each phase."""
+    from sphinx.cmd.build import build_main
+
+    seconds = {}
+    start = time.perf_counter()
+    if execute:
+        execute_lessons(work, jobs)
+    seconds["lessons"] = time.perf_counter() - start
+    start = time.perf_counter()
+    manifest = copy_classroom(classroom, out)
+    stage(work / "src", work, execute, manifest)
+    seconds["stage"] = time.perf_counter() - start
+    start = time.perf_counter()
+    status = build_main(["-b", "html", "-q", "-c", str(DOCS), "-d", str(work / "doctrees"), "-j", str(jobs),
+                         str(work / "src"), str(out)])
+    seconds["sphinx"] = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"site: sphinx-build failed (exit status {status})")
+    print(f"site: built {out}/index.html (lessons {seconds['lessons']:.1f} s, staging {seconds['stage']:.1f} s, "
+          f"sphinx {seconds['sphinx']:.1f} s)", flush=True)
+    return seconds
+
+
+def build_classroom(warm: bool, jobs: int) -> None:
+    """Build (or complete) the classroom pages for today's code, as ``qmu-kit app --static`` does before serving."""
+    from qmu_kit.apps import build_site, warm_every_stop
+
+    if warm:
+        warm_every_stop(jobs)
+    print(build_site(n_jobs=jobs).table(), flush=True)
+
+
+def serve(out: Path, host: str, port: int) -> None:
+    """Serve the built site as plain files (the classroom pages' server: a class may connect at once)."""
+    from qmu_kit.apps import check_port_free, check_server
+    from qmu_kit.apps.static import _Handler, _SiteServer
+
+    check_server(host, port)
+    if not (out / "index.html").exists():
+        raise SystemExit(f"site: {out} holds no built site: run make site first")
+    check_port_free(host, port, "the course site", SITE_PORT_FLAG)
+    server = _SiteServer((host, port), functools.partial(_Handler, directory=str(out)))
+    print(f"qmu-kit site: serving {out} on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the built site (default build/site)")
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK,
+                        help="staged sources, Sphinx's environment, executed lessons (default build/site-work)")
+    parser.add_argument("--no-execute", action="store_true", help="render the committed notebooks without outputs")
+    parser.add_argument("--no-classroom", action="store_true", help="leave the classroom pages out")
+    parser.add_argument("--classroom-dir", type=Path,
+                        help="the classroom pages to include (default: those built for today's code, if any)")
+    parser.add_argument("--jobs", type=int, default=1, help="processes executing lessons and building pages")
+    parser.add_argument("--classroom", action="store_true", help="build the classroom pages first")
+    parser.add_argument("--warm", action="store_true", help="with --classroom: compute every stop in parallel first")
+    parser.add_argument("--serve", action="store_true", help="serve the built site instead of building it")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8866)
+    parser.add_argument("--timings", type=Path, help="write the phases' seconds to this JSON file")
+    args = parser.parse_args(argv)
+    sys_path()
+    from qmu_kit.apps import PortInUseError
+
+    try:
+        return run(args)
+    except (ValueError, PortInUseError) as error:  # a bad host, port or number of jobs; a taken port
+        print(f"site: error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args) -> int:
+    if not 1 <= args.jobs <= 64:
+        raise ValueError(f"jobs={args.jobs} is out of range: jobs must be an integer from 1 to 64")
+    if args.serve:
+        serve(args.out, args.host, args.port)
+        return 0
+    if args.classroom:
+        from qmu_kit.apps import check_port_free, check_server
+
+        check_server(args.host, args.port)  # the site is served there next: a taken port stops before building
+        check_port_free(args.host, args.port, "the course site", SITE_PORT_FLAG)
+        build_classroom(args.warm, args.jobs)
+    classroom = None if args.no_classroom else args.classroom_dir or classroom_directory()
+    seconds = build(args.out, args.work, not args.no_execute, args.jobs, classroom)
+    if args.timings:
+        args.timings.write_text(json.dumps(seconds, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
