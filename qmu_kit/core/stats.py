@@ -1,6 +1,6 @@
 """Numbers with their uncertainty: every rate and AUC the kit reports travels as an :class:`Estimate`.
 
-This module is the kit's one place for its statistical rules (the README's "Statistics" section
+This module is the kit's one place for its statistical rules (the statistics guide, `docs/guides/statistics.md`,
 describes them for readers):
 
 - a **proportion** ``k / n`` (accuracy, MIA success, a flag rate, a TPR) gets a Wilson 95 % interval;
