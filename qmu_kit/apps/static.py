@@ -241,9 +241,11 @@ def _groups(stops: dict[str, list], computed: list[str]) -> list[list[tuple[int,
 _PANELS: dict[tuple, object] = {}
 
 
-def _panel_for(app: StaticApp, base, cache):
+def _panel_for(app: StaticApp, base, cache, fresh: bool = False):
+    """This process's panel of ``app`` at these settings (``fresh``: built again, as each build does
+    in the calling process)."""
     key = (app.name, json.dumps(_config_record(base), sort_keys=True, default=str), repr(cache))
-    if key not in _PANELS:
+    if fresh or key not in _PANELS:
         _PANELS[key] = _build_panel(app, base, cache)
     return _PANELS[key]
 
@@ -359,7 +361,7 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
     build = SiteBuild(directory)
     for name in chosen:
         app = known[name]
-        panel = _panel_for(app, bases.get(name), cache)  # computes the app's default stop here first
+        panel = _panel_for(app, bases.get(name), cache, fresh=True)  # computes the app's default stop here first
         stops, computed = _app_stops(panel, name, options.get(name))
         groups = _groups(stops, computed)
         for phase in _phases(panel, stops, groups):
