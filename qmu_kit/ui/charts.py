@@ -45,7 +45,7 @@ def hex_colour(colour: str) -> str:
 
     Example:
         >>> hex_colour("0.3"), hex_colour("teal")
-        ('#4d4d4d', '#008080')
+        ('#4c4c4c', '#008080')
     """
     return to_hex(colour)
 
