@@ -55,9 +55,10 @@ lock:
 app: $(STAMP)
 	$(VENV)/bin/qmu-kit app --host $(HOST) --port $(PORT) --pool $(POOL) $(APP_OPTIONS)
 
-# The classroom pages: every slider stop of every app rendered once (resumable; stops missing from
-# the cache are computed first), then served as plain files on 127.0.0.1: no kernel per visitor, so a
-# whole class can use the apps at once. APP_OPTIONS=--warm computes the stops in parallel first.
+# The classroom pages: every slider stop of every app computed once into a small JSON file the page
+# draws its charts from (resumable; stops missing from the cache are computed first), then served as
+# plain files on 127.0.0.1: no kernel per visitor, so a whole class can use the apps at once.
+# APP_OPTIONS=--warm computes the stops in parallel first.
 classroom: $(STAMP)
 	$(VENV)/bin/qmu-kit app --static --host $(HOST) --port $(PORT) $(APP_OPTIONS)
 

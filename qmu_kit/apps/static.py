@@ -558,7 +558,7 @@ def serve_site(directory: str | Path, host: str = DEFAULT_HOST, port: int = DEFA
 
 def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: bool = False, n_jobs: int = 1,
                  site: str | Path | None = None) -> int:
-    """Build the classroom pages (:mod:`qmu_kit.apps.static`: every slider stop of every app, rendered
+    """Build the classroom pages (:mod:`qmu_kit.apps.static`: every slider stop of every app, written
     once; resumable) and serve them as plain files until interrupted. Returns 0.
 
     With ``warm_all``, every stop is computed first in parallel (:func:`warm_every_stop`); otherwise the
@@ -577,7 +577,7 @@ def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: b
     if warm_all:
         print(f"qmu-kit app --static: computing every slider stop ({n_jobs} processes; resumable)...", flush=True)
         warm_every_stop(n_jobs)
-    print(f"qmu-kit app --static: rendering every slider stop not rendered yet ({n_jobs} processes; the first build "
+    print(f"qmu-kit app --static: writing every slider stop not written yet ({n_jobs} processes; the first build "
           "computes the stops the cache lacks too; resumable)...", flush=True)
     existing = site is not None and (Path(site).expanduser() / MANIFEST).exists()
     # A site given by directory keeps its own apps and stops (e.g. built for a lesson with build_site).
