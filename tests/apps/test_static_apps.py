@@ -341,3 +341,20 @@ def test_the_readme_states_the_recorded_classroom_benchmark():
     assert (f"{len(live)} moves of the unlearning app's method and shots controls and of the leakage app's shots slider, "
             f"{sum(t <= 1.0 for t in live)} of them within 1 s (median {statistics.median(live):.2f} s, max {max(live):.2f} s") in readme
     assert record["external_requests"] == []
+
+
+def test_stops_sharing_a_costly_piece_compute_one_of_each_first():
+    """The build's first phase computes one stop per setting of the panel's shared_by controls (the
+    unlearning app's shots: the attacks fitted against the original model), the second phase the
+    stops that reuse those pieces; a display-only control (the attack) never adds a computation."""
+    from qmu_kit.apps.static import _groups, _phases
+    from qmu_kit.ui.widgets import ShotNoisePanel, UnlearningPanel
+
+    stops = {"method": [("GA", "ga"), ("SSD", "ssd"), ("RGA", "rga")], "shots": [("10", "10"), ("exact", "exact")],
+             "attack": [("mlp", "mlp"), ("loss", "loss")]}
+    groups = _groups(stops, ["method", "shots"])
+    assert len(groups) == 6 and all(len(group) == 2 for group in groups)
+    first, rest = _phases(UnlearningPanel, stops, groups)
+    assert sorted(group[0][1] for group in first) == [0, 1] and len(first) + len(rest) == 6
+    assert {group[0][1] for group in rest} == {0, 1}
+    assert _phases(ShotNoisePanel, stops, groups) == [groups]  # nothing shared: one phase
