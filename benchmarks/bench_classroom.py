@@ -3,7 +3,8 @@
 For each server configuration (``before``: Voila as ``qmu-kit app`` started it before the classroom
 work, one fresh kernel per visitor and Voila's own landing page; ``after``: the kit's template and a
 pool of preheated kernels; ``static``: ``qmu-kit app --static``, the classroom pages, every slider
-stop rendered ahead of class and served as plain files, no kernel) and each class size, the benchmark starts a fresh server, waits until it is
+stop computed ahead of class into a small JSON file the page draws its charts from, served as plain
+files, no kernel) and each class size, the benchmark starts a fresh server, waits until it is
 idle, opens that many visitors at once (separate browser contexts, the apps in turn) and records:
 
 * time to usable: from opening the page to the app's numbers table and its "ready" status;
@@ -13,14 +14,14 @@ idle, opens that many visitors at once (separate browser contexts, the apps in t
 Every visitor's browser context and empty tab is opened first, untimed; then all open their app at
 once (a class clicking the link together). The browsers run on the server's cores here, which a real
 classroom's would not: so for ``static`` the same class sizes are also run as plain HTTP clients
-(threads fetching the page, its first stop's image, then ``--http-moves`` random stops), which
+(threads fetching the page, its first stop's file, then ``--http-moves`` random stops), which
 measures the server alone.
 
 Then, with one visitor on the ``after`` server, every stop of the unlearning app's method and
 shots controls and of the leakage app's shots slider (at the classroom preset, depth 1, hybrid model)
 is visited once: time from the move to the new numbers, after warming exactly those stops. With
 ``static``, one visitor visits every stop of every app of the site: time from setting the controls to
-that stop's numbers and image shown.
+that stop's numbers and charts shown.
 
 The ``static`` server serves the site in ``--site`` (built first if it holds none, with every stop,
 from the cache in ``--cache``: run ``qmu-kit app --static --warm`` with that cache once beforehand, or
@@ -278,7 +279,7 @@ async def class_size(browser, url: str, visitors: int, timeout_s: float, externa
 
 def http_load(url: str, site: Path, visitors: int, moves: int, seed: int = 0) -> dict:
     """The static server alone, without browsers: ``visitors`` plain HTTP clients at once, each fetching
-    an app page and its first stop's image, then ``moves`` stops (numbers and image) at random.
+    an app page and its first stop's file, then ``moves`` stops (each one file: numbers and chart data) at random.
     Returns time to the first stop per visitor and the latency of every request."""
     import random
     import urllib.request
@@ -286,7 +287,7 @@ def http_load(url: str, site: Path, visitors: int, moves: int, seed: int = 0) ->
 
     manifest = json.loads((site / "manifest.json").read_text())
     apps = sorted(manifest["apps"])
-    keys = {app: sorted(p.stem for p in (site / app / "stops").glob("*.html")) for app in apps}
+    keys = {app: sorted(p.stem for p in (site / app / "stops").glob("*.json")) for app in apps}
     barrier = threading.Barrier(visitors)
 
     def fetch(path, latencies):
@@ -303,12 +304,11 @@ def http_load(url: str, site: Path, visitors: int, moves: int, seed: int = 0) ->
         start = time.monotonic()
         first = page.read().decode()
         first_key = first.split('data-stop="', 1)[1].split('"', 1)[0]
-        fetch(f"/{app}/stops/{first_key}.png", latencies)
+        fetch(f"/{app}/stops/{first_key}.json", latencies)
         usable = time.monotonic() - start
         for _ in range(moves):
             key = rng.choice(keys[app])
-            fetch(f"/{app}/stops/{key}.html", latencies)
-            fetch(f"/{app}/stops/{key}.png", latencies)
+            fetch(f"/{app}/stops/{key}.json", latencies)
         return usable, latencies
 
     with ThreadPoolExecutor(visitors) as pool:
@@ -385,7 +385,7 @@ async def slider_stops(browser, url: str, external: External, timeout_s: float, 
 
 async def static_stops(browser, url: str, site: Path, external: External, timeout_s: float) -> list[dict]:
     """Every stop of every app of the site, one visitor: set the app's controls to the stop (as a move
-    of the sliders does) and time until that stop's numbers and image are shown."""
+    of the sliders does) and time until that stop's numbers and charts are shown."""
     import itertools
 
     manifest = json.loads((site / "manifest.json").read_text())
@@ -527,7 +527,7 @@ def table(results: dict) -> str:
         lines.append(f"\nslider stops (warm cache): {len(stops)}/{len(results['slider_stops'])} answered, "
                      f"median {statistics.median(stops):.2f} s, max {max(stops):.2f} s")
     if results.get("http_levels"):
-        lines.append("\nstatic server alone (plain HTTP clients at once: page and first image, then random stops):")
+        lines.append("\nstatic server alone (plain HTTP clients at once: page and first stop, then random stops):")
         lines.append("| visitors | requests | first stop median / max s | request latency median / p99 / max s |")
         lines.append("|---|---|---|---|")
         for r in results["http_levels"]:

@@ -3,22 +3,29 @@
 The live apps (:mod:`qmu_kit.apps.voila`) give every visitor a Python kernel. That suits one learner or a
 few; on two cores a class of 30 opening the apps together waits minutes, because each kernel imports
 the kit and computes for its own visitor. The classroom pages need no kernel at all:
-:func:`build_site` renders each app's panel (the same :mod:`qmu_kit.ui.widgets` code, so the same figure
-and numbers table) at every stop of its controls into files, one image and one numbers table per
-stop, and writes a page per app whose controls show the stop they point at. :func:`serve_site` serves
-those files on 127.0.0.1 with Python's own threaded HTTP server. Moving a control fetches two small
-files; nothing is computed while the class runs, and nothing is loaded from the internet.
+:func:`build_site` asks each app's panel (the same :mod:`qmu_kit.ui.widgets` code, so the same numbers
+table) for its result at every stop of its controls and writes one small JSON file per stop: the
+numbers table and the figure's content as chart data (:mod:`qmu_kit.ui.charts`). Each app's page draws
+the charts itself, as SVG, with a small script of its own (no library); :func:`serve_site` serves the
+files on 127.0.0.1 with Python's own threaded HTTP server. Moving a control fetches one small file;
+nothing is computed while the class runs, and nothing is loaded from the internet.
 
 The stops are the apps' own: every option of every control (the shots slider's 8 stops, depth 1-10,
-every registered method and attack, exact <Z> in steps of 0.05, ...). Results come from the cache
-(:mod:`qmu_kit.core.cache`) and are computed there first when missing; ``qmu-kit app --static --warm
---jobs 2`` computes every stop in the best order before rendering. A stop whose computation fails is
-reported by the build and shown on its page as "not precomputed", never as a broken page.
+every registered method and attack, exact <Z> in steps of 0.05, ...). Stops that differ only in what
+is drawn (the attack shown) share one computation; stops that share a costly piece (a trained model,
+the attacks fitted against it: the panel's ``shared_by`` controls) compute it once, from the cache
+(:mod:`qmu_kit.core.cache`), where the live apps and the lessons find it too. ``qmu-kit app --static
+--warm --jobs 2`` computes every stop in the best order before writing. A stop whose computation fails
+is reported by the build and shown on its page as "not precomputed", never as a broken page.
+
+The pages are keyboard-operable (native sliders, radio buttons and selections, each with its label,
+and a visible focus), and every chart is an image with an accessible name and a description generated
+from its numbers. Colours come from the registries (:mod:`qmu_kit.ui.charts`).
 
 A site lives in a directory named by everything it shows (the kit's computing code, the pages' own
 code, each app's stops and base settings): change any of them and the next build starts a new site
-beside the old one, never over it. A build is resumable: each stop is written atomically, numbers
-last, and a rerun renders only the stops that are missing.
+beside the old one, never over it. A build is resumable: each stop is written atomically, and a rerun
+writes only the stops that are missing.
 
 Example::
 
@@ -52,13 +59,12 @@ from qmu_kit.core.fingerprint import code_fingerprint, source_fingerprint
 from qmu_kit.core.parallel import check_jobs, parallel_map
 from qmu_kit.core.validation import check_choice
 from qmu_kit.experiment.config import ExperimentConfig
-from qmu_kit.plots.figures import to_png
 from qmu_kit.ui import widgets
 
 #: How an app notebook names its panel: ``app_panel("UnlearningPanel")`` (see :func:`qmu_kit.apps.voila.app_panel`).
 APP_PANEL_CALL = re.compile(r"""app_panel\(\s*["'](\w+)["']\s*\)""")
 MANIFEST = "manifest.json"
-#: The subpackages whose code draws each stop's image and numbers: a change to any of them is a new site
+#: The subpackages whose code writes each stop's numbers and chart data: a change to any of them is a new site
 #: (the computing code is covered by :func:`~qmu_kit.core.fingerprint.code_fingerprint`; the app and
 #: landing pages themselves are written again by every build).
 PRESENTATION_PACKAGES = ("ui", "plots", "report")
@@ -231,17 +237,36 @@ def _groups(stops: dict[str, list], computed: list[str]) -> list[list[tuple[int,
     return list(groups.values())
 
 
-def _render_groups(app: StaticApp, groups, directory: Path, options, base, cache, panel=None) -> tuple[int, list]:
-    """Render every missing stop of ``groups`` into ``directory/<app>/stops`` (with ``panel``, or one built
-    here: a worker process builds its own); returns (rendered, failures)."""
+#: Panels built in this process, by app and settings: a worker of the build reuses its panel for every task.
+_PANELS: dict[tuple, object] = {}
 
-    panel = panel if panel is not None else _build_panel(app, base, cache)
+
+def _panel_for(app: StaticApp, base, cache, fresh: bool = False):
+    """This process's panel of ``app`` at these settings (``fresh``: built again, as each build does
+    in the calling process)."""
+    key = (app.name, json.dumps(_config_record(base), sort_keys=True, default=str), repr(cache))
+    if fresh or key not in _PANELS:
+        _PANELS[key] = _build_panel(app, base, cache)
+    return _PANELS[key]
+
+
+def stop_record(panel, result, values) -> dict:
+    """What a stop's file holds: the panel's numbers table (HTML, exactly the live panel's) and its
+    figure's content as chart data (:mod:`qmu_kit.ui.charts`)."""
+    return {"numbers": panel._numbers(result, values), "charts": panel._charts(result, values)}
+
+
+def _render_groups(app: StaticApp, groups, directory: Path, options, base, cache) -> tuple[int, list]:
+    """Write every missing stop of ``groups`` into ``directory/<app>/stops`` (with this process's panel
+    of the app); returns (written, failures)."""
+
+    panel = _panel_for(app, base, cache)
     stops, _ = _app_stops(panel, app.name, options)
     names = list(stops)
     target = directory / app.name / "stops"
     rendered, failures = 0, []
     for group in groups:
-        missing = [indices for indices in group if not (target / f"{stop_key(indices)}.html").exists()]
+        missing = [indices for indices in group if not (target / f"{stop_key(indices)}.json").exists()]
         if not missing:
             continue
         first = missing[0]
@@ -254,15 +279,28 @@ def _render_groups(app: StaticApp, groups, directory: Path, options, base, cache
         for indices in missing:
             values = panel.values_at({name: stops[name][i][1] for name, i in zip(names, indices)})
             try:
-                png = to_png(panel._render(result, values))
+                record = stop_record(panel, result, values)
             except Exception as error:
                 failures.append((app.name, stop_key(indices), str(error)))
                 continue
-            key = stop_key(indices)
-            _write(target / f"{key}.png", png)
-            _write(target / f"{key}.html", panel.numbers.value)  # last: its presence means the stop is done
+            _write(target / f"{stop_key(indices)}.json", json.dumps(record, separators=(",", ":"), allow_nan=False))
             rendered += 1
     return rendered, failures
+
+
+def _phases(panel, stops: dict[str, list], groups: list) -> list[list]:
+    """The groups in two phases: one group per setting of the panel's ``shared_by`` controls (each
+    computes a piece the others reuse), then the rest; without such controls, one phase."""
+    names = list(stops)
+    shared = [names.index(name) for name in getattr(panel, "shared_by", ()) if name in names]
+    if not shared:
+        return [groups]
+    first, rest, seen = [], [], set()
+    for group in groups:
+        key = tuple(group[0][i] for i in shared)
+        (rest if key in seen else first).append(group)
+        seen.add(key)
+    return [first, rest]
 
 
 def check_site_directory(directory: str | Path) -> None:
@@ -323,23 +361,20 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
     build = SiteBuild(directory)
     for name in chosen:
         app = known[name]
-        panel = _build_panel(app, bases.get(name), cache)
+        panel = _panel_for(app, bases.get(name), cache, fresh=True)  # computes the app's default stop here first
         stops, computed = _app_stops(panel, name, options.get(name))
         groups = _groups(stops, computed)
-        if n_jobs == 1:  # here, with the panel built above
-            tasks = [(app, groups, directory, options.get(name), bases.get(name), cache, panel)]
-        else:  # each worker builds its own panel and takes every n_jobs-th computation
-            chunks = [groups[i::n_jobs] for i in range(n_jobs)]
-            tasks = [(app, chunk, directory, options.get(name), bases.get(name), cache) for chunk in chunks if chunk]
-        outcomes = parallel_map(_render_groups, tasks, n_jobs=n_jobs)
-        for rendered, failures in outcomes:
-            build.rendered += rendered
-            build.failed += failures
+        for phase in _phases(panel, stops, groups):
+            # a task per computation, handed to whichever worker is free (each keeps its own panel)
+            tasks = [(app, [group], directory, options.get(name), bases.get(name), cache) for group in phase]
+            for rendered, failures in parallel_map(_render_groups, tasks, n_jobs=n_jobs):
+                build.rendered += rendered
+                build.failed += failures
         build.stops[name] = sum(len(group) for group in groups)
         first = _first_stop(panel, stops, panel.values())
-        numbers = directory / name / "stops" / f"{stop_key(first)}.html"
+        record = directory / name / "stops" / f"{stop_key(first)}.json"
         _write(directory / name / "index.html",
-               app_page(app, panel, stops, first, numbers.read_text(encoding="utf-8") if numbers.exists() else None))
+               app_page(app, panel, stops, first, json.loads(record.read_text(encoding="utf-8")) if record.exists() else None))
         manifest["apps"][name] = {"title": app.title, "stops": build.stops[name],
                                   "failed": sum(1 for a, _, _ in build.failed if a == name)}
         _write(manifest_path, json.dumps(manifest, indent=1))
@@ -378,102 +413,83 @@ def _first_stop(panel, stops: dict[str, list], defaults: dict) -> tuple[int, ...
 
 PAGE_STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:16px 24px;color:#222}
-h1{font-size:22px;margin:4px 0 8px} .qmu-note{color:#666;font-size:13px;margin:0 0 12px}
-.qmu-controls{display:flex;flex-wrap:wrap;gap:10px 28px;margin:8px 0}
-.qmu-control{display:flex;align-items:center;gap:8px;font-size:14px}
+h1{font-size:22px;margin:4px 0 8px} .qmu-note{color:#555;font-size:13px;margin:0 0 12px}
+a{color:#0b57a4}
+.qmu-controls{display:flex;flex-wrap:wrap;gap:10px 28px;margin:8px 0;align-items:center}
+.qmu-control{display:flex;align-items:center;gap:8px;font-size:14px;border:0;padding:0;margin:0}
+.qmu-control legend{float:left;margin-right:8px;padding:0}
 .qmu-control output{min-width:3.5em;font-variant-numeric:tabular-nums}
 .qmu-control input[type=range]{width:180px}
-.qmu-buttons label{border:1px solid #bbb;padding:3px 9px;border-radius:3px;cursor:pointer}
-.qmu-buttons input{position:absolute;opacity:0}
+.qmu-buttons label{border:1px solid #767676;padding:3px 9px;border-radius:3px;cursor:pointer;position:relative}
+.qmu-buttons input{position:absolute;opacity:0;width:1px;height:1px}
 .qmu-buttons input:checked+span{font-weight:600}
-.qmu-buttons label:has(input:checked){background:#e4ecf7;border-color:#4a78b5}
-#qmu-image{width:100%;max-width:1100px;display:block} .qmu-error{color:#b00}
+.qmu-buttons label:has(input:checked){background:#dce8f7;border-color:#0b57a4}
+input:focus-visible,select:focus-visible,a:focus-visible,.qmu-buttons label:has(input:focus-visible){outline:3px solid #0b57a4;outline-offset:2px}
+#qmu-charts{display:flex;flex-wrap:wrap;gap:8px 16px;max-width:1160px}
+.qmu-figure{margin:0;flex:1 1 520px;max-width:580px} .qmu-chart{width:100%;height:auto;font-size:11px}
+.qmu-chart text{fill:#222} .qmu-chart .qmu-chart-title{font-size:13px} .qmu-chart .qmu-bar-label{font-size:9px}
+.qmu-error{color:#b00}
 """
 
 NOT_PRECOMPUTED = "This stop was not precomputed (the build reports why); the live app (qmu-kit app) computes it."
 
-# The page's only script: find the file of the stop the controls point at and show it. A response to
-# an older move is ignored (the visitor moved on).
-PAGE_SCRIPT = """
-const STOPS = JSON.parse(document.getElementById('qmu-stops').textContent);
-const names = Object.keys(STOPS);
-let shown = 0;
-function indexOf(name) {
-  const checked = document.querySelector(`[name="${name}"]:checked`);
-  return Number(checked ? checked.value : document.querySelector(`[name="${name}"]`).value);
-}
-async function show() {
-  const ticket = ++shown;
-  const key = names.map(indexOf).join('-');
-  for (const name of names) {
-    const out = document.getElementById(`out-${name}`);
-    if (out) out.textContent = STOPS[name][indexOf(name)];
-  }
-  const status = document.getElementById('qmu-status');
-  status.innerHTML = '<span class="qmu-busy">loading...</span>';
-  const response = await fetch(`stops/${key}.html`);
-  if (ticket !== shown) return;
-  if (!response.ok) {
-    status.innerHTML = `<span class="qmu-error">${NOT_PRECOMPUTED}</span>`;
-    document.getElementById('qmu-numbers').innerHTML = '';
-    document.getElementById('qmu-image').removeAttribute('src');
-    return;
-  }
-  const numbers = await response.text();
-  const image = document.getElementById('qmu-image');
-  image.src = `stops/${key}.png`;
-  await image.decode().catch(() => {});
-  if (ticket !== shown) return;
-  document.getElementById('qmu-numbers').innerHTML = numbers;
-  document.body.dataset.stop = key;
-  status.innerHTML = '<span class="qmu-ready">ready</span>';
-}
-for (const element of document.querySelectorAll('.qmu-control input, .qmu-control select')) {
-  element.addEventListener(element.type === 'range' ? 'input' : 'change', show);
-}
-"""
+#: The page's only script (find the stop the controls point at, fetch its file, draw its charts as SVG).
+PAGE_SCRIPT = (Path(__file__).with_name("classroom.js")).read_text(encoding="utf-8")
+
+
+def _script_json(value) -> str:
+    """``value`` as JSON safe inside a ``<script>`` element (no ``</`` that would end it)."""
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
 
 
 def _control_html(name: str, control, pairs: list, index: int) -> str:
+    """A native control bound to its visible label: a range slider (its value read out, also to screen
+    readers), radio buttons in a fieldset or a selection; all operable with the keyboard."""
     label = html.escape(control.description or name)
     kind = _control_kind(control)
-    if kind == "slider":
-        widget = (f'<input type="range" name="{name}" min="0" max="{len(pairs) - 1}" step="1" value="{index}" '
-                  f'aria-label="{label}"><output id="out-{name}">{html.escape(pairs[index][0])}</output>')
-    elif kind == "buttons":
-        widget = '<span class="qmu-buttons" role="radiogroup">' + "".join(
+    if kind == "buttons":
+        return f'<fieldset class="qmu-control qmu-buttons"><legend>{label}</legend>' + "".join(
             f'<label><input type="radio" name="{name}" value="{i}"{" checked" if i == index else ""}>'
-            f"<span>{html.escape(text)}</span></label>" for i, (text, _) in enumerate(pairs)) + "</span>"
+            f"<span>{html.escape(text)}</span></label>" for i, (text, _) in enumerate(pairs)) + "</fieldset>"
+    if kind == "slider":
+        widget = (f'<input type="range" id="qmu-{name}" name="{name}" min="0" max="{len(pairs) - 1}" step="1" value="{index}" '
+                  f'aria-valuetext="{html.escape(pairs[index][0])}"><output id="out-{name}" for="qmu-{name}">'
+                  f"{html.escape(pairs[index][0])}</output>")
     else:
-        widget = f'<select name="{name}" aria-label="{label}">' + "".join(
+        widget = f'<select id="qmu-{name}" name="{name}">' + "".join(
             f'<option value="{i}"{" selected" if i == index else ""}>{html.escape(text)}</option>'
             for i, (text, _) in enumerate(pairs)) + "</select>"
-    return f'<div class="qmu-control"><span>{label}</span>{widget}</div>'
+    return f'<div class="qmu-control"><label for="qmu-{name}">{label}</label>{widget}</div>'
 
 
-def app_page(app: StaticApp, panel, stops: dict[str, list], first: tuple[int, ...], numbers: str | None) -> str:
+def app_page(app: StaticApp, panel, stops: dict[str, list], first: tuple[int, ...], record: dict | None) -> str:
     """An app's page: its controls over the site's stops, opened at ``first`` with that stop's numbers
-    (``None``: not precomputed) inline, so the page reads before its script runs, and to a plain HTTP client."""
+    inline (so the page reads before its script runs, and to a plain HTTP client) and its chart data
+    (drawn by the script); ``record`` ``None``: that stop was not precomputed."""
     key = stop_key(first)
     controls = "".join(_control_html(name, panel.controls[name], pairs, i) for (name, pairs), i in zip(stops.items(), first))
-    labels = json.dumps({name: [label for label, _ in pairs] for name, pairs in stops.items()})
-    if numbers is None:
-        status, image = f'<span class="qmu-error">{NOT_PRECOMPUTED}</span>', f'<img id="qmu-image" alt="{html.escape(app.title)}">'
+    labels = {name: [label for label, _ in pairs] for name, pairs in stops.items()}
+    if record is None:
+        status, numbers, data = f'<span class="qmu-error">{NOT_PRECOMPUTED}</span>', "", ""
     else:
-        status, image = '<span class="qmu-ready">ready</span>', f'<img id="qmu-image" src="stops/{key}.png" alt="{html.escape(app.title)}">'
+        status, numbers = '<span class="qmu-ready">ready</span>', record["numbers"]
+        data = f'<script type="application/json" id="qmu-first">{_script_json(record)}</script>'
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(app.title)}</title><link rel="icon" href="data:,"><style>{PAGE_STYLE}</style></head>
 <body data-stop="{key}">
 <p class="qmu-note"><a href="../">all apps</a> &middot; a precomputed classroom page: every stop of these controls
 was computed ahead of class (the live app, qmu-kit app, computes any setting).</p>
+<main>
 <h1>{html.escape(app.title)}</h1>
 <div class="qmu-controls">{controls}</div>
-<div id="qmu-status">{status}</div>
-{image}
-<div id="qmu-numbers">{numbers or ""}</div>
-<script type="application/json" id="qmu-stops">{html.escape(labels, quote=False)}</script>
-<script>const NOT_PRECOMPUTED = {json.dumps(NOT_PRECOMPUTED)};{PAGE_SCRIPT}</script>
+<div id="qmu-status" role="status" aria-live="polite">{status}</div>
+<div id="qmu-charts"></div>
+<div id="qmu-numbers">{numbers}</div>
+</main>
+<script type="application/json" id="qmu-stops">{_script_json(labels)}</script>{data}
+<script>const NOT_PRECOMPUTED = {json.dumps(NOT_PRECOMPUTED)};
+{PAGE_SCRIPT}</script>
 </body></html>
 """
 
@@ -485,11 +501,11 @@ def landing_page(manifest: dict) -> str:
         f'({info["stops"]} stops{", " + str(info["failed"]) + " not precomputed" if info["failed"] else ""})</span></li>'
         for name, info in sorted(manifest["apps"].items()))
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>qmu-kit apps (classroom pages)</title><link rel="icon" href="data:,"><style>{PAGE_STYLE}</style></head>
-<body><h1>qmu-kit apps</h1>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>qmu-kit apps (classroom pages)</title><link rel="icon" href="data:,"><style>{PAGE_STYLE}</style></head>
+<body><main><h1>qmu-kit apps</h1>
 <p class="qmu-note">Precomputed classroom pages: every slider stop was computed ahead of class, so any number of
 visitors can move the controls at once without a kernel each.</p>
-<ul>{items}</ul></body></html>
+<ul>{items}</ul></main></body></html>
 """
 
 
@@ -542,7 +558,7 @@ def serve_site(directory: str | Path, host: str = DEFAULT_HOST, port: int = DEFA
 
 def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: bool = False, n_jobs: int = 1,
                  site: str | Path | None = None) -> int:
-    """Build the classroom pages (:mod:`qmu_kit.apps.static`: every slider stop of every app, rendered
+    """Build the classroom pages (:mod:`qmu_kit.apps.static`: every slider stop of every app, written
     once; resumable) and serve them as plain files until interrupted. Returns 0.
 
     With ``warm_all``, every stop is computed first in parallel (:func:`warm_every_stop`); otherwise the
@@ -561,7 +577,7 @@ def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: b
     if warm_all:
         print(f"qmu-kit app --static: computing every slider stop ({n_jobs} processes; resumable)...", flush=True)
         warm_every_stop(n_jobs)
-    print(f"qmu-kit app --static: rendering every slider stop not rendered yet ({n_jobs} processes; the first build "
+    print(f"qmu-kit app --static: writing every slider stop not written yet ({n_jobs} processes; the first build "
           "computes the stops the cache lacks too; resumable)...", flush=True)
     existing = site is not None and (Path(site).expanduser() / MANIFEST).exists()
     # A site given by directory keeps its own apps and stops (e.g. built for a lesson with build_site).

@@ -345,24 +345,36 @@ class ExperimentConfig:
         return hashlib.sha256(repr(stats).encode()).hexdigest()
 
     def cache_key(self, part: str = "result") -> str | None:
-        """Hash of everything the ``part`` depends on: ``"result"``, or the trained ``"original"``,
-        ``"shadows"`` and ``"retrained"`` models.
+        """Hash of everything the ``part`` depends on: ``"result"``, the trained ``"original"``,
+        ``"shadows"`` and ``"retrained"`` models, or the ``"audit"`` (the attacks fitted against the
+        original model).
 
         Trained models depend only on data and training settings (and the retrained one on the forget
-        set), never on shots or methods, so moving a shots or method slider reuses them. A result that
-        uses a method or attack registered from outside the kit also depends on that code
-        (:func:`external_code`); ``None`` when that code cannot be read (the result is not cached).
+        set), never on shots or methods, so moving a shots or method slider reuses them. The audit
+        depends on those, the forget set (its folds), the shots, the attacks and LiRA's shadows, never
+        on the methods: every experiment on one original model at one shots setting shares it. A
+        result or audit that uses a method or attack registered from outside the kit also depends on
+        that code (:func:`external_code`); ``None`` when that code cannot be read (nothing is cached).
+
+        Example:
+            >>> config = ExperimentConfig()
+            >>> config.cache_key("audit") == config.replace(methods=("ssd",)).cache_key("audit")
+            True
+            >>> config.cache_key("audit") == config.replace(shots=100).cache_key("audit")
+            False
         """
         config = self.to_dict()
         external = {}
-        if part != "result":
-            keep = ("dataset", "data_path", "model", "n_qubits", "depth", "n_train", "n_test", "epochs", "lr", "batch_size", "seed")
-            extra = {"original": (), "shadows": ("n_shadows",), "retrained": ("forget",)}[part]
-            config = {k: config[k] for k in keep + extra}
-        else:
+        if part in ("result", "audit"):
             external = external_code(self)
             if external is None:
                 return None
+        if part != "result":
+            keep = ("dataset", "data_path", "model", "n_qubits", "depth", "n_train", "n_test", "epochs", "lr", "batch_size", "seed")
+            extra = {"original": (), "shadows": ("n_shadows",), "retrained": ("forget",),
+                     "audit": ("forget", "shots", "attacks", "n_shadows")}[part]
+            config = {k: config[k] for k in keep + extra}
+            external = {kind: source for kind, source in external.items() if kind.startswith("attack:")}
         payload = {
             "part": part, "config": config, "kit": __version__, "code": code_fingerprint(),
             "schema": SCHEMA_VERSION, "data": self._data_fingerprint(), **({"external": external} if external else {}),

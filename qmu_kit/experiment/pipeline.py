@@ -30,7 +30,7 @@ from qmu_kit.core.seeds import stream_seed
 from qmu_kit.experiment.config import ExperimentConfig, versions
 from qmu_kit.experiment.results import ExperimentResult, ModelResult
 from qmu_kit.leakage.attacks import ShadowModels, needs_reference
-from qmu_kit.leakage.audit import AuditQueries, audit_models
+from qmu_kit.leakage.audit import AuditQueries, MembershipAudit, audit_models
 from qmu_kit.leakage.metrics import prediction_distance
 from qmu_kit.leakage.signals import loss as loss_signal
 from qmu_kit.qnn.readout import make_readout
@@ -81,8 +81,9 @@ def get_or_fit(cache: ResultCache | None, key: str, fit, *, save=lambda model: m
         cache: where models live (``None``: always fit).
         key: the entry's key (:meth:`ExperimentConfig.cache_key`).
         fit: ``() -> object`` that trains it.
-        save, load: the object to a ``torch.save``-able state and back.
+        save, load: the object to a ``torch.save``-able state (``None``: not storable) and back.
     """
+    cache = cache if key is not None else None  # no key: what it depends on cannot be named
     if cache is not None:
         state = cache.load_state(key)
         if state is not None:
@@ -92,8 +93,9 @@ def get_or_fit(cache: ResultCache | None, key: str, fit, *, save=lambda model: m
                 warnings.warn(f"ignoring unusable cached model {key} ({type(error).__name__}: {error}); recomputing",
                               CacheWarning, stacklevel=2)
     fitted = fit()
-    if cache is not None:
-        cache.store_state(key, save(fitted))
+    state = save(fitted) if cache is not None else None
+    if state is not None:  # None: this object cannot be stored (it is fitted again next time)
+        cache.store_state(key, state)
     return fitted
 
 
@@ -218,7 +220,8 @@ def _model_result(primary_attack, data, name, model, observed, outcomes, report,
 
 
 def model_results(data, models: Mapping, reports: Mapping, *, attacks: Sequence[str], primary_attack: str,
-                  shots: int | None, seed: int, reference: tuple = (None, None)) -> dict[str, ModelResult]:
+                  shots: int | None, seed: int, reference: tuple = (None, None), cache: ResultCache | None = None,
+                  audit_key: str | None = None) -> dict[str, ModelResult]:
     """Every model of an experiment audited (:func:`~qmu_kit.leakage.audit.audit_models`) and typed:
     the kit's experiment and a model you bring (:func:`qmu_kit.studies.audit_model`) both end here.
 
@@ -236,11 +239,20 @@ def model_results(data, models: Mapping, reports: Mapping, *, attacks: Sequence[
         shots: shots per query (``None``: exact expectations).
         seed: the audit's seed (split, attacks, shot streams).
         reference: LiRA's shadow outputs on the members and the non-members (``(None, None)`` without LiRA).
+        cache, audit_key: where the attacks fitted against the original model are kept, and their key
+            (:meth:`ExperimentConfig.cache_key` ``("audit")``): an experiment auditing the same original
+            model at the same shots replays them instead of fitting them again (without either: fitted here).
 
     Returns:
         ``{name: ModelResult}`` in the order of ``models``.
     """
-    audited = audit_models(models, AuditQueries.of(data, seed, reference), attacks, seed,
+    queries = AuditQueries.of(data, seed, reference)
+
+    def get_audit(fit) -> MembershipAudit:
+        return get_or_fit(cache, audit_key, fit, save=MembershipAudit.to_state,
+                          load=lambda state: MembershipAudit.from_state(state, queries.split))
+
+    audited = audit_models(models, queries, attacks, seed, get_audit=get_audit,
                            readout=lambda name, part: make_readout(shots, stream_seed(seed, f"{name}-{part}")))
     exact_forget = {name: model.predict_proba(data.x_train[data.forget_train]) for name, model in models.items()}
     results = {}
@@ -289,7 +301,7 @@ def run_experiment(
         unlearned, reports = _unlearn(config, original, task, store, bar)
         results = model_results(data, {"original": original, **unlearned}, reports, attacks=config.attacks,
                                 primary_attack=config.primary_attack, shots=config.shots, seed=config.seed,
-                                reference=(reference_train, reference_test))
+                                reference=(reference_train, reference_test), cache=store, audit_key=config.cache_key("audit"))
         bar.step("audit")
     finally:
         bar.close()

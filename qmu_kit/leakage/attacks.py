@@ -74,6 +74,8 @@ class MembershipAttack:
 
     name = "base"
     needs_reference = False
+    #: Fitted attributes a subclass's own ``fitted_state`` stores (the MLP's network).
+    _stored_apart: tuple[str, ...] = ()
 
     def fit(self, members: Observations, nonmembers: Observations) -> "MembershipAttack":
         self.threshold_ = best_threshold(self.score(members), self.score(nonmembers))
@@ -85,6 +87,46 @@ class MembershipAttack:
     def predict(self, observations: Observations) -> np.ndarray:
         """``True`` where the attack flags the sample as a training member."""
         return self.score(observations) >= self.threshold_
+
+    def fitted_state(self) -> dict:
+        """What :meth:`fit` learned (every attribute ending in ``_``) as a state the model cache stores:
+        numbers and strings as they are, arrays as tensors. :meth:`load_fitted_state` sets it again on
+        an attack made with the same settings, which then scores exactly as this one.
+
+        Raises:
+            TypeError: a fitted attribute of another kind, naming it (such an attack defines its own
+                ``fitted_state`` and ``load_fitted_state``, or is not cached).
+
+        Example:
+            >>> members = Observations(np.array([[0.9, 0.1], [0.8, 0.2]]), np.array([0, 0]))
+            >>> nonmembers = Observations(np.array([[0.6, 0.4], [0.3, 0.7]]), np.array([0, 0]))
+            >>> fitted = ThresholdAttack("loss").fit(members, nonmembers)
+            >>> again = ThresholdAttack("loss").load_fitted_state(fitted.fitted_state())
+            >>> again.threshold_ == fitted.threshold_
+            True
+        """
+        values, arrays = {}, {}
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_") or name in self._stored_apart:
+                continue
+            if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+                arrays[name] = torch.from_numpy(value.copy())
+            elif isinstance(value, (np.floating, np.integer, np.bool_)):
+                values[name] = value.item()
+            elif value is None or isinstance(value, (bool, int, float, str)):
+                values[name] = value
+            else:
+                raise TypeError(f"the {self.name} attack's fitted {name} is a {type(value).__name__}, which the model cache "
+                                "cannot store: define fitted_state and load_fitted_state for it")
+        return {"values": values, "arrays": arrays}
+
+    def load_fitted_state(self, state: dict) -> "MembershipAttack":
+        """Set what :meth:`fitted_state` stored; returns self, fitted."""
+        for name, value in state["values"].items():
+            setattr(self, name, value)
+        for name, tensor in state["arrays"].items():
+            setattr(self, name, tensor.numpy())
+        return self
 
 
 class ThresholdAttack(MembershipAttack):
@@ -126,6 +168,7 @@ class PaperMLPAttack(MembershipAttack):
     """
 
     name = "mlp"
+    _stored_apart = ("network_",)
 
     def __init__(self, hidden: int = 64, dropout: float = 0.3, epochs: int = 300, lr: float = 1e-3, seed: int = 0):
         self.hidden = hidden
@@ -146,11 +189,7 @@ class PaperMLPAttack(MembershipAttack):
         x = torch.tensor((features - self.mean_) / self.scale_, dtype=torch.float32)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            network = nn.Sequential(
-                nn.Linear(x.shape[1], self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
-                nn.Linear(self.hidden, self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
-                nn.Linear(self.hidden, 1),
-            )
+            network = self._network(x.shape[1])
             optimizer = torch.optim.Adam(network.parameters(), lr=self.lr)
             weight = torch.where(truth > 0, 0.5 / len(members), 0.5 / len(nonmembers))
             for _ in range(self.epochs):
@@ -167,6 +206,27 @@ class PaperMLPAttack(MembershipAttack):
     def score(self, observations: Observations) -> np.ndarray:
         with torch.no_grad():
             return torch.sigmoid(self.network_(self._inputs(observations)).squeeze(1)).numpy().astype(np.float64)
+
+    def _network(self, n_features: int) -> nn.Sequential:
+        return nn.Sequential(
+            nn.Linear(n_features, self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
+            nn.Linear(self.hidden, self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
+            nn.Linear(self.hidden, 1),
+        )
+
+    def fitted_state(self) -> dict:
+        """The standardisation, the threshold and the trained network's weights (see
+        :meth:`MembershipAttack.fitted_state`)."""
+        return super().fitted_state() | {"network": self.network_.state_dict()}
+
+    def load_fitted_state(self, state: dict) -> "PaperMLPAttack":
+        super().load_fitted_state(state)
+        with torch.random.fork_rng(devices=[]):  # building the layers draws initial weights: not from the caller's stream
+            network = self._network(len(self.mean_))
+        network.load_state_dict(state["network"])
+        network.eval()
+        self.network_ = network
+        return self
 
 
 class LiRAOfflineAttack(MembershipAttack):

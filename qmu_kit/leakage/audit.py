@@ -148,6 +148,41 @@ class MembershipAudit:
             self.fitted_[name] = per_fold
         return self
 
+    def to_state(self) -> dict | None:
+        """The fitted attacks as a state the model cache stores (each attack's
+        :meth:`~qmu_kit.leakage.attacks.MembershipAttack.fitted_state` per fold), or ``None`` when an
+        attack keeps something the cache cannot store (then the audit is fitted again each time)."""
+        try:
+            fitted = {name: [attack.fitted_state() for attack in folds] for name, folds in self.fitted_.items()}
+        except TypeError:
+            return None
+        return {"attacks": list(self.attacks), "seed": self.seed, "fitted": fitted}
+
+    @classmethod
+    def from_state(cls, state: dict, split: AuditSplit) -> "MembershipAudit":
+        """The audit :meth:`to_state` stored, fitted on ``split`` (the same split it was fitted on:
+        the cache key names the data and seed that draw it); it scores exactly as the stored one.
+
+        Example:
+            >>> from qmu_kit.qnn import prepare_data
+            >>> data = prepare_data("digits", n_qubits=6, n_train=200, n_test=200)
+            >>> rng = np.random.default_rng(0)
+            >>> fake = lambda y: Observations(rng.dirichlet(np.ones(10), len(y)), y)
+            >>> members, nonmembers, split = fake(data.y_train), fake(data.y_test), AuditSplit.draw(data)
+            >>> audit = MembershipAudit(["loss", "mlp"]).fit(members, nonmembers, split)
+            >>> again = MembershipAudit.from_state(audit.to_state(), split)
+            >>> again.evaluate(members, nonmembers) == audit.evaluate(members, nonmembers)
+            True
+        """
+        audit = cls(state["attacks"], state["seed"])
+        audit.split_ = split
+        audit.fitted_ = {
+            name: [make_attack(name, stream_seed(audit.seed, f"attack-{name}-fold{fold}")).load_fitted_state(fold_state)
+                   for fold, fold_state in enumerate(folds)]
+            for name, folds in state["fitted"].items()
+        }
+        return audit
+
     def out_of_fold(self, name: str, observations: Observations, fold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Attack ``name``'s scores and membership flags for ``observations``, each scored by the attack
         fitted on the other fold (``fold``: each observation's fold, e.g. ``split_.member_fold``)."""
@@ -238,7 +273,8 @@ class AuditedModels:
 
 
 def audit_models(models: Mapping, queries: AuditQueries, attacks: Sequence[str], seed: int, *,
-                 readout: Callable[[str, str], object], balanced: bool = True) -> AuditedModels:
+                 readout: Callable[[str, str], object], balanced: bool = True,
+                 get_audit: Callable[[Callable[[], MembershipAudit]], MembershipAudit] | None = None) -> AuditedModels:
     """The membership audit every study runs: the experiment, a model you bring, a device, a private model.
 
     Each model is queried on the members and the non-members with its own readout, the attacks are
@@ -255,6 +291,9 @@ def audit_models(models: Mapping, queries: AuditQueries, attacks: Sequence[str],
             queries; one random stream per model and query set keeps each model's numbers independent
             of which other models are audited.
         balanced: see :meth:`MembershipAudit.evaluate`.
+        get_audit: called with the function that fits the attacks, returns the fitted audit (default:
+            fit them); the experiment pipeline passes one that replays them from the model cache, so
+            experiments that audit the same original model at the same shots fit its attacks once.
 
     Example:
         >>> from qmu_kit.qnn import QNNClassifier, make_readout, prepare_data
@@ -276,8 +315,11 @@ def audit_models(models: Mapping, queries: AuditQueries, attacks: Sequence[str],
         )
 
     observed = {name: observe(model, name) for name, model in models.items()}
-    audit = MembershipAudit(attacks, seed).fit(*observed["original"], queries.split)
-    return AuditedModels(audit, observed, balanced)
+
+    def fit() -> MembershipAudit:
+        return MembershipAudit(attacks, seed).fit(*observed["original"], queries.split)
+
+    return AuditedModels(fit() if get_audit is None else get_audit(fit), observed, balanced)
 
 
 __all__ = ["ATTACKS", "AttackOutcome", "AuditQueries", "AuditSplit", "AuditedModels", "MembershipAudit",

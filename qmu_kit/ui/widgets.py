@@ -39,6 +39,7 @@ from qmu_kit.qnn.models import MODELS
 from qmu_kit.qnn.readout import repeated_estimates
 from qmu_kit.report.notebook import format_speedup
 from qmu_kit.studies.privacy import DEFAULT_ATTACKS, PrivacySpec, privacy_config, run_private
+from qmu_kit.ui import charts
 from qmu_kit.unlearning.methods import PARAMETER_GROUPS, UNLEARNING_METHODS, method_names
 
 #: The shots slider's stops: a log scale from 10 to 10000, then exact expectations. The slider's
@@ -98,14 +99,20 @@ class Panel:
     """Base of every panel: controls, a figure rendered to an image, numbers, status and progress.
 
     A subclass builds its controls from its keyword arguments, hands them to this ``__init__`` and
-    defines ``_compute(values)`` and ``_render(result, values)``; ``values`` maps each control's name
-    to its value.
+    defines ``_compute(values)`` (the result), ``_numbers(result, values)`` (the numbers table's HTML),
+    ``_figure(result, values)`` (the matplotlib figure the panel shows) and ``_charts(result, values)``
+    (the same figure's content as chart data, :mod:`qmu_kit.ui.charts`, which the classroom pages draw
+    in the browser); ``values`` maps each control's name to its value.
     """
 
     title = ""
     #: Controls that change only what is drawn from the computed result (which attack's numbers), not
     #: the computation: moving one re-renders the last result (and the classroom pages compute once for them).
     display_only: tuple[str, ...] = ()
+    #: Controls whose values alone pick a costly piece that several settings reuse from the cache (a
+    #: trained model, the attacks fitted against it): the classroom build computes one setting of each
+    #: first, then the settings that reuse it, so no two processes compute the same piece at once.
+    shared_by: tuple[str, ...] = ()
 
     def __init__(self, controls: dict[str, widgets.ValueWidget], base: ExperimentConfig | None = None,
                  cache: ResultCache | bool = True):
@@ -133,7 +140,7 @@ class Panel:
 
     @staticmethod
     def values_at(controls: dict) -> dict:
-        """What ``_compute`` and ``_render`` read for these control values (the shots label as ``int`` or ``None``)."""
+        """What ``_compute`` and the drawing methods read for these control values (the shots label as ``int`` or ``None``)."""
         values = dict(controls)
         if "shots" in values:
             values["shots"] = check_shots(values["shots"])
@@ -153,7 +160,8 @@ class Panel:
                     result = self._compute(values)
                 self.progress.clear_output()
                 self.result = result
-            self.image.value = to_png(self._render(self.result, values))
+            self.numbers.value = self._numbers(self.result, values)
+            self.image.value = to_png(self._figure(self.result, values))
             self.status.value = '<span class="qmu-ready">ready</span>'
         except Exception as error:  # shown to the learner, not raised into the widget machinery
             self.progress.clear_output()
@@ -188,13 +196,20 @@ class ShotNoisePanel(Panel):
         estimates = repeated_estimates(values["expval"], values["shots"], 2000, np.random.default_rng(self.seed))
         return estimates, float(estimates.std()), shot_noise_std(values["expval"], values["shots"])
 
-    def _render(self, computed, values):
-        estimates, spread, sd = computed
-        self.numbers.value = numbers_table(
+    def _numbers(self, computed, values):
+        _, spread, sd = computed
+        return numbers_table(
             [("qmu-shot-spread", "spread of the estimates", f"{spread:.3f}", f"{sd:.3f}")],
             ["measured", "theory sqrt((1-<Z>^2)/S)"],
         )
+
+    def _figure(self, computed, values):
+        estimates, spread, sd = computed
         return self.figure.draw(estimates, values["expval"], values["shots"], sd, spread)
+
+    def _charts(self, computed, values):
+        estimates, spread, sd = computed
+        return [charts.shot_noise_chart(estimates, values["expval"], values["shots"], sd, spread)]
 
 
 class ClassifierPanel(Panel):
@@ -219,16 +234,26 @@ class ClassifierPanel(Panel):
         classifier = train_original(config, data, resolve_cache(self.cache), progress=True)
         return classifier, classifier.accuracy(data.x_train, data.y_train), classifier.accuracy(data.x_test, data.y_test)
 
-    def _render(self, result, values):
+    @staticmethod
+    def _label(values) -> str:
+        return f"{values['model']} QNN, depth {values['depth']}"
+
+    def _numbers(self, result, values):
         classifier, train_accuracy, test_accuracy = result
         history = classifier.history_
-        label = f"{values['model']} QNN, depth {values['depth']}"
-        self.numbers.value = numbers_table(
+        label = self._label(values)
+        return numbers_table(
             [("qmu-accuracy", label, train_accuracy.format(), test_accuracy.format(),
               str(classifier.n_params_["quantum"]), str(classifier.n_params_["classical"]), f"{history[-1]['seconds']:.1f}")],
             ["train accuracy", "test accuracy", "quantum params", "classical params", "training seconds"],
         )
-        return self.figure.draw({label: history})
+
+    def _figure(self, result, values):
+        return self.figure.draw({self._label(values): result[0].history_})
+
+    def _charts(self, result, values):
+        classifier, train_accuracy, test_accuracy = result
+        return charts.training_charts(classifier.history_, self._label(values), train_accuracy.n, test_accuracy.n)
 
 
 class LeakagePanel(Panel):
@@ -236,6 +261,7 @@ class LeakagePanel(Panel):
 
     title = "Membership leakage of a trained QNN"
     display_only = ("attack",)
+    shared_by = ("depth", "model")  # the trained model and LiRA's shadows
 
     def __init__(self, base=None, cache=True, shots=None, depth: int = 1, model: str = "hybrid", attack: str = "mlp"):
         self.figure = LeakageFigure()
@@ -251,11 +277,11 @@ class LeakagePanel(Panel):
     def _compute(self, values):
         return run_experiment(self.config_for(values, self.base), cache=self.cache, progress=True)
 
-    def _render(self, result, values):
+    def _numbers(self, result, values):
         original = result.models["original"]
         outcome = original.attacks[values["attack"]]
         tpr = outcome.overall.tpr_at_1pct_fpr
-        self.numbers.value = numbers_table(
+        return numbers_table(
             [
                 ("qmu-mia-success", "MIA success on the forget set (paper's metric)",
                  str(outcome.mia_success_forget)),
@@ -269,7 +295,12 @@ class LeakagePanel(Panel):
             ],
             [f"{values['attack']} attack, shots {values['shots'] or 'exact'}: value [95 % interval] (n samples)"],
         )
+
+    def _figure(self, result, values):
         return self.figure.draw(result, values["attack"])
+
+    def _charts(self, result, values):
+        return charts.leakage_charts(result, values["attack"])
 
 
 class UnlearningPanel(Panel):
@@ -277,6 +308,7 @@ class UnlearningPanel(Panel):
 
     title = "Quantum machine unlearning"
     display_only = ("attack",)
+    shared_by = ("shots",)  # the attacks fitted against the original model, for every method
 
     def __init__(self, base=None, cache=True, method: str = "ga", shots=None, params: str = "all", attack: str = "mlp"):
         self.figure = UnlearningFigure()
@@ -292,7 +324,7 @@ class UnlearningPanel(Panel):
     def _compute(self, values):
         return run_experiment(self.config_for(values, self.base), cache=self.cache, progress=True)
 
-    def _render(self, result, values):
+    def _numbers(self, result, values):
         names = ["original", values["method"], "retrained"]
         attack = values["attack"]
         rows = []
@@ -304,10 +336,15 @@ class UnlearningPanel(Panel):
                 str(outcome.mia_success_forget), str(outcome.forget.auc), f"{model.seconds:.2f}",
                 format_speedup(model.speedup_vs_retrain),
             ))
-        self.numbers.value = numbers_table(
+        return numbers_table(
             rows, ["forget acc.", "test acc. (retained)", f"MIA success ({attack})", "AUC forget", "seconds", "speed-up"]
         )
-        return self.figure.draw(result, values["method"], attack)
+
+    def _figure(self, result, values):
+        return self.figure.draw(result, values["method"], values["attack"])
+
+    def _charts(self, result, values):
+        return charts.unlearning_charts(result, values["method"], values["attack"])
 
 
 __all__ = [
@@ -329,6 +366,7 @@ class PrivacyPanel(Panel):
 
     title = "Privacy by design: DP-SGD budget vs accuracy and leakage"
     display_only = ("attack",)
+    shared_by = ("epsilon",)  # the model DP-SGD trains at that budget
 
     def __init__(self, base=None, cache=True, epsilon: str = "4", shots=None, attack: str = "loss"):
 
@@ -354,11 +392,11 @@ class PrivacyPanel(Panel):
 
         return run_private(*self.config_for(values, self.base), cache=self.cache)
 
-    def _render(self, result, values):
+    def _numbers(self, result, values):
         metrics = result.attacks[values["attack"]]
         tpr = metrics.tpr_at_1pct_fpr
         audit = result.audits[values["attack"]]
-        self.numbers.value = numbers_table(
+        return numbers_table(
             [
                 ("qmu-epsilon", "epsilon spent (accountant, delta 1e-5)", f"{result.epsilon_spent:.3g}"),
                 ("qmu-sigma", "noise multiplier", f"{result.noise_multiplier:.3g}"),
@@ -371,4 +409,9 @@ class PrivacyPanel(Panel):
             ],
             [f"{result.spec.label()}, shots {values['shots'] or 'exact'}: value [95 % interval] (n samples)"],
         )
+
+    def _figure(self, result, values):
         return self.figure.draw(result, values["attack"])
+
+    def _charts(self, result, values):
+        return charts.privacy_charts(result, values["attack"])

@@ -335,47 +335,116 @@ def test_no_tracebacks_reach_the_browser(browser, tmp_path):
 # --- the classroom pages (qmu-kit app --static): plain files, no kernel -------------------------------
 
 def test_classroom_pages_answer_every_move_from_files_and_stay_offline(browser, tmp_path):
-    """A visitor of the static pages: the landing page's link, the page at its first stop, a slider move
-    and a selection to other stops (the numbers are that stop's file), a stop missing from the build
-    (a message, no broken image); nothing requested from outside 127.0.0.1."""
+    """A visitor of the static pages: the landing page's link, the page at its first stop with its chart
+    drawn (an image named and described from the stop's numbers), the keyboard alone (tab to a slider,
+    arrow keys) moving to other stops whose numbers and chart are that stop's file, a stop missing from
+    the build (a message, no chart); nothing requested from outside 127.0.0.1."""
+    import json
     import threading
 
     from qmu_kit.apps.static import NOT_PRECOMPUTED, build_site, make_server
 
     options = {"shot_noise": {"shots": ["10", "100", "1000"], "expval": ["0", "0.5"]}}
     build_site(tmp_path, apps=["shot_noise"], options=options, progress=False)
-    (tmp_path / "shot_noise" / "stops" / "2-1.html").unlink()  # as if that stop had failed to compute
+    (tmp_path / "shot_noise" / "stops" / "2-1.json").unlink()  # as if that stop had failed to compute
     server = make_server(tmp_path, port=0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     outside = OutsideRequests(context)
     page = context.new_page()
-    stop_file = lambda key: (tmp_path / "shot_noise" / "stops" / f"{key}.html").read_text()  # noqa: E731
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    stop_file = lambda key: json.loads((tmp_path / "shot_noise" / "stops" / f"{key}.json").read_text())  # noqa: E731
     shown = lambda: page.inner_html("#qmu-numbers").replace("<tbody>", "").replace("</tbody>", "")  # noqa: E731 (as parsed)
+
+    def chart_shows(key: str) -> None:
+        """The page's chart is the stop's: an SVG image whose name and description are the stop's
+        title and generated alt text, with a bar per occupied bin and the exact value's line."""
+        (chart,) = stop_file(key)["charts"]
+        svg = page.locator("#qmu-charts svg[role=img]")
+        assert svg.count() == 1
+        labelled = svg.get_attribute("aria-labelledby").split()
+        assert [page.locator(f"[id='{i}']").text_content() for i in labelled] == [chart["title"], chart["alt"]]
+        bars = sum(1 for count in chart["marks"][0]["counts"] if count > 0)
+        assert svg.locator("rect[fill-opacity]").count() == bars > 0
+        assert "exact <Z> = " in svg.text_content() and "estimated <Z>" in svg.text_content()
+
     try:
         page.goto(url + "/")
         page.click("a:has-text('Shot noise')")
         page.wait_for_selector(".qmu-ready")
         # opened at the panel's own defaults where they are stops: shots 100 (exact <Z> 0.4 is not one: 0)
         assert page.get_attribute("body", "data-stop") == "1-0"
-        assert shown() == stop_file("1-0")
-        page.focus("input[name=shots]")
+        assert shown() == stop_file("1-0")["numbers"]
+        chart_shows("1-0")
+        # every control has its label (the accessible name is the control's description)
+        for name, label in (("shots", "shots"), ("expval", "exact <Z>")):
+            assert page.get_by_label(label, exact=True).get_attribute("name") == name
+        # the keyboard alone: Tab from the page's start reaches the shots slider, with a visible focus
+        page.locator("body").focus()
+        for _ in range(5):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.name") == "shots":
+                break
+        assert page.evaluate("document.activeElement.name") == "shots"
+        assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
         page.keyboard.press("ArrowLeft")  # shots 100 -> 10
         page.wait_for_selector("body[data-stop='0-0'] .qmu-ready")
-        assert page.inner_text("#out-shots") == "10" and shown() == stop_file("0-0")
-        assert page.evaluate("document.getElementById('qmu-image').naturalWidth") > 100  # the image arrived
+        assert page.inner_text("#out-shots") == "10" and shown() == stop_file("0-0")["numbers"]
+        assert page.get_attribute("input[name=shots]", "aria-valuetext") == "10"
+        chart_shows("0-0")
         page.keyboard.press("End")  # -> 1000
         page.wait_for_selector("body[data-stop='2-0'] .qmu-ready")
-        assert shown() == stop_file("2-0")
-        page.focus("input[name=expval]")
+        assert shown() == stop_file("2-0")["numbers"]
+        chart_shows("2-0")
+        page.keyboard.press("Tab")  # on to the exact <Z> slider
+        assert page.evaluate("document.activeElement.name") == "expval"
         page.keyboard.press("ArrowRight")  # exact <Z> 0 -> 0.5: the stop whose file is missing
         page.wait_for_selector(".qmu-error")
         assert NOT_PRECOMPUTED in page.inner_text("#qmu-status") and page.inner_html("#qmu-numbers") == ""
-        assert page.get_attribute("#qmu-image", "src") is None
+        assert page.locator("#qmu-charts svg").count() == 0
         page.keyboard.press("ArrowLeft")  # back: works again
         page.wait_for_selector("body[data-stop='2-0'] .qmu-ready")
+        chart_shows("2-0")
         page.screenshot(path=str(ARTIFACTS / "static-shot-noise.png"), full_page=True)
+    finally:
+        context.close()
+        server.shutdown()
+        server.server_close()
+    assert outside.urls == [] and errors == []
+
+
+def test_classroom_unlearning_page_draws_its_bars_and_rocs_from_the_stops_numbers(browser, tmp_path):
+    """The unlearning app's page: the before/after bars (one per model and measure, each with its
+    interval and n in its tooltip) and the forget-set ROC of each model, redrawn for another attack."""
+    import json
+    import threading
+
+    from qmu_kit.apps.static import build_site, make_server
+    from qmu_kit.experiment.config import ExperimentConfig
+
+    base = ExperimentConfig(n_qubits=2, n_train=20, n_test=20, epochs=1, attacks=("loss", "confidence"), forget="class:1")
+    options = {"unlearning": {"method": ["ga"], "shots": ["exact"], "params": ["all"], "attack": ["loss", "confidence"]}}
+    build_site(tmp_path, apps=["unlearning"], options=options, bases={"unlearning": base}, progress=False)
+    server = make_server(tmp_path, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = browser.new_context(viewport={"width": 1300, "height": 1000})
+    outside = OutsideRequests(context)
+    page = context.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/unlearning/")
+        page.wait_for_selector("#qmu-charts svg[role=img] >> nth=1")
+        bars, roc = json.loads((tmp_path / "unlearning" / "stops" / "0-0-0-0.json").read_text())["charts"]
+        tooltips = page.locator("#qmu-charts svg >> nth=0").locator("rect > title").all_text_contents()
+        assert tooltips == [f"{series['label']}: {text}" for series in bars["series"] for text in series["text"]]
+        assert len(tooltips) == 3 * 5 and all("(n=" in t and "[" in t for t in tooltips)
+        assert roc["title"] in page.locator("#qmu-charts svg >> nth=1").text_content()
+        page.select_option("select[name=attack]", label="confidence")
+        page.wait_for_selector("body[data-stop='0-0-0-1'] .qmu-ready")
+        other = json.loads((tmp_path / "unlearning" / "stops" / "0-0-0-1.json").read_text())["charts"][1]
+        assert page.locator("#qmu-charts svg >> nth=1").locator("desc").text_content() == other["alt"] != roc["alt"]
+        page.screenshot(path=str(ARTIFACTS / "static-unlearning.png"), full_page=True)
     finally:
         context.close()
         server.shutdown()

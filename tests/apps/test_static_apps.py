@@ -1,4 +1,5 @@
-"""The classroom pages (qmu_kit.apps.static): every stop rendered ahead of class, served as plain files."""
+"""The classroom pages (qmu_kit.apps.static): every stop computed ahead of class, one JSON file each (the
+numbers table and the chart data the page draws), served as plain files."""
 
 from __future__ import annotations
 
@@ -59,31 +60,47 @@ def test_a_build_renders_each_stop_once_and_resumes(tmp_path):
     site = build_site(tmp_path / "site", apps=["shot_noise"], options=SHOT_NOISE, progress=False)
     assert site.stops == {"shot_noise": 4} and site.rendered == 4 and not site.failed
     stops = sorted(p.name for p in (tmp_path / "site" / "shot_noise" / "stops").iterdir())
-    assert stops == sorted(f"{a}-{b}.{ext}" for a in range(2) for b in range(2) for ext in ("html", "png"))
+    assert stops == sorted(f"{a}-{b}.json" for a in range(2) for b in range(2))  # one file a stop, no image
     manifest = json.loads((tmp_path / "site" / MANIFEST).read_text())
     assert manifest["site"] == site_key(SHOT_NOISE) and manifest["apps"]["shot_noise"]["stops"] == 4
     # a rerun renders nothing; a lost stop (an interrupted build) is rendered again, alone
     before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "site" / "shot_noise" / "stops").iterdir()}
     assert build_site(tmp_path / "site", apps=["shot_noise"], options=SHOT_NOISE, progress=False).rendered == 0
-    (tmp_path / "site" / "shot_noise" / "stops" / "1-0.html").unlink()
+    (tmp_path / "site" / "shot_noise" / "stops" / "1-0.json").unlink()
     again = build_site(tmp_path / "site", apps=["shot_noise"], options=SHOT_NOISE, progress=False)
     assert again.rendered == 1
     after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "site" / "shot_noise" / "stops").iterdir()}
-    assert {name for name in after if after[name] != before.get(name)} == {"1-0.html", "1-0.png"}
+    assert {name for name in after if after[name] != before.get(name)} == {"1-0.json"}
     assert not [p for p in (tmp_path / "site").rglob("*.tmp")]
 
 
+def stop_file(site: Path, app: str, key: str) -> dict:
+    return json.loads((site / app / "stops" / f"{key}.json").read_text())
+
+
 def test_a_stop_shows_what_the_live_panel_shows_at_those_settings(tmp_path):
+    """A stop's file: the live panel's numbers table, and its figure's numbers (the histogram of the
+    estimates in the figure's bins, the exact value, the spread) as chart data with a description."""
+    import numpy as np
+
+    from qmu_kit.plots.figures import shot_value_bins
     from qmu_kit.ui.widgets import ShotNoisePanel
 
     build_site(tmp_path, apps=["shot_noise"], options=SHOT_NOISE, progress=False)
     live = ShotNoisePanel(expval=0.5, shots="1000")
     assert list(live.controls) == ["shots", "expval"]  # so the stop is (shots "1000", expval "0.5") = (1, 1)
-    assert (tmp_path / "shot_noise" / "stops" / f"{stop_key((1, 1))}.html").read_text() == live.numbers.value
+    stop = stop_file(tmp_path, "shot_noise", stop_key((1, 1)))
+    assert stop["numbers"] == live.numbers.value
+    estimates, spread, sd = live.result
+    (chart,) = stop["charts"]
+    assert chart["marks"][0]["counts"] == np.histogram(estimates, bins=shot_value_bins(1000))[0].tolist()
+    assert [mark["x"] for mark in chart["marks"][1:]] == [0.5, round(0.5 - sd, 6), round(0.5 + sd, 6)]
+    assert chart["title"] == live.figure.ax.get_title() == f"2000 repeated measurements, 1000 shots: spread {spread:.3f}"
+    assert f"theory {sd:.3f}" in chart["alt"] and chart["x"]["label"] == "estimated <Z>" and chart["y"]["label"] == "how often"
     # the page opens at the panel's defaults where they are stops (shots 100 is not one here: the first stop)
     page = (tmp_path / "shot_noise" / "index.html").read_text()
     assert 'data-stop="0-0"' in page
-    assert (tmp_path / "shot_noise" / "stops" / "0-0.html").read_text() in page  # numbers inline, before any script
+    assert stop_file(tmp_path, "shot_noise", "0-0")["numbers"] in page  # numbers inline, before any script
 
 
 def test_a_site_of_other_settings_or_other_files_is_never_overwritten(tmp_path):
@@ -131,11 +148,11 @@ def test_a_stop_that_cannot_be_computed_is_reported_and_retried_next_build(tmp_p
     site = build_site(tmp_path, **settings)
     assert site.stops == {"classifiers": 2} and site.rendered == 1
     assert site.failed == [("classifiers", "0-1", "simulated failure at depth 2")]
-    assert "simulated failure" in site.table() and not (tmp_path / "classifiers" / "stops" / "0-1.html").exists()
+    assert "simulated failure" in site.table() and not (tmp_path / "classifiers" / "stops" / "0-1.json").exists()
     assert "1 not precomputed" in (tmp_path / "index.html").read_text()
     monkeypatch.setattr(ClassifierPanel, "_compute", original)
     retried = build_site(tmp_path, **settings)
-    assert retried.rendered == 1 and not retried.failed and (tmp_path / "classifiers" / "stops" / "0-1.html").exists()
+    assert retried.rendered == 1 and not retried.failed and (tmp_path / "classifiers" / "stops" / "0-1.json").exists()
 
 
 def test_display_only_controls_are_computed_once_per_stop_and_parallel_builds_agree(tmp_path, monkeypatch):
@@ -154,10 +171,12 @@ def test_display_only_controls_are_computed_once_per_stop_and_parallel_builds_ag
     monkeypatch.undo()
     two = build_site(tmp_path / "two", n_jobs=2, progress=False, **settings)
     assert two.rendered == 2
-    pages = {p.relative_to(tmp_path / "one"): p.read_text() for p in (tmp_path / "one").rglob("*.html")}
-    assert pages == {p.relative_to(tmp_path / "two"): p.read_text() for p in (tmp_path / "two").rglob("*.html")}
-    loss, confidence = (pages[Path("leakage/stops") / f"0-0-0-{i}.html"] for i in range(2))
-    assert "loss attack" in loss and "confidence attack" in confidence
+    files = {p.relative_to(tmp_path / "one"): p.read_text() for p in (tmp_path / "one").rglob("*.*")}
+    assert files == {p.relative_to(tmp_path / "two"): p.read_text() for p in (tmp_path / "two").rglob("*.*")}
+    loss, confidence = (json.loads(files[Path("leakage/stops") / f"0-0-0-{i}.json"]) for i in range(2))
+    assert "loss attack" in loss["numbers"] and "confidence attack" in confidence["numbers"]
+    assert loss["charts"][0]["title"] == "ROC, loss attack: retain members vs non-members"
+    assert loss["charts"][1] == confidence["charts"][1]  # the losses do not depend on the attack shown
 
 
 def test_the_live_panel_redraws_a_display_only_move_without_computing(monkeypatch):
@@ -195,9 +214,9 @@ def test_the_server_serves_plain_pages_on_loopback_and_lists_no_directories(tmp_
         assert status == 200 and re.search(r'<a href="shot_noise/">Shot noise</a>', landing) and "4 stops" in landing
         status, page = _get(url + "/shot_noise/")
         assert status == 200 and 'name="shots"' in page and "qmu-numbers" in page and "http" not in page.split("<body")[1]
-        assert _get(url + "/shot_noise/stops/0-1.html")[0] == 200
+        assert _get(url + "/shot_noise/stops/0-1.json")[0] == 200
         assert _get(url + "/shot_noise/stops/")[0] == 404  # no listing
-        assert _get(url + "/shot_noise/stops/9-9.html")[0] == 404
+        assert _get(url + "/shot_noise/stops/9-9.json")[0] == 404
     finally:
         server.shutdown()
         server.server_close()
@@ -231,7 +250,7 @@ def test_qmu_kit_app_static_completes_a_given_site_and_serves_it_on_loopback(tmp
     from tests.apps.test_app_browser import free_port, listening_addresses
 
     build_site(tmp_path, apps=["shot_noise"], options=SHOT_NOISE, progress=False)
-    (tmp_path / "shot_noise" / "stops" / "0-1.html").unlink()
+    (tmp_path / "shot_noise" / "stops" / "0-1.json").unlink()
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "qmu_kit.cli", "app", "--static", "--site", str(tmp_path), "--port",
                                 str(port), "--jobs", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -243,7 +262,7 @@ def test_qmu_kit_app_static_completes_a_given_site_and_serves_it_on_loopback(tmp
             time.sleep(0.3)
         status, page = _get(f"http://127.0.0.1:{port}/shot_noise/")
         assert status == 200 and "Shot noise" in page
-        assert _get(f"http://127.0.0.1:{port}/shot_noise/stops/0-1.html")[0] == 200  # rendered again
+        assert _get(f"http://127.0.0.1:{port}/shot_noise/stops/0-1.json")[0] == 200  # written again
         assert listening_addresses(port) == {"127.0.0.1"}
     finally:
         process.terminate()
@@ -286,7 +305,7 @@ def test_thirty_plain_clients_at_once_all_get_their_pages(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
-    assert row["visitors"] == 30 and row["requests"] == 30 * (1 + 2 * 5)
+    assert row["visitors"] == 30 and row["requests"] == 30 * (1 + 5)
     assert 0 < row["latency_median_s"] <= row["latency_p99_s"] <= row["latency_max_s"]
 
 
@@ -322,3 +341,20 @@ def test_the_classroom_guide_states_the_recorded_classroom_benchmark():
     assert (f"{len(live)} moves of the unlearning app's method and shots controls and of the leakage app's shots slider, "
             f"{sum(t <= 1.0 for t in live)} of them within 1 s (median {statistics.median(live):.2f} s, max {max(live):.2f} s") in readme
     assert record["external_requests"] == []
+
+
+def test_stops_sharing_a_costly_piece_compute_one_of_each_first():
+    """The build's first phase computes one stop per setting of the panel's shared_by controls (the
+    unlearning app's shots: the attacks fitted against the original model), the second phase the
+    stops that reuse those pieces; a display-only control (the attack) never adds a computation."""
+    from qmu_kit.apps.static import _groups, _phases
+    from qmu_kit.ui.widgets import ShotNoisePanel, UnlearningPanel
+
+    stops = {"method": [("GA", "ga"), ("SSD", "ssd"), ("RGA", "rga")], "shots": [("10", "10"), ("exact", "exact")],
+             "attack": [("mlp", "mlp"), ("loss", "loss")]}
+    groups = _groups(stops, ["method", "shots"])
+    assert len(groups) == 6 and all(len(group) == 2 for group in groups)
+    first, rest = _phases(UnlearningPanel, stops, groups)
+    assert sorted(group[0][1] for group in first) == [0, 1] and len(first) + len(rest) == 6
+    assert {group[0][1] for group in rest} == {0, 1}
+    assert _phases(ShotNoisePanel, stops, groups) == [groups]  # nothing shared: one phase

@@ -97,6 +97,30 @@ def test_cache_keys():
     # the original model does not depend on shots, methods or the forget set: sliders reuse it
     assert base.cache_key("original") == base.replace(shots=100, methods=("ga",), forget="class:3").cache_key("original")
     assert base.cache_key("original") != base.replace(depth=2).cache_key("original")
+    # the attacks fitted against the original model: shared by every method, not by another shots setting
+    assert base.cache_key("audit") == base.replace(methods=("ga",), unlearn_params="quantum", attack="loss").cache_key("audit")
+    for change in ({"shots": 100}, {"attacks": ("loss",)}, {"forget": "class:3"}, {"depth": 2}, {"seed": 1}, {"n_shadows": 3}):
+        assert base.cache_key("audit") != base.replace(**change).cache_key("audit"), change
+
+
+def test_experiments_on_one_original_model_share_its_fitted_attacks(quick_result, monkeypatch):
+    """Another method at the same shots replays the attacks fitted against the original model (no MLP is
+    trained again), and every number is what a run without any cache gives."""
+    from qmu_kit.leakage.attacks import PaperMLPAttack
+
+    _, cache = quick_result
+    fits = []
+    fit = PaperMLPAttack.fit
+    monkeypatch.setattr(PaperMLPAttack, "fit", lambda self, *args: fits.append(self) or fit(self, *args))
+    other = ExperimentConfig(**{**QUICK, "methods": ("rga",)})
+    shared = run_experiment(other, cache=cache)
+    assert not shared.from_cache and fits == []
+    fresh = run_experiment(other, cache=False)
+    assert len(fits) == 2  # two folds, fitted when nothing is cached
+    assert numbers(shared.to_dict()["models"]) == numbers(fresh.to_dict()["models"])
+    # at other shots the attacks see other outputs: fitted again
+    run_experiment(other.replace(shots=50), cache=cache)
+    assert len(fits) == 4
 
 
 @pytest.fixture(scope="module")
