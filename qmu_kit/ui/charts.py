@@ -27,15 +27,15 @@ import math
 import numpy as np
 from matplotlib.colors import to_hex
 
+from qmu_kit.core.palette import CYCLE, ROLES
 from qmu_kit.core.stats import Estimate, proportion
 from qmu_kit.plots.figures import UNLEARNING_BARS, attack_colour, model_colour, model_label, shot_value_bins
 
-#: Colours of series without a registry entry: Okabe and Ito's palette, distinguishable with every
-#: common colour-vision deficiency (blue, vermillion, bluish green, reddish purple, orange, sky blue).
-SERIES_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9")
+#: Colours of series without a registry entry: the kit's colour-blind-safe cycle (:mod:`qmu_kit.core.palette`).
+SERIES_COLOURS = tuple(to_hex(colour) for colour in CYCLE)
 #: Dash patterns (SVG ``stroke-dasharray``) given to the series of one chart in turn.
 DASHES = ("", "6 3", "2 2", "8 3 2 3")
-GUESSING = "#777777"
+GUESSING = to_hex(ROLES["reference"])
 #: The ROC charts' lowest rate on their log axes (as :func:`qmu_kit.plots.figures.draw_roc`).
 ROC_FLOOR = 1e-3
 
@@ -125,11 +125,11 @@ def loss_histograms(model, which: str = "retain", title: str | None = None) -> d
     low = positive.min() if len(positive) else 1e-16
     edges = np.logspace(np.log10(low), np.log10(max(values.max(), 10 * low)), 30)
     described, smallest = [], 1.0
-    for i, (losses, label) in enumerate(((members, "members"), (nonmembers, "non-members"))):
+    for i, (losses, label, role) in enumerate(((members, "members", "members"), (nonmembers, "non-members", "nonmembers"))):
         fractions = np.histogram(np.maximum(losses, low), bins=edges)[0] / max(len(losses), 1)
         zeros = int((losses <= 0).sum())
         count = f"{len(losses)}, {zeros} at loss 0 in the first bin" if zeros else f"{len(losses)}"
-        chart["marks"].append({"type": "hist", "label": f"{label} ({count})", "colour": SERIES_COLOURS[i], "dash": DASHES[i],
+        chart["marks"].append({"type": "hist", "label": f"{label} ({count})", "colour": to_hex(ROLES[role]), "dash": DASHES[i],
                                "edges": compact(edges), "counts": compact(fractions)})
         if (fractions > 0).any():
             smallest = min(smallest, fractions[fractions > 0].min())
@@ -215,11 +215,11 @@ def shot_noise_chart(estimates: np.ndarray, exact: float, shots, sd: float, spre
     counts = np.histogram(estimates, bins=edges)[0]
     label = "exact" if shots is None else f"{shots} shots"
     title = f"{len(estimates)} repeated measurements, {label}: spread {spread:.3f}"
-    marks = [{"type": "hist", "label": f"estimates ({len(estimates)})", "colour": SERIES_COLOURS[0], "fill": True,
+    marks = [{"type": "hist", "label": f"estimates ({len(estimates)})", "colour": to_hex(ROLES["estimate"]), "fill": True,
               "edges": compact(edges), "counts": [int(c) for c in counts]},
-             {"type": "vline", "label": f"exact <Z> = {exact:.2f}", "colour": SERIES_COLOURS[1], "dash": "", "x": exact}]
+             {"type": "vline", "label": f"exact <Z> = {exact:.2f}", "colour": to_hex(ROLES["exact"]), "dash": "", "x": exact}]
     if shots is not None:
-        marks += [{"type": "vline", "label": f"exact <Z> +- 1 sd (theory, {sd:.3f})" if sign > 0 else "", "colour": SERIES_COLOURS[1],
+        marks += [{"type": "vline", "label": f"exact <Z> +- 1 sd (theory, {sd:.3f})" if sign > 0 else "", "colour": to_hex(ROLES["exact"]),
                    "dash": "6 3", "x": round(exact + sign * sd, 6)} for sign in (-1, 1)]
     peak = edges[int(np.argmax(counts))], edges[int(np.argmax(counts)) + 1]
     alt = (f"Histogram, {title}. Exact <Z> {exact:.2f}; the most frequent estimates lie between {peak[0]:.3f} and {peak[1]:.3f} "

@@ -112,4 +112,10 @@ def test_colours_come_from_the_registries_and_other_series_from_a_colour_blind_s
     monkeypatch.setitem(UNLEARNING_METHODS._entries, "ga", dataclasses.replace(UNLEARNING_METHODS._entries["ga"], colour="teal"))
     bars, roc = charts.unlearning_charts(result, "ga", "loss")
     assert bars["series"][1]["colour"] == "#008080" and roc["marks"][1]["colour"] == "#008080"
-    assert charts.SERIES_COLOURS[:3] == ("#0072b2", "#d55e00", "#009e73")
+    from matplotlib.colors import to_hex
+
+    from qmu_kit.core.palette import CYCLE, ROLES
+
+    assert charts.SERIES_COLOURS == tuple(to_hex(c) for c in CYCLE)  # the kit's one colour-blind-safe cycle
+    members, nonmembers = charts.loss_histograms(result.models["ga"])["marks"][:2]
+    assert (members["colour"], nonmembers["colour"]) == (to_hex(ROLES["members"]), to_hex(ROLES["nonmembers"]))
