@@ -213,17 +213,18 @@ def test_a_notebook_opens_in_jupyterlab_and_its_first_cells_run_offline(lab_serv
             page.wait_for_function("() => document.body.innerText.includes('(ipykernel) | Idle')", timeout=180_000)
             page.locator(".jp-Notebook .jp-Cell").first.click()
             page.keyboard.press("Escape")  # command mode: Shift+Enter runs the cell and selects the next
-            for _ in range(12):  # cells 0-11: through the shot-noise panel and the measured spread
+            for _ in range(17):  # cells 0-16: the primer, the prediction, the shot-noise panel and the measured spread
                 page.keyboard.press("Shift+Enter")
-            spread_cell = page.locator(".jp-CodeCell:has(.jp-OutputArea-output:has-text('measured spread'))")
+            spread_cell = page.locator(".jp-CodeCell:has(.jp-OutputArea-output:has-text('each spread by'))")
             spread_cell.wait_for(timeout=180_000)
             page.wait_for_function("() => document.body.innerText.includes('(ipykernel) | Idle')", timeout=180_000)
             page.screenshot(path=str(ARTIFACTS / "lab-00-first-cells.png"), full_page=True)
-            # its five code cells ran in order, without an error, and this is the fifth
-            assert spread_cell.locator(".jp-InputArea-prompt").inner_text().strip() == "[5]:"
-            stdout = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stdout']"
-            output = spread_cell.locator(stdout).inner_text()
-            assert re.fullmatch(r"measured spread 0\.\d{3}, theory 0\.092\s*", output), output
+            # its seven code cells ran in order, without an error, and this is the seventh: the reveal after the
+            # prediction (nobody clicked, so it says so) with the measured spread beside the formula's
+            assert spread_cell.locator(".jp-InputArea-prompt").inner_text().strip() == "[7]:"
+            output = spread_cell.locator(".jp-OutputArea-output[data-mime-type='text/html']").inner_text()
+            assert "No prediction was recorded" in output, output
+            assert re.search(r"each spread by 0\.\d{3} around 0\.4 \(the formula: 0\.092\)", output), output
             assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
             assert "Traceback" not in page.inner_text(".jp-Notebook")
             assert page.locator(".jp-OutputArea-output .widget-slider").count() >= 1  # the shot-noise panel rendered

@@ -123,11 +123,13 @@ def test_version_is_the_installed_metadata_of_its_checkout():
     version of the checkout it was installed from (a stale install after a version bump fails here)."""
     import json
     import urllib.parse
-    from importlib.metadata import distribution
+    from importlib.metadata import distributions
 
     import qmu_kit
 
-    installed = distribution("qmu-kit")
+    # The editable install's record (setuptools also leaves a qmu_kit.egg-info in the checkout, which a
+    # checkout on sys.path shows first; it has no direct_url.json)
+    installed = next(d for d in distributions(name="qmu-kit") if d.read_text("direct_url.json"))
     assert qmu_kit.__version__ == installed.version
     source = json.loads(installed.read_text("direct_url.json"))["url"]
     checkout = Path(urllib.parse.unquote(urllib.parse.urlparse(source).path))
