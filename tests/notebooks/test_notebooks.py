@@ -299,3 +299,15 @@ def test_the_claim_check_reads_a_claim_with_nothing_measured():
     assert claim_problems("x", unmeasured) == []
     assert "numbers say 'unmeasured'" in claim_problems("x", {**unmeasured, "verdict": "above"})[0]
     assert claim_problems("y", rate_claim("a", proportion(0, 0), "b", proportion(3, 10)).to_dict()) == []
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"methods": "negrad"}, "unknown method 'negrad'"),
+    ({"n_seeds": 1}, "n_seeds=1 is out of range: n_seeds must be an integer from 2 to 20"),
+    ({"scenario": "rand:0.1"}, "unknown forget kind 'rand'"),
+    ({"method": "ga"}, "unknown notebook parameter(s) method: this notebook takes preset, model, methods, scenario, n_seeds"),
+])
+def test_notebook_09_names_each_bad_parameter(parameters, message):
+    with pytest.raises(ValueError) as info:
+        run_validation("09_which_unlearning_method", parameters)
+    assert message in str(info.value)
