@@ -104,7 +104,7 @@ TIERS = {"unit": "unit", "notebooks": "notebooks", "nbval": "notebooks", "apps":
 RUN_ORDER = (
     "04_shots_privacy_and_stability.ipynb", "06_did_it_really_forget.ipynb", "05_noisy_devices.ipynb",
     "07_privacy_by_design.ipynb", "03b_unlearning_in_depth.ipynb", "03_quantum_unlearning.ipynb",
-    "08_bring_your_own_qnn.ipynb",
+    "08_bring_your_own_qnn.ipynb", "09_which_unlearning_method.ipynb",
     "02_membership_leakage.ipynb", "01_qnn_classifiers.ipynb", "00_start_here.ipynb",
     "test_notebooks.py", "test_paper_preset.py", "test_notebook_checks.py", "test_verify.py",
     "test_app_browser.py", "test_site.py", "test_bad_input_matrix.py", "test_sweep.py", "test_lab.py", "test_reproduce.py",

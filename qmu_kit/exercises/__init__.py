@@ -47,12 +47,13 @@ from qmu_kit.exercises._checks import (
     hint,
 )
 from qmu_kit.exercises import (  # noqa: F401  (register their exercises)
-    _lesson00, _lesson01, _lesson02, _lesson03, _lesson04, _lesson05, _lesson06, _lesson07, _lesson08,
+    _lesson00, _lesson01, _lesson02, _lesson03, _lesson04, _lesson05, _lesson06, _lesson07, _lesson08, _lesson09,
 )
 
 from qmu_kit.exercises._lesson01 import DEPTH_TRENDS, depth_trend
 from qmu_kit.exercises._lesson02 import ENTROPY_CHOICES, NOTEBOOK_PARAMETERS
+from qmu_kit.exercises._lesson09 import SEED_REASONS
 
 __all__ = ["COMPARISONS", "DEPTH_TRENDS", "ENTROPY_CHOICES", "EXERCISES", "Exercise", "Feedback", "NO_ANSWER",
-           "NOTEBOOK_PARAMETERS", "answer_in", "as_number", "check", "compared", "comparison_hint", "depth_trend",
+           "NOTEBOOK_PARAMETERS", "SEED_REASONS", "answer_in", "as_number", "check", "compared", "comparison_hint", "depth_trend",
            "exercise", "exercises", "hint"]

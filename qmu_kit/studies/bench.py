@@ -440,10 +440,29 @@ class BenchResult(Result):
                   f"{self.config.get('shots') or 'exact'}; headline attack {self.attacks[0]}.\n\n")
         return header + shown.to_markdown(index=False) + "\n"
 
+    def size(self) -> str:
+        """The experiment every run of the benchmark starts from, in one sentence: data, qubits, members
+        and non-members, epochs, readout, and the seeds and attacks.
+
+        Example:
+            >>> from qmu_kit.experiment import ExperimentConfig
+            >>> config = ExperimentConfig(n_qubits=4, n_train=150, n_test=150, epochs=15).to_dict()
+            >>> BenchResult(config, ("class:4",), ("hybrid",), ("ga",), ("mlp",), (1000,), (0, 1), 2, {}, {}, "", [], []).size()
+            'Experiment: digits, 4 qubits, 150 members and 150 non-members, 15 epochs, exact readout; 1 tuning seed and 2 evaluation seeds; attacks mlp.'
+        """
+        c = self.config
+        epochs = f"{c['epochs']} epochs" if c.get("epochs") else "the paper's training epochs"
+        readout = f"{c['shots']} shots" if c.get("shots") else "exact readout"
+        plural = lambda n, word: f"{n} {word}{'s' if n != 1 else ''}"  # noqa: E731
+        return (f"Experiment: {c['dataset']}, {c['n_qubits']} qubits, {c['n_train']} members and {c['n_test']} non-members, {epochs}, "
+                f"{readout}; {plural(len(self.tuning_seeds), 'tuning seed')} and {plural(len(self.evaluation_seeds), 'evaluation seed')}; "
+                f"attacks {', '.join(self.attacks)}.")
+
     def leaderboards(self) -> str:
-        """Every scenario and model's markdown leaderboard, with the budget and each method's grid."""
-        parts = [f"## Unlearning leaderboard ({self.date})\n\nEvery method tried {self.budget} candidates of its grid, "
-                 f"chosen by the kit's rule: {self.criterion}.\n"]
+        """Every scenario and model's markdown leaderboard, with the experiment's size, the budget and each
+        method's grid."""
+        parts = [f"## Unlearning leaderboard ({self.date})\n\n{self.size()}\n\nEvery method tried {self.budget} candidates "
+                 f"of its grid, chosen by the kit's rule: {self.criterion}.\n"]
         parts += [self.leaderboard(s, m) for s in self.scenarios for m in self.models]
         parts.append("### Grids\n\n" + "\n".join(f"- {m}: {json.dumps(g)}" for m, g in self.grids.items()) + "\n")
         return "\n".join(parts)

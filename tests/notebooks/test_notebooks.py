@@ -21,8 +21,10 @@ from tests.notebook_tools import LEGACY_CHECK_MARK, NOTEBOOKS, claim_problems, n
 ALL = notebook_paths()
 SERIES = [p for p in ALL if p.parent == NOTEBOOKS]
 SECTIONS = ["## Aims", "## Parameters", "## Background", "## Practice", "## Discussion", "## Exercises", "## References"]
-#: Parameter names the notebooks may use: the CLI's, plus two notebook-specific ones.
-PARAMETER_NAMES = {"preset", "model", "depth", "shots", "method", "attack", "seed", "n_seeds", "n_queries", "models"}
+#: Parameter names the notebooks may use: the CLI's, plus the notebook-specific ones (09's ``methods`` and
+#: ``scenario`` are ``qmu-kit bench``'s ``--methods`` and ``--scenario``).
+PARAMETER_NAMES = {"preset", "model", "depth", "shots", "method", "attack", "seed", "n_seeds", "n_queries", "models", "methods",
+                   "scenario"}
 
 
 def read(path: Path):
@@ -33,7 +35,7 @@ def test_the_series_is_complete():
     assert [p.stem for p in SERIES] == [
         "00_start_here", "01_qnn_classifiers", "02_membership_leakage", "03_quantum_unlearning",
         "03b_unlearning_in_depth", "04_shots_privacy_and_stability", "05_noisy_devices", "06_did_it_really_forget", "07_privacy_by_design",
-        "08_bring_your_own_qnn",
+        "08_bring_your_own_qnn", "09_which_unlearning_method",
     ]
 
 
@@ -79,7 +81,7 @@ def test_one_parameters_cell_of_literals_then_validation(path):
 
 
 #: Notebooks whose prose and numbers follow the claims rules (05's prose is converted on the devices branch).
-CLAIMED = [p for p in SERIES if p.stem[:2] in ("00", "01", "02", "03", "04", "07", "08")]
+CLAIMED = [p for p in SERIES if p.stem[:2] in ("00", "01", "02", "03", "04", "07", "08", "09")]
 
 
 @pytest.mark.parametrize("path", CLAIMED, ids=lambda p: p.stem)
@@ -169,6 +171,14 @@ def _check_08(m):
     assert 0 <= v["auc_overall_loss"] <= 1 and 0 <= v["auc_overall_loss_100_shots"] <= 1
 
 
+def _check_09(m):
+    v = {key: _value(value) for key, value in m.items()}
+    assert (v["model"], v["scenario"], v["n_seeds"]) == ("hybrid", "class:4", 2)
+    assert {"neggrad_plus_avg_gap", "random_labels_avg_gap"} <= set(v) and "scrub_avg_gap" not in v  # the methods asked for, only
+    assert all(0 <= v[f"{name}_avg_gap"] <= 1 for name in ("neggrad_plus", "random_labels"))
+    assert v["retrained_ua"] <= 0.1  # a forgotten class: the retrained model (almost) never predicts it
+
+
 RERUNS = {
     "00_start_here": ({"seed": 3}, _check_00),
     "01_qnn_classifiers": ({"model": "basic", "depth": 2}, _check_01),
@@ -181,6 +191,8 @@ RERUNS = {
     "07_privacy_by_design": ({"n_seeds": 2}, _check_07),
     # exact: under shots every unlearning gradient is PennyLane's parameter shift circuit by circuit (minutes)
     "08_bring_your_own_qnn": ({"method": "rga", "depth": 2}, _check_08),
+    # another pair of methods on the same originals and retrained models (the nbval pass cached them)
+    "09_which_unlearning_method": ({"methods": "neggrad_plus,random_labels"}, _check_09),
 }
 
 
@@ -287,3 +299,15 @@ def test_the_claim_check_reads_a_claim_with_nothing_measured():
     assert claim_problems("x", unmeasured) == []
     assert "numbers say 'unmeasured'" in claim_problems("x", {**unmeasured, "verdict": "above"})[0]
     assert claim_problems("y", rate_claim("a", proportion(0, 0), "b", proportion(3, 10)).to_dict()) == []
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"methods": "negrad"}, "unknown method 'negrad'"),
+    ({"n_seeds": 1}, "n_seeds=1 is out of range: n_seeds must be an integer from 2 to 20"),
+    ({"scenario": "rand:0.1"}, "unknown forget kind 'rand'"),
+    ({"method": "ga"}, "unknown notebook parameter(s) method: this notebook takes preset, model, methods, scenario, n_seeds"),
+])
+def test_notebook_09_names_each_bad_parameter(parameters, message):
+    with pytest.raises(ValueError) as info:
+        run_validation("09_which_unlearning_method", parameters)
+    assert message in str(info.value)

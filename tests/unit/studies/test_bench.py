@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import matplotlib
 
@@ -267,3 +268,41 @@ def test_cli_bench_bad_input(argv, message, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("qmu-kit: error:")
     assert re.search(message, err), err
+
+
+# --------------------------------------------------------------------------------------------------
+# The committed leaderboards (reports/leaderboard_*.json and the markdown rendered from each)
+# --------------------------------------------------------------------------------------------------
+
+REPORTS = Path(__file__).resolve().parents[3] / "reports"
+COMMITTED = sorted(REPORTS.glob("leaderboard_*.json"))
+
+
+def test_the_classroom_leaderboard_is_committed():
+    assert REPORTS / "leaderboard_classroom.json" in COMMITTED
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.stem)
+def test_a_committed_leaderboard_is_its_json_rendered(path):
+    """The markdown is what BenchResult renders from the committed JSON, and both state the settings
+    the numbers depend on."""
+    result = B.BenchResult.from_json(path)
+    markdown = path.with_suffix(".md").read_text(encoding="utf-8")
+    assert markdown == result.leaderboards(), f"regenerate {path.with_suffix('.md').name} from {path.name} (BenchResult.leaderboards)"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("dataset", "n_qubits", "n_train", "n_test", "epochs", "shots", "depth", "lr", "batch_size"):
+        assert key in data["config"], f"{path.name} does not state the experiment's {key}"
+    assert data["methods"] and data["scenarios"] and data["models"] and data["tuning_seeds"] and data["evaluation_seeds"]
+    assert not set(data["tuning_seeds"]) & set(data["evaluation_seeds"])
+    assert data["budget"] >= 1 and set(data["grids"]) == set(data["methods"]) and data["date"] and data["versions"]
+    assert all(len(data["candidates"][m]) == data["budget"] for m in data["methods"])  # tuned alike: one budget for all
+    assert result.size() in markdown and f"{data['budget']} candidates per method" in markdown
+    # every scenario and model has its table, and every evaluated method its rows on every evaluation seed
+    for scenario in data["scenarios"]:
+        for model in data["models"]:
+            assert f"### {scenario}, {model} QNN" in markdown
+            rows = result.rows(scenario, model)
+            assert {r["method"] for r in rows} >= {"original", "retrained", *data["methods"]}
+            for row in rows:
+                if row["settings"] in ("tuned", "published") and row["avg gap"] is not None:
+                    assert row["avg gap"].n == len(data["evaluation_seeds"]) and 0 <= row["avg gap"].value <= 1
