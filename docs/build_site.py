@@ -9,7 +9,7 @@ directory and runs Sphinx on it:
   lesson is kept with a key made of its source and the kit's code, so a rebuild executes only the
   lessons whose notebook or kit code changed (and the kit's result cache replays what they compute);
 - the changelog, the reproduction report (from ``reports/reproduction.json``, else the committed
-  ``reports/summary.md``), the leaderboard (from ``reports/bench*.json`` files that hold a kit result)
+  ``reports/summary.md``), the leaderboard (from ``reports/leaderboard_*.json``, written by ``qmu-kit bench``)
   and the API reference (autodoc over each subpackage's ``__init__``);
 - the classroom pages (``make classroom`` builds them, :mod:`qmu_kit.apps.static`) copied into
   ``classroom/`` when built for today's code, each linked beside its lesson; otherwise the lesson says
@@ -252,48 +252,24 @@ def reproduction_page(staging: Path) -> str:
     return "\n".join(["# The reproduction report", "", f"**{title}**", "", f"*{origin}*", *lines[1:]]) + "\n"
 
 
-@functools.lru_cache(maxsize=1)
-def result_types() -> dict[tuple[str, int], type]:
-    """Every kit result type by its schema, (kind, version)."""
-    import qmu_kit.studies  # noqa: F401  (every result type is defined by the computing layers)
-    import qmu_kit.experiment  # noqa: F401
-    from qmu_kit.core.results import Result
-
-    found, pending = {}, [Result]
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if cls.KIND:
-            found[(cls.KIND, cls.VERSION)] = cls
-    return found
-
-
 def leaderboard_page(staging: Path) -> str:
-    """The leaderboard: each ``reports/bench*.json`` holding a kit result, as its summary and table."""
+    """The leaderboard: each ``reports/leaderboard_*.json`` (a :class:`~qmu_kit.studies.BenchResult`
+    written by ``qmu-kit bench --json``) as its settings, its leaderboards and its Pareto plot."""
     lines = ["# Leaderboard", ""]
-    results, others = [], []
-    for path in sorted(REPORTS.glob("bench*.json")):
-        data = json.loads(path.read_text())
-        schema = data.get("schema") if isinstance(data, dict) else None
-        # The result types are read (importing the computing layers) only for a file that names one.
-        cls = result_types().get((schema.get("kind"), schema.get("version"))) if isinstance(schema, dict) else None
-        (results if cls else others).append((path, cls))
-    if not results:
-        lines += ["Not yet generated: no `reports/bench*.json` holds a benchmark result of the kit "
-                  "(`qmu-kit bench` writes one).", ""]
-    for path, cls in results:
-        from qmu_kit.core.results import interval_strings
+    paths = sorted(REPORTS.glob("leaderboard_*.json"))
+    if not paths:
+        return "\n".join(lines + ["Not yet generated: no `reports/leaderboard_*.json` (`qmu-kit bench --json "
+                                  "reports/leaderboard_NAME.json` writes one).", ""])
+    from qmu_kit.plots import pareto_figure, to_png
+    from qmu_kit.studies import BenchResult
 
-        result = cls.from_json(path)
-        lines += [f"## `{path.name}`", "", f"*Generated from `reports/{path.name}`.*", "", "```text",
-                  result.summary(), "```", "", *markdown_table(interval_strings(result.table())), ""]
-    if others:
-        lines += ["## Other measurements", "", "Records of the kit's benchmarks that are not leaderboards "
-                  "(their tables are in the guides):", ""]
-        for path, _ in others:
-            write_if_changed(staging / "results" / path.name, path.read_bytes())
-            lines.append(f"- <a href=\"{path.name}\">`{path.name}`</a>")
-        lines.append("")
+    for path in paths:
+        result = BenchResult.from_json(path)
+        figure = f"{path.stem}.png"
+        write_if_changed(staging / "results" / figure, to_png(result.plot()))
+        lines += [f"## `{path.stem}`", "", f"*Generated from `reports/{path.name}`.*", "", "```text",
+                  result.summary(), "```", "", f"![{pareto_figure.alt}]({figure})", "",
+                  *(f"#{line}" if line.startswith("#") else line for line in result.leaderboards().splitlines()), ""]
     return "\n".join(lines)
 
 

@@ -39,6 +39,16 @@ def test_the_series_is_complete():
     ]
 
 
+def test_the_series_map_in_00_links_every_lesson_with_its_time_and_difficulty():
+    """Notebook 00's map lists every lesson of the series, each linked, with a student time and a difficulty."""
+    table = next(c.source for c in read(NOTEBOOKS / "00_start_here.ipynb").cells
+                 if c.cell_type == "markdown" and "| notebook | the question it answers | student time | difficulty |" in c.source)
+    rows = {match.group(1): match.group(2) for match in re.finditer(r"^\| .*?\(([0-9a-z_]+)\.ipynb\).*?\| (.*)$", table, re.M)}
+    assert set(rows) | {"00_start_here"} == {p.stem for p in SERIES}, rows
+    for name, rest in rows.items():
+        assert re.search(r"\| \d+ min \| (introductory|intermediate|advanced) \|$", rest), (name, rest)
+
+
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
 def test_committed_without_outputs(path):
     for cell in read(path).cells:

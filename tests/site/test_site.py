@@ -56,18 +56,20 @@ def test_every_lesson_app_is_a_notebook_and_an_app():
     assert set(build_site.LESSON_APPS.values()) == set(static_apps())  # every app is beside a lesson
 
 
-def test_leaderboard_is_generated_from_a_bench_result_and_says_when_there_is_none(tmp_path, monkeypatch):
+def test_leaderboard_is_generated_from_the_committed_bench_result_and_says_when_there_is_none(tmp_path, monkeypatch):
     reports = tmp_path / "reports"
     reports.mkdir()
     monkeypatch.setattr(build_site, "REPORTS", reports)
     (reports / "bench_classroom.json").write_text(json.dumps({"date": "2026-01-01", "levels": []}))
+    assert "Not yet generated" in build_site.leaderboard_page(tmp_path / "staging")  # only leaderboard_*.json counts
+    shutil.copy(ROOT / "reports" / "leaderboard_classroom.json", reports)
     page = build_site.leaderboard_page(tmp_path / "staging")
-    assert "Not yet generated" in page and "bench_classroom.json" in page  # a record without a result: listed only
-    # A kit result (the committed tuning run stands in for the leaderboard): its summary and interval table.
-    shutil.copy(ROOT / "reports" / "tuning_classroom.json", reports / "bench_tuning.json")
-    page = build_site.leaderboard_page(tmp_path / "staging")
-    assert "Not yet generated" not in page and "## `bench_tuning.json`" in page
+    assert "Not yet generated" not in page and "## `leaderboard_classroom`" in page
+    assert "*Generated from `reports/leaderboard_classroom.json`.*" in page
+    assert "#### class:" in page  # each scenario and model's leaderboard, one level below the file's heading
     assert re.search(r"\| \d\.\d\d \[\d\.\d\d, \d\.\d\d\] \(n=\d+\)", page), page  # value [low, high] (n=N) cells
+    assert (tmp_path / "staging" / "results" / "leaderboard_classroom.png").read_bytes().startswith(b"\x89PNG")
+    assert "![A Pareto plot of unlearning methods" in page
 
 
 def test_lesson_key_follows_the_notebook_and_the_kit(tmp_path, monkeypatch):
