@@ -135,11 +135,15 @@ def as_number(answer, what: str = "a number", *, low: float = -math.inf, high: f
 
 
 def answer_in(answer, choices: Sequence[str], what: str = "the answer") -> str:
-    """``answer`` as one of ``choices`` (case and surrounding spaces ignored), or a hint listing them."""
-    text = str(answer).strip().lower() if isinstance(answer, str) else None
+    """``answer`` as one of ``choices`` (case and surrounding spaces ignored), or a hint listing them
+    (a number or an interval where a choice is asked for gets its own hint)."""
+    listed = ", ".join(repr(c) for c in choices)
+    if isinstance(answer, (int, float, tuple, list)) and not isinstance(answer, bool):
+        raise hint(f"answer {what} with one of {listed}, not a number: read the numbers, then choose.")
+    text = answer.strip().lower() if isinstance(answer, str) else None
     allowed = {choice.lower(): choice for choice in choices}
     if text not in allowed:
-        raise hint(f"answer {what} with one of {', '.join(repr(c) for c in choices)}; {answer!r} is not one of them")
+        raise hint(f"answer {what} with one of {listed}; {answer!r} is not one of them")
     return allowed[text]
 
 

@@ -50,8 +50,6 @@ def _depth_sweep(answer, *, accuracies: Mapping[int, Estimate]):
 @exercise("01.2", "Is the hybrid QNN's test accuracy at depth 3 'higher', 'lower' or 'not distinguishable' from depth 1?")
 def _hybrid_depth(answer, *, depth_1: Estimate, depth_3: Estimate):
     """Right: the reading of depth 3's test accuracy against depth 1's (:func:`compared`)."""
-    if isinstance(answer, (int, float)) and not isinstance(answer, bool) or isinstance(answer, (tuple, list)):
-        return "answer with a comparison, not a number: 'higher', 'lower' or 'not distinguishable'."
     said = answer_in(answer, COMPARISONS, "the comparison")
     truth = compared(depth_3, depth_1)
     if said == truth:

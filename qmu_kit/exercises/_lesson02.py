@@ -41,8 +41,6 @@ def _which_leaks_more(answer, *, basic: Estimate, hybrid: Estimate):
                   "'not distinguishable' from the exact run's?")
 def _ten_shots(answer, *, exact: Estimate, ten_shots: Estimate):
     """Right: the reading of the 10-shot AUC against the exact one (:func:`compared`)."""
-    if isinstance(answer, (int, float)) and not isinstance(answer, bool) or isinstance(answer, (tuple, list)):
-        return "answer with a comparison of the two AUCs, not a number: 'higher', 'lower' or 'not distinguishable'."
     said = answer_in(answer, COMPARISONS, "the comparison")
     truth = compared(ten_shots, exact)
     if said == truth:

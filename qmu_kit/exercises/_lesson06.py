@@ -6,7 +6,7 @@ import math
 
 from qmu_kit.core.fingerprint import external_source
 from qmu_kit.core.stats import Estimate
-from qmu_kit.exercises._checks import Feedback, answer_in, as_number, exercise, hint
+from qmu_kit.exercises._checks import COMPARISONS, Feedback, answer_in, as_number, compared, exercise, hint
 from qmu_kit.studies.verification import DEFAULT_DELTA, max_measurable_epsilon
 from qmu_kit.unlearning.methods import UNLEARNING_METHODS
 
@@ -41,9 +41,9 @@ def _shots_as_evidence(answer):
 @exercise("06.3", "Is the chosen method's Streisand AUC, against the retrain control's, 'higher', 'lower' or "
                   "'not distinguishable'?")
 def _streisand_vs_retrain(answer, *, method: Estimate, retrain: Estimate):
-    said = answer_in(answer, ("higher", "lower", "not distinguishable"), "how the two Streisand AUCs compare")
-    overlapping = method.ci95[0] <= retrain.ci95[1] and retrain.ci95[0] <= method.ci95[1]
-    truth = "not distinguishable" if overlapping else ("higher" if method.value > retrain.value else "lower")
+    said = answer_in(answer, COMPARISONS, "how the two Streisand AUCs compare")
+    truth = compared(method, retrain)
+    overlapping = truth == "not distinguishable"
     if said == truth:
         reason = ("the intervals overlap: the attacker learns nothing the retrained models would not tell."
                   if overlapping else "the intervals do not overlap: an attacker can tell which samples were asked to be "

@@ -42,8 +42,6 @@ def _cheapest(answer, *, costs: Mapping[str, Estimate], gaps: Mapping[str, Estim
                   "from the first-ranked method's?")
 def _second_against_first(answer, *, first: Estimate, second: Estimate):
     """Right: the reading of the two average gaps' 95 % intervals (:func:`compared`)."""
-    if isinstance(answer, (int, float)) and not isinstance(answer, bool) or isinstance(answer, (tuple, list)):
-        return "answer with a comparison, not a number: 'higher', 'lower' or 'not distinguishable'."
     said = answer_in(answer, COMPARISONS, "the comparison")
     truth = compared(second, first)
     if said == truth:
@@ -89,8 +87,6 @@ def _own_method(answer, *, name: str, table, closest: Estimate | None, yours: Es
     if yours is None or closest is None:
         return (f"{name!r} has a row but no numbers: read its note column (no candidate could run, or every "
                 "knob value was out of range).")
-    if isinstance(answer, (int, float)) and not isinstance(answer, bool) or isinstance(answer, (tuple, list)):
-        return "answer with a comparison, not a number: 'higher', 'lower' or 'not distinguishable'."
     said = answer_in(answer, COMPARISONS, "the comparison")
     truth = compared(yours, closest)
     if said == truth:
