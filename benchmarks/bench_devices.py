@@ -9,7 +9,7 @@ for the paper preset's circuit (8 qubits, depth 1, amplitude embedding of 256 am
   fast noisy emulation (NoisyReadout: exact noisy distribution + multinomial; the default)
   fast noisy, general density-matrix POVM path (what depth > 1 uses)
   fake backend, gate-level state preparation (aer with FakeGuadalupeV2's calibration, one circuit per
-  query; ``engine="aer"``, the fake backend's only path before the calibrated model)
+  query; ``engine="aer"``: the gate-level path)
   calibrated model (CalibratedReadout: the state set exactly, FakeGuadalupeV2's and FakeTorino's
   calibration), one aer job per query and many queries per job (the ``fake:`` default), with the
   ratio of batched to one per query and to the gate-level path

@@ -8,7 +8,6 @@ Screenshots are saved under ``test-artifacts/browser/``.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -20,16 +19,12 @@ import pytest
 
 from qmu_kit.apps.voila import UNUSED_LAB_EXTENSIONS, voila_command, voila_environment
 from qmu_kit.apps.server import apps_directory
+from tests.browser_tools import launch_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 LOAD_TIMEOUT_MS = 180_000
 START_TIMEOUT_S = 300  # a loaded 2-core machine starting the preheated kernels
 
@@ -93,17 +88,7 @@ def stop(process) -> None:
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        if shutil.which("apt-get") is None:
-            pytest.skip("!!! BROWSER TESTS SKIPPED: Chromium is missing and apt-get is unavailable to install it !!!")
-        pytest.fail("Chromium is missing although apt-get is available: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+    yield from launch_chromium(ARTIFACTS)
 
 
 @pytest.fixture(scope="module")

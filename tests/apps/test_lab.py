@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from qmu_kit.apps.lab import DEFAULT_PORT, kernel_spec, lab_command, write_kernel_directory, write_settings_directory
-from tests.apps.test_app_browser import CHROMIUM, CHROMIUM_ARGS, free_port, listening_addresses
+from tests.apps.test_app_browser import free_port, listening_addresses
+from tests.browser_tools import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"

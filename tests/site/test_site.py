@@ -23,12 +23,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from tests.browser_tools import launch_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "site"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LOAD_TIMEOUT_MS = 60_000
 #: The pages walked: the landing page, a lesson, a guide with mathematics, the search page.
 LANDING, LESSON, GUIDE = "index.html", "lessons/00_start_here.html", "guides/differential-privacy.html"
@@ -169,17 +167,7 @@ def server(site):
 
 @pytest.fixture(scope="module")
 def browser():
-    if CHROMIUM is None:
-        if shutil.which("apt-get") is None:
-            pytest.skip("!!! BROWSER TESTS SKIPPED: Chromium is missing and apt-get is unavailable to install it !!!")
-        pytest.fail("Chromium is missing although apt-get is available: `make test` installs it (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+    yield from launch_chromium(ARTIFACTS)
 
 
 def open_recording(browser, url: str, path: str):
