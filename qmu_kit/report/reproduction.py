@@ -64,6 +64,9 @@ claim presumes).
   the budget: *reproduced* when its speed-up over retraining has its interval above 1 and it forgot
   within the budget on every seed (robustness), *partly* when one of the two holds, *not reproduced*
   when neither; the data each reads (:data:`DATA_READ`) and the spreads over seeds are listed.
+  Claim 7 compares the three mechanisms (:data:`PAPER_METHODS`), so it is at most *partly* while
+  any mechanism has no judged part on either model (:func:`cap_to_mechanisms`): one mechanism that
+  forgot cannot stand for a comparison of three.
 * A claim with several parts gets the parts' common verdict when all judged parts (not *not
   comparable*) agree; else *partly* when some part is reproduced or partly, *not reproduced*
   otherwise (:func:`combine`).
@@ -79,7 +82,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -521,6 +524,26 @@ def combine(verdicts: Sequence[str]) -> str:
     return "partly" if {"reproduced", "partly"} & set(judged) else "not reproduced"
 
 
+def cap_to_mechanisms(verdict: str, judged: Sequence[str]) -> tuple[str, str]:
+    """Claim 7's whole verdict given the mechanisms with a judged part (:data:`PAPER_METHODS` compared):
+    a *reproduced* comparison needs every mechanism judged, so a missing one caps it at *partly*; the
+    verdict and the sentence saying which mechanisms were missing ("" when none).
+
+    Example:
+        >>> cap_to_mechanisms("reproduced", ["rga"])
+        ('partly', 'GA and SSD have no judged setting (none forgot within the utility budget): the three mechanisms are not compared')
+        >>> cap_to_mechanisms("reproduced", ["ga", "ssd", "rga"])
+        ('reproduced', '')
+    """
+    missing = [m.upper() for m in PAPER_METHODS if m not in set(judged)]
+    if not missing:
+        return verdict, ""
+    names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+    sentence = (f"{names} {'have' if len(missing) > 1 else 'has'} no judged setting (none forgot within the utility "
+                f"budget): the three mechanisms are not compared")
+    return ("partly" if verdict == "reproduced" else verdict), sentence
+
+
 # ----------------------------------------------------------------------------------------------
 # The numbers a report is made of: compact per-seed records (committed beside the summary).
 
@@ -861,7 +884,7 @@ def claim_shots(m: Measurements) -> ClaimRow:
 
 
 def claim_mechanisms(m: Measurements) -> ClaimRow:
-    parts = []
+    parts, judged = [], []
     for model in m.models():
         for method, settings in METHOD_ROWS:
             s = _standing(m, model, method, settings)
@@ -886,8 +909,12 @@ def claim_mechanisms(m: Measurements) -> ClaimRow:
             else:
                 verdict, reason = judge_mechanism(speedup, forgot_seeds, kept_seeds, n_seeds)
             parts.append(ClaimRow(7, f"{model} {label}", "qualitative", kit, f"{n_seeds} seeds", verdict, reason))
-    return _whole(7, "The three mechanisms: data read, cost (speed-up over retraining), robustness (every seed forgot "
-                     "within the budget)", "qualitative", parts)
+            if verdict != "not comparable":
+                judged.append(method)
+    whole = _whole(7, "The three mechanisms: data read, cost (speed-up over retraining), robustness (every seed forgot "
+                      "within the budget)", "qualitative", parts)
+    verdict, missing = cap_to_mechanisms(whole.verdict, judged)
+    return replace(whole, verdict=verdict, reason=f"{missing}; {whole.reason}") if missing else whole
 
 
 CLAIMS = (claim_leakage, claim_before, claim_after, claim_retained, claim_device, claim_shots, claim_mechanisms)

@@ -21,6 +21,7 @@ from qmu_kit.report.reproduction import (
     VERDICTS,
     ClaimRow,
     Measurements,
+    cap_to_mechanisms,
     combine,
     compact_device,
     compact_result,
@@ -157,6 +158,12 @@ def test_changes_mechanisms_devices_and_combine_rules():
     assert combine(["reproduced", "not shown"]) == "partly"
     assert combine(["not reproduced", "not shown"]) == "not reproduced"
     assert combine(["not comparable"]) == "not comparable"
+    # claim 7 compares three mechanisms: one that forgot cannot stand for the comparison
+    verdict, reason = cap_to_mechanisms("reproduced", ["rga", "rga"])
+    assert verdict == "partly" and reason.startswith("GA and SSD have no judged setting")
+    assert cap_to_mechanisms("reproduced", ["ssd", "rga"]) == ("partly", reason.replace("GA and SSD have", "GA has"))
+    assert cap_to_mechanisms("not reproduced", ["rga"])[0] == "not reproduced"
+    assert cap_to_mechanisms("reproduced", ["ga", "ssd", "rga"]) == ("reproduced", "")
     with pytest.raises(ValueError, match="verdict 'maybe' is not one of"):
         ClaimRow(1, "c", "p", "k", "n", "maybe", "r")
 
@@ -336,6 +343,11 @@ def test_the_committed_report_is_its_committed_record_rendered():
     assert set(plan("paper")) <= {variant for _model, variant in measured.runs}
     assert {model for model, _variant in measured.runs} == {"hybrid", "basic"}
     assert all(len(per_seed) == len(EVALUATION_SEEDS) for per_seed in measured.runs.values())
+    # claim 7 compares the three mechanisms; where some were never judged it says which, and is at most partly
+    mechanisms = next(row for row in judge(measured) if row.number == 7)
+    judged = {part.claim.split()[1].lower() for part in mechanisms.parts if part.verdict != "not comparable"}
+    assert mechanisms.verdict != "reproduced" or judged == {"ga", "ssd", "rga"}
+    assert all(f"{name.upper()} " in mechanisms.reason for name in {"ga", "ssd", "rga"} - judged)
 
 
 def test_write_summary_writes_the_record_it_renders(tmp_path):
