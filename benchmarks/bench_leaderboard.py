@@ -1,5 +1,5 @@
-"""Cost of ``qmu-kit bench``: the unlearning leaderboard (all methods, both QNNs, class and random
-forgetting, 5 evaluation seeds, the many-model verification at K = 16).
+"""Cost of ``qmu-kit bench``: the classroom leaderboard (the ``leaderboard`` preset; all methods, both
+QNNs, class and random forgetting, 5 evaluation seeds, the many-model verification at K = 16).
 
 Prints, from one run on this machine:
   reference - one cold experiment at the same preset (``run_experiment`` with the lessons' methods and
@@ -15,6 +15,10 @@ Prints, from one run on this machine:
 
 ``--tiny`` shrinks every experiment (2 qubits, 40 / 40 samples, 1 epoch) to check the script runs.
 
+``--record PATH`` writes the measurement (machine, settings, cold and replay seconds) as JSON;
+``--leaderboard PATH.json`` writes the leaderboard itself and its markdown beside it (``PATH.md``), so
+the committed leaderboard and its cost come from one cold run.
+
 Run: ``python benchmarks/bench_leaderboard.py`` (the classroom leaderboard, cold: long), or
 ``python benchmarks/bench_leaderboard.py --stage-costs [--preset paper]``, or ``--tiny`` to try it.
 """
@@ -22,12 +26,18 @@ Run: ``python benchmarks/bench_leaderboard.py`` (the classroom leaderboard, cold
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
+import resource
 import tempfile
 import time
+from pathlib import Path
+
+import psutil
 
 from qmu_kit.core import ResultCache, workers
-from qmu_kit.experiment import ExperimentConfig, run_experiment
+from qmu_kit.experiment import PRESETS, ExperimentConfig, run_experiment
 from qmu_kit.studies import BUDGET, DEFAULT_SCENARIOS, run_bench
 from qmu_kit.studies.bench import BENCH_ATTACKS, DEFAULT_EVALUATION_SEEDS, _bench_run, bench_grid, budget_candidates
 from qmu_kit.studies.tuning import DEFAULT_TUNING_SEEDS, PUBLISHED
@@ -36,6 +46,20 @@ from qmu_kit.unlearning import method_names
 #: The issue's budget for the cold classroom leaderboard on 2 cores.
 TARGET_SECONDS = 45 * 60.0
 TINY = dict(n_qubits=2, n_train=40, n_test=40, epochs=1)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its whole tree: finished children (reaped) and running ones (the
+    worker processes stay alive between calls)."""
+    own, reaped = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    running = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+            running += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime + running
 
 
 def cpu_timed(function, *args, **kwargs):
@@ -47,7 +71,7 @@ def cpu_timed(function, *args, **kwargs):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="classroom", choices=("classroom", "paper"))
+    parser.add_argument("--preset", default="leaderboard", choices=tuple(PRESETS))
     parser.add_argument("--methods", default="all", help="'all' or a comma list")
     parser.add_argument("--models", default="basic,hybrid")
     parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS))
@@ -58,6 +82,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=workers())
     parser.add_argument("--tiny", action="store_true", help="2 qubits, 40/40 samples, 1 epoch: checks the script")
     parser.add_argument("--stage-costs", action="store_true", help="CPU seconds per run and a projection")
+    parser.add_argument("--record", type=Path, help="write the measurement as JSON to this path")
+    parser.add_argument("--leaderboard", type=Path, help="write the leaderboard's JSON here and its markdown beside it")
     args = parser.parse_args()
     base = ExperimentConfig.from_preset(args.preset, **(TINY if args.tiny else {}))
     methods = method_names() if args.methods == "all" else tuple(args.methods.split(","))
@@ -74,9 +100,29 @@ def main() -> None:
     cache = ResultCache(tempfile.mkdtemp(prefix="qmu-bench-"))
     options = dict(methods=methods, scenarios=scenarios, models=models, tuning_seeds=tuning, evaluation_seeds=evaluation,
                    budget=args.budget, verify_models=args.verify_models or None, cache=cache, n_jobs=args.jobs)
+    load, tree_cpu = os.getloadavg()[0], cpu_seconds()
     cold, cpu, result = cpu_timed(run_bench, base, **options)
+    tree_cpu = cpu_seconds() - tree_cpu
     warm, _, again = cpu_timed(run_bench, base, **options)
     assert again.to_dict()["runs"] == result.to_dict()["runs"]
+    if args.leaderboard:
+        result.to_json(args.leaderboard)
+        args.leaderboard.with_suffix(".md").write_text(result.leaderboards(), encoding="utf-8")
+    if args.record:
+        args.record.write_text(json.dumps({
+            "date": datetime.date.today().isoformat(),
+            "command": "python benchmarks/bench_leaderboard.py " + " ".join(
+                f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+                for k, v in vars(args).items() if v not in (None, False) and k not in ("record", "leaderboard")),
+            "machine": {"cores": os.cpu_count(), "load_average_before": round(load, 2)},
+            "settings": {"preset": args.preset, "methods": len(methods), "models": models, "scenarios": scenarios,
+                         "tuning_seeds": tuning, "evaluation_seeds": evaluation, "budget": args.budget,
+                         "verify_models": args.verify_models, "jobs": args.jobs},
+            "reference_experiment": {"wall_s": round(reference, 1), "cpu_s": round(reference_cpu, 1)},
+            "cold": {"wall_s": round(cold, 1), "cpu_s_process_tree": round(tree_cpu, 1), "runs": len(result.runs)},
+            "replay": {"wall_s": round(warm, 2)},
+            "target_s": TARGET_SECONDS,
+        }, indent=1) + "\n")
     cpu_note = f", {cpu:7.1f} CPU-s = {cpu / reference_cpu:5.1f}x the experiment's" if args.jobs == 1 else ""
     print(f"cold {cold:7.1f} s wall{cpu_note} ({cold / reference:5.1f}x the experiment's wall; {cold / TARGET_SECONDS:.2f}x of "
           f"the {TARGET_SECONDS:.0f} s target)   replay {warm:6.2f} s   runs {len(result.runs)}", flush=True)

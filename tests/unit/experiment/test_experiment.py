@@ -81,7 +81,7 @@ def test_presets_and_round_trip():
     assert (paper.n_qubits, paper.n_train, paper.n_test, paper.shots) == (8, 1000, 500, 100)
     assert paper.training() == {"depth": 1, "epochs": 25, "lr": 0.1, "batch_size": 8}
     assert paper.method_options["ssd"]["alpha"] == 10.0
-    assert set(PRESETS) == {"classroom", "paper", "iris", "wine"}
+    assert set(PRESETS) == {"classroom", "paper", "leaderboard", "iris", "wine"}
     with pytest.raises(ValueError, match="unknown preset 'huge'"):
         ExperimentConfig.from_preset("huge")
     with pytest.raises(ValueError, match=r"unknown config field\(s\) \['qbits'\]"):
