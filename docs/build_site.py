@@ -21,7 +21,7 @@ so a change to the prose rebuilds only the pages it touches.
 Usage::
 
     python docs/build_site.py [--out build/site] [--work build/site-work] [--no-execute] [--jobs N]
-    python docs/build_site.py --classroom [--warm] [--jobs N]    # build the classroom pages first
+    python docs/build_site.py --classroom [--warm] [--jobs N]    # with the classroom pages, built beside the lessons
     python docs/build_site.py --serve [--host 127.0.0.1] [--port 8866]
 """
 
@@ -32,6 +32,7 @@ import functools
 import hashlib
 import html
 import json
+import multiprocessing
 import os
 import shutil
 import sys
@@ -336,16 +337,20 @@ def stage(staging: Path, work: Path, execute: bool, classroom: dict | None) -> N
 
 
 def build(out: Path = DEFAULT_OUT, work: Path = DEFAULT_WORK, execute: bool = True, jobs: int = 1,
-          classroom: Path | None = None) -> dict:
-    """Stage and build the site with the classroom pages in directory ``classroom`` (None: none);
-    returns the seconds of each phase."""
+          classroom: Path | None = None, pages: "ClassroomBuild | None" = None) -> dict:
+    """Stage and build the site with the classroom pages in directory ``classroom`` (None: none), or
+    with those ``pages`` is building meanwhile (waited for after the lessons); returns the seconds of
+    each phase and of each lesson executed."""
     from sphinx.cmd.build import build_main
 
     seconds = {}
     start = time.perf_counter()
     if execute:
-        execute_lessons(work, jobs)
+        seconds["each lesson"] = execute_lessons(work, jobs)
     seconds["lessons"] = time.perf_counter() - start
+    if pages is not None:
+        classroom = pages.finish()
+        seconds["classroom pages"] = pages.seconds
     start = time.perf_counter()
     manifest = copy_classroom(classroom, out)
     stage(work / "src", work, execute, manifest)
@@ -363,11 +368,36 @@ def build(out: Path = DEFAULT_OUT, work: Path = DEFAULT_WORK, execute: bool = Tr
 
 def build_classroom(warm: bool, jobs: int) -> None:
     """Build (or complete) the classroom pages for today's code, as ``qmu-kit app --static`` does before serving."""
+    sys_path()
     from qmu_kit.apps import build_site, warm_every_stop
 
     if warm:
         warm_every_stop(jobs)
     print(build_site(n_jobs=jobs).table(), flush=True)
+
+
+class ClassroomBuild:
+    """The classroom pages building in a process of their own while the lessons execute: each side
+    has stretches where fewer tasks than cores are left, and the other fills them. Results both need
+    come from the one cache (its writes are atomic)."""
+
+    def __init__(self, warm: bool, jobs: int):
+        self.start = time.perf_counter()
+        self.seconds = None
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=build_classroom, args=(warm, jobs), name="classroom pages")
+        self.process.start()
+
+    def finish(self) -> Path:
+        """Wait for the pages; their directory (a failed build stops the site build, naming its exit status)."""
+        self.process.join()
+        self.seconds = time.perf_counter() - self.start
+        if self.process.exitcode != 0:
+            raise SystemExit(f"site: building the classroom pages failed (exit status {self.process.exitcode})")
+        directory = classroom_directory()
+        if directory is None:
+            raise SystemExit("site: the classroom pages were built but hold no manifest")
+        return directory
 
 
 def serve(out: Path, host: str, port: int) -> None:
@@ -399,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classroom-dir", type=Path,
                         help="the classroom pages to include (default: those built for today's code, if any)")
     parser.add_argument("--jobs", type=int, default=1, help="processes executing lessons and building pages")
-    parser.add_argument("--classroom", action="store_true", help="build the classroom pages first")
+    parser.add_argument("--classroom", action="store_true", help="build the classroom pages too (in a process of their own while the lessons execute)")
     parser.add_argument("--warm", action="store_true", help="with --classroom: compute every stop in parallel first")
     parser.add_argument("--serve", action="store_true", help="serve the built site instead of building it")
     parser.add_argument("--host", default="127.0.0.1")
@@ -422,14 +452,15 @@ def run(args) -> int:
     if args.serve:
         serve(args.out, args.host, args.port)
         return 0
+    pages = None
     if args.classroom:
         from qmu_kit.apps import check_port_free, check_server
 
         check_server(args.host, args.port)  # the site is served there next: a taken port stops before building
         check_port_free(args.host, args.port, "the course site", SITE_PORT_FLAG)
-        build_classroom(args.warm, args.jobs)
-    classroom = None if args.no_classroom else args.classroom_dir or classroom_directory()
-    seconds = build(args.out, args.work, not args.no_execute, args.jobs, classroom)
+        pages = ClassroomBuild(args.warm, args.jobs)
+    classroom = None if args.no_classroom or pages is not None else args.classroom_dir or classroom_directory()
+    seconds = build(args.out, args.work, not args.no_execute, args.jobs, classroom, pages)
     if args.timings:
         args.timings.write_text(json.dumps(seconds, indent=1) + "\n")
     return 0

@@ -137,12 +137,13 @@ def _control_kind(control) -> str:
 
 
 def _build_panel(app: StaticApp, base, cache):
-    """The app's panel at its default settings, with ``base`` and ``cache`` where its ``__init__`` takes them."""
+    """The app's panel at its default settings, with ``base`` and ``cache`` where its ``__init__`` takes
+    them, laid out only: the build computes each stop as a task, none in the process that lays pages out."""
     accepted = inspect.signature(app.panel.__init__).parameters
     kwargs = {name: value for name, value in (("base", base), ("cache", cache)) if name in accepted and value is not None}
     # Outside a notebook, the panel's progress area writes terminal escape codes to stdout: not wanted here.
     with contextlib.redirect_stdout(io.StringIO()):
-        return app.panel(**kwargs)
+        return app.panel.laid_out(**kwargs)
 
 
 def _restrict(app: str, stops: dict[str, list], options: dict[str, list] | None) -> dict[str, list]:
@@ -359,17 +360,26 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
     manifest = manifest or {"site": key, "apps": {}, "options": options,
                             "bases": {app: _config_record(base) for app, base in bases.items()}}
     build = SiteBuild(directory)
+    plans = {}
     for name in chosen:
-        app = known[name]
-        panel = _panel_for(app, bases.get(name), cache, fresh=True)  # computes the app's default stop here first
+        panel = _panel_for(known[name], bases.get(name), cache, fresh=True)
         stops, computed = _app_stops(panel, name, options.get(name))
         groups = _groups(stops, computed)
-        for phase in _phases(panel, stops, groups):
-            # a task per computation, handed to whichever worker is free (each keeps its own panel)
-            tasks = [(app, [group], directory, options.get(name), bases.get(name), cache) for group in phase]
-            for rendered, failures in parallel_map(_render_groups, tasks, n_jobs=n_jobs):
-                build.rendered += rendered
-                build.failed += failures
+        plans[name] = (panel, stops, groups, _phases(panel, stops, groups))
+    # Every app's computations in two rounds of one pool, a task per computation handed to whichever
+    # worker is free (each keeps its own panels): first the pieces others reuse (the longest, so first)
+    # and the computations that reuse nothing, then those that reuse a piece of the first round.
+    rounds = [[(name, group) for name in chosen if len(plans[name][3]) == 2 for group in plans[name][3][0]]
+              + [(name, group) for name in chosen if len(plans[name][3]) == 1 for group in plans[name][3][0]],
+              [(name, group) for name in chosen if len(plans[name][3]) == 2 for group in plans[name][3][1]]]
+    for tasks in rounds:
+        tasks = [(known[name], [group], directory, options.get(name), bases.get(name), cache) for name, group in tasks]
+        for rendered, failures in parallel_map(_render_groups, tasks, n_jobs=n_jobs):
+            build.rendered += rendered
+            build.failed += failures
+    for name in chosen:
+        app = known[name]
+        panel, stops, groups, _ = plans[name]
         build.stops[name] = sum(len(group) for group in groups)
         first = _first_stop(panel, stops, panel.values())
         record = directory / name / "stops" / f"{stop_key(first)}.json"

@@ -172,17 +172,31 @@ def check_budget(budget, grids: Mapping[str, Mapping[str, Sequence]]) -> int:
 
 def budget_candidates(name: str, grid: Mapping[str, Sequence], budget: int) -> list[dict]:
     """``budget`` candidates of ``name``'s grid, in grid order: all of them when the grid has exactly
-    that many, else a draw without replacement from the method's own random stream.
+    that many, else a covering draw: each pick is the candidate that adds the most knob values not yet
+    tried (so ``k`` in {1, 2, 3} with a budget of 3 tries every ``k``, and a model on which one value
+    cannot run still has candidates), ties broken by the method's own random stream, so the draw never
+    depends on which other methods run.
 
     Example:
-        >>> len(budget_candidates("ga", {"lr": [0.05, 0.1, 0.2], "epochs": [2, 5]}, 3))
-        3
+        >>> drawn = budget_candidates("cf_k", {"k": [1, 2, 3], "epochs": [2, 5, 10]}, 3)
+        >>> sorted(c["k"] for c in drawn), sorted(c["epochs"] for c in drawn)
+        ([1, 2, 3], [2, 5, 10])
     """
     every = candidates(grid)
     if budget > len(every):
         raise ValueError(f"budget={budget} is out of range for {name}: its grid has {len(every)} candidates")
-    rng = np.random.default_rng(stream_seed(0, f"bench-candidates-{name}"))
-    return [every[i] for i in sorted(rng.choice(len(every), size=budget, replace=False).tolist())]
+    order = np.random.default_rng(stream_seed(0, f"bench-candidates-{name}")).permutation(len(every)).tolist()
+    picked, tried = [], {knob: set() for knob in grid}
+
+    def new_values(index: int) -> int:
+        return sum(json.dumps(every[index][knob]) not in tried[knob] for knob in grid)
+
+    for _ in range(budget):
+        best = max((i for i in order if i not in picked), key=new_values)  # max keeps the first of equals
+        picked.append(best)
+        for knob in grid:
+            tried[knob].add(json.dumps(every[best][knob]))
+    return [every[i] for i in sorted(picked)]
 
 
 #: ``qmu-kit bench``'s own settings: each rule, help, flag and default in one place.

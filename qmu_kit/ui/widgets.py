@@ -126,7 +126,23 @@ class Panel:
         self.result = None
         for control in self.controls.values():
             control.observe(self.refresh, names="value")
-        self.refresh()
+        if getattr(self, "_compute_on_init", True):
+            self.refresh()
+
+    @classmethod
+    def laid_out(cls, **kwargs) -> "Panel":
+        """The panel with its controls at these settings and nothing computed yet: what a page needs
+        to lay out its controls (the classroom build computes every stop in its worker processes).
+
+        Example:
+            >>> panel = ShotNoisePanel.laid_out(shots="10")
+            >>> panel.result is None, panel.values()["shots"]
+            (True, 10)
+        """
+        panel = cls.__new__(cls)
+        panel._compute_on_init = False
+        panel.__init__(**kwargs)
+        return panel
 
     @classmethod
     def default_values(cls) -> dict:

@@ -85,6 +85,12 @@ def test_the_draw_is_the_same_budget_for_every_method_and_independent_of_the_oth
     assert all(len({json.dumps(c, sort_keys=True) for c in d}) == 3 for d in draws.values())  # without replacement
     assert B.budget_candidates("scrub", grids["scrub"], 3) == draws["scrub"]
     assert B.budget_candidates("rga", grids["rga"], 3) == [{"lr": v} for v in grids["rga"]["lr"]]  # the whole grid
+    # a covering draw: with a budget as large as a knob's values, every value is tried (CF-k's k = 1..3,
+    # so a model with two parameter layers still has candidates to run)
+    for name, grid in grids.items():
+        for knob, values in grid.items():
+            tried = {json.dumps(c[knob]) for c in draws[name]}
+            assert len(tried) == min(len(values), budget), (name, knob, tried)
 
 
 def test_published_settings_are_reported_beside_the_tuned_ones(result):
