@@ -268,10 +268,26 @@ def leaderboard_page(staging: Path) -> str:
         result = BenchResult.from_json(path)
         figure = f"{path.stem}.png"
         write_if_changed(staging / "results" / figure, to_png(result.plot()))
-        lines += [f"## `{path.stem}`", "", f"*Generated from `reports/{path.name}`.*", "", "```text",
-                  result.summary(), "```", "", f"![{pareto_figure.alt}]({figure})", "",
+        cost = REPORTS / f"bench_{path.name}"
+        lines += [f"## `{path.stem}`", "", f"*Generated from `reports/{path.name}`.*", "",
+                  *([leaderboard_cost(json.loads(cost.read_text()), cost.name), ""] if cost.exists() else []),
+                  "```text", result.summary(), "```", "", f"![{pareto_figure.alt}]({figure})", "",
                   *(f"#{line}" if line.startswith("#") else line for line in result.leaderboards().splitlines()), ""]
     return "\n".join(lines)
+
+
+def leaderboard_cost(record: dict, name: str) -> str:
+    """The sentence on what a leaderboard cost, from its ``benchmarks/bench_leaderboard.py --record`` file."""
+    cold, settings = record["cold"], record["settings"]
+    verified = f", the many-model test at K = {settings['verify_models']}" if settings.get("verify_models") else ""
+    return (f"**Cost** (`reports/{name}`, {record['date']}: `{record['command']}`): this leaderboard "
+            f"({settings['methods']} methods, {len(settings['models'])} models, {len(settings['scenarios'])} scenarios, "
+            f"{len(settings['tuning_seeds'])} tuning and {len(settings['evaluation_seeds'])} evaluation seeds, "
+            f"{settings['budget']} candidates per method{verified}; {cold['runs']:,} runs) took "
+            f"{cold['wall_s'] / 60:.1f} min cold on {record['machine']['cores']} cores with {settings['jobs']} worker processes "
+            f"(load average {record['machine']['load_average_before']:.1f} before it; {cold['cpu_s_process_tree']:,.0f} CPU-s in all), "
+            f"against a budget of {record['target_s'] / 60:.0f} min; replayed from the cache in {record['replay']['wall_s']:.1f} s. "
+            f"One cold experiment at the same size took {record['reference_experiment']['wall_s']:.1f} s in the same run.")
 
 
 def api_pages(staging: Path) -> None:

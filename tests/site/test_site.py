@@ -67,6 +67,13 @@ def test_leaderboard_is_generated_from_the_committed_bench_result_and_says_when_
     assert "#### class:" in page  # each scenario and model's leaderboard, one level below the file's heading
     assert re.search(r"\| \d\.\d\d \[\d\.\d\d, \d\.\d\d\] \(n=\d+\)", page), page  # value [low, high] (n=N) cells
     assert (tmp_path / "staging" / "results" / "leaderboard_classroom.png").read_bytes().startswith(b"\x89PNG")
+    # its cost, from the benchmark's record of the same leaderboard, when there is one
+    assert "**Cost**" not in page
+    record = json.loads((ROOT / "reports" / "bench_leaderboard_classroom.json").read_text())
+    shutil.copy(ROOT / "reports" / "bench_leaderboard_classroom.json", reports)
+    page = build_site.leaderboard_page(tmp_path / "staging")
+    assert f"took {record['cold']['wall_s'] / 60:.1f} min cold on {record['machine']['cores']} cores" in page
+    assert f"{record['cold']['runs']:,} runs" in page and "against a budget of 45 min" in page
     assert "![A Pareto plot of unlearning methods" in page
 
 

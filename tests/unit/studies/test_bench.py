@@ -285,7 +285,26 @@ COMMITTED = sorted(REPORTS.glob("leaderboard_*.json"))
 
 
 def test_the_classroom_leaderboard_is_committed():
+    """The classroom leaderboard is the whole field at the leaderboard preset: every registered method,
+    both QNNs, class and random forgetting, 5 evaluation seeds, the many-model test at K = 16, every
+    method with a candidate it could run on every model; its cost is recorded from the same run."""
+    from qmu_kit.experiment import ExperimentConfig
+
     assert REPORTS / "leaderboard_classroom.json" in COMMITTED
+    data = json.loads((REPORTS / "leaderboard_classroom.json").read_text())
+    expected = ExperimentConfig.from_preset("leaderboard").to_dict()
+    assert all(data["config"][key] == expected[key] for key in ("dataset", "n_qubits", "n_train", "n_test", "epochs", "shots"))
+    assert set(data["methods"]) == set(method_names()) and set(data["models"]) == {"basic", "hybrid"}
+    assert {s.split(":")[0] for s in data["scenarios"]} == {"class", "random"}
+    assert data["evaluation_seeds"] == [0, 1, 2, 3, 4] and data["budget"] == B.BUDGET
+    assert {(v["scenario"], v["model"]) for v in data["verification"]} == {(s, m) for s in data["scenarios"] for m in data["models"]}
+    assert all(v["result"]["config"]["models"] == 16 for v in data["verification"])
+    assert all(pick["options"] is not None for pick in data["chosen"]), [p["note"] for p in data["chosen"] if p["note"]]
+    record = json.loads((REPORTS / "bench_leaderboard_classroom.json").read_text())
+    settings = record["settings"]
+    assert (settings["preset"], settings["evaluation_seeds"], settings["tuning_seeds"], settings["budget"], settings["verify_models"]) == (
+        "leaderboard", data["evaluation_seeds"], data["tuning_seeds"], data["budget"], 16)
+    assert record["cold"]["runs"] == len(data["runs"])
 
 
 @pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.stem)
