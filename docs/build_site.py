@@ -22,6 +22,7 @@ Usage::
 
     python docs/build_site.py [--out build/site] [--work build/site-work] [--no-execute] [--jobs N]
     python docs/build_site.py --classroom [--warm] [--jobs N]    # with the classroom pages, built beside the lessons
+    python docs/build_site.py --pages-only [--warm] [--jobs N]   # the classroom pages alone
     python docs/build_site.py --serve [--host 127.0.0.1] [--port 8866]
 """
 
@@ -32,9 +33,9 @@ import functools
 import hashlib
 import html
 import json
-import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
 import time
 import tomllib
@@ -393,23 +394,22 @@ def build_classroom(warm: bool, jobs: int) -> None:
 
 
 class ClassroomBuild:
-    """The classroom pages building in a process of their own while the lessons execute: each side
-    has stretches where fewer tasks than cores are left, and the other fills them. Results both need
-    come from the one cache (its writes are atomic)."""
+    """The classroom pages building in a process of their own (``--pages-only``) while the lessons
+    execute: each side has stretches where fewer tasks than cores are left, and the other fills them.
+    Results both need come from the one cache, computed once (its locks) and written atomically."""
 
     def __init__(self, warm: bool, jobs: int):
         self.start = time.perf_counter()
         self.seconds = None
-        self.process = multiprocessing.get_context("spawn").Process(
-            target=build_classroom, args=(warm, jobs), name="classroom pages")
-        self.process.start()
+        command = [sys.executable, str(Path(__file__).resolve()), "--pages-only", "--jobs", str(jobs)]
+        self.process = subprocess.Popen(command + (["--warm"] if warm else []))
 
     def finish(self) -> Path:
         """Wait for the pages; their directory (a failed build stops the site build, naming its exit status)."""
-        self.process.join()
+        status = self.process.wait()
         self.seconds = time.perf_counter() - self.start
-        if self.process.exitcode != 0:
-            raise SystemExit(f"site: building the classroom pages failed (exit status {self.process.exitcode})")
+        if status != 0:
+            raise SystemExit(f"site: building the classroom pages failed (exit status {status})")
         directory = classroom_directory()
         if directory is None:
             raise SystemExit("site: the classroom pages were built but hold no manifest")
@@ -447,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="processes executing lessons and building pages")
     parser.add_argument("--classroom", action="store_true", help="build the classroom pages too (in a process of their own while the lessons execute)")
     parser.add_argument("--warm", action="store_true", help="with --classroom: compute every stop in parallel first")
+    parser.add_argument("--pages-only", action="store_true",
+                        help="build (or complete) the classroom pages only: what --classroom runs beside the lessons")
     parser.add_argument("--serve", action="store_true", help="serve the built site instead of building it")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8866)
@@ -467,6 +469,9 @@ def run(args) -> int:
         raise ValueError(f"jobs={args.jobs} is out of range: jobs must be an integer from 1 to 64")
     if args.serve:
         serve(args.out, args.host, args.port)
+        return 0
+    if args.pages_only:
+        build_classroom(args.warm, args.jobs)
         return 0
     pages = None
     if args.classroom:

@@ -6,6 +6,8 @@
 * A corrupt or truncated entry is reported (a :class:`CacheWarning`) and treated as missing, so the
   caller recomputes and overwrites it; it never crashes and never returns garbage.
 * A cache directory that cannot be written is reported once and the kit carries on without caching.
+* A model is computed once however many processes need it at once: :meth:`ResultCache.computing`
+  holds a lock per key while one computes it; the others wait, then read what it stored.
 
 The default location is the user cache directory (``platformdirs``), e.g. ``~/.cache/qmu-kit`` on
 Linux; the environment variable ``QMU_KIT_CACHE`` or the ``directory`` argument overrides it.
@@ -19,11 +21,17 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import warnings
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; two processes needing one model at once both compute it
+    fcntl = None
 
 import torch
 
@@ -139,10 +147,33 @@ class ResultCache:
     def store_state(self, key: str, state: dict) -> None:
         self._store(self._path("models", key, ".pt"), lambda file: torch.save(state, file))
 
+    @contextlib.contextmanager
+    def computing(self, key: str):
+        """Hold ``key``'s lock while computing its entry: another process computing the same key waits
+        here until this one is done (then finds the entry stored). The lock is the operating system's
+        (released if the process dies); a cache that cannot hold lock files computes without one.
+
+        Example:
+            >>> cache = ResultCache(tempfile.mkdtemp())
+            >>> with cache.computing("abc"):
+            ...     cache.store_json("abc", {"x": 1})
+        """
+        path = self._path("locks", key, ".lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(path, "a")
+        except OSError:
+            yield
+            return
+        with handle:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
     def clear(self) -> int:
         """Delete every entry; returns how many files were removed."""
         removed = 0
-        for kind in ("results", "models"):
+        for kind in ("results", "models", "locks"):
             for path in (self.directory / kind).glob("*"):
                 path.unlink(missing_ok=True)
                 removed += 1

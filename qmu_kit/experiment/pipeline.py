@@ -76,6 +76,8 @@ def get_or_fit(cache: ResultCache | None, key: str, fit, *, save=lambda model: m
     One corruption policy for every cached model: an entry that cannot be read (the cache reports a
     corrupt file) or cannot be rebuilt (an entry of an incompatible model) is reported as a
     :class:`~qmu_kit.core.cache.CacheWarning`, recomputed and overwritten; nothing already computed is lost.
+    Processes that need the same missing entry at once fit it once: the others wait for it
+    (:meth:`~qmu_kit.core.cache.ResultCache.computing`) and load it.
 
     Args:
         cache: where models live (``None``: always fit).
@@ -84,19 +86,33 @@ def get_or_fit(cache: ResultCache | None, key: str, fit, *, save=lambda model: m
         save, load: the object to a ``torch.save``-able state (``None``: not storable) and back.
     """
     cache = cache if key is not None else None  # no key: what it depends on cannot be named
-    if cache is not None:
-        state = cache.load_state(key)
-        if state is not None:
-            try:
-                return load(state)
-            except Exception as error:  # any failure to rebuild means the entry is unusable
-                warnings.warn(f"ignoring unusable cached model {key} ({type(error).__name__}: {error}); recomputing",
-                              CacheWarning, stacklevel=2)
-    fitted = fit()
-    state = save(fitted) if cache is not None else None
-    if state is not None:  # None: this object cannot be stored (it is fitted again next time)
-        cache.store_state(key, state)
+    if cache is None:
+        return fit()
+    found, fitted = _load_model(cache, key, load)
+    if found:
+        return fitted
+    with cache.computing(key):
+        found, fitted = _load_model(cache, key, load)  # stored by another process while this one waited
+        if found:
+            return fitted
+        fitted = fit()
+        state = save(fitted)
+        if state is not None:  # None: this object cannot be stored (it is fitted again next time)
+            cache.store_state(key, state)
     return fitted
+
+
+def _load_model(cache: ResultCache, key: str, load) -> tuple[bool, object]:
+    """(True, the object stored under ``key``) or (False, None) when missing or unusable (reported)."""
+    state = cache.load_state(key)
+    if state is None:
+        return False, None
+    try:
+        return True, load(state)
+    except Exception as error:  # any failure to rebuild means the entry is unusable
+        warnings.warn(f"ignoring unusable cached model {key} ({type(error).__name__}: {error}); recomputing",
+                      CacheWarning, stacklevel=3)
+        return False, None
 
 
 def train_original(config: ExperimentConfig, data, cache: ResultCache | None, progress: bool = False) -> QNNClassifier:

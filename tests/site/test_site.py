@@ -235,3 +235,30 @@ def test_axe_finds_no_serious_violation(browser, server, path):
         assert [v for v in violations if v[1] in SERIOUS] == [], violations
     finally:
         page.close()
+
+
+def test_the_classroom_pages_build_in_a_process_of_their_own_beside_the_lessons(monkeypatch, tmp_path):
+    """--classroom starts the pages' build (this script with --pages-only) before the lessons execute and
+    waits for it before staging; a failed pages build stops the site, naming its exit status."""
+    started, order = [], []
+
+    class FakeProcess:
+        def __init__(self, command, status):
+            started.append(command)
+            self.status = status
+
+        def wait(self):
+            order.append("pages done")
+            return self.status
+
+    monkeypatch.setattr(build_site.subprocess, "Popen", lambda command: FakeProcess(command, 0))
+    monkeypatch.setattr(build_site, "classroom_directory", lambda: tmp_path)
+    pages = build_site.ClassroomBuild(warm=True, jobs=2)
+    assert started[0][1:] == [str(ROOT / "docs" / "build_site.py"), "--pages-only", "--jobs", "2", "--warm"]
+    assert pages.finish() == tmp_path and pages.seconds >= 0
+    monkeypatch.setattr(build_site.subprocess, "Popen", lambda command: FakeProcess(command, 3))
+    with pytest.raises(SystemExit, match=r"building the classroom pages failed \(exit status 3\)"):
+        build_site.ClassroomBuild(warm=False, jobs=1).finish()
+    calls = []
+    monkeypatch.setattr(build_site, "build_classroom", lambda warm, jobs: calls.append((warm, jobs)))
+    assert build_site.main(["--pages-only", "--jobs", "2"]) == 0 and calls == [(False, 2)]

@@ -110,3 +110,49 @@ def test_a_cache_argument_is_a_flag_a_directory_or_a_cache(tmp_path):
     assert resolve_cache(given) is given
     with pytest.raises(TypeError, match=r"cache=3 is not valid: give True \(the default cache\), False \(none\), a directory or a ResultCache"):
         resolve_cache(3)
+
+
+def _fit_once_per_process(directory, log, barrier):
+    """One of several processes needing the same model at once (module level: spawned processes import it)."""
+    import time
+
+    from qmu_kit.experiment.pipeline import get_or_fit
+
+    def fit():
+        with open(log, "a") as file:
+            file.write("fit\n")
+        time.sleep(1.0)  # long enough for every other process to arrive while this one computes
+        return {"weights": torch.arange(3.0)}
+
+    barrier.wait()
+    model = get_or_fit(ResultCache(directory), "samekey", fit, save=lambda m: m, load=lambda state: state)
+    return model["weights"].tolist()
+
+
+def test_processes_needing_one_model_at_once_fit_it_once(tmp_path):
+    """The second and third process wait for the first one's model instead of training it again."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(3)
+    log = tmp_path / "fits.log"
+    with ProcessPoolExecutor(3, mp_context=context) as pool:
+        results = [pool.submit(_fit_once_per_process, str(tmp_path / "cache"), str(log), barrier) for _ in range(3)]
+        weights = [future.result(timeout=120) for future in results]
+    assert weights == [[0.0, 1.0, 2.0]] * 3
+    assert log.read_text() == "fit\n"
+
+
+def test_a_failed_fit_releases_the_lock_and_stores_nothing(tmp_path):
+    from qmu_kit.experiment.pipeline import get_or_fit
+
+    cache = ResultCache(tmp_path)
+
+    def broken():
+        raise RuntimeError("diverged")
+
+    with pytest.raises(RuntimeError, match="diverged"):
+        get_or_fit(cache, "k1", broken, save=lambda m: m, load=lambda state: state)
+    assert cache.load_state("k1") is None
+    assert get_or_fit(cache, "k1", lambda: {"w": torch.ones(1)}, save=lambda m: m, load=lambda s: s)["w"].item() == 1.0
