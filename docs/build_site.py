@@ -64,6 +64,10 @@ LESSON_CODE = ("core", "qnn", "leakage", "unlearning", "plots", "experiment", "s
 #: How to pick another port, for the message when the port is taken.
 SITE_PORT_FLAG = "--port N (make classroom PORT=N)"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: The image outputs myst-nb renders as ``<img>`` (each gets its description as its ``alt``).
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
+#: The ``alt`` of an image output that carries no description (an image the lesson loads, say).
+UNDESCRIBED_IMAGE = "An image shown by the lesson's code, which gives it no description: the text around it says what it shows."
 NOT_EXECUTED_NOTE = ("This page was built without executing the lessons (`--no-execute`): run `make site` "
                      "for the executed lesson with its figures.")
 
@@ -173,8 +177,51 @@ def widget_outputs(model_id: str | None, state: dict, seen: set | None = None) -
     return found
 
 
+def image_alt(output) -> str | None:
+    """An output's image description (its metadata's ``alt``, which the kit's figures carry:
+    :func:`qmu_kit.plots.figure_alt`), :data:`UNDESCRIBED_IMAGE` for an image without one, ``None`` when the
+    output shows no image."""
+    from qmu_kit.plots import ALT_METADATA
+
+    for mime in IMAGE_MIMES:
+        if mime in output.get("data", {}):
+            alt = output.get("metadata", {}).get(mime, {}).get(ALT_METADATA)
+            return " ".join(alt.split()) if isinstance(alt, str) and alt.strip() else UNDESCRIBED_IMAGE
+    return None
+
+
+def described_cells(cell) -> list:
+    """A code cell as cells whose images each carry their own description where myst-nb reads it (the
+    cell's ``mystnb: image: alt``: one per cell): cut before every image described otherwise than the one
+    before it, the cuts showing their outputs without the code again (``remove-input``)."""
+    import copy
+
+    parts, alts = [[]], [None]
+    for output in cell.outputs:
+        alt = image_alt(output)
+        if alt is not None and alts[-1] not in (None, alt):
+            parts.append([])
+            alts.append(None)
+        parts[-1].append(output)
+        alts[-1] = alt or alts[-1]
+    cells = []
+    for i, (outputs, alt) in enumerate(zip(parts, alts)):
+        part = cell if i == 0 else copy.deepcopy(cell)
+        part.outputs = outputs
+        if i > 0:
+            if "id" in part:
+                part["id"] = f"{cell['id'][:56]}-part{i}"
+            part.metadata["tags"] = sorted({*part.metadata.get("tags", []), "remove-input"})
+        if alt is not None:
+            mystnb = part.metadata.setdefault("mystnb", {})
+            mystnb["image"] = {**mystnb.get("image", {}), "alt": alt}
+        cells.append(part)
+    return cells
+
+
 def stage_lesson(name: str, work: Path, staging: Path, execute: bool, classroom: dict | None) -> dict:
-    """The lesson page's notebook: executed (or the committed one), widget state removed, the app linked."""
+    """The lesson page's notebook: executed (or the committed one), widget state removed, each image
+    described (:func:`described_cells`), the app linked."""
     import nbformat
 
     source = work / "executed" / "notebooks" / f"{name}.ipynb" if execute else NOTEBOOKS / f"{name}.ipynb"
@@ -190,6 +237,8 @@ def stage_lesson(name: str, work: Path, staging: Path, execute: bool, classroom:
             cell.outputs = [kept for output in cell.outputs for kept in
                             (widget_outputs(output["data"][WIDGET_MIME].get("model_id"), state)
                              if WIDGET_MIME in output.get("data", {}) else [output])]
+    notebook.cells = [part for cell in notebook.cells
+                      for part in (described_cells(cell) if cell.cell_type == "code" else [cell])]
     notes = [note for note in (classroom_note(name, classroom), None if execute else NOT_EXECUTED_NOTE) if note]
     if notes:  # after the title cell, so that the page opens with its title
         first = notebook.cells[0] if notebook.cells else None

@@ -99,6 +99,92 @@ def test_write_if_changed_keeps_an_unchanged_file(tmp_path):
     assert build_site.write_if_changed(path, "# B") and path.read_text() == "# B"
 
 
+def test_each_image_of_a_cell_gets_its_own_description(monkeypatch):
+    """myst-nb reads one ``alt`` per cell (``mystnb: image: alt``): a cell showing two figures described
+    differently becomes two, the second without its code; an image without a description gets the
+    fallback sentence."""
+    import nbformat
+
+    def image(alt=None):
+        return nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="},
+                                      metadata={"image/png": {"alt": alt}} if alt else {})
+
+    cell = nbformat.v4.new_code_cell("show(a)\nshow(b)", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="training\n"), image("Figure A."), image("Figure A."),
+        image("Figure  B,\n drawn."), image()])
+    cells = build_site.described_cells(cell)
+    assert [c.metadata["mystnb"]["image"]["alt"] for c in cells] == ["Figure A.", "Figure B, drawn.", build_site.UNDESCRIBED_IMAGE]
+    assert [len(c.outputs) for c in cells] == [3, 1, 1] and cells[0].source == "show(a)\nshow(b)"
+    assert [c.metadata.get("tags", []) for c in cells] == [[], ["remove-input"], ["remove-input"]]
+    assert len({c.id for c in cells}) == 3
+    plain = nbformat.v4.new_code_cell("x = 1", outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])
+    assert build_site.described_cells(plain) == [plain] and "mystnb" not in plain.metadata
+
+
+FIGURES_LESSON = """# Figures described
+
+A kit figure, a pyplot figure and two figures shown by one cell."""
+
+
+@pytest.fixture(scope="module")
+def described_lesson(tmp_path_factory):
+    """A small lesson executed as ``make site`` executes the lessons (the kit's executor) and built with the
+    site's configuration: a kit figure, a figure drawn with pyplot, and one cell showing two figures."""
+    import nbformat
+
+    base = tmp_path_factory.mktemp("described")
+    notebooks, work, staging, out = base / "notebooks", base / "work", base / "src", base / "out"
+    notebooks.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(FIGURES_LESSON),
+        nbformat.v4.new_code_cell("from qmu_kit.plots import threat_model_figure\nthreat_model_figure()"),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2], [3, 4])\n"
+                                  "ax.set(title='a plain line', xlabel='time', ylabel='height')\nplt.show()"),
+        nbformat.v4.new_code_cell("from IPython.display import display\nfrom qmu_kit.plots import pareto_figure\n"
+                                  "display(threat_model_figure())\ndisplay(pareto_figure([]))")])
+    nbformat.write(notebook, notebooks / "figures.ipynb")
+    with pytest.MonkeyPatch.context() as patch:
+        import qmu_kit.report.reproduction as reproduction
+
+        patch.setattr(build_site, "NOTEBOOKS", notebooks)
+        patch.setattr(reproduction, "notebooks_directory", lambda: notebooks)
+        assert set(build_site.execute_lessons(work, 1)) == {"figures"}
+        build_site.stage_lesson("figures", work, staging, True, None)
+    (staging / "index.md").write_text("# Site\n\n```{toctree}\nlessons/figures\n```\n")
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(ROOT / "docs"), str(staging), str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out / "lessons" / "figures.html"
+
+
+def image_alts(page: Path) -> list[tuple[str, str | None]]:
+    """Every ``<img>`` of a page: (src, alt)."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                found.append((dict(attrs).get("src", ""), dict(attrs).get("alt")))
+
+    Images().feed(page.read_text())
+    return found
+
+
+def test_every_lesson_figure_has_its_description_as_alt_never_a_path(described_lesson):
+    from qmu_kit.plots import pareto_figure, threat_model_figure
+
+    images = [(src, alt) for src, alt in image_alts(described_lesson) if "_images/" in src]
+    assert len(images) == 4, images  # the lesson's four figures
+    for src, alt in image_alts(described_lesson):  # every image of the page
+        assert alt and len(alt.split()) >= 4 and alt.rstrip().endswith("."), (src, alt)
+        assert src not in alt and not re.search(r"[\w-]+\.(png|jpe?g|svg|gif)\b|/", alt), (src, alt)
+    alts = [alt for _, alt in images]
+    assert alts[0] == alts[2] == threat_model_figure.alt and alts[3] == pareto_figure.alt
+    assert alts[1] == "A figure drawn without the kit's figures, one panel: 'a plain line' (height against time)."
+
+
 # ---------------------------------------------------------------------------------------------------
 # The built site
 
