@@ -28,7 +28,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import html
 import json
@@ -421,21 +420,12 @@ def build_classroom(warm: bool, jobs: int) -> None:
 
 def serve(out: Path, host: str, port: int) -> None:
     """Serve the built site as plain files (the classroom pages' server: a class may connect at once)."""
-    from qmu_kit.apps import check_port_free, check_server
-    from qmu_kit.apps.static import _Handler, _SiteServer
+    from qmu_kit.apps import check_server, serve_directory
 
     check_server(host, port)
     if not (out / "index.html").exists():
         raise SystemExit(f"site: {out} holds no built site: run make site first")
-    check_port_free(host, port, "the course site", SITE_PORT_FLAG)
-    server = _SiteServer((host, port), functools.partial(_Handler, directory=str(out)))
-    print(f"qmu-kit site: serving {out} on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_directory(out, host, port, what="the course site", port_flag=SITE_PORT_FLAG, name="qmu-kit site")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -236,6 +236,52 @@ def test_serving_needs_a_built_site_and_a_free_port(tmp_path):
         first.server_close()
 
 
+def test_serve_directory_serves_a_folder_on_loopback_and_refuses_a_taken_port(tmp_path, occupied_port, capsys):
+    """The one server of plain files (the classroom pages and the course site): 127.0.0.1 by default,
+    the listen backlog of a class, no listings, and a taken port refused with the message naming it."""
+    from qmu_kit.apps import DEFAULT_HOST, PORT_FLAG, PortInUseError, directory_server, serve_directory
+
+    (tmp_path / "page.html").write_text("<p>a lesson</p>")
+    server = directory_server(tmp_path, port=0)
+    assert DEFAULT_HOST == "127.0.0.1" and server.server_address[0] == "127.0.0.1" and server.request_queue_size == 128
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        assert _get(url + "/page.html") == (200, "<p>a lesson</p>")
+        assert _get(url + "/")[0] == 404 and _get(url + "/missing.html")[0] == 404  # no listing
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(PortInUseError) as taken:
+        serve_directory(tmp_path, port=occupied_port)
+    assert str(taken.value) == (f"port {occupied_port} on 127.0.0.1 is already in use (another qmu-kit app or server still "
+                                f"running?): stop that server or start the classroom pages on another port with {PORT_FLAG}")
+    assert capsys.readouterr().out == ""  # refused before announcing an address
+    with pytest.raises(PortInUseError, match=f"port {occupied_port} .*start the course site on another port with --port N"):
+        directory_server(tmp_path, port=occupied_port, what="the course site", port_flag="--port N")
+    with pytest.raises(FileNotFoundError, match="is not a directory: nothing to serve"):
+        directory_server(tmp_path / "page.html", port=0)
+    with pytest.raises(ValueError, match="port=70000"):
+        directory_server(tmp_path, port=70000)
+
+
+def test_the_course_site_is_served_by_the_public_server(tmp_path, occupied_port, capsys):
+    """``docs/build_site.py --serve`` (``make classroom``) uses :func:`qmu_kit.apps.serve_directory`
+    (no private import left in docs/): a taken port is one line naming it and the site's port flag."""
+    import importlib.util
+
+    source = (ROOT / "docs" / "build_site.py").read_text()
+    assert "serve_directory(" in source and not re.search(r"import[^\n]*\b_[A-Za-z]", source)
+    spec = importlib.util.spec_from_file_location("build_site_script", ROOT / "docs" / "build_site.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    (tmp_path / "index.html").write_text("<p>the site</p>")
+    assert script.main(["--serve", "--out", str(tmp_path), "--port", str(occupied_port)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"site: error: port {occupied_port} on 127.0.0.1 is already in use (another qmu-kit app or server still running?): "
+        f"stop that server or start the course site on another port with {script.SITE_PORT_FLAG}")
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
