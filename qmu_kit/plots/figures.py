@@ -28,7 +28,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from qmu_kit.core.palette import COLOURS, CYCLE, HATCHES, LINE_STYLES, MARKERS, ROLES
+from qmu_kit.core.palette import COLOURS, CYCLE, LINE_STYLES, MARKERS, ROLES, series_hatch
 from qmu_kit.core.validation import check_shots
 from qmu_kit.leakage.attacks import ATTACKS
 from qmu_kit.unlearning.methods import UNLEARNING_METHODS
@@ -505,7 +505,7 @@ def estimate_bars_figure(groups, title: str = "", ylabel: str = "mean over seeds
     for i, name in enumerate(names):
         estimates = [group[name] for group in groups.values()]
         ax.bar(x + bar * (i - (len(names) - 1) / 2), [e.value for e in estimates], bar, yerr=error_bars(estimates),
-               capsize=2, color=CYCLE[i % len(CYCLE)], hatch=HATCHES[i % len(HATCHES)], edgecolor=ROLES["outline"], label=name)
+               capsize=2, color=CYCLE[i % len(CYCLE)], hatch=series_hatch(i), edgecolor=ROLES["outline"], label=name)
     ax.set(xticks=x, xticklabels=list(groups), ylim=ylim, ylabel=ylabel, title=title)
     ax.legend(fontsize=8, loc="upper right")
     return fig
@@ -560,7 +560,7 @@ def draw_unlearning_bars(ax, result, method: str) -> dict:
         estimates = [getattr(models[name], field) for field, _ in UNLEARNING_BARS]
         bars = ax.bar(x + (i - 1) * width, [e.value for e in estimates], width, yerr=error_bars(estimates),
                       capsize=2, error_kw={"elinewidth": 0.8, "ecolor": ROLES["outline"]},
-                      color=model_colour(name, CYCLE[i % len(CYCLE)]), hatch=HATCHES[i % len(HATCHES)],
+                      color=model_colour(name, CYCLE[i % len(CYCLE)]), hatch=series_hatch(i),
                       edgecolor=ROLES["outline"], label=model_label(name))
         ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
     ax.set_xticks(x, [label for _, label in UNLEARNING_BARS], fontsize=8)
