@@ -355,40 +355,6 @@ def test_thirty_plain_clients_at_once_all_get_their_pages(tmp_path):
     assert 0 < row["latency_median_s"] <= row["latency_p99_s"] <= row["latency_max_s"]
 
 
-def test_the_classroom_guide_states_the_recorded_classroom_benchmark():
-    """Every number of the classroom guide's tables and sentences (docs/guides/classroom.md) is the
-    recorded benchmark's (reports/bench_classroom.json), to its printed digits."""
-    import statistics
-
-    record = json.loads((ROOT / "reports" / "bench_classroom.json").read_text())
-    readme = " ".join((ROOT / "docs" / "guides" / "classroom.md").read_text().split())
-    labels = {"static": "classroom pages (`make classroom`)", "after": "live apps (`make app`, pool 2)"}
-    for row in record["levels"]:
-        if row["usable"] == 0:
-            timing = f"> {record.get('timeout_s', 240):g} s (timeout)"
-        elif row["visitors"] == 1:
-            timing = f"{row['median_s']:.1f} s"
-        else:
-            timing = f"{row['median_s']:.1f} s / {row['max_s']:.1f} s"
-        pss = f"{row['peak_pss_gb']:.2f} GB" if row["peak_pss_gb"] < 1 else f"{row['peak_pss_gb']:.1f} GB"
-        line = f"| {labels[row['server']]} | {row['visitors']} | {row['usable']}/{row['visitors']} | {timing} | {row['errors']} | {pss} |"
-        assert line in readme, line
-    for row in record["http_levels"]:
-        ms = [f"{row[k] * 1000:.0f} ms" for k in ("latency_median_s", "latency_p99_s", "latency_max_s")]
-        line = (f"| {row['visitors']} | {row['requests']:,} | {row['usable_median_s']:.3f} s / {row['usable_max_s']:.3f} s | "
-                f"{' / '.join(ms)} |")
-        assert line in readme, line
-    stops = record["static_stops"]
-    assert stops["answered"] == stops["static_stops"] and stops["max_s"] <= 1.0
-    assert (f"{stops['answered']:,} of {stops['static_stops']:,} answered within 1 s of the move (median "
-            f"{stops['median_s']:.2f} s, max {stops['max_s']:.2f} s") in readme
-    live = [r["seconds"] for r in record["live_slider_stops"]]
-    assert None not in live
-    assert (f"{len(live)} moves of the unlearning app's method and shots controls and of the leakage app's shots slider, "
-            f"{sum(t <= 1.0 for t in live)} of them within 1 s (median {statistics.median(live):.2f} s, max {max(live):.2f} s") in readme
-    assert record["external_requests"] == []
-
-
 def test_stops_sharing_a_costly_piece_compute_one_of_each_first():
     """The build's first phase computes one stop per setting of the panel's shared_by controls (the
     unlearning app's shots: the attacks fitted against the original model), the second phase the
