@@ -9,8 +9,9 @@ directory and runs Sphinx on it:
   lesson is kept with a key made of its source and the kit's code, so a rebuild executes only the
   lessons whose notebook or kit code changed (and the kit's result cache replays what they compute);
 - the changelog, the reproduction report (from ``reports/reproduction.json``, else the committed
-  ``reports/summary.md``), the leaderboard (from ``reports/leaderboard_*.json``, written by ``qmu-kit bench``)
-  and the API reference (autodoc over each subpackage's ``__init__``);
+  ``reports/summary.md``), the leaderboard (from ``reports/leaderboard_*.json``, written by ``qmu-kit bench``),
+  the classroom benchmarks (from ``reports/bench_classroom*.json``) and the API reference (autodoc over
+  each subpackage's ``__init__``);
 - the classroom pages (``make classroom`` builds them, :mod:`qmu_kit.apps.static`) copied into
   ``classroom/`` when built for today's code, each linked beside its lesson; otherwise the lesson says
   how to build them.
@@ -29,7 +30,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import html
 import json
@@ -66,6 +66,10 @@ LESSON_CODE = ("core", "qnn", "leakage", "unlearning", "plots", "experiment", "s
 #: How to pick another port, for the message when the port is taken.
 SITE_PORT_FLAG = "--port N (make classroom PORT=N)"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: The image outputs myst-nb renders as ``<img>`` (each gets its description as its ``alt``).
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
+#: The ``alt`` of an image output that carries no description (an image the lesson loads, say).
+UNDESCRIBED_IMAGE = "An image shown by the lesson's code, which gives it no description: the text around it says what it shows."
 NOT_EXECUTED_NOTE = ("This page was built without executing the lessons (`--no-execute`): run `make site` "
                      "for the executed lesson with its figures.")
 
@@ -175,8 +179,51 @@ def widget_outputs(model_id: str | None, state: dict, seen: set | None = None) -
     return found
 
 
+def image_alt(output) -> str | None:
+    """An output's image description (its metadata's ``alt``, which the kit's figures carry:
+    :func:`qmu_kit.plots.figure_alt`), :data:`UNDESCRIBED_IMAGE` for an image without one, ``None`` when the
+    output shows no image."""
+    from qmu_kit.plots import ALT_METADATA
+
+    for mime in IMAGE_MIMES:
+        if mime in output.get("data", {}):
+            alt = output.get("metadata", {}).get(mime, {}).get(ALT_METADATA)
+            return " ".join(alt.split()) if isinstance(alt, str) and alt.strip() else UNDESCRIBED_IMAGE
+    return None
+
+
+def described_cells(cell) -> list:
+    """A code cell as cells whose images each carry their own description where myst-nb reads it (the
+    cell's ``mystnb: image: alt``: one per cell): cut before every image described otherwise than the one
+    before it, the cuts showing their outputs without the code again (``remove-input``)."""
+    import copy
+
+    parts, alts = [[]], [None]
+    for output in cell.outputs:
+        alt = image_alt(output)
+        if alt is not None and alts[-1] not in (None, alt):
+            parts.append([])
+            alts.append(None)
+        parts[-1].append(output)
+        alts[-1] = alt or alts[-1]
+    cells = []
+    for i, (outputs, alt) in enumerate(zip(parts, alts)):
+        part = cell if i == 0 else copy.deepcopy(cell)
+        part.outputs = outputs
+        if i > 0:
+            if "id" in part:
+                part["id"] = f"{cell['id'][:56]}-part{i}"
+            part.metadata["tags"] = sorted({*part.metadata.get("tags", []), "remove-input"})
+        if alt is not None:
+            mystnb = part.metadata.setdefault("mystnb", {})
+            mystnb["image"] = {**mystnb.get("image", {}), "alt": alt}
+        cells.append(part)
+    return cells
+
+
 def stage_lesson(name: str, work: Path, staging: Path, execute: bool, classroom: dict | None) -> dict:
-    """The lesson page's notebook: executed (or the committed one), widget state removed, the app linked."""
+    """The lesson page's notebook: executed (or the committed one), widget state removed, each image
+    described (:func:`described_cells`), the app linked."""
     import nbformat
 
     source = work / "executed" / "notebooks" / f"{name}.ipynb" if execute else NOTEBOOKS / f"{name}.ipynb"
@@ -192,6 +239,8 @@ def stage_lesson(name: str, work: Path, staging: Path, execute: bool, classroom:
             cell.outputs = [kept for output in cell.outputs for kept in
                             (widget_outputs(output["data"][WIDGET_MIME].get("model_id"), state)
                              if WIDGET_MIME in output.get("data", {}) else [output])]
+    notebook.cells = [part for cell in notebook.cells
+                      for part in (described_cells(cell) if cell.cell_type == "code" else [cell])]
     notes = [note for note in (classroom_note(name, classroom), None if execute else NOT_EXECUTED_NOTE) if note]
     if notes:  # after the title cell, so that the page opens with its title
         first = notebook.cells[0] if notebook.cells else None
@@ -291,6 +340,230 @@ def leaderboard_cost(record: dict, name: str) -> str:
             f"One cold experiment at the same size took {record['reference_experiment']['wall_s']:.1f} s in the same run.")
 
 
+#: The committed benchmark records of the classroom page (``results/classroom-benchmark``), in order, each
+#: with what it measures. The lead records them on a quiet machine; the page shows whatever they hold.
+CLASSROOM_BENCHMARKS = (
+    ("bench_classroom.json", "Serving a class: the live apps and the classroom pages under 1, 10 and 30 visitors "
+                             "(`benchmarks/bench_classroom.py`)."),
+    ("bench_classroom_build.json", "Building the classroom pages, before and after the pages drew their own charts, "
+                                   "and serving the site so built (`benchmarks/bench_classroom_build.py`)."),
+)
+#: How the benchmarks name the two servers.
+SERVER_LABELS = {"static": "classroom pages (`make classroom`)", "after": "live apps (`make app`)"}
+#: The classroom's goals, checked against each record that measured them: (goal, what is compared, limit).
+CLASSROOM_GOALS = (
+    ("a single visitor has a usable app within 4 s", "single", 4.0),
+    ("a class of 30 visitors all have a usable app within 15 s", "class", 15.0),
+    ("the server and its kernels stay within 16 GB of memory (peak PSS)", "memory", 16.0),
+    ("every slider stop is shown within 1 s of the move", "stops", 1.0),
+)
+
+
+def _s(value: float, digits: int = 1) -> str:
+    return f"{value:.{digits}f} s"
+
+
+def _gb(value: float) -> str:
+    return f"{value:.2f} GB" if value < 1 else f"{value:.1f} GB"
+
+
+def _ms(value: float) -> str:
+    return f"{value * 1000:.0f} ms"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def _timing(row: dict) -> str:
+    """A class size's time to usable: the median and the slowest visitor, or the timeout none beat
+    (the benchmark records it as ``">240"``)."""
+    if not row.get("usable") or isinstance(row.get("max_s"), str):
+        return f"> {str(row['max_s']).lstrip('>')} s (timeout)" if isinstance(row.get("max_s"), str) else "none usable"
+    if row["visitors"] == 1:
+        return _s(row["median_s"])
+    return f"{_s(row['median_s'])} / {_s(row['max_s'])}"
+
+
+def _stop_times(section) -> list:
+    """Every stop's seconds (``None``: not answered) of a list of stops, or ``None`` for a summary record."""
+    return [stop.get("seconds") for stop in section] if isinstance(section, list) else None
+
+
+def _within(times: list, limit: float) -> int:
+    return sum(1 for t in times if t is not None and t <= limit)
+
+
+def _stops_line(section, what: str) -> str:
+    """One sentence for a pass through stops: how many were answered, within 1 s, their median and max."""
+    import statistics
+
+    if isinstance(section, dict):  # a summary: stops, answered, median and max seconds
+        within = "every one within 1 s of the move" if section["max_s"] <= 1.0 else "not all within 1 s of the move"
+        return (f"{what}: {section['answered']:,} of {section['static_stops']:,} answered, {within} "
+                f"(median {_s(section['median_s'], 2)}, max {_s(section['max_s'], 2)}).")
+    times = _stop_times(section)
+    answered = [t for t in times if t is not None]
+    if not answered:
+        return f"{what}: none of {len(times):,} answered."
+    return (f"{what}: {len(times):,} moves, {len(answered):,} answered, {_within(times, 1.0):,} of them within 1 s "
+            f"(median {_s(statistics.median(answered), 2)}, max {_s(max(answered), 2)}).")
+
+
+def _goal(record: dict, server: str, kind: str, limit: float) -> str | None:
+    """Whether ``server`` met a goal in ``record`` (with the number that decides it), or None if not measured."""
+    rows = [row for row in record.get("levels", []) if row.get("server") == server]
+    if kind in ("single", "class"):
+        size = 1 if kind == "single" else 30
+        row = next((row for row in rows if row["visitors"] == size), None)
+        if row is None:
+            return None
+        worst = row["median_s"] if size == 1 else row["max_s"]
+        if row["usable"] == size and isinstance(worst, (int, float)):
+            return f"{'met' if worst <= limit else 'not met'} ({_s(worst)}{'' if size == 1 else ', the slowest'})"
+        return f"not met ({row['usable']} of {size} usable)"
+    if kind == "memory":
+        if not rows:
+            return None
+        peak = max(row["peak_pss_gb"] for row in rows)
+        return f"{'met' if peak <= limit else 'not met'} (peak {_gb(peak)})"
+    section = record.get("static_stops") if server == "static" else record.get("live_slider_stops")
+    if not section:
+        return None
+    if isinstance(section, dict):
+        met = section["answered"] == section["static_stops"] and section["max_s"] <= limit
+        return f"{'met' if met else 'not met'} (max {_s(section['max_s'], 2)})"
+    times = _stop_times(section)
+    within = _within(times, limit)
+    return f"{'met' if within == len(times) else 'not met'} ({within:,} of {len(times):,} within {limit:g} s)"
+
+
+def benchmark_markdown(record: dict, source: str, level: int = 2) -> str:
+    """A benchmark record (``reports/bench_classroom*.json``) as a section of the benchmark page: its date,
+    machine and command, then each section it holds (a record without a section renders without it):
+    the class sizes in Chromium, the plain HTTP clients, the passes through the stops, the site built,
+    the builds timed, the requests that left 127.0.0.1, and the classroom goals it measured.
+
+    Example:
+        >>> print(benchmark_markdown({"date": "2026-01-02", "machine": "2 cores", "command": "bench --quick",
+        ...                           "external_requests": []}, "bench.json"))
+        ## `bench.json`
+        <BLANKLINE>
+        *Generated from `reports/bench.json`.* Recorded 2026-01-02 on: 2 cores.
+        <BLANKLINE>
+        Command: `bench --quick`
+        <BLANKLINE>
+        Requests to anything but 127.0.0.1: none.
+        <BLANKLINE>
+    """
+    heading = "#" * level
+    lines = [f"{heading} `{source}`", ""] if level == 2 else [f"{heading} {source}", ""]
+    origin = f"*Generated from `reports/{source}`.* " if level == 2 else ""
+    recorded = " ".join(part for part in (f"Recorded {record['date']}" if "date" in record else "",
+                                          f"on: {record['machine']}" if "machine" in record else "") if part)
+    if origin or recorded:
+        lines += [(origin + (recorded + "." if recorded else "")).strip(), ""]
+    commands = record.get("commands") or ([record["command"]] if "command" in record else [])
+    if len(commands) == 1:
+        lines += [f"Command: `{commands[0]}`", ""]
+    elif commands:
+        lines += ["Commands:", "", *[f"- `{command}`" for command in commands], ""]
+    if "note" in record:
+        lines += [f"Note: {record['note']}", ""]
+    levels = [(row, "") for row in record.get("levels", [])]
+    levels += [(row, ", the slider stops' run") for row in record.get("live_single_visitor_with_sliders", [])]
+    if levels:
+        lines += ["Visitors in Chromium opening their app at once (time to usable: from opening the page to the app's "
+                  "numbers and \"ready\"):", "",
+                  "| server | visitors | usable | time to usable, median / max | errors | peak PSS of server + kernels | "
+                  "idle PSS | peak RSS | processes | median per app |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for row, run in levels:
+            per_app = ", ".join(f"{app} {_s(seconds)}" if seconds == seconds else f"{app} none"
+                                for app, seconds in row.get("per_app_median_s", {}).items())
+            lines.append(f"| {SERVER_LABELS.get(row['server'], row['server'])}{run} | {row['visitors']} | "
+                         f"{row['usable']}/{row['visitors']} | {_timing(row)} | {row['errors']} | "
+                         f"{_gb(row['peak_pss_gb'])} | {_gb(row['idle_pss_gb'])} | {_gb(row['peak_rss_gb'])} | "
+                         f"{row['peak_processes']} | {per_app} |")
+        lines.append("")
+    if record.get("http_levels"):
+        lines += ["The classroom pages' server alone, plain HTTP clients at once (each fetches an app page and its first "
+                  "stop, then random stops):", "",
+                  "| visitors | requests | first stop shown, median / max | request latency, median / 99th percentile / max |",
+                  "|---|---|---|---|"]
+        for row in record["http_levels"]:
+            lines.append(f"| {row['visitors']} | {row['requests']:,} | {_s(row['usable_median_s'], 3)} / "
+                         f"{_s(row['usable_max_s'], 3)} | {_ms(row['latency_median_s'])} / {_ms(row['latency_p99_s'])} / "
+                         f"{_ms(row['latency_max_s'])} |")
+        lines.append("")
+    if record.get("static_stops"):
+        lines += [_stops_line(record["static_stops"], "Every stop of the classroom pages, one visitor in Chromium"), ""]
+    if record.get("live_slider_stops"):
+        stops = record["live_slider_stops"]
+        lines += [_stops_line(stops, "The live apps' slider stops with a warm cache, one visitor in Chromium"), "",
+                  "| app | stop | seconds |", "|---|---|---|",
+                  *[f"| {stop['app']} | {stop['stop']} | "
+                    f"{'not answered' if stop['seconds'] is None else _s(stop['seconds'], 2)} |" for stop in stops], ""]
+    if record.get("site_build"):
+        build = record["site_build"]
+        lines += [f"The classroom pages served: {sum(build['stops'].values()):,} stops "
+                  f"({', '.join(f'{app} {n:,}' for app, n in build['stops'].items())}), {build['rendered_now']} rendered "
+                  f"for the run, {build['failed']} failed ({_s(build['seconds'])} to check the site).", ""]
+    if record.get("reduced_build"):
+        reduced = record["reduced_build"]
+        lines += [f"A reduced build of {sum(reduced['stops'].values()):,} stops "
+                  f"({', '.join(f'{app} {n:,}' for app, n in reduced['stops'].items())}), each from an empty cache:", "",
+                  "| build | wall time | CPU time | files | size | MLP audit fits |", "|---|---|---|---|---|---|"]
+        for name in ("before", "after"):
+            if name in reduced:
+                row = reduced[name]
+                lines.append(f"| {name} | {_s(row['wall_s'])} | {_s(row['cpu_s'])} | {row['files']:,} | {_mb(row['bytes'])} | "
+                             f"{row['mlp_audit_fits']} |")
+        lines.append("")
+    if record.get("full_build_after"):
+        full = record["full_build_after"]
+        lines += [f"A full build of {full['stops_total']:,} stops ({', '.join(f'{app} {n:,}' for app, n in full['stops'].items())}"
+                  f"; {full['failed']} failed) with {full['jobs']} processes on {full['cores']} cores: {_s(full['wall_s'])} wall "
+                  f"time, {_s(full['cpu_s'])} CPU time, {full['files']:,} files, {_mb(full['bytes'])}, {full['mlp_audit_fits']} "
+                  f"MLP audit fits (1-minute load average {full['load_average_1min']:.1f} at the end; machine: {full['machine']}). "
+                  f"Command: `{full['command']}`.", ""]
+        if full.get("before_for_comparison"):
+            lines += [f"For comparison, before: {full['before_for_comparison']}.", ""]
+    if "external_requests" in record:
+        outside = record["external_requests"]
+        lines += [f"Requests to anything but 127.0.0.1: {'none' if not outside else ', '.join(map(str, outside))}.", ""]
+    goals = [(goal, {server: _goal(record, server, kind, limit) for server in SERVER_LABELS})
+             for goal, kind, limit in CLASSROOM_GOALS]
+    goals = [(goal, verdicts) for goal, verdicts in goals if any(verdicts.values())]
+    if goals:
+        lines += ["The classroom's goals in this run:", "", "| goal | " + " | ".join(SERVER_LABELS.values()) + " |",
+                  "|---|" + "---|" * len(SERVER_LABELS)]
+        lines += [f"| {goal} | " + " | ".join(verdicts[server] or "not measured" for server in SERVER_LABELS) + " |"
+                  for goal, verdicts in goals]
+        lines.append("")
+    if record.get("classroom_pages_after"):
+        lines.append(benchmark_markdown(record["classroom_pages_after"], "The classroom pages of the reduced build, served",
+                                        level + 1))
+    return "\n".join(lines)
+
+
+def classroom_benchmark_page() -> str:
+    """The classroom benchmark page: each committed record of :data:`CLASSROOM_BENCHMARKS` as
+    :func:`benchmark_markdown` renders it; one not in ``reports/`` is named as missing."""
+    lines = ["# Classroom benchmarks", "",
+             "Generated from the committed benchmark records in `reports/` when the site is built: each with the date, "
+             "the machine and the command it was recorded with. The [classroom guide](../guides/classroom.md) says "
+             "what is measured and how.", ""]
+    for name, what in CLASSROOM_BENCHMARKS:
+        path = REPORTS / name
+        if not path.exists():
+            lines += [f"## `{name}`", "", f"{what} Not recorded in this checkout.", ""]
+            continue
+        record = json.loads(path.read_text())
+        section = benchmark_markdown(record, name).split("\n")
+        lines += [*section[:2], what, "", *section[2:]]
+    return "\n".join(lines)
+
+
 def api_pages(staging: Path) -> None:
     lines = ["# API reference", "",
              "Each subpackage's `__init__` is its public face; the layers import only those above them.", "",
@@ -345,6 +618,7 @@ def stage(staging: Path, work: Path, execute: bool, classroom: dict | None) -> N
     write_if_changed(staging / "lessons" / "index.md", lessons_index(lessons, classroom))
     write_if_changed(staging / "results" / "reproduction.md", reproduction_page(staging))
     write_if_changed(staging / "results" / "leaderboard.md", leaderboard_page(staging))
+    write_if_changed(staging / "results" / "classroom-benchmark.md", classroom_benchmark_page())
     api_pages(staging)
     generated = ("lessons", "results", "api")
     for path in list(staging.rglob("*")):  # a guide removed from docs/ leaves the site too
@@ -418,21 +692,12 @@ class ClassroomBuild:
 
 def serve(out: Path, host: str, port: int) -> None:
     """Serve the built site as plain files (the classroom pages' server: a class may connect at once)."""
-    from qmu_kit.apps import check_port_free, check_server
-    from qmu_kit.apps.static import _Handler, _SiteServer
+    from qmu_kit.apps import check_server, serve_directory
 
     check_server(host, port)
     if not (out / "index.html").exists():
         raise SystemExit(f"site: {out} holds no built site: run make site first")
-    check_port_free(host, port, "the course site", SITE_PORT_FLAG)
-    server = _SiteServer((host, port), functools.partial(_Handler, directory=str(out)))
-    print(f"qmu-kit site: serving {out} on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_directory(out, host, port, what="the course site", port_flag=SITE_PORT_FLAG, name="qmu-kit site")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,8 +51,9 @@ function chart(spec, id) {
   const height = legendTop + 16 * legend.length + 6;
   const left = MARGIN.left, right = WIDTH - MARGIN.right;
   const y = position(spec.y, bottom, MARGIN.top);
+  const hatch = hatchFills(spec.patterns || {}, id);
   const parts = [`<title id="${id}-title">${esc(spec.title)}</title><desc id="${id}-desc">${esc(spec.alt)}</desc>`,
-    `<rect x="0" y="0" width="${WIDTH}" height="${height}" fill="#fff"/>`,
+    hatch.defs, `<rect x="0" y="0" width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="${WIDTH / 2}" y="18" text-anchor="middle" class="qmu-chart-title">${esc(spec.title)}</text>`];
   for (const v of ticks(spec.y)) {
     parts.push(`<line x1="${left}" x2="${right}" y1="${y(v)}" y2="${y(v)}" stroke="#e3e3e3"/>`,
@@ -64,8 +65,10 @@ function chart(spec, id) {
     spec.groups.forEach((group, g) => parts.push(textLines(left + slot * (g + 0.5), bottom + 16, group, 'text-anchor="middle"')));
     spec.series.forEach((series, s) => series.values.forEach((value, g) => {
       const x = left + slot * g + 0.1 * slot + s * width, colour = series.colours ? series.colours[g] : series.colour;
-      parts.push(`<rect x="${x}" y="${y(value)}" width="${width - 2}" height="${Math.max(0, bottom - y(value))}" fill="${colour}" ` +
-        `stroke="#222" stroke-width="0.5"><title>${esc(series.label === 'value' ? spec.groups[g].replace(/\n/g, ' ') : series.label)}: ${esc(series.text[g])}</title></rect>`);
+      const box = `x="${x}" y="${y(value)}" width="${width - 2}" height="${Math.max(0, bottom - y(value))}"`;
+      parts.push(`<rect ${box} fill="${colour}" stroke="#222" stroke-width="0.5">` +
+        `<title>${esc(series.label === 'value' ? spec.groups[g].replace(/\n/g, ' ') : series.label)}: ${esc(series.text[g])}</title></rect>` +
+        hatch.over(series.hatch, box));
       const mid = x + (width - 2) / 2;
       if (series.low[g] !== null) {
         parts.push(`<path d="M${mid} ${y(series.low[g])}V${y(series.high[g])}M${mid - 3} ${y(series.low[g])}h6M${mid - 3} ${y(series.high[g])}h6" stroke="#333" fill="none"/>`);
@@ -89,13 +92,30 @@ function chart(spec, id) {
   legend.forEach((entry, i) => {
     const top = legendTop + 16 * i;
     const dash = entry.dash ? ` stroke-dasharray="${entry.dash}"` : '';
+    const swatch = `x="${left}" y="${top - 9}" width="22" height="10"`;
     parts.push(entry.fill || spec.kind === 'bars'
-      ? `<rect x="${left}" y="${top - 9}" width="22" height="10" fill="${entry.colour}"/>`
+      ? `<rect ${swatch} fill="${entry.colour}"/>` + hatch.over(entry.hatch, swatch)
       : `<line x1="${left}" x2="${left + 22}" y1="${top - 4}" y2="${top - 4}" stroke="${entry.colour}" stroke-width="2.5"${dash}/>`,
     `<text x="${left + 30}" y="${top}">${esc(entry.label)}</text>`);
   });
   return `<svg role="img" aria-labelledby="${id}-title ${id}-desc" viewBox="0 0 ${WIDTH} ${height}" class="qmu-chart">` +
     `${parts.join('')}</svg>`;
+}
+
+// The chart's hatchings (the Python side's patterns: one <pattern> per hatching, defined once per
+// chart) and the hatched layer a bar or legend swatch gets over its colour, as matplotlib hatches bars.
+function hatchFills(patterns, id) {
+  const ids = {};
+  const defs = Object.entries(patterns).map(([hatch, p], i) => {
+    ids[hatch] = `${id}-hatch-${i}`;
+    return `<pattern id="${ids[hatch]}" patternUnits="userSpaceOnUse" width="${p.size}" height="${p.size}">` +
+      `<path d="${p.path}" stroke="${p.colour}" stroke-width="1.2" stroke-linecap="round" fill="none"/></pattern>`;
+  }).join('');
+  return {
+    defs: defs ? `<defs>${defs}</defs>` : '',
+    over: (hatch, box) => hatch && ids[hatch]
+      ? `<rect ${box} fill="url(#${ids[hatch]})" class="qmu-hatch" data-hatch="${esc(hatch)}" pointer-events="none"/>` : '',
+  };
 }
 
 function drawMark(mark, x, y, bottom) {

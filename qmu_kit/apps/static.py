@@ -7,7 +7,8 @@ the kit and computes for its own visitor. The classroom pages need no kernel at 
 table) for its result at every stop of its controls and writes one small JSON file per stop: the
 numbers table and the figure's content as chart data (:mod:`qmu_kit.ui.charts`). Each app's page draws
 the charts itself, as SVG, with a small script of its own (no library); :func:`serve_site` serves the
-files on 127.0.0.1 with Python's own threaded HTTP server. Moving a control fetches one small file;
+files on 127.0.0.1 with Python's own threaded HTTP server (:func:`serve_directory`, which serves the
+course site too). Moving a control fetches one small file;
 nothing is computed while the class runs, and nothing is loaded from the internet.
 
 The stops are the apps' own: every option of every control (the shots slider's 8 stops, depth 1-10,
@@ -531,8 +532,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             super().log_request(code, size)
 
 
-class _SiteServer(http.server.ThreadingHTTPServer):
-    """A thread per connection; a class connecting at once is queued, not refused."""
+class DirectoryServer(http.server.ThreadingHTTPServer):
+    """A threaded HTTP server of one directory's files: a thread per connection, no directory listings;
+    a class connecting at once is queued, not refused. Build it with :func:`directory_server`."""
 
     # The standard library's listen backlog of 5 drops the connections of a class clicking together:
     # a dropped request waits for the client's SYN retry.
@@ -540,30 +542,76 @@ class _SiteServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
 
-def make_server(directory: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> http.server.ThreadingHTTPServer:
-    """A threaded HTTP server for a built site (not yet serving: call ``serve_forever``).
+def directory_server(directory: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+                     what: str = "the classroom pages", port_flag: str = PORT_FLAG) -> DirectoryServer:
+    """A :class:`DirectoryServer` of ``directory`` on ``host:port`` (127.0.0.1 by default: only this
+    machine; port 0: any free port), bound but not yet serving (call ``serve_forever``).
+
+    Args:
+        what: what is served, for the message when the port is taken.
+        port_flag: how to choose another port, for that message.
 
     Raises:
-        FileNotFoundError: ``directory`` holds no built site.
-        PortInUseError: the port is taken.
+        FileNotFoundError: ``directory`` is not a directory.
+        PortInUseError: the port is taken (the message names it, ``what`` and ``port_flag``).
+        ValueError: a bad host or a port outside 0-65535.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     server = directory_server(folder, port=0)
+        ...     server.server_address[0], server.request_queue_size
+        ...     server.server_close()
+        ('127.0.0.1', 128)
     """
     directory = Path(directory).expanduser()
-    if not (directory / MANIFEST).exists():
-        raise FileNotFoundError(f"{directory} holds no classroom site: build one first (qmu-kit app --static)")
-    check_port_free(host, port, "the classroom pages", PORT_FLAG)
-    return _SiteServer((host, port), functools.partial(_Handler, directory=str(directory)))
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory} is not a directory: nothing to serve")
+    check_port_free(host, port, what, port_flag)
+    return DirectoryServer((host, port), functools.partial(_Handler, directory=str(directory)))
 
 
-def serve_site(directory: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
-    """Serve a built site until interrupted (127.0.0.1 by default: only this machine)."""
-    server = make_server(directory, host, port)
-    print(f"qmu-kit static pages: serving {directory} on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
+def serve_directory(directory: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+                    what: str = "the classroom pages", port_flag: str = PORT_FLAG, name: str = "qmu-kit static pages") -> None:
+    """Serve ``directory``'s files as they are (:func:`directory_server`) until interrupted: what
+    ``qmu-kit app --static`` serves the classroom pages with, and ``make classroom`` the course site.
+
+    Prints the address (and a warning when listening beyond this machine), each line starting with
+    ``name``. Raises as :func:`directory_server` does, before serving anything.
+    """
+    server = directory_server(directory, host, port, what=what, port_flag=port_flag)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"{name}: WARNING: listening on {host}: anyone who can reach this port can read these pages", flush=True)
+    print(f"{name}: serving {directory} on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+
+
+def make_server(directory: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> DirectoryServer:
+    """A server of a built classroom site (:func:`directory_server`; not yet serving: call ``serve_forever``).
+
+    Raises:
+        FileNotFoundError: ``directory`` holds no built site.
+        PortInUseError: the port is taken.
+    """
+    _check_built(directory)
+    return directory_server(directory, host, port)
+
+
+def _check_built(directory: str | Path) -> None:
+    directory = Path(directory).expanduser()
+    if not (directory / MANIFEST).exists():
+        raise FileNotFoundError(f"{directory} holds no classroom site: build one first (qmu-kit app --static)")
+
+
+def serve_site(directory: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
+    """Serve a built site until interrupted (127.0.0.1 by default: only this machine)."""
+    _check_built(directory)
+    serve_directory(directory, host, port)
 
 
 def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: bool = False, n_jobs: int = 1,
@@ -593,7 +641,5 @@ def serve_static(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, warm_all: b
     # A site given by directory keeps its own apps and stops (e.g. built for a lesson with build_site).
     build = resume_site(site, n_jobs=n_jobs) if existing else build_site(site, n_jobs=n_jobs)
     print(build.table(), flush=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"qmu-kit app: WARNING: listening on {host}: anyone who can reach this port can read these pages", flush=True)
     serve_site(build.directory, host, port)
     return 0

@@ -33,6 +33,7 @@ from qmu_kit.core.palette import (
     HATCHES,
     LINE_STYLES,
     MARKERS,
+    series_hatch,
 )
 from qmu_kit.core.registry import (
     Entry,
@@ -100,6 +101,7 @@ __all__ = [
     "ROLES",
     "MEANING_PAIRS",
     "HATCHES",
+    "series_hatch",
     "LINE_STYLES",
     "MARKERS",
     "MIN_QUBITS",

@@ -9,7 +9,9 @@ the retrained model) a line style, hatching, marker or label repeats it.
 Alternative text: every public figure function and class has an ``alt`` attribute, one or two sentences
 saying what the figure shows, for screen readers and the site's ``<img alt="...">``. It is set with the
 :func:`alt_text` decorator; :data:`FIGURES` lists the figures, so a site builder reads
-``figure_function.alt``:
+``figure_function.alt``. The figures they make carry it too: a notebook shows each with its
+description in the image output's metadata (:func:`figure_alt`; :func:`describe_figures` does the same
+for figures drawn with pyplot in a kernel), which the course site makes its ``<img alt>``:
 
     >>> from qmu_kit.plots import FIGURES, draw_loss_histograms
     >>> draw_loss_histograms.alt.startswith("Histograms of the cross-entropy loss on members")
@@ -24,6 +26,9 @@ from qmu_kit.plots.figures import (
     model_colour,
     attack_colour,
     alt_text,
+    ALT_METADATA,
+    figure_alt,
+    describe_figures,
     FIGURES,
     KitFigure,
     new_figure,
@@ -68,6 +73,9 @@ __all__ = [
     "model_colour",
     "attack_colour",
     "alt_text",
+    "ALT_METADATA",
+    "figure_alt",
+    "describe_figures",
     "FIGURES",
     "KitFigure",
     "new_figure",

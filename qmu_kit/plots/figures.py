@@ -20,13 +20,15 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import io
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from qmu_kit.core.palette import COLOURS, CYCLE, HATCHES, LINE_STYLES, MARKERS, ROLES
+from qmu_kit.core.palette import COLOURS, CYCLE, LINE_STYLES, MARKERS, ROLES, series_hatch
 from qmu_kit.core.validation import check_shots
 from qmu_kit.leakage.attacks import ATTACKS
 from qmu_kit.unlearning.methods import UNLEARNING_METHODS
@@ -36,25 +38,106 @@ from qmu_kit.unlearning.methods import UNLEARNING_METHODS
 REFERENCE_MODELS = {"original": ("original", ROLES["original"]), "retrained": ("retrained (gold standard)", ROLES["retrained"])}
 
 
+#: The key of an image output's metadata holding its alternative text (``{"image/png": {"alt": ...}}``).
+ALT_METADATA = "alt"
+
+
 def alt_text(text: str):
     """Decorator giving a figure function or class its alternative text (``figure.alt``): what the
     figure shows, in a sentence a screen reader or the site's ``<img alt>`` can use.
 
+    The figures it makes carry the sentence too, so that a notebook shows each with its description
+    (:func:`figure_alt`, :meth:`KitFigure._repr_png_`): a function's returned figure, or the Axes it
+    was given to draw on; a class's ``fig``.
+
     Example:
         >>> @alt_text("A line of the loss per epoch.")
         ... def loss_figure(history):
-        ...     pass
+        ...     return new_figure()[0]
         >>> loss_figure.alt
+        'A line of the loss per epoch.'
+        >>> figure_alt(loss_figure([]))
         'A line of the loss per epoch.'
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"alt text must be a non-empty sentence, got {text!r}")
+    sentence = text.strip()
 
     def decorate(figure):
-        figure.alt = text.strip()
-        return figure
+        if isinstance(figure, type):
+            built = figure.__init__
+
+            @functools.wraps(built)
+            def __init__(self, *args, **kwargs):
+                built(self, *args, **kwargs)
+                if isinstance(getattr(self, "fig", None), Figure):
+                    self.fig.alt = sentence
+
+            figure.__init__ = __init__
+            figure.alt = sentence
+            return figure
+
+        @functools.wraps(figure)
+        def described(*args, **kwargs):
+            drawn = figure(*args, **kwargs)
+            given = [value for value in (*args, *kwargs.values()) if isinstance(value, Axes)]
+            for ax in given:  # drawn on someone's Axes: describe that panel, not their whole figure
+                ax.alt = sentence
+            if not given and isinstance(drawn, Figure):
+                drawn.alt = sentence
+            return drawn
+
+        described.alt = sentence
+        return described
 
     return decorate
+
+
+def _quoted(text: str) -> str:
+    return "'" + " ".join(text.split()) + "'"
+
+
+def figure_alt(fig: Figure) -> str:
+    """The sentence that describes ``fig`` where it is shown (a notebook's image output, the site's
+    ``<img alt>``): the alt text of the kit figure that made it; else those of the kit functions that
+    drew its panels; else, for a figure drawn without the kit, what its titles and axis labels say.
+    Never empty, never a file name.
+
+    Example:
+        >>> from matplotlib.figure import Figure
+        >>> plain = Figure()
+        >>> ax = plain.subplots()
+        >>> _ = ax.set(title="loss", xlabel="epoch", ylabel="training loss")
+        >>> figure_alt(plain)
+        "A figure drawn without the kit's figures, one panel: 'loss' (training loss against epoch)."
+        >>> figure_alt(Figure())
+        "A figure drawn without the kit's figures, with no title or axis labels to describe it."
+    """
+    own = getattr(fig, "alt", None)
+    if isinstance(own, str) and own.strip():
+        return own.strip()
+    panels = list(dict.fromkeys(ax.alt for ax in fig.axes if isinstance(getattr(ax, "alt", None), str)))
+    if panels:
+        return " ".join(panels)
+    described = []
+    for ax in fig.axes:
+        title = " ".join(part for part in (ax.get_title("left"), ax.get_title(), ax.get_title("right")) if part.strip())
+        x, y = ax.get_xlabel().strip(), ax.get_ylabel().strip()
+        axes = f"{' '.join(y.split())} against {' '.join(x.split())}" if x and y else " ".join((x or y).split())
+        if title and axes:
+            described.append(f"{_quoted(title)} ({axes})")
+        elif title or axes:
+            described.append(_quoted(title) if title else axes)
+    suptitle = fig.get_suptitle().strip()
+    if not described and not suptitle:
+        return "A figure drawn without the kit's figures, with no title or axis labels to describe it."
+    sentence = "A figure drawn without the kit's figures"
+    if suptitle:
+        sentence += f", titled {_quoted(suptitle)}"
+    if described:
+        count = "one panel" if len(fig.axes) == 1 else f"{len(fig.axes)} panels"
+        sentence += f", {count}: " + "; ".join(described)
+    return sentence + "."
 
 
 def model_label(name: str) -> str:
@@ -78,15 +161,73 @@ def attack_colour(name: str) -> str:
 
 
 class KitFigure(Figure):
-    """A matplotlib figure that shows itself as a PNG in notebooks and Voila.
+    """A matplotlib figure that shows itself as a PNG in notebooks and Voila, with its description.
 
     The kit builds figures without pyplot (no global state in widget callbacks and servers), so IPython
     has no display rule for a plain :class:`~matplotlib.figure.Figure`; this one brings its own
-    (``_repr_png_``) instead of registering a formatter as a side effect of importing the module.
+    (``_repr_png_``) instead of registering a formatter as a side effect of importing the module. The
+    PNG travels with its alternative text (:func:`figure_alt`) in the output's metadata (``{"image/png":
+    {"alt": ...}}`` in the notebook), where the course site finds it for its ``<img alt>``.
     """
 
-    def _repr_png_(self) -> bytes:
-        return to_png(self, dpi=100)
+    def _repr_png_(self) -> tuple[bytes, dict]:
+        return to_png(self, dpi=100), {ALT_METADATA: figure_alt(self)}
+
+
+def describe_figures(shell=None) -> None:
+    """Make an IPython kernel show every matplotlib figure with its description: each PNG it displays
+    gets :func:`figure_alt` in its output's metadata, as :class:`KitFigure` s do themselves, also for
+    figures drawn with pyplot (whose inline backend displays every figure, a kit one too, its own way).
+
+    The course site's executor runs this in each lesson's kernel (an explicit call, never a side effect
+    of importing the kit); calling it twice changes nothing.
+
+    Args:
+        shell: the IPython shell (default: the running one).
+
+    Raises:
+        RuntimeError: outside IPython.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from IPython.core.formatters import DisplayFormatter
+        >>> shell = SimpleNamespace(display_formatter=DisplayFormatter())
+        >>> describe_figures(shell)
+        >>> fig, (ax,) = new_figure()
+        >>> _ = ax.set_title("loss")
+        >>> data, metadata = shell.display_formatter.format(fig)
+        >>> metadata["image/png"]["alt"]
+        "A figure drawn without the kit's figures, one panel: 'loss'."
+    """
+    from IPython.core.formatters import PNGFormatter
+
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None:
+            raise RuntimeError("describe_figures() needs an IPython shell: call it in a notebook's kernel")
+    formatters = shell.display_formatter.formatters
+    current = formatters["image/png"]
+    if getattr(current, "describes_figures", False):
+        return
+
+    class DescribedPNGFormatter(PNGFormatter):
+        """The PNG formatter, adding each figure's description to its output's metadata."""
+
+        describes_figures = True
+
+        def __call__(self, obj):
+            data = super().__call__(obj)
+            if isinstance(obj, Figure) and isinstance(data, (bytes, str)):
+                return data, {ALT_METADATA: figure_alt(obj)}
+            return data
+
+    described = DescribedPNGFormatter(parent=current.parent, enabled=current.enabled)
+    described.type_printers.update(current.type_printers)
+    described.deferred_printers.update(current.deferred_printers)
+    described.singleton_printers.update(current.singleton_printers)
+    formatters["image/png"] = described
 
 
 def new_figure(width: float = 10, height: float = 4, ncols: int = 1, nrows: int = 1):
@@ -364,7 +505,7 @@ def estimate_bars_figure(groups, title: str = "", ylabel: str = "mean over seeds
     for i, name in enumerate(names):
         estimates = [group[name] for group in groups.values()]
         ax.bar(x + bar * (i - (len(names) - 1) / 2), [e.value for e in estimates], bar, yerr=error_bars(estimates),
-               capsize=2, color=CYCLE[i % len(CYCLE)], hatch=HATCHES[i % len(HATCHES)], edgecolor=ROLES["outline"], label=name)
+               capsize=2, color=CYCLE[i % len(CYCLE)], hatch=series_hatch(i), edgecolor=ROLES["outline"], label=name)
     ax.set(xticks=x, xticklabels=list(groups), ylim=ylim, ylabel=ylabel, title=title)
     ax.legend(fontsize=8, loc="upper right")
     return fig
@@ -419,7 +560,7 @@ def draw_unlearning_bars(ax, result, method: str) -> dict:
         estimates = [getattr(models[name], field) for field, _ in UNLEARNING_BARS]
         bars = ax.bar(x + (i - 1) * width, [e.value for e in estimates], width, yerr=error_bars(estimates),
                       capsize=2, error_kw={"elinewidth": 0.8, "ecolor": ROLES["outline"]},
-                      color=model_colour(name, CYCLE[i % len(CYCLE)]), hatch=HATCHES[i % len(HATCHES)],
+                      color=model_colour(name, CYCLE[i % len(CYCLE)]), hatch=series_hatch(i),
                       edgecolor=ROLES["outline"], label=model_label(name))
         ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
     ax.set_xticks(x, [label for _, label in UNLEARNING_BARS], fontsize=8)

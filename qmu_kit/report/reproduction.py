@@ -179,11 +179,17 @@ def _notebook_parameters(source: Path, name: str, preset: str, seed: int | None,
     return {key: value for key, value in wanted.items() if key in declared and value is not None}
 
 
+#: Run in each notebook's kernel before its first cell: every figure shown carries its description
+#: (:func:`qmu_kit.plots.describe_figures`), which the course site makes its ``<img alt>``.
+KERNEL_SETUP = "from qmu_kit.plots import describe_figures; describe_figures()"
+
+
 def _execute(source: str, target: str, cwd: str, parameters: dict, progress: bool, threads: int | None,
              label: str = "") -> float:
     """Run one notebook with papermill (in a worker process when several run at once); its seconds.
 
-    The kernel talks over IPC (Unix sockets in a private temporary directory), like the apps' kernels,
+    The kernel first runs :data:`KERNEL_SETUP` (each figure it shows carries its description). It talks
+    over IPC (Unix sockets in a private temporary directory), like the apps' kernels,
     never over TCP; its start is logged here (:func:`log`, on the worker's standard error), its end by
     :func:`execute_notebooks` in the calling process.
     """
@@ -202,7 +208,8 @@ def _execute(source: str, target: str, cwd: str, parameters: dict, progress: boo
         extra = {} if os.name == "nt" else {"km": AsyncKernelManager(kernel_name="python3", transport="ipc",
                                                                       ip=os.path.join(sockets, "kernel"))}
         papermill.execute_notebook(source, target, parameters=parameters, cwd=cwd, kernel_name="python3",
-                                   progress_bar=progress, **extra)
+                                   progress_bar=progress, extra_arguments=[f"--IPKernelApp.exec_lines={KERNEL_SETUP}"],
+                                   **extra)
     return time.perf_counter() - start
 
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from qmu_kit.core import stats
 from qmu_kit.core.cache import ResultCache, resolve_cache
-from qmu_kit.core.palette import COLOURS, HATCHES, ROLES
+from qmu_kit.core.palette import COLOURS, ROLES, series_hatch
 from qmu_kit.core.results import Result, interval_cells, interval_strings
 from qmu_kit.core.seeds import stream_seed
 from qmu_kit.core.fields import FieldSpec
@@ -292,7 +292,7 @@ class DeviceAudit(Result):
             est = [DEVICE_TABLE_COLUMNS[column](self.outcome(name, attack)) for name in names]
             values = np.array([e.value for e in est])
             ax.bar(np.arange(len(names)) + (i - 1) * width, values, width, yerr=error_bars(est), capsize=3, label=column,
-                   color=colours[column], hatch=HATCHES[i % len(HATCHES)], edgecolor=ROLES["outline"])
+                   color=colours[column], hatch=series_hatch(i), edgecolor=ROLES["outline"])
         ax.set(xticks=range(len(names)), xticklabels=names, ylim=(0, 1.05), ylabel="fraction / AUC",
                title=f"{self.label}: {self.n_queries} + {self.n_queries} queries, {self.shots} shots")
         ax.legend(fontsize=8)

@@ -11,7 +11,8 @@ sample count), which the page gives the drawing as its accessible name.
 Colours come from the registries (:func:`~qmu_kit.plots.figures.model_colour`,
 :func:`~qmu_kit.plots.figures.attack_colour`) as hex; series that have no registry entry (members and
 non-members, accuracies, the shot-noise histogram) take :data:`SERIES_COLOURS`, a colour-blind-safe
-palette (Okabe and Ito). Series also differ by dash pattern, so no colour alone carries meaning.
+palette (Okabe and Ito). Series also differ by dash pattern, and bars by the hatching of their
+matplotlib twins (``hatch``, drawn from the chart's ``patterns``), so no colour alone carries meaning.
 
 Example:
     >>> from qmu_kit.core.stats import proportion
@@ -27,7 +28,7 @@ import math
 import numpy as np
 from matplotlib.colors import to_hex
 
-from qmu_kit.core.palette import CYCLE, ROLES
+from qmu_kit.core.palette import CYCLE, ROLES, series_hatch
 from qmu_kit.core.stats import Estimate, proportion
 from qmu_kit.plots.figures import UNLEARNING_BARS, attack_colour, model_colour, model_label, shot_value_bins
 
@@ -36,6 +37,19 @@ SERIES_COLOURS = tuple(to_hex(colour) for colour in CYCLE)
 #: Dash patterns (SVG ``stroke-dasharray``) given to the series of one chart in turn.
 DASHES = ("", "6 3", "2 2", "8 3 2 3")
 GUESSING = to_hex(ROLES["reference"])
+#: Each matplotlib hatching of :data:`~qmu_kit.core.palette.HATCHES` as the strokes of one square SVG
+#: pattern tile (path data, :data:`HATCH_TILE` units a side; a dot is a round-capped stroke of length 0),
+#: drawn over the bar's colour in :data:`HATCH_COLOUR` as matplotlib draws hatches in the bars' edge colour.
+SVG_HATCHES = {
+    "": "",
+    "//": "M0 6L6 0M-1.5 1.5L1.5 -1.5M4.5 7.5L7.5 4.5",
+    "..": "M1.5 1.5h0M4.5 4.5h0",
+    "xx": "M0 6L6 0M-1.5 1.5L1.5 -1.5M4.5 7.5L7.5 4.5M0 0L6 6M4.5 -1.5L7.5 1.5M-1.5 4.5L1.5 7.5",
+    "\\\\": "M0 0L6 6M4.5 -1.5L7.5 1.5M-1.5 4.5L1.5 7.5",
+    "++": "M3 0V6M0 3H6",
+}
+HATCH_TILE = 6
+HATCH_COLOUR = to_hex(ROLES["outline"])
 #: The ROC charts' lowest rate on their log axes (as :func:`qmu_kit.plots.figures.draw_roc`).
 ROC_FLOOR = 1e-3
 
@@ -65,15 +79,34 @@ def _interval(estimate: Estimate) -> tuple[float | None, float | None]:
     return (None, None) if not (math.isfinite(low) and math.isfinite(high)) else (round(low, 4), round(high, 4))
 
 
+def hatch_patterns(hatches) -> dict:
+    """The SVG patterns a chart draws its hatched bars with: one per hatching used (none for the plain
+    one), each its tile's strokes, size and colour.
+
+    Example:
+        >>> hatch_patterns(["", "//", "//"])
+        {'//': {'path': 'M0 6L6 0M-1.5 1.5L1.5 -1.5M4.5 7.5L7.5 4.5', 'size': 6, 'colour': '#404040'}}
+    """
+    patterns = {}
+    for hatch in hatches:
+        if hatch not in SVG_HATCHES:
+            raise ValueError(f"hatch={hatch!r} has no SVG pattern: choose from {', '.join(map(repr, SVG_HATCHES))}")
+        if hatch:
+            patterns[hatch] = {"path": SVG_HATCHES[hatch], "size": HATCH_TILE, "colour": HATCH_COLOUR}
+    return patterns
+
+
 def estimate_bars(title: str, groups: list[str], series: list[tuple[str, str, list[Estimate]]], *, ylabel: str = "fraction",
                   ylim: tuple[float, float] = (0.0, 1.05), reference: float | None = None, legend: bool = True) -> dict:
     """Grouped bars of estimates with their 95 % intervals: ``series`` is ``(label, colour, estimates)``
-    with one estimate per group. Each bar's text is the estimate with its interval and n; a group
+    with one estimate per group, each series hatched as matplotlib hatches it
+    (:func:`~qmu_kit.core.palette.series_hatch`, drawn with :func:`hatch_patterns`). Each bar's text is the estimate with its interval and n; a group
     whose estimates share one n says so in its label."""
     rendered = []
-    for label, colour, estimates in series:
+    for i, (label, colour, estimates) in enumerate(series):
         intervals = [_interval(e) for e in estimates]
-        rendered.append({"label": label, "colour": hex_colour(colour), "values": compact(e.value for e in estimates),
+        rendered.append({"label": label, "colour": hex_colour(colour), "hatch": series_hatch(i),
+                         "values": compact(e.value for e in estimates),
                          "low": [low for low, _ in intervals], "high": [high for _, high in intervals],
                          "text": [e.format() for e in estimates]})
     labels = []
@@ -84,6 +117,7 @@ def estimate_bars(title: str, groups: list[str], series: list[tuple[str, str, li
         f"{label}: " + "; ".join(f"{group.replace(chr(10), ' ')} {estimates[i].format()}" for i, group in enumerate(groups)) + "."
         for label, _, estimates in series)
     chart = {"kind": "bars", "title": title, "alt": alt, "groups": labels, "series": rendered, "legend": legend,
+             "patterns": hatch_patterns(entry["hatch"] for entry in rendered),
              "y": {"label": ylabel, "scale": "linear", "min": ylim[0], "max": ylim[1]}}
     if reference is not None:
         chart["reference"] = reference
@@ -230,5 +264,5 @@ def shot_noise_chart(estimates: np.ndarray, exact: float, shots, sd: float, spre
             "y": {"label": "how often", "scale": "linear", "min": 0, "max": int(math.ceil(counts.max() * 1.05)) or 1}}
 
 
-__all__ = ["DASHES", "SERIES_COLOURS", "compact", "estimate_bars", "hex_colour", "leakage_charts", "loss_histograms",
+__all__ = ["DASHES", "HATCH_COLOUR", "HATCH_TILE", "SERIES_COLOURS", "SVG_HATCHES", "compact", "estimate_bars", "hatch_patterns", "hex_colour", "leakage_charts", "loss_histograms",
            "privacy_charts", "roc_chart", "shot_noise_chart", "training_charts", "unlearning_charts"]

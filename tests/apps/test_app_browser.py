@@ -424,6 +424,23 @@ def test_classroom_unlearning_page_draws_its_bars_and_rocs_from_the_stops_number
         tooltips = page.locator("#qmu-charts svg >> nth=0").locator("rect > title").all_text_contents()
         assert tooltips == [f"{series['label']}: {text}" for series in bars["series"] for text in series["text"]]
         assert len(tooltips) == 3 * 5 and all("(n=" in t and "[" in t for t in tooltips)
+        # each hatched series' bars and legend swatch are filled with its pattern, defined once in the chart
+        hatched = page.locator("#qmu-charts svg >> nth=0").evaluate("""svg => {
+            const patterns = Object.fromEntries([...svg.querySelectorAll('defs > pattern')].map(
+                p => [p.id, p.querySelector('path').getAttribute('d')]));
+            const layers = [...svg.querySelectorAll('rect.qmu-hatch')].map(r => ({hatch: r.dataset.hatch,
+                fill: getComputedStyle(r).fill, id: r.getAttribute('fill').slice(5, -1),
+                under: r.previousElementSibling.getAttribute('fill')}));
+            return {patterns, layers};
+        }""")
+        wanted = {series["hatch"]: series for series in bars["series"] if series["hatch"]}
+        assert len(hatched["patterns"]) == len(wanted) == len(bars["patterns"]) == 2
+        for hatch, series in wanted.items():
+            layers = [layer for layer in hatched["layers"] if layer["hatch"] == hatch]
+            assert len(layers) == 5 + 1  # a bar per measure and the legend swatch
+            assert {hatched["patterns"][layer["id"]] for layer in layers} == {bars["patterns"][hatch]["path"]}
+            assert all(layer["fill"] == f'url("#{layer["id"]}")' and layer["under"] == series["colour"] for layer in layers)
+        assert len(hatched["layers"]) == 2 * (5 + 1)  # the original model's plain bars carry no pattern
         assert roc["title"] in page.locator("#qmu-charts svg >> nth=1").text_content()
         page.select_option("select[name=attack]", label="confidence")
         page.wait_for_selector("body[data-stop='0-0-0-1'] .qmu-ready")

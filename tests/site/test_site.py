@@ -77,6 +77,119 @@ def test_leaderboard_is_generated_from_the_committed_bench_result_and_says_when_
     assert "![A Pareto plot of unlearning methods" in page
 
 
+SMALL_RECORD = {
+    "date": "2026-01-02", "machine": "a laptop", "commands": ["bench --visitors 1,30", "bench --sliders"],
+    "levels": [
+        {"server": "static", "visitors": 1, "usable": 1, "median_s": 0.61, "max_s": 0.61, "errors": 0, "idle_pss_gb": 0.3,
+         "peak_pss_gb": 0.31, "peak_rss_gb": 0.45, "peak_processes": 1, "per_app_median_s": {"leakage": 0.61}},
+        {"server": "after", "visitors": 30, "usable": 0, "median_s": None, "max_s": ">120", "errors": 30, "idle_pss_gb": 3.0,
+         "peak_pss_gb": 17.25, "peak_rss_gb": 20.0, "peak_processes": 41, "per_app_median_s": {"leakage": float("nan")}}],
+    "live_slider_stops": [{"app": "leakage", "stop": "shots=10", "seconds": 0.5}, {"app": "leakage", "stop": "shots=30", "seconds": None}],
+}
+
+
+def test_a_benchmark_record_renders_what_it_holds_and_its_goals():
+    page = build_site.benchmark_markdown(SMALL_RECORD, "bench_small.json")
+    assert page.startswith("## `bench_small.json`\n\n*Generated from `reports/bench_small.json`.* Recorded 2026-01-02 on: a laptop.")
+    assert "- `bench --visitors 1,30`\n- `bench --sliders`" in page
+    assert "| classroom pages (`make classroom`) | 1 | 1/1 | 0.6 s | 0 | 0.31 GB | 0.30 GB | 0.45 GB | 1 | leakage 0.6 s |" in page
+    assert "| live apps (`make app`) | 30 | 0/30 | > 120 s (timeout) | 30 | 17.2 GB | 3.0 GB | 20.0 GB | 41 | leakage none |" in page
+    assert "2 moves, 1 answered, 1 of them within 1 s (median 0.50 s, max 0.50 s)" in page
+    assert "| leakage | shots=30 | not answered |" in page
+    assert "| a single visitor has a usable app within 4 s | met (0.6 s) | not measured |" in page
+    assert "| a class of 30 visitors all have a usable app within 15 s | not measured | not met (0 of 30 usable) |" in page
+    assert "| the server and its kernels stay within 16 GB of memory (peak PSS) | met (peak 0.31 GB) | not met (peak 17.2 GB) |" in page
+    assert "| every slider stop is shown within 1 s of the move | not measured | not met (1 of 2 within 1 s) |" in page
+    # sections the record does not hold are left out, not shown empty
+    for absent in ("plain HTTP clients", "Every stop of the classroom pages", "reduced build", "full build", "127.0.0.1",
+                   "Command:"):
+        assert absent not in page, absent
+    bare = build_site.benchmark_markdown({"date": "2026-01-03"}, "bench_bare.json")
+    assert bare == "## `bench_bare.json`\n\n*Generated from `reports/bench_bare.json`.* Recorded 2026-01-03.\n"
+
+
+def test_the_classroom_benchmark_page_names_a_record_missing_from_the_checkout(tmp_path, monkeypatch):
+    monkeypatch.setattr(build_site, "REPORTS", tmp_path)
+    (tmp_path / "bench_classroom.json").write_text(json.dumps(SMALL_RECORD))
+    page = build_site.classroom_benchmark_page()
+    assert "## `bench_classroom.json`" in page and "Recorded 2026-01-02 on: a laptop." in page
+    assert "## `bench_classroom_build.json`" in page and "Not recorded in this checkout." in page
+
+
+def numbers(value, path=()):
+    """Every number of a record, with where it is (booleans are not numbers here)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from numbers(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from numbers(item, (*path, i))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield path, value
+
+
+def renderings(path, value) -> set[str]:
+    """How the page may print a recorded number: at the digits its table uses, in ms, MB or GB."""
+    if value != value:  # NaN: an app with no usable visitor
+        return {f"{path[-1]} none"}
+    if isinstance(value, int) and path[-1] != "bytes":
+        return {f"{value:,}", str(value)}
+    if path[-1] == "bytes":
+        return {f"{value / 1e6:.1f} MB"}
+    if str(path[-1]).endswith("_gb"):
+        return {f"{value:.2f} GB" if value < 1 else f"{value:.1f} GB"}
+    shown = {f"{value:.{digits}f} s" for digits in (1, 2, 3)} | {f"{value * 1000:.0f} ms", f"{value:.1f}"}
+    return shown
+
+
+@pytest.mark.parametrize("name", [name for name, _ in build_site.CLASSROOM_BENCHMARKS])
+def test_the_classroom_benchmark_page_shows_every_recorded_number(name):
+    """Every number of each committed record is on the generated page (the passes through 219 stops of a
+    reduced site are summed up: their count, median and max), with the record's date, machine and commands."""
+    import statistics
+
+    record = json.loads((ROOT / "reports" / name).read_text())
+    page = build_site.classroom_benchmark_page()
+    section = page.split(f"## `{name}`")[1].split("\n## ")[0]
+    assert f"Recorded {record['date']} on: {record['machine']}." in section
+    for command in record.get("commands") or [record["command"]]:
+        assert f"`{command}`" in section
+    for path, value in numbers(record):
+        if path[:2] == ("classroom_pages_after", "static_stops"):
+            continue  # summed up below
+        assert renderings(path, value) & {text for text in renderings(path, value) if text in section}, (path, value)
+    stops = record.get("classroom_pages_after", {}).get("static_stops")
+    if stops:
+        times = [stop["seconds"] for stop in stops]
+        assert (f"{len(times)} moves, {len(times)} answered, {sum(t <= 1 for t in times)} of them within 1 s "
+                f"(median {statistics.median(times):.2f} s, max {max(times):.2f} s)") in section
+
+
+def test_the_classroom_guide_keeps_the_method_and_links_the_numbers():
+    """The guide says what is measured and how, and leaves every measured number to the generated page;
+    what it concludes without numbers holds in the committed records."""
+    guide = (ROOT / "docs" / "guides" / "classroom.md").read_text()
+    assert guide.count("](../results/classroom-benchmark.md)") >= 2
+    for sentence in ("drives the real servers with Chromium visitors on loopback", "time to usable",
+                     "plain HTTP clients", "every stop of every app of the classroom"):
+        assert sentence in " ".join(guide.split()), sentence
+    record = json.loads((ROOT / "reports" / "bench_classroom.json").read_text())
+    for row in record["levels"]:  # no measured time or memory of the records is quoted in the guide
+        for value in (row["peak_pss_gb"], row["median_s"]):
+            if isinstance(value, float):
+                assert f"{value:.1f} s" not in guide and f"{value:.2f} GB" not in guide, value
+    static = {row["visitors"]: row for row in record["levels"] if row["server"] == "static"}
+    live = {row["visitors"]: row for row in record["levels"] if row["server"] == "after"}
+    # "its memory does not grow with the class"; "most of a browser visitor's wait is the browsers themselves"
+    assert static[30]["peak_pss_gb"] <= 1.05 * static[1]["peak_pss_gb"]
+    assert max(row["usable_max_s"] for row in record["http_levels"]) < 0.5 * static[30]["median_s"]
+    # "a class waits for kernels": the live apps' class waits longer than the classroom pages' (or gets none)
+    assert live[10]["median_s"] > static[10]["max_s"] and live[30]["usable"] < static[30]["usable"]
+    # "made the build cheaper and the site smaller than the PNG pages"
+    build = json.loads((ROOT / "reports" / "bench_classroom_build.json").read_text())["reduced_build"]
+    assert build["after"]["cpu_s"] < build["before"]["cpu_s"] and build["after"]["bytes"] < build["before"]["bytes"]
+
+
 def test_lesson_key_follows_the_notebook_and_the_kit(tmp_path, monkeypatch):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -104,6 +217,92 @@ def test_write_if_changed_keeps_an_unchanged_file(tmp_path):
     assert not build_site.write_if_changed(path, "# A")
     assert path.stat().st_mtime_ns == before
     assert build_site.write_if_changed(path, "# B") and path.read_text() == "# B"
+
+
+def test_each_image_of_a_cell_gets_its_own_description(monkeypatch):
+    """myst-nb reads one ``alt`` per cell (``mystnb: image: alt``): a cell showing two figures described
+    differently becomes two, the second without its code; an image without a description gets the
+    fallback sentence."""
+    import nbformat
+
+    def image(alt=None):
+        return nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="},
+                                      metadata={"image/png": {"alt": alt}} if alt else {})
+
+    cell = nbformat.v4.new_code_cell("show(a)\nshow(b)", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="training\n"), image("Figure A."), image("Figure A."),
+        image("Figure  B,\n drawn."), image()])
+    cells = build_site.described_cells(cell)
+    assert [c.metadata["mystnb"]["image"]["alt"] for c in cells] == ["Figure A.", "Figure B, drawn.", build_site.UNDESCRIBED_IMAGE]
+    assert [len(c.outputs) for c in cells] == [3, 1, 1] and cells[0].source == "show(a)\nshow(b)"
+    assert [c.metadata.get("tags", []) for c in cells] == [[], ["remove-input"], ["remove-input"]]
+    assert len({c.id for c in cells}) == 3
+    plain = nbformat.v4.new_code_cell("x = 1", outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])
+    assert build_site.described_cells(plain) == [plain] and "mystnb" not in plain.metadata
+
+
+FIGURES_LESSON = """# Figures described
+
+A kit figure, a pyplot figure and two figures shown by one cell."""
+
+
+@pytest.fixture(scope="module")
+def described_lesson(tmp_path_factory):
+    """A small lesson executed as ``make site`` executes the lessons (the kit's executor) and built with the
+    site's configuration: a kit figure, a figure drawn with pyplot, and one cell showing two figures."""
+    import nbformat
+
+    base = tmp_path_factory.mktemp("described")
+    notebooks, work, staging, out = base / "notebooks", base / "work", base / "src", base / "out"
+    notebooks.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(FIGURES_LESSON),
+        nbformat.v4.new_code_cell("from qmu_kit.plots import threat_model_figure\nthreat_model_figure()"),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2], [3, 4])\n"
+                                  "ax.set(title='a plain line', xlabel='time', ylabel='height')\nplt.show()"),
+        nbformat.v4.new_code_cell("from IPython.display import display\nfrom qmu_kit.plots import pareto_figure\n"
+                                  "display(threat_model_figure())\ndisplay(pareto_figure([]))")])
+    nbformat.write(notebook, notebooks / "figures.ipynb")
+    with pytest.MonkeyPatch.context() as patch:
+        import qmu_kit.report.reproduction as reproduction
+
+        patch.setattr(build_site, "NOTEBOOKS", notebooks)
+        patch.setattr(reproduction, "notebooks_directory", lambda: notebooks)
+        assert set(build_site.execute_lessons(work, 1)) == {"figures"}
+        build_site.stage_lesson("figures", work, staging, True, None)
+    (staging / "index.md").write_text("# Site\n\n```{toctree}\nlessons/figures\n```\n")
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(ROOT / "docs"), str(staging), str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out / "lessons" / "figures.html"
+
+
+def image_alts(page: Path) -> list[tuple[str, str | None]]:
+    """Every ``<img>`` of a page: (src, alt)."""
+    from html.parser import HTMLParser
+
+    found = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                found.append((dict(attrs).get("src", ""), dict(attrs).get("alt")))
+
+    Images().feed(page.read_text())
+    return found
+
+
+def test_every_lesson_figure_has_its_description_as_alt_never_a_path(described_lesson):
+    from qmu_kit.plots import pareto_figure, threat_model_figure
+
+    images = [(src, alt) for src, alt in image_alts(described_lesson) if "_images/" in src]
+    assert len(images) == 4, images  # the lesson's four figures
+    for src, alt in image_alts(described_lesson):  # every image of the page
+        assert alt and len(alt.split()) >= 4 and alt.rstrip().endswith("."), (src, alt)
+        assert src not in alt and not re.search(r"[\w-]+\.(png|jpe?g|svg|gif)\b|/", alt), (src, alt)
+    alts = [alt for _, alt in images]
+    assert alts[0] == alts[2] == threat_model_figure.alt and alts[3] == pareto_figure.alt
+    assert alts[1] == "A figure drawn without the kit's figures, one panel: 'a plain line' (height against time)."
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -143,7 +342,7 @@ def test_every_page_is_built_with_the_version(site):
         assert (site / "guides" / f"{guide.stem}.html").exists(), guide.name
     for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
         assert (site / "lessons" / f"{notebook.stem}.html").exists(), notebook.name
-    for page in ("results/reproduction.html", "results/leaderboard.html", "api/core.html", "changelog.html",
+    for page in ("results/reproduction.html", "results/leaderboard.html", "results/classroom-benchmark.html", "api/core.html", "changelog.html",
                  "search.html", "classroom/shot_noise/index.html", "_static/mathjax/tex-chtml.js"):
         assert (site / page).exists(), page
     assert "class=\"sig sig-object py\" id=\"qmu_kit.core.Estimate\"" in (site / "api" / "core.html").read_text()

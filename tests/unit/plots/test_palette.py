@@ -181,7 +181,7 @@ def test_meaning_has_a_second_cue_besides_colour(rng):
     assert len(styles) == 3
 
 
-HELPERS = {"model_label", "model_colour", "attack_colour", "alt_text", "KitFigure", "new_figure", "to_png", "error_bars",
+HELPERS = {"model_label", "model_colour", "attack_colour", "alt_text", "figure_alt", "describe_figures", "KitFigure", "new_figure", "to_png", "error_bars",
            "shots_axis_values", "label_exact_tick", "one_panel", "pareto_front"}
 
 

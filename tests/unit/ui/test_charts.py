@@ -119,3 +119,33 @@ def test_colours_come_from_the_registries_and_other_series_from_a_colour_blind_s
     assert charts.SERIES_COLOURS == tuple(to_hex(c) for c in CYCLE)  # the kit's one colour-blind-safe cycle
     members, nonmembers = charts.loss_histograms(result.models["ga"])["marks"][:2]
     assert (members["colour"], nonmembers["colour"]) == (to_hex(ROLES["members"]), to_hex(ROLES["nonmembers"]))
+
+
+def test_each_bar_series_is_hatched_as_its_matplotlib_twin(result):
+    """Colour is not the only cue in the page's bars either: each series carries the hatching its
+    matplotlib twin draws (original, the method, retrained), and the chart the pattern of each one used."""
+    from qmu_kit.core.palette import HATCHES, series_hatch
+
+    figure = plots.UnlearningFigure().draw(result, "ga", "loss")
+    bars, _ = charts.unlearning_charts(result, "ga", "loss")
+    drawn = {container.get_label(): {patch.get_hatch() or "" for patch in container.patches}
+             for container in figure.axes[0].containers if hasattr(container, "patches")}
+    assert list(drawn) == [series["label"] for series in bars["series"]] == ["original", "GA", "retrained (gold standard)"]
+    for series in bars["series"]:
+        assert drawn[series["label"]] == {series["hatch"]}, series["label"]
+    assert [series["hatch"] for series in bars["series"]] == [series_hatch(i) for i in range(3)] == ["", "//", ".."]
+    assert bars["patterns"] == {hatch: {"path": charts.SVG_HATCHES[hatch], "size": charts.HATCH_TILE, "colour": charts.HATCH_COLOUR}
+                                for hatch in ("//", "..")}  # the plain series needs no pattern
+    # the figures' generic bars and the chart's agree too, for as many series as there are hatchings
+    from qmu_kit.core.stats import proportion
+
+    names = [f"series {i}" for i in range(len(HATCHES) + 1)]
+    groups = {"a": {name: proportion(i + 1, 10) for i, name in enumerate(names)}}
+    generic = plots.estimate_bars_figure(groups)
+    chart = charts.estimate_bars("t", ["a"], [(name, "#0072b2", [groups["a"][name]]) for name in names])
+    assert [patch.get_hatch() or "" for patch in generic.axes[0].patches] == [s["hatch"] for s in chart["series"]]
+    assert set(charts.SVG_HATCHES) == set(HATCHES)  # every hatching of the palette has its pattern
+    with pytest.raises(ValueError, match=r"hatch='\|\|' has no SVG pattern: choose from '', '//'"):
+        charts.hatch_patterns(["||"])
+    with pytest.raises(ValueError, match="index=-1 is not a series index"):
+        series_hatch(-1)

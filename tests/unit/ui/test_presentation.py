@@ -46,8 +46,9 @@ def test_static_figures(result):
     image = np.asarray(Image.open(io.BytesIO(plots.to_png(figure, dpi=50))).convert("L"), dtype=float)
     assert image.shape == (round(3.4 * 50), round(10 * 50))
     assert image.std() > 10 and (image < 100).mean() > 0.001  # curves and text drawn on white
-    # figures show themselves in notebooks (no IPython formatter registered on import)
-    assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    # figures show themselves in notebooks (no IPython formatter registered on import), with their description
+    png, metadata = figure._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and metadata == {"alt": plots.TrainingCurves.alt}
 
 
 def test_result_figures(result):
