@@ -343,6 +343,10 @@ def test_the_committed_report_is_its_committed_record_rendered():
     assert set(plan("paper")) <= {variant for _model, variant in measured.runs}
     assert {model for model, _variant in measured.runs} == {"hybrid", "basic"}
     assert all(len(per_seed) == len(EVALUATION_SEEDS) for per_seed in measured.runs.values())
+    from qmu_kit.report.reproduction import DEVICES
+
+    # claim 5 audits every planned device (the noise model and the calibrated device model) on every seed
+    assert {device: len(audits) for device, audits in measured.devices["hybrid"].items()} == {d: len(EVALUATION_SEEDS) for d in DEVICES}
     # claim 7 compares the three mechanisms; where some were never judged it says which, and is at most partly
     mechanisms = next(row for row in judge(measured) if row.number == 7)
     judged = {part.claim.split()[1].lower() for part in mechanisms.parts if part.verdict != "not comparable"}
