@@ -12,15 +12,11 @@ from qmu_kit.exercises._checks import COMPARISONS, Feedback, answer_in, compared
 NOTEBOOK_PARAMETERS = ("preset", "model", "depth", "shots", "attack", "seed")
 
 
-def _overlap(a: Estimate, b: Estimate) -> bool:
-    return a.ci95[0] <= b.ci95[1] and b.ci95[0] <= a.ci95[1]
-
-
 @exercise("02.1", "Which model leaks more in this run: 'basic', 'hybrid', or 'cannot tell'?")
 def _which_leaks_more(answer, *, basic: Estimate, hybrid: Estimate):
     """Right: the model whose AUC interval lies wholly above the other's, or 'cannot tell' when they overlap."""
     said = answer_in(answer, ("basic", "hybrid", "cannot tell"), "which model leaks more")
-    if _overlap(basic, hybrid):
+    if compared(basic, hybrid) == "not distinguishable":
         if said == "cannot tell":
             return Feedback("02.1", True, "the two AUC intervals overlap, so this run does not separate the models.")
         return ("compare the two AUCs' 95 % intervals, not only their point estimates: "

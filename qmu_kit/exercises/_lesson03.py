@@ -17,16 +17,7 @@ Example:
 from __future__ import annotations
 
 from qmu_kit.core.stats import Estimate
-from qmu_kit.exercises._checks import Feedback, answer_in, as_number, exercise, hint
-
-
-def _overlap(a: Estimate, b: Estimate) -> bool:
-    return a.ci95[0] <= b.ci95[1] and b.ci95[0] <= a.ci95[1]
-
-
-def _above(a: Estimate, b: Estimate) -> bool:
-    """``a``'s 95 % interval lies wholly above ``b``'s."""
-    return a.ci95[0] > b.ci95[1]
+from qmu_kit.exercises._checks import Feedback, answer_in, as_number, compared, exercise, hint
 
 
 @exercise("03.1", "At 30 shots, which keeps the retained classes' test accuracy better: 'GA', 'RGA' or 'cannot tell'?")
@@ -36,13 +27,13 @@ def _retained_at_30_shots(answer, *, ga_retain: Estimate, rga_retain: Estimate, 
     no less; 'cannot tell' when the intervals overlap or the higher one forgot less."""
     said = answer_in(answer, ("GA", "RGA", "cannot tell"), "which method keeps the retained accuracy better")
     retain, forget = {"GA": ga_retain, "RGA": rga_retain}, {"GA": ga_forget, "RGA": rga_forget}
-    if _overlap(ga_retain, rga_retain):
+    if compared(ga_retain, rga_retain) == "not distinguishable":
         if said == "cannot tell":
             return Feedback("03.1", True, "the two retained accuracies' 95 % intervals overlap: one run at 30 shots "
                                           "does not rank the methods (notebook 04 compares them over seeds).")
         return "compare the two retained accuracies' 95 % intervals, not only their values: do they overlap?"
     higher, lower = ("GA", "RGA") if ga_retain.value > rga_retain.value else ("RGA", "GA")
-    forgot_less = _above(forget[higher], forget[lower])
+    forgot_less = compared(forget[higher], forget[lower]) == "higher"
     if forgot_less:
         if said == "cannot tell":
             return Feedback("03.1", True, f"{higher} keeps more of the retained classes, but it also forgot less of the "
@@ -116,7 +107,7 @@ def _dampened_at_alpha_10(answer, *, dampened: int, tuned_dampened: int):
 def _retained_at_alpha_10(answer, *, ssd_retain: Estimate, original_retain: Estimate):
     """Right: 'fell' when SSD's interval lies wholly below the original's, 'kept' otherwise."""
     said = answer_in(answer, ("kept", "fell"), "whether the retained accuracy held")
-    fell = _above(original_retain, ssd_retain)
+    fell = compared(original_retain, ssd_retain) == "higher"
     if said == ("fell" if fell else "kept"):
         why = ("its interval lies wholly below the original's: the dampened parameters served the retained classes too"
                if fell else "its interval is not wholly below the original's: no loss shows at 95 %")
@@ -130,7 +121,7 @@ def _retained_at_alpha_10(answer, *, ssd_retain: Estimate, original_retain: Esti
 def _relabel_like_retraining(answer, *, relabel_forget: Estimate, retrained_forget: Estimate):
     """Right: 'yes' when the two 95 % intervals overlap, 'no' otherwise."""
     said = answer_in(answer, ("yes", "no"), "whether relabel forgot like retraining")
-    same = _overlap(relabel_forget, retrained_forget)
+    same = compared(relabel_forget, retrained_forget) == "not distinguishable"
     if said == ("yes" if same else "no"):
         return Feedback("03.13", True, "the two forget-set accuracies' intervals overlap." if same
                         else "relabel's forget-set accuracy interval lies wholly above the retrained model's.")

@@ -1,5 +1,5 @@
 """Readings several lessons' checks share: how a t-interval narrows with the seeds, where an estimate lies
-against a value or another estimate."""
+against a value (another estimate: :func:`~qmu_kit.exercises._checks.compared`)."""
 
 from __future__ import annotations
 
@@ -32,10 +32,6 @@ def side_of(estimate: Estimate, value: float) -> str:
     low, high = estimate.ci95
     return "above" if low > value else "below" if high < value else "includes"
 
-
-def overlap(a: Estimate, b: Estimate) -> bool:
-    """Whether two estimates' 95 % intervals overlap (the rule of :func:`qmu_kit.report.claims.rate_claim`)."""
-    return a.ci95[0] <= b.ci95[1] and b.ci95[0] <= a.ci95[1]
 
 
 def close(answer: float, value: float, relative: float = 0.05) -> bool:

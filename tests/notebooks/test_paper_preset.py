@@ -25,8 +25,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 #: The fast variant's changes to the paper preset (everything else stays the paper's).
 FAST = {"n_train": 300, "n_test": 100, "epochs": 1, "n_shadows": 1}
 #: The notebooks run here: the report's series (``make reproduce`` runs them at the full paper preset), and
-#: notebook 09, which the report leaves out (its leaderboard at the full paper preset trains the paper's
-#: models on every tuning and evaluation seed: hours), so its claims are checked at the paper preset here.
+#: notebook 09, which the report leaves out (its leaderboard is the benchmark's, not a claim of the paper),
+#: so its claims are checked at the paper preset here.
 PAPER_NOTEBOOKS = (*SERIES, "09_which_unlearning_method")
 #: ... and the notebooks' own repetition counts, at their minimum.
 FAST_PARAMETERS = {"04_shots_privacy_and_stability": {"n_seeds": 2}, "05_noisy_devices": {"n_queries": 20}}
