@@ -437,6 +437,12 @@ class BenchResult(Result):
             raise ValueError(f"{name}={value!r} is not in this benchmark: choose one of {', '.join(allowed)}")
         return (value,)
 
+    def ranked(self, scenario: str, model: str) -> list[dict]:
+        """The tuned methods that ran, closest to retraining first (by the average gap's point estimate:
+        whether the seeds separate two neighbours is for their intervals to say)."""
+        tuned = [row for row in self.rows(scenario, model) if row["settings"] == "tuned" and row["avg gap"] is not None]
+        return sorted(tuned, key=lambda row: row["avg gap"].value)
+
     def leaderboard(self, scenario: str, model: str) -> str:
         """One scenario and model's leaderboard in markdown, methods sorted by the average gap to
         retraining (references first, rows without numbers last with their reason), every number as

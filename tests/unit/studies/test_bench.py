@@ -332,3 +332,14 @@ def test_a_committed_leaderboard_is_its_json_rendered(path):
             for row in rows:
                 if row["settings"] in ("tuned", "published") and row["avg gap"] is not None:
                     assert row["avg gap"].n == len(data["evaluation_seeds"]) and 0 <= row["avg gap"].value <= 1
+
+
+def test_ranked_lists_the_tuned_methods_that_ran_closest_to_retraining_first():
+    result = B.BenchResult.from_json(REPORTS / "leaderboard_classroom.json")
+    for scenario in result.scenarios:
+        for model in result.models:
+            ranked = result.ranked(scenario, model)
+            gaps = [row["avg gap"].value for row in ranked]
+            assert gaps == sorted(gaps) and {row["settings"] for row in ranked} == {"tuned"}
+            ran = [r for r in result.rows(scenario, model) if r["settings"] == "tuned" and r["avg gap"] is not None]
+            assert sorted(r["method"] for r in ranked) == sorted(r["method"] for r in ran) and len(ran) == len(result.methods)
