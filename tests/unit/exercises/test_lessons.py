@@ -11,6 +11,7 @@ import pytest
 from qmu_kit.core.stats import Estimate
 from qmu_kit.exercises import COMPARISONS, DEPTH_TRENDS, ENTROPY_CHOICES, NO_ANSWER, NOTEBOOK_PARAMETERS, check, compared, depth_trend, exercises
 from qmu_kit.leakage import shot_noise_std
+from tests.unit.exercises.test_lesson09 import REFERENCE as LESSON_09
 
 NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 STOPS = ("10", "30", "100", "300", "1000", "3000", "10000", "exact")
@@ -53,16 +54,20 @@ def test_every_exercise_of_the_three_lessons_is_registered_and_has_a_reference_h
     assert set(exercises("00") + exercises("01") + exercises("02")) == set(REFERENCE)
 
 
-@pytest.mark.parametrize("id", sorted(REFERENCE))
+#: Every lesson whose references are (id: (answer, measured)) tables: these lessons' and lesson 09's.
+REFERENCES = {**REFERENCE, **LESSON_09}
+
+
+@pytest.mark.parametrize("id", sorted(REFERENCES))
 def test_the_reference_solution_passes(id):
-    answer, measured = REFERENCE[id]
+    answer, measured = REFERENCES[id]
     feedback = check(id, answer, **measured)
     assert feedback.correct, feedback.message
 
 
-@pytest.mark.parametrize("id", sorted(REFERENCE))
+@pytest.mark.parametrize("id", sorted(REFERENCES))
 def test_an_unanswered_cell_is_a_friendly_message_not_an_error(id):
-    feedback = check(id, None, **REFERENCE[id][1])
+    feedback = check(id, None, **REFERENCES[id][1])
     assert not feedback.correct and feedback.message == NO_ANSWER and "my_answer" in str(feedback)
 
 
