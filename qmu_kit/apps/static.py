@@ -370,10 +370,15 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
     # Every app's computations in two rounds of one pool, a task per computation handed to whichever
     # worker is free (each keeps its own panels): first the pieces others reuse (the longest, so first)
     # and the computations that reuse nothing, then those that reuse a piece of the first round.
-    rounds = [[(name, group) for name in chosen if len(plans[name][3]) == 2 for group in plans[name][3][0]]
-              + [(name, group) for name in chosen if len(plans[name][3]) == 1 for group in plans[name][3][0]],
-              [(name, group) for name in chosen if len(plans[name][3]) == 2 for group in plans[name][3][1]]]
-    for tasks in rounds:
+    shared, independent, reusing = [], [], []
+    for name in chosen:
+        phases = plans[name][3]
+        if len(phases) == 2:
+            shared += [(name, group) for group in phases[0]]
+            reusing += [(name, group) for group in phases[1]]
+        else:
+            independent += [(name, group) for group in phases[0]]
+    for tasks in (shared + independent, reusing):
         tasks = [(known[name], [group], directory, options.get(name), bases.get(name), cache) for name, group in tasks]
         for rendered, failures in parallel_map(_render_groups, tasks, n_jobs=n_jobs):
             build.rendered += rendered

@@ -444,10 +444,11 @@ def test_the_classroom_pages_build_in_a_process_of_their_own_beside_the_lessons(
     class FakeProcess:
         def __init__(self, command, status):
             started.append(command)
+            order.append("pages started")
             self.status = status
 
         def wait(self):
-            order.append("pages done")
+            order.append("pages waited for")
             return self.status
 
     monkeypatch.setattr(build_site.subprocess, "Popen", lambda command: FakeProcess(command, 0))
@@ -461,3 +462,19 @@ def test_the_classroom_pages_build_in_a_process_of_their_own_beside_the_lessons(
     calls = []
     monkeypatch.setattr(build_site, "build_classroom", lambda warm, jobs: calls.append((warm, jobs)))
     assert build_site.main(["--pages-only", "--jobs", "2"]) == 0 and calls == [(False, 2)]
+    # the order inside a build: pages started, lessons executed, pages waited for, then the pages staged
+
+    class Staged(Exception):
+        pass
+
+    def staging(source, out):
+        order.append(f"staging {source.name}")
+        raise Staged
+
+    order.clear()
+    monkeypatch.setattr(build_site.subprocess, "Popen", lambda command: FakeProcess(command, 0))
+    monkeypatch.setattr(build_site, "execute_lessons", lambda work, jobs: order.append("lessons") or {})
+    monkeypatch.setattr(build_site, "copy_classroom", staging)
+    with pytest.raises(Staged):
+        build_site.build(tmp_path / "out", tmp_path / "work", True, 1, None, build_site.ClassroomBuild(warm=False, jobs=1))
+    assert order == ["pages started", "lessons", "pages waited for", f"staging {tmp_path.name}"]
