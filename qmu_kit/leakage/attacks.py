@@ -190,7 +190,7 @@ class PaperMLPAttack(MembershipAttack):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             network = self._network(x.shape[1])
-            optimizer = torch.optim.Adam(network.parameters(), lr=self.lr)
+            optimizer = torch.optim.Adam(network.parameters(), lr=self.lr, foreach=True)
             weight = torch.where(truth > 0, 0.5 / len(members), 0.5 / len(nonmembers))
             for _ in range(self.epochs):
                 optimizer.zero_grad()

@@ -59,8 +59,8 @@ class TrainingConfig:
 
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         if self.optimizer == "adam":
-            return torch.optim.Adam(params, lr=self.lr)
-        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov and self.momentum > 0)
+            return torch.optim.Adam(params, lr=self.lr, foreach=True)
+        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, nesterov=self.nesterov and self.momentum > 0, foreach=True)
 
 
 #: The published training settings (Su et al., arXiv 2509.06086), one per model of :data:`MODELS` (a test checks the

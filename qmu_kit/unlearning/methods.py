@@ -421,7 +421,7 @@ class _SteppedUnlearning(UnlearningMethod):
 
     def _update(self, model, task, readout, parameters, seed, progress):
         module = model.module_
-        optimizer = torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum)
+        optimizer = torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum, foreach=True)
         generator = torch.Generator().manual_seed(seed)
         context = StepContext(
             module, task, readout, parameters, generator, as_tensor(task.x_forget), torch.as_tensor(task.y_forget),
