@@ -88,7 +88,7 @@ from pathlib import Path
 import numpy as np
 
 from qmu_kit.core import stats
-from qmu_kit.core.parallel import parallel_map
+from qmu_kit.core.parallel import JOBS_VARIABLE, parallel_map
 from qmu_kit.core.validation import MAX_QUERIES, MIN_QUERIES, check_choice, check_int
 from qmu_kit.experiment.config import PRESETS, ExperimentConfig, versions
 from qmu_kit.experiment.results import ExperimentResult
@@ -179,9 +179,25 @@ def _notebook_parameters(source: Path, name: str, preset: str, seed: int | None,
     return {key: value for key, value in wanted.items() if key in declared and value is not None}
 
 
+#: The notebooks that take longest at their defaults (measured by the course site's build, whose timings
+#: list every lesson's seconds): started first when several run at once, so the short ones fill the end.
+LONGEST_NOTEBOOKS = ("04_shots_privacy_and_stability", "06_did_it_really_forget")
+
 #: Run in each notebook's kernel before its first cell: every figure shown carries its description
 #: (:func:`qmu_kit.plots.describe_figures`), which the course site makes its ``<img alt>``.
 KERNEL_SETUP = "from qmu_kit.plots import describe_figures; describe_figures()"
+
+
+def kernel_limits(cores: int) -> dict[str, str]:
+    """The environment of a notebook kernel given ``cores`` cores: as many threads per process and as many
+    worker processes for its sweeps (with one core, they run in the kernel: a pool would import the
+    whole stack again for no extra core).
+
+    Example:
+        >>> kernel_limits(1)["QMU_KIT_JOBS"], kernel_limits(1)["OMP_NUM_THREADS"]
+        ('1', '1')
+    """
+    return {variable: str(cores) for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", JOBS_VARIABLE)}
 
 
 def _execute(source: str, target: str, cwd: str, parameters: dict, progress: bool, threads: int | None,
@@ -198,9 +214,8 @@ def _execute(source: str, target: str, cwd: str, parameters: dict, progress: boo
     import papermill
     from jupyter_client.manager import AsyncKernelManager
 
-    if threads is not None:  # the kernel inherits this: one core per notebook, no oversubscription
-        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ[variable] = str(threads)
+    if threads is not None:  # the kernel inherits these
+        os.environ.update(kernel_limits(threads))
     name = Path(source).stem
     log(f"notebook {label}{name}: started")
     start = time.perf_counter()
@@ -221,8 +236,8 @@ def execute_notebooks(out: Path, preset: str, n_seeds: int | None, n_queries: in
     already computed (the same model and seed) come from the cache instead of running again. ``None``
     for ``seed``, ``n_seeds`` or ``n_queries`` keeps each notebook's own default (the course site runs
     the lessons as a student opens them: ``execute_notebooks(out, "classroom", None, None, seed=None)``). With
-    ``n_jobs > 1`` that many notebooks run at once, each in its own process with one thread per
-    kernel, the longest (notebook 04) first.
+    ``n_jobs > 1`` that many notebooks run at once, each in its own process with one thread and one
+    worker process per kernel, the longest (:data:`LONGEST_NOTEBOOKS`) first.
     """
     import nbformat
 
@@ -233,8 +248,8 @@ def execute_notebooks(out: Path, preset: str, n_seeds: int | None, n_queries: in
                    _notebook_parameters(source, name, preset, seed, n_seeds, n_queries)) for name in names}
     workers = max(1, min(n_jobs, len(jobs)))
     # In this process, in series order, with its progress bar; or one notebook per worker process with one
-    # thread per kernel, the longest first.
-    order = list(jobs) if workers == 1 else sorted(jobs, key=lambda name: name != "04_shots_privacy_and_stability")
+    # thread and one worker per kernel, the longest first.
+    order = list(jobs) if workers == 1 else sorted(jobs, key=lambda name: name not in LONGEST_NOTEBOOKS)
     options = (progress, None) if workers == 1 else (False, 1)
     labels = {name: f"{k} of {len(order)} " for k, name in enumerate(order, 1)}
 

@@ -439,7 +439,8 @@ def test_reproduce_fast_variant_writes_the_claims_table(tmp_path, monkeypatch, s
 
 def test_notebooks_run_in_parallel_with_the_report_seed_and_one_thread_each(tmp_path, monkeypatch, capfd):
     """Two notebooks at once (n_jobs=2): each gets the parameters its parameters cell declares (the report's
-    seed; preset only where declared), its kernel one thread and an IPC transport, the results come back in
+    seed; preset only where declared), its kernel one thread, one worker process (its sweeps run in the
+    kernel) and an IPC transport, the results come back in
     series order and this process logs each one's end (the workers' own lines go to their standard error,
     which a reused worker process opened before this test)."""
     import nbformat
@@ -453,16 +454,17 @@ def test_notebooks_run_in_parallel_with_the_report_seed_and_one_thread_each(tmp_
         parameters = nbformat.v4.new_code_cell(declared)
         parameters.metadata["tags"] = ["parameters"]
         body = ("import os\nfrom ipykernel.kernelapp import IPKernelApp\nfrom qmu_kit.report.notebook import record_metrics\n"
+                "from qmu_kit.core import workers\n"
                 "record_metrics(seed=seed, preset=globals().get('preset', 'none'), threads=os.environ.get('OMP_NUM_THREADS'),\n"
-                "               transport=IPKernelApp.instance().transport)")
+                "               workers=workers(), transport=IPKernelApp.instance().transport)")
         notebook.cells = [parameters, nbformat.v4.new_code_cell(body)]
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(notebook, source / f"{name}.ipynb")
     monkeypatch.setattr(module, "notebooks_directory", lambda: source)
     done = module.execute_notebooks(tmp_path / "out", "paper", 3, 20, names=("a", "b"), progress=False, seed=101, n_jobs=2)
     assert list(done) == ["a", "b"]
-    assert done["a"][0] == {"seed": 101, "preset": "none", "threads": "1", "transport": "ipc"}
-    assert done["b"][0] == {"seed": 101, "preset": "paper", "threads": "1", "transport": "ipc"}
+    assert done["a"][0] == {"seed": 101, "preset": "none", "threads": "1", "workers": 1, "transport": "ipc"}
+    assert done["b"][0] == {"seed": 101, "preset": "paper", "threads": "1", "workers": 1, "transport": "ipc"}
     assert all(seconds > 0 for _metrics, _figures, seconds in done.values())
     assert (tmp_path / "out" / "notebooks" / "b.ipynb").exists()
     log = capfd.readouterr().err
