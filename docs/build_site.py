@@ -347,7 +347,11 @@ CLASSROOM_BENCHMARKS = (
                              "(`benchmarks/bench_classroom.py`)."),
     ("bench_classroom_build.json", "Building the classroom pages, before and after the pages drew their own charts, "
                                    "and serving the site so built (`benchmarks/bench_classroom_build.py`)."),
+    ("bench_site_build.json", "Preparing a class: the whole course site built cold "
+                              "(`benchmarks/bench_classroom_build.py --site`)."),
 )
+#: The course site's goal: the whole site, lessons included, built cold on 2 cores within this many seconds.
+SITE_BUILD_GOAL_S = 600
 #: How the benchmarks name the two servers.
 SERVER_LABELS = {"static": "classroom pages (`make classroom`)", "after": "live apps (`make app`)"}
 #: The classroom's goals, checked against each record that measured them: (goal, what is compared, limit).
@@ -436,6 +440,27 @@ def _goal(record: dict, server: str, kind: str, limit: float) -> str | None:
     times = _stop_times(section)
     within = _within(times, limit)
     return f"{'met' if within == len(times) else 'not met'} ({within:,} of {len(times):,} within {limit:g} s)"
+
+
+def _site_build_lines(record: dict) -> list[str]:
+    """A whole-site build record (``bench_classroom_build.py --site``): its totals, phases, lessons and goal."""
+    wall = record["wall_s"]
+    minutes = f"{int(wall // 60)}:{int(wall % 60):02d}"
+    lines = [f"The whole course site built cold from an empty cache (`make classroom`: every lesson executed beside "
+             f"the classroom pages, then Sphinx) with {record['jobs']} processes on {record['cores']} cores: {minutes} "
+             f"({_s(wall)}) wall time, {_s(record['cpu_s'])} CPU time of all its processes, {record['files']:,} files, "
+             f"{_mb(record['bytes'])} (1-minute load average {record['load_average_1min']:.1f} at the end).", "",
+             "| phase | wall time |", "|---|---|",
+             *[f"| {phase} | {_s(seconds)} |" for phase, seconds in record["phases_s"].items()], "",
+             "The lessons and the classroom pages run at the same time, so their times overlap.", "",
+             "| lesson | wall time (two at a time) |", "|---|---|",
+             *[f"| {lesson} | {_s(seconds)} |" for lesson, seconds in record["each_lesson_s"].items()], ""]
+    goal = f"the whole site, lessons included, builds cold within {SITE_BUILD_GOAL_S // 60} minutes on 2 cores"
+    if record["cores"] != 2:
+        verdict = f"not measured (built on {record['cores']} cores)"
+    else:
+        verdict = f"{'met' if wall <= SITE_BUILD_GOAL_S else 'not met'} ({minutes})"
+    return lines + [f"Goal: {goal}: {verdict}.", ""]
 
 
 def benchmark_markdown(record: dict, source: str, level: int = 2) -> str:
@@ -528,6 +553,8 @@ def benchmark_markdown(record: dict, source: str, level: int = 2) -> str:
                   f"Command: `{full['command']}`.", ""]
         if full.get("before_for_comparison"):
             lines += [f"For comparison, before: {full['before_for_comparison']}.", ""]
+    if record.get("site"):
+        lines += _site_build_lines(record)
     if "external_requests" in record:
         outside = record["external_requests"]
         lines += [f"Requests to anything but 127.0.0.1: {'none' if not outside else ', '.join(map(str, outside))}.", ""]

@@ -108,6 +108,21 @@ def test_a_benchmark_record_renders_what_it_holds_and_its_goals():
     assert bare == "## `bench_bare.json`\n\n*Generated from `reports/bench_bare.json`.* Recorded 2026-01-03.\n"
 
 
+def test_a_whole_site_build_shows_its_phases_lessons_and_the_ten_minute_goal():
+    record = {"date": "2026-01-04", "machine": "2 cores, 24 GiB, a CPU", "command": "bench --site", "wall_s": 569.9,
+              "cpu_s": 1061.2, "phases_s": {"lessons": 354.7, "classroom pages": 533.1, "stage": 2.9, "sphinx": 26.5},
+              "each_lesson_s": {"00_start_here": 8.7, "04_shots_privacy_and_stability": 197.7}, "files": 1200,
+              "bytes": 48_000_000, "reduced": False, "site": True, "jobs": 2, "cores": 2, "load_average_1min": 3.2}
+    page = build_site.benchmark_markdown(record, "bench_site.json")
+    assert "with 2 processes on 2 cores: 9:29 (569.9 s) wall time, 1061.2 s CPU time of all its processes" in page
+    assert "| classroom pages | 533.1 s |" in page and "| 04_shots_privacy_and_stability | 197.7 s |" in page
+    assert "Goal: the whole site, lessons included, builds cold within 10 minutes on 2 cores: met (9:29)." in page
+    slow = build_site.benchmark_markdown({**record, "wall_s": 601.0}, "bench_site.json")
+    assert "within 10 minutes on 2 cores: not met (10:01)." in slow
+    elsewhere = build_site.benchmark_markdown({**record, "cores": 8}, "bench_site.json")
+    assert "within 10 minutes on 2 cores: not measured (built on 8 cores)." in elsewhere
+
+
 def test_the_classroom_benchmark_page_names_a_record_missing_from_the_checkout(tmp_path, monkeypatch):
     monkeypatch.setattr(build_site, "REPORTS", tmp_path)
     (tmp_path / "bench_classroom.json").write_text(json.dumps(SMALL_RECORD))
