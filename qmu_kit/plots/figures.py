@@ -357,8 +357,22 @@ class TrainingCurves:
         return self.fig
 
 
-def _roc_points(metrics, floor: float):
-    fpr, tpr = np.asarray(metrics.fpr), np.asarray(metrics.tpr)
+def roc_floor(curves) -> float:
+    """Where the ROC plots' log axes start for these curves (``MembershipMetrics``): ``1/n`` of the largest
+    evaluation set, the smallest nonzero rate any of them can measure. An axis further down would suggest
+    a resolution the data do not have. A panel with no curves starts at 1/100.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> roc_floor([SimpleNamespace(n_members=60, n_nonmembers=60), SimpleNamespace(n_members=250, n_nonmembers=200)])
+        0.004
+    """
+    return 1 / max((max(metrics.n_members, metrics.n_nonmembers) for metrics in curves), default=100)
+
+
+def roc_points(metrics, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """A ROC curve's ``(fpr, tpr)`` for a log-log plot starting at ``floor``: a rate of 0 drawn at the floor."""
+    fpr, tpr = np.asarray(metrics.fpr, float), np.asarray(metrics.tpr, float)
     return np.clip(fpr, floor, 1), np.clip(tpr, floor, 1)
 
 
@@ -368,10 +382,10 @@ def draw_roc(ax, models: dict, attack: str, which: str = "overall") -> None:
     """ROC curves of ``attack`` against several models (``{name: ModelResult}``) on log-log axes
     (``which``: ``overall`` or ``forget``)."""
     ax.clear()
-    floor = 1e-3
+    floor = roc_floor([getattr(model.attacks[attack], which) for model in models.values()])
     for i, (name, model) in enumerate(models.items()):
         metrics = getattr(model.attacks[attack], which)
-        fpr, tpr = _roc_points(metrics, floor)
+        fpr, tpr = roc_points(metrics, floor)
         ax.step(fpr, tpr, where="post", color=model_colour(name, CYCLE[i % len(CYCLE)]), ls=LINE_STYLES[i % len(LINE_STYLES)],
                 label=f"{model_label(name)} (AUC {metrics.auc.value:.2f})")
     ax.plot([floor, 1], [floor, 1], color=ROLES["reference"], ls=":", label="guessing")
@@ -386,9 +400,9 @@ def draw_roc(ax, models: dict, attack: str, which: str = "overall") -> None:
 def draw_attack_rocs(ax, model) -> None:
     """ROC curves of every attack against one model (a ``ModelResult``; retain members vs non-members), on log-log axes."""
     ax.clear()
-    floor = 1e-3
+    floor = roc_floor([outcome.overall for outcome in model.attacks.values()])
     for i, (attack, outcome) in enumerate(model.attacks.items()):
-        fpr, tpr = _roc_points(outcome.overall, floor)
+        fpr, tpr = roc_points(outcome.overall, floor)
         ax.step(fpr, tpr, where="post", color=attack_colour(attack), ls=LINE_STYLES[i % len(LINE_STYLES)],
                 label=f"{attack} (AUC {outcome.overall.auc.value:.2f})")
     ax.plot([floor, 1], [floor, 1], color=ROLES["reference"], ls=":", label="guessing")
@@ -762,12 +776,12 @@ def privacy_roc_figure(result, ax=None) -> Figure:
     """Every attack's ROC against a privately trained model (a ``PrivacyResult``), log-log, with the
     region ``TPR <= e^eps FPR + delta`` the accountant's epsilon allows shaded."""
     fig, ax = one_panel(ax, 5.5, 4.5)
-    floor = 1e-3
+    floor = roc_floor(result.attacks.values())
     for i, (attack, metrics) in enumerate(result.attacks.items()):
-        fpr, tpr = _roc_points(metrics, floor)
+        fpr, tpr = roc_points(metrics, floor)
         ax.step(fpr, tpr, where="post", color=attack_colour(attack), ls=LINE_STYLES[i % len(LINE_STYLES)],
                 label=f"{attack} (AUC {metrics.auc.value:.2f}, n={metrics.auc.n})")
-    grid = np.logspace(-3, 0, 200)
+    grid = np.logspace(np.log10(floor), 0, 200)
     if np.isfinite(result.epsilon_spent):
         bound = np.minimum(1.0, np.exp(result.epsilon_spent) * grid + result.spec.delta)
         ax.fill_between(grid, floor, bound, color=ROLES["allowed"], alpha=0.12, label=f"allowed by eps = {result.epsilon_spent:.2f}")

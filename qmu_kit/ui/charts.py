@@ -30,7 +30,7 @@ from matplotlib.colors import to_hex
 
 from qmu_kit.core.palette import CYCLE, ROLES, series_hatch
 from qmu_kit.core.stats import Estimate, proportion
-from qmu_kit.plots.figures import UNLEARNING_BARS, attack_colour, model_colour, model_label, shot_value_bins
+from qmu_kit.plots.figures import UNLEARNING_BARS, attack_colour, model_colour, model_label, roc_floor, roc_points, shot_value_bins
 
 #: Colours of series without a registry entry: the kit's colour-blind-safe cycle (:mod:`qmu_kit.core.palette`).
 SERIES_COLOURS = tuple(to_hex(colour) for colour in CYCLE)
@@ -50,8 +50,6 @@ SVG_HATCHES = {
 }
 HATCH_TILE = 6
 HATCH_COLOUR = to_hex(ROLES["outline"])
-#: The ROC charts' lowest rate on their log axes (as :func:`qmu_kit.plots.figures.draw_roc`).
-ROC_FLOOR = 1e-3
 
 
 def hex_colour(colour: str) -> str:
@@ -125,22 +123,23 @@ def estimate_bars(title: str, groups: list[str], series: list[tuple[str, str, li
 
 
 def roc_chart(title: str, curves: list[tuple[str, str, object]]) -> dict:
-    """ROC curves on log-log axes from :data:`ROC_FLOOR` to 1 (as the figures draw them), with the
-    guessing diagonal; ``curves`` is ``(label, colour, MembershipMetrics)``, each labelled with its AUC,
-    interval and n."""
+    """ROC curves on log-log axes from :func:`~qmu_kit.plots.figures.roc_floor` (``1/n``) to 1, as the
+    figures draw them, with the guessing diagonal; ``curves`` is ``(label, colour, MembershipMetrics)``,
+    each labelled with its AUC, interval and n."""
+    floor = roc_floor([metrics for _, _, metrics in curves])
     marks = []
     for i, (label, colour, metrics) in enumerate(curves):
-        fpr = np.clip(np.asarray(metrics.fpr, float), ROC_FLOOR, 1)
-        tpr = np.clip(np.asarray(metrics.tpr, float), ROC_FLOOR, 1)
+        fpr, tpr = roc_points(metrics, floor)
         marks.append({"type": "step", "label": f"{label}: AUC {metrics.auc.format()}", "colour": hex_colour(colour),
                       "dash": DASHES[i % len(DASHES)], "x": compact(fpr), "y": compact(tpr)})
-    marks.append({"type": "line", "label": "guessing", "colour": GUESSING, "dash": "1 3", "x": [ROC_FLOOR, 1], "y": [ROC_FLOOR, 1]})
-    alt = (f"ROC curves, {title}, true-positive against false-positive rate on log-log axes. "
+    marks.append({"type": "line", "label": "guessing", "colour": GUESSING, "dash": "1 3", "x": [floor, 1], "y": [floor, 1]})
+    alt = (f"ROC curves, {title}, true-positive against false-positive rate on log-log axes from 1/{round(1 / floor)}, "
+           "the lowest rate these samples can measure. "
            + " ".join(f"{label}: AUC {metrics.auc.format()} ({metrics.n_members} members, {metrics.n_nonmembers} non-members)."
                       for label, _, metrics in curves) + " An AUC of 0.5 is guessing.")
     return {"kind": "xy", "title": title, "alt": alt, "marks": marks,
-            "x": {"label": "false-positive rate", "scale": "log", "min": ROC_FLOOR, "max": 1},
-            "y": {"label": "true-positive rate", "scale": "log", "min": ROC_FLOOR, "max": 1.05}}
+            "x": {"label": "false-positive rate", "scale": "log", "min": floor, "max": 1},
+            "y": {"label": "true-positive rate", "scale": "log", "min": floor, "max": 1.05}}
 
 
 def loss_histograms(model, which: str = "retain", title: str | None = None) -> dict:

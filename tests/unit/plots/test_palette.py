@@ -143,7 +143,7 @@ def _estimate(value, n=50):
 
 def _model(rng):
     fields = {field: _estimate(v) for (field, _), v in zip(plots.UNLEARNING_BARS, (0.1, 0.2, 0.8, 0.6, 0.4))}
-    curve = SimpleNamespace(fpr=[0, 0.1, 1], tpr=[0, 0.4, 1], auc=_estimate(0.7))
+    curve = SimpleNamespace(fpr=[0, 0.1, 1], tpr=[0, 0.4, 1], auc=_estimate(0.7), n_members=50, n_nonmembers=50)
     attacks = {name: SimpleNamespace(overall=curve, forget=curve) for name in ("mlp", "loss")}
     losses = {part: rng.exponential(size=40) for part in ("train_retain", "test_retain")}
     return SimpleNamespace(**fields, attacks=attacks, losses=losses)

@@ -50,6 +50,10 @@ def test_unlearning_bars_and_rocs_hold_what_the_figure_draws(result):
         assert mark["x"] == pytest.approx(line.get_xdata(), rel=1e-3) and mark["y"] == pytest.approx(line.get_ydata(), rel=1e-3)
         assert auc.format() in mark["label"] and auc.format() in roc["alt"] and mark["colour"] == to_hex(line.get_color())
     assert roc["title"] == figure.axes[1].get_title() and (roc["x"]["scale"], roc["y"]["scale"]) == ("log", "log")
+    # Both axes start at 1/n, the lowest rate the evaluation sets can measure, not at a fixed 1e-3.
+    largest = max(max(m.attacks["loss"].forget.n_members, m.attacks["loss"].forget.n_nonmembers) for m in result.models.values())
+    assert roc["x"]["min"] == roc["y"]["min"] == pytest.approx(1 / largest) == pytest.approx(figure.axes[1].get_xlim()[0])
+    assert f"from 1/{largest}," in roc["alt"]
     assert len({mark["dash"] for mark in curves}) == 3  # told apart without colour too
 
 
