@@ -305,28 +305,6 @@ def _phases(panel, stops: dict[str, list], groups: list) -> list[list]:
     return [first, rest]
 
 
-def _rounds(phases: dict[str, list[list]]) -> tuple[list, list]:
-    """Every app's groups (``{app: its phases}``, as :func:`_phases` gives them) as the pool's two rounds
-    of ``(app, group)`` tasks.
-
-    The first round computes the pieces others reuse, the dearest first: each app's groups in reverse stop
-    order (a slider's larger settings, such as a deeper circuit, cost more), and one of each app before
-    the rest of any (all of an app's groups may need one model: the first trains it while the other
-    workers take other apps' pieces instead of waiting for it); then the groups that reuse nothing. The
-    second round computes the groups that reuse a piece of the first.
-
-    Example:
-        >>> _rounds({"a": [["a1", "a2"], ["a3"]], "b": [["b1", "b2"], ["b3"]], "c": [["c1"]]})
-        ([('a', 'a2'), ('b', 'b2'), ('a', 'a1'), ('b', 'b1'), ('c', 'c1')], [('a', 'a3'), ('b', 'b3')])
-    """
-    shared = {name: phase[0][::-1] for name, phase in phases.items() if len(phase) == 2}
-    first = [(name, groups[0]) for name, groups in shared.items()]
-    first += [(name, group) for name, groups in shared.items() for group in groups[1:]]
-    first += [(name, group) for name, phase in phases.items() if len(phase) == 1 for group in phase[0]]
-    second = [(name, group) for name, phase in phases.items() if len(phase) == 2 for group in phase[1]]
-    return first, second
-
-
 def check_site_directory(directory: str | Path) -> None:
     """Refuse a directory that holds files but no site: a build never writes among someone else's files.
 
@@ -390,8 +368,17 @@ def build_site(directory: str | Path | None = None, *, apps: list[str] | None = 
         groups = _groups(stops, computed)
         plans[name] = (panel, stops, groups, _phases(panel, stops, groups))
     # Every app's computations in two rounds of one pool, a task per computation handed to whichever
-    # worker is free (each keeps its own panels).
-    for tasks in _rounds({name: plans[name][3] for name in chosen}):
+    # worker is free (each keeps its own panels): first the pieces others reuse (the longest, so first)
+    # and the computations that reuse nothing, then those that reuse a piece of the first round.
+    shared, independent, reusing = [], [], []
+    for name in chosen:
+        phases = plans[name][3]
+        if len(phases) == 2:
+            shared += [(name, group) for group in phases[0]]
+            reusing += [(name, group) for group in phases[1]]
+        else:
+            independent += [(name, group) for group in phases[0]]
+    for tasks in (shared + independent, reusing):
         tasks = [(known[name], [group], directory, options.get(name), bases.get(name), cache) for name, group in tasks]
         for rendered, failures in parallel_map(_render_groups, tasks, n_jobs=n_jobs):
             build.rendered += rendered

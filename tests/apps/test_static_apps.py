@@ -370,28 +370,3 @@ def test_stops_sharing_a_costly_piece_compute_one_of_each_first():
     assert sorted(group[0][1] for group in first) == [0, 1] and len(first) + len(rest) == 6
     assert {group[0][1] for group in rest} == {0, 1}
     assert _phases(ShotNoisePanel, stops, groups) == [groups]  # nothing shared: one phase
-
-
-def test_the_first_round_starts_with_each_apps_dearest_shared_piece():
-    """The pool's first round takes one shared group of each app first, each app's last stops first (the
-    leakage app's deepest circuit, the unlearning app's exact outputs), then the rest of the shared groups,
-    then the groups that share nothing; the second round holds the groups that reuse a piece."""
-    from qmu_kit.apps.static import _groups, _phases, _rounds
-    from qmu_kit.ui.widgets import LeakagePanel, ShotNoisePanel, UnlearningPanel
-
-    leakage = {"shots": [("10", "10"), ("exact", "exact")], "depth": [("1", 1), ("2", 2), ("3", 3)],
-               "model": [("basic", "basic"), ("hybrid", "hybrid")], "attack": [("mlp", "mlp"), ("loss", "loss")]}
-    unlearning = {"method": [("GA", "ga"), ("SSD", "ssd")], "shots": [("10", "10"), ("exact", "exact")],
-                  "attack": [("mlp", "mlp")]}
-    noise = {"shots": [("10", "10"), ("100", "100")]}
-    plans = {"leakage": (LeakagePanel, leakage, ["shots", "depth", "model"]),
-             "unlearning": (UnlearningPanel, unlearning, ["method", "shots"]), "shot_noise": (ShotNoisePanel, noise, ["shots"])}
-    phases = {name: _phases(panel, stops, _groups(stops, computed)) for name, (panel, stops, computed) in plans.items()}
-    first, second = _rounds(phases)
-    (app, leak), (app2, unlearn) = first[:2]
-    assert (app, app2) == ("leakage", "unlearning")
-    assert leak[0][1:3] == (2, 1)  # depth 3, hybrid: the dearest model first
-    assert unlearn[0][1] == 1  # exact outputs
-    assert [name for name, _ in first[2:]] == ["leakage"] * 5 + ["unlearning"] + ["shot_noise"] * 2
-    assert sorted(second) == sorted((name, group) for name in ("leakage", "unlearning") for group in phases[name][1])
-    assert len(first) + len(second) == sum(len(group_list) for phase in phases.values() for group_list in phase)
