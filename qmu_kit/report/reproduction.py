@@ -179,8 +179,8 @@ def _notebook_parameters(source: Path, name: str, preset: str, seed: int | None,
     return {key: value for key, value in wanted.items() if key in declared and value is not None}
 
 
-#: The notebooks that take longest at their defaults (measured by the course site's build, whose timings
-#: list every lesson's seconds): started first when several run at once, so the short ones fill the end.
+#: The notebooks that take longest at their defaults (``reports/bench_site_build.json`` has every lesson's
+#: seconds): started first when several run at once, so the short ones fill the end.
 LONGEST_NOTEBOOKS = ("04_shots_privacy_and_stability", "06_did_it_really_forget")
 
 #: Run in each notebook's kernel before its first cell: every figure shown carries its description
