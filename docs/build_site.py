@@ -442,12 +442,19 @@ def _goal(record: dict, server: str, kind: str, limit: float) -> str | None:
     return f"{'met' if within == len(times) else 'not met'} ({within:,} of {len(times):,} within {limit:g} s)"
 
 
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
 def _site_build_lines(record: dict) -> list[str]:
-    """A whole-site build record (``bench_classroom_build.py --site``): its totals, phases, lessons and goal."""
+    """A whole-site build record (``bench_classroom_build.py --site``): its totals, phases, lessons and goal.
+
+    The goal is met when every recorded run of the same code (this one and ``other_runs_wall_s``) is under
+    it by more than the runs differ among themselves; a run under it by less is "at the goal".
+    """
     wall = record["wall_s"]
-    minutes = f"{int(wall // 60)}:{int(wall % 60):02d}"
     lines = [f"The whole course site built cold from an empty cache (`make classroom`: every lesson executed beside "
-             f"the classroom pages, then Sphinx) with {record['jobs']} processes on {record['cores']} cores: {minutes} "
+             f"the classroom pages, then Sphinx) with {record['jobs']} processes on {record['cores']} cores: {_clock(wall)} "
              f"({_s(wall)}) wall time, {_s(record['cpu_s'])} CPU time of all its processes, {record['files']:,} files, "
              f"{_mb(record['bytes'])} (1-minute load average {record['load_average_1min']:.1f} at the end).", "",
              "| phase | wall time |", "|---|---|",
@@ -455,11 +462,22 @@ def _site_build_lines(record: dict) -> list[str]:
              "The lessons and the classroom pages run at the same time, so their times overlap.", "",
              "| lesson | wall time (two at a time) |", "|---|---|",
              *[f"| {lesson} | {_s(seconds)} |" for lesson, seconds in record["each_lesson_s"].items()], ""]
+    runs = [wall, *record.get("other_runs_wall_s", [])]
+    if len(runs) > 1:
+        lines += [f"Cold runs of the same code on this machine: {', '.join(_s(run) for run in runs)}.", ""]
     goal = f"the whole site, lessons included, builds cold within {SITE_BUILD_GOAL_S // 60} minutes on 2 cores"
+    slowest, spread = max(runs), max(runs) - min(runs)
     if record["cores"] != 2:
         verdict = f"not measured (built on {record['cores']} cores)"
+    elif slowest > SITE_BUILD_GOAL_S:
+        verdict = f"not met (slowest run {_clock(slowest)})"
+    elif len(runs) > 1 and slowest + spread <= SITE_BUILD_GOAL_S:
+        verdict = f"met (slowest of {len(runs)} runs {_clock(slowest)})"
+    elif len(runs) > 1:
+        verdict = (f"at the goal, not safely under it (slowest of {len(runs)} runs {_clock(slowest)}, "
+                   f"{SITE_BUILD_GOAL_S - slowest:.1f} s under; the runs differ by {spread:.1f} s)")
     else:
-        verdict = f"{'met' if wall <= SITE_BUILD_GOAL_S else 'not met'} ({minutes})"
+        verdict = f"met by one run ({_clock(slowest)}); how much runs vary is not recorded"
     return lines + [f"Goal: {goal}: {verdict}.", ""]
 
 

@@ -116,11 +116,18 @@ def test_a_whole_site_build_shows_its_phases_lessons_and_the_ten_minute_goal():
     page = build_site.benchmark_markdown(record, "bench_site.json")
     assert "with 2 processes on 2 cores: 9:29 (569.9 s) wall time, 1061.2 s CPU time of all its processes" in page
     assert "| classroom pages | 533.1 s |" in page and "| 04_shots_privacy_and_stability | 197.7 s |" in page
-    assert "Goal: the whole site, lessons included, builds cold within 10 minutes on 2 cores: met (9:29)." in page
-    slow = build_site.benchmark_markdown({**record, "wall_s": 601.0}, "bench_site.json")
-    assert "within 10 minutes on 2 cores: not met (10:01)." in slow
+    goal = "Goal: the whole site, lessons included, builds cold within 10 minutes on 2 cores: "
+    assert goal + "met by one run (9:29); how much runs vary is not recorded." in page
+    # with other runs of the same code: met only when the slowest is under by more than the runs differ
+    steady = build_site.benchmark_markdown({**record, "other_runs_wall_s": [575.0]}, "bench_site.json")
+    assert "Cold runs of the same code on this machine: 569.9 s, 575.0 s." in steady
+    assert goal + "met (slowest of 2 runs 9:35)." in steady
+    edge = build_site.benchmark_markdown({**record, "wall_s": 599.8, "other_runs_wall_s": [570.0]}, "bench_site.json")
+    assert goal + "at the goal, not safely under it (slowest of 2 runs 9:59, 0.2 s under; the runs differ by 29.8 s)." in edge
+    slow = build_site.benchmark_markdown({**record, "other_runs_wall_s": [601.0]}, "bench_site.json")
+    assert goal + "not met (slowest run 10:01)." in slow
     elsewhere = build_site.benchmark_markdown({**record, "cores": 8}, "bench_site.json")
-    assert "within 10 minutes on 2 cores: not measured (built on 8 cores)." in elsewhere
+    assert goal + "not measured (built on 8 cores)." in elsewhere
 
 
 def test_the_classroom_benchmark_page_names_a_record_missing_from_the_checkout(tmp_path, monkeypatch):
