@@ -472,6 +472,25 @@ def test_notebooks_run_in_parallel_with_the_report_seed_and_one_thread_each(tmp_
     assert re.search(r"notebook [12] of 2 b: done in \d+\.\d min", log), log
 
 
+def test_a_kernel_given_one_core_runs_its_sweeps_in_itself(tmp_path, monkeypatch):
+    """A notebook executed with one core (as when several run at once) sees one thread and one worker in its
+    kernel, even where the caller allows more (here QMU_KIT_JOBS=2)."""
+    import nbformat
+
+    import qmu_kit.report.reproduction as module
+
+    for variable, value in {**module.kernel_limits(2), "QMU_KIT_JOBS": "2"}.items():  # restored after the test, whatever _execute sets
+        monkeypatch.setenv(variable, value)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(
+        "import os\nfrom qmu_kit.core import workers\nfrom qmu_kit.report.notebook import record_metrics\n"
+        "record_metrics(workers=workers(), threads=os.environ['OMP_NUM_THREADS'])")]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, tmp_path / "one.ipynb")
+    module._execute(str(tmp_path / "one.ipynb"), str(tmp_path / "out.ipynb"), str(tmp_path), {}, False, 1)
+    assert module.read_metrics(nbformat.read(tmp_path / "out.ipynb", as_version=4)) == {"workers": 1, "threads": "1"}
+
+
 def test_reproduce_bad_input(capsys, tmp_path):
     assert main(["reproduce", "--out", str(tmp_path), "--seeds", "0"]) == 2
     assert "seeds=0 is out of range" in capsys.readouterr().err
