@@ -67,8 +67,9 @@ site: $(STAMP)
 
 # The classroom: every slider stop of every app computed once into a small JSON file its page draws the
 # charts from (resumable; stops missing from the cache are computed first; built in a process of their
-# own while the lessons execute), the course site built with them beside their lessons, then served as plain files on 127.0.0.1: no kernel per visitor, so a whole
-# class can use the lessons and apps at once. APP_OPTIONS=--warm computes the stops in parallel first.
+# own while the lessons execute), the course site built with them beside their lessons, then served as
+# plain files on 127.0.0.1: no kernel per visitor, so a whole class can use the lessons and apps at once.
+# APP_OPTIONS=--warm computes the stops in parallel first.
 # (qmu-kit app --static serves the apps alone.)
 classroom: $(STAMP)
 	$(PY) docs/build_site.py --classroom --out $(SITE) --jobs $(SITE_JOBS) --host $(HOST) --port $(PORT) $(APP_OPTIONS)
