@@ -145,6 +145,34 @@ class ThresholdAttack(MembershipAttack):
         return MEMBERSHIP_SCORES[self.signal](observations.probs, observations.labels)
 
 
+class Dropout(nn.Dropout):
+    """:class:`torch.nn.Dropout` drawing its masks about three times faster on CPU, the same masks on every processor.
+
+    torch's serial Bernoulli kernel draws one double from the generator per element and keeps the
+    element when it is below ``keep = 1 - p``; ``torch.rand(..., dtype=float64) < keep`` draws the same
+    doubles in the same order, vectorized, so the masks and the generator's state afterwards are the
+    same to the last bit. ``nn.Dropout`` uses that kernel except on Intel processors, where torch's MKL
+    kernel draws other masks (a seeded attack then trained differently there than elsewhere).
+    Scaling and gradients are ``nn.Dropout``'s: ``x * (mask / keep)``.
+
+    Example:
+        >>> x = torch.ones(2, 4)
+        >>> _ = torch.manual_seed(0); fast = Dropout(0.5)(x)
+        >>> _ = torch.manual_seed(0); serial = torch.bernoulli(torch.full(x.shape, 0.5, dtype=torch.float64))
+        >>> torch.equal(fast, x * serial.float() / 0.5)
+        True
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.p == 1:
+            return x * torch.zeros((), dtype=x.dtype)
+        keep = 1 - self.p
+        noise = (torch.rand(x.shape, dtype=torch.float64) < keep).to(x.dtype).div_(keep)
+        return x * noise
+
+
 class PaperMLPAttack(MembershipAttack):
     """The paper's attack model: MLP 13 -> 64 -> 64 -> 1 on :func:`~qmu_kit.leakage.signals.paper_features`.
 
@@ -209,8 +237,8 @@ class PaperMLPAttack(MembershipAttack):
 
     def _network(self, n_features: int) -> nn.Sequential:
         return nn.Sequential(
-            nn.Linear(n_features, self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
-            nn.Linear(self.hidden, self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
+            nn.Linear(n_features, self.hidden), nn.ReLU(), Dropout(self.dropout),
+            nn.Linear(self.hidden, self.hidden), nn.ReLU(), Dropout(self.dropout),
             nn.Linear(self.hidden, 1),
         )
 

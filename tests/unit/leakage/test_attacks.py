@@ -1,8 +1,11 @@
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from qmu_kit.leakage.attacks import (
     ATTACKS,
+    Dropout,
     LiRAOfflineAttack,
     Observations,
     PaperMLPAttack,
@@ -168,3 +171,39 @@ def test_audit_split_folds_hold_forget_and_retain_samples():
         assert (split.forget_members & (split.member_fold == fold)).sum() >= 10
         assert (~split.forget_nonmembers & (split.nonmember_fold == fold)).sum() >= 100
     assert np.array_equal(split.member_fold, AuditSplit.draw(data, seed=5).member_fold)
+
+
+def serial_bernoulli(shape, keep):
+    """torch's serial Bernoulli kernel, on every processor (a tensor of probabilities never takes the MKL one)."""
+    return torch.bernoulli(torch.full(shape, keep, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 0.5, 1.0])
+def test_the_attack_dropout_draws_the_serial_kernels_masks_and_gradients(p):
+    x = torch.randn(37, 64, requires_grad=True)
+    torch.manual_seed(4)
+    out = Dropout(p)(x)
+    after = torch.get_rng_state()
+    torch.manual_seed(4)
+    noise = serial_bernoulli(x.shape, 1 - p).float().div_(1 - p) if 0 < p < 1 else torch.full(x.shape, float(p == 0))
+    assert torch.equal(out, x * noise) and torch.equal(torch.get_rng_state(), after)  # same draws, no more, no fewer
+    out.sum().backward()
+    assert torch.equal(x.grad, noise)
+    assert torch.equal(Dropout(p).eval()(x), x)
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        Dropout(1.5)
+
+
+def test_the_mlp_attack_trains_as_with_torchs_dropout_where_torch_draws_serially(rng, monkeypatch):
+    """Where torch's scalar Bernoulli kernel is the serial one (every processor but Intel's), the attack
+    is the one torch's own nn.Dropout trains, to the last bit; on Intel, torch's masks are MKL's."""
+    members, nonmembers = synthetic(rng, 150, True), synthetic(rng, 120, False)
+    fast = PaperMLPAttack(seed=5).fit(members, nonmembers)
+    torch.manual_seed(1)
+    scalar = torch.empty(1000).bernoulli_(0.7)
+    torch.manual_seed(1)
+    serial = torch.equal(scalar, serial_bernoulli((1000,), 0.7).float())
+    monkeypatch.setattr("qmu_kit.leakage.attacks.Dropout", nn.Dropout)
+    reference = PaperMLPAttack(seed=5).fit(members, nonmembers)
+    same = all(torch.equal(value, reference.network_.state_dict()[key]) for key, value in fast.network_.state_dict().items())
+    assert same == serial
