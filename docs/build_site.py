@@ -672,34 +672,50 @@ def stage(staging: Path, work: Path, execute: bool, classroom: dict | None) -> N
             path.unlink()
 
 
+def linked_apps(manifest: dict | None) -> dict[str, str]:
+    """What the staged pages take from a classroom manifest: each app's title, by name."""
+    return {name: app["title"] for name, app in (manifest or {}).get("apps", {}).items()}
+
+
 def build(out: Path = DEFAULT_OUT, work: Path = DEFAULT_WORK, execute: bool = True, jobs: int = 1,
           classroom: Path | None = None, pages: "ClassroomBuild | None" = None) -> dict:
     """Stage and build the site with the classroom pages in directory ``classroom`` (None: none), or
-    with those ``pages`` is building meanwhile (waited for after the lessons); returns the seconds of
-    each phase and of each lesson executed."""
-    from sphinx.cmd.build import build_main
+    with those ``pages`` is building meanwhile; returns the seconds of each phase and of each lesson executed.
 
+    Pages still building are linked by the apps they will hold (:meth:`ClassroomBuild.planned`), so Sphinx
+    runs while they finish; they are copied in when done (and the site staged again if their manifest
+    names other apps or titles than planned).
+    """
     seconds = {}
     start = time.perf_counter()
     if execute:
         seconds["each lesson"] = execute_lessons(work, jobs)
     seconds["lessons"] = time.perf_counter() - start
+    manifest = pages.planned() if pages is not None else copy_classroom(classroom, out)
+    seconds |= stage_and_render(out, work, execute, jobs, manifest)
     if pages is not None:
-        classroom = pages.finish()
+        built = copy_classroom(pages.finish(), out)
         seconds["classroom pages"] = pages.seconds
-    start = time.perf_counter()
-    manifest = copy_classroom(classroom, out)
-    stage(work / "src", work, execute, manifest)
-    seconds["stage"] = time.perf_counter() - start
-    start = time.perf_counter()
-    status = build_main(["-b", "html", "-q", "-c", str(DOCS), "-d", str(work / "doctrees"), "-j", str(jobs),
-                         str(work / "src"), str(out)])
-    seconds["sphinx"] = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"site: sphinx-build failed (exit status {status})")
+        if linked_apps(built) != linked_apps(manifest):
+            print("site: the classroom pages hold other apps than planned: staging again", flush=True)
+            seconds |= stage_and_render(out, work, execute, jobs, built)
     print(f"site: built {out}/index.html (lessons {seconds['lessons']:.1f} s, staging {seconds['stage']:.1f} s, "
           f"sphinx {seconds['sphinx']:.1f} s)", flush=True)
     return seconds
+
+
+def stage_and_render(out: Path, work: Path, execute: bool, jobs: int, manifest: dict | None) -> dict:
+    """Stage the sources linking the classroom apps of ``manifest`` and run Sphinx; the phases' seconds."""
+    from sphinx.cmd.build import build_main
+
+    start = time.perf_counter()
+    stage(work / "src", work, execute, manifest)
+    staged = time.perf_counter()
+    status = build_main(["-b", "html", "-q", "-c", str(DOCS), "-d", str(work / "doctrees"), "-j", str(jobs),
+                         str(work / "src"), str(out)])
+    if status != 0:
+        raise SystemExit(f"site: sphinx-build failed (exit status {status})")
+    return {"stage": staged - start, "sphinx": time.perf_counter() - staged}
 
 
 def build_classroom(warm: bool, jobs: int) -> None:
@@ -714,14 +730,22 @@ def build_classroom(warm: bool, jobs: int) -> None:
 
 class ClassroomBuild:
     """The classroom pages building in a process of their own (``--pages-only``) while the lessons
-    execute: each side has stretches where fewer tasks than cores are left, and the other fills them.
-    Results both need come from the one cache, computed once (its locks) and written atomically."""
+    execute and Sphinx renders: each side has stretches where fewer tasks than cores are left, and the
+    other fills them. Results both need come from the one cache, computed once (its locks) and written
+    atomically."""
 
     def __init__(self, warm: bool, jobs: int):
         self.start = time.perf_counter()
         self.seconds = None
         command = [sys.executable, str(Path(__file__).resolve()), "--pages-only", "--jobs", str(jobs)]
         self.process = subprocess.Popen(command + (["--warm"] if warm else []))
+
+    @staticmethod
+    def planned() -> dict:
+        """The manifest's part the staged pages link (each app's title), known before the pages are built."""
+        from qmu_kit.apps import static_apps
+
+        return {"apps": {name: {"title": app.title} for name, app in static_apps().items()}}
 
     def finish(self) -> Path:
         """Wait for the pages; their directory (a failed build stops the site build, naming its exit status)."""

@@ -484,19 +484,34 @@ def test_the_classroom_pages_build_in_a_process_of_their_own_beside_the_lessons(
     calls = []
     monkeypatch.setattr(build_site, "build_classroom", lambda warm, jobs: calls.append((warm, jobs)))
     assert build_site.main(["--pages-only", "--jobs", "2"]) == 0 and calls == [(False, 2)]
-    # the order inside a build: pages started, lessons executed, pages waited for, then the pages staged
+    # the order inside a build: pages started, lessons executed, the site rendered linking the planned apps
+    # while the pages finish, then the pages waited for and copied in
+    from qmu_kit.apps import static_apps
 
-    class Staged(Exception):
-        pass
+    planned = build_site.ClassroomBuild.planned()
+    assert set(planned["apps"]) == set(static_apps()) and all(app["title"] for app in planned["apps"].values())
+    built = {"site": "key", "apps": {name: {**app, "stops": 1, "failed": 0} for name, app in planned["apps"].items()}}
 
-    def staging(source, out):
-        order.append(f"staging {source.name}")
-        raise Staged
+    def copied(source, out):
+        order.append(f"copied {source.name}")
+        return built
+
+    def rendered(out, work, execute, jobs, manifest):
+        order.append(f"rendered {sorted(build_site.linked_apps(manifest).values())}")
+        return {"stage": 0.0, "sphinx": 0.0}
 
     order.clear()
     monkeypatch.setattr(build_site.subprocess, "Popen", lambda command: FakeProcess(command, 0))
     monkeypatch.setattr(build_site, "execute_lessons", lambda work, jobs: order.append("lessons") or {})
-    monkeypatch.setattr(build_site, "copy_classroom", staging)
-    with pytest.raises(Staged):
-        build_site.build(tmp_path / "out", tmp_path / "work", True, 1, None, build_site.ClassroomBuild(warm=False, jobs=1))
-    assert order == ["pages started", "lessons", "pages waited for", f"staging {tmp_path.name}"]
+    monkeypatch.setattr(build_site, "copy_classroom", copied)
+    monkeypatch.setattr(build_site, "stage_and_render", rendered)
+    titles = sorted(build_site.linked_apps(planned).values())
+    seconds = build_site.build(tmp_path / "out", tmp_path / "work", True, 1, None, build_site.ClassroomBuild(warm=False, jobs=1))
+    assert order == ["pages started", "lessons", f"rendered {titles}", "pages waited for", f"copied {tmp_path.name}"]
+    assert seconds["classroom pages"] >= 0
+    # pages that hold other apps than planned (the code changed meanwhile): the site is staged again with them
+    del built["apps"][next(iter(planned["apps"]))]
+    order.clear()
+    build_site.build(tmp_path / "out", tmp_path / "work", True, 1, None, build_site.ClassroomBuild(warm=False, jobs=1))
+    assert order == ["pages started", "lessons", f"rendered {titles}", "pages waited for", f"copied {tmp_path.name}",
+                     f"rendered {sorted(build_site.linked_apps(built).values())}"]
