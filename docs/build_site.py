@@ -454,12 +454,12 @@ def _site_build_lines(record: dict) -> list[str]:
     """
     wall = record["wall_s"]
     lines = [f"The whole course site built cold from an empty cache (`make classroom`: every lesson executed beside "
-             f"the classroom pages, then Sphinx) with {record['jobs']} processes on {record['cores']} cores: {_clock(wall)} "
+             f"the classroom pages, Sphinx once the lessons are done) with {record['jobs']} processes on {record['cores']} cores: {_clock(wall)} "
              f"({_s(wall)}) wall time, {_s(record['cpu_s'])} CPU time of all its processes, {record['files']:,} files, "
              f"{_mb(record['bytes'])} (1-minute load average {record['load_average_1min']:.1f} at the end).", "",
              "| phase | wall time |", "|---|---|",
              *[f"| {phase} | {_s(seconds)} |" for phase, seconds in record["phases_s"].items()], "",
-             "The lessons and the classroom pages run at the same time, so their times overlap.", "",
+             "The classroom pages build beside the lessons and then beside Sphinx, so the phases' times overlap.", "",
              "| lesson | wall time (two at a time) |", "|---|---|",
              *[f"| {lesson} | {_s(seconds)} |" for lesson, seconds in record["each_lesson_s"].items()], ""]
     runs = [wall, *record.get("other_runs_wall_s", [])]
