@@ -718,14 +718,15 @@ def stage_and_render(out: Path, work: Path, execute: bool, jobs: int, manifest: 
     return {"stage": staged - start, "sphinx": time.perf_counter() - staged}
 
 
-def build_classroom(warm: bool, jobs: int) -> None:
-    """Build (or complete) the classroom pages for today's code, as ``qmu-kit app --static`` does before serving."""
+def build_classroom(warm: bool, jobs: int, directory: Path | None = None) -> None:
+    """Build (or complete) the classroom pages for today's code, as ``qmu-kit app --static`` does before
+    serving, into ``directory`` (default: the one named by today's code)."""
     sys_path()
     from qmu_kit.apps import build_site, warm_every_stop
 
     if warm:
         warm_every_stop(jobs)
-    print(build_site(n_jobs=jobs).table(), flush=True)
+    print(build_site(directory, n_jobs=jobs).table(), flush=True)
 
 
 class ClassroomBuild:
@@ -735,9 +736,14 @@ class ClassroomBuild:
     atomically."""
 
     def __init__(self, warm: bool, jobs: int):
+        from qmu_kit.apps.static import default_site_directory
+
         self.start = time.perf_counter()
         self.seconds = None
-        command = [sys.executable, str(Path(__file__).resolve()), "--pages-only", "--jobs", str(jobs)]
+        # Named by the code as the build starts: the code edited meanwhile still finds the pages built.
+        self.directory = default_site_directory()
+        command = [sys.executable, str(Path(__file__).resolve()), "--pages-only", "--jobs", str(jobs),
+                   "--classroom-dir", str(self.directory)]
         self.process = subprocess.Popen(command + (["--warm"] if warm else []))
 
     @staticmethod
@@ -753,10 +759,11 @@ class ClassroomBuild:
         self.seconds = time.perf_counter() - self.start
         if status != 0:
             raise SystemExit(f"site: building the classroom pages failed (exit status {status})")
-        directory = classroom_directory()
-        if directory is None:
-            raise SystemExit("site: the classroom pages were built but hold no manifest")
-        return directory
+        from qmu_kit.apps.static import MANIFEST
+
+        if not (self.directory / MANIFEST).exists():
+            raise SystemExit(f"site: the classroom pages were built but {self.directory} holds no manifest")
+        return self.directory
 
 
 def serve(out: Path, host: str, port: int) -> None:
@@ -777,7 +784,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-execute", action="store_true", help="render the committed notebooks without outputs")
     parser.add_argument("--no-classroom", action="store_true", help="leave the classroom pages out")
     parser.add_argument("--classroom-dir", type=Path,
-                        help="the classroom pages to include (default: those built for today's code, if any)")
+                        help="the classroom pages to include (default: those built for today's code, if any); "
+                             "with --pages-only, where to build them")
     parser.add_argument("--jobs", type=int, default=1, help="processes executing lessons and building pages")
     parser.add_argument("--classroom", action="store_true", help="build the classroom pages too (in a process of their own while the lessons execute)")
     parser.add_argument("--warm", action="store_true", help="with --classroom: compute every stop in parallel first")
@@ -805,7 +813,7 @@ def run(args) -> int:
         serve(args.out, args.host, args.port)
         return 0
     if args.pages_only:
-        build_classroom(args.warm, args.jobs)
+        build_classroom(args.warm, args.jobs, args.classroom_dir)
         return 0
     pages = None
     if args.classroom:

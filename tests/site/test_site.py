@@ -459,8 +459,9 @@ def test_axe_finds_no_serious_violation(browser, server, path):
 
 
 def test_the_classroom_pages_build_in_a_process_of_their_own_beside_the_lessons(monkeypatch, tmp_path):
-    """--classroom starts the pages' build (this script with --pages-only) before the lessons execute and
-    waits for it before staging; a failed pages build stops the site, naming its exit status."""
+    """--classroom starts the pages' build (this script with --pages-only, into the directory named as it
+    starts) before the lessons execute, renders the site while it finishes and waits for it before copying
+    the pages in; a failed pages build stops the site, naming its exit status."""
     started, order = [], []
 
     class FakeProcess:
@@ -473,17 +474,28 @@ def test_the_classroom_pages_build_in_a_process_of_their_own_beside_the_lessons(
             order.append("pages waited for")
             return self.status
 
+    import qmu_kit.apps.static
+
+    # the pages are built into the directory named by the code as the build starts, passed to the process
+    # (code edited during the build still finds them there)
+    named = iter([tmp_path, tmp_path / "edited"])
+    monkeypatch.setattr(qmu_kit.apps.static, "default_site_directory", lambda: next(named))
     monkeypatch.setattr(build_site.subprocess, "Popen", lambda command: FakeProcess(command, 0))
-    monkeypatch.setattr(build_site, "classroom_directory", lambda: tmp_path)
     pages = build_site.ClassroomBuild(warm=True, jobs=2)
-    assert started[0][1:] == [str(ROOT / "docs" / "build_site.py"), "--pages-only", "--jobs", "2", "--warm"]
+    assert started[0][1:] == [str(ROOT / "docs" / "build_site.py"), "--pages-only", "--jobs", "2",
+                              "--classroom-dir", str(tmp_path), "--warm"]
+    with pytest.raises(SystemExit, match=f"the classroom pages were built but {re.escape(str(tmp_path))} holds no manifest"):
+        pages.finish()
+    (tmp_path / "manifest.json").write_text("{}")
     assert pages.finish() == tmp_path and pages.seconds >= 0
+    monkeypatch.setattr(qmu_kit.apps.static, "default_site_directory", lambda: tmp_path)
     monkeypatch.setattr(build_site.subprocess, "Popen", lambda command: FakeProcess(command, 3))
     with pytest.raises(SystemExit, match=r"building the classroom pages failed \(exit status 3\)"):
         build_site.ClassroomBuild(warm=False, jobs=1).finish()
     calls = []
-    monkeypatch.setattr(build_site, "build_classroom", lambda warm, jobs: calls.append((warm, jobs)))
-    assert build_site.main(["--pages-only", "--jobs", "2"]) == 0 and calls == [(False, 2)]
+    monkeypatch.setattr(build_site, "build_classroom", lambda warm, jobs, directory: calls.append((warm, jobs, directory)))
+    assert build_site.main(["--pages-only", "--jobs", "2"]) == 0 and calls == [(False, 2, None)]
+    assert build_site.main(["--pages-only", "--classroom-dir", str(tmp_path)]) == 0 and calls[-1] == (False, 1, tmp_path)
     # the order inside a build: pages started, lessons executed, the site rendered linking the planned apps
     # while the pages finish, then the pages waited for and copied in
     from qmu_kit.apps import static_apps
