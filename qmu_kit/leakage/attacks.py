@@ -146,12 +146,12 @@ class ThresholdAttack(MembershipAttack):
 
 
 class Dropout(nn.Dropout):
-    """:class:`torch.nn.Dropout` drawing the same masks about three times faster on CPU.
+    """:class:`torch.nn.Dropout` drawing the same masks in one vectorized call on CPU.
 
-    torch's CPU Bernoulli kernel draws one double from the generator per element and keeps the element
-    when it is below ``keep = 1 - p``; ``torch.rand(..., dtype=float64) < keep`` draws the same doubles
-    in the same order, vectorized, so the masks and the generator's state afterwards are the same to the
-    last bit. Scaling and gradients are ``nn.Dropout``'s: ``x * (mask / keep)``.
+    torch's CPU Bernoulli kernel draws one double from the generator per element, element by element,
+    and keeps the element when it is below ``keep = 1 - p``; ``torch.rand(..., dtype=float64) < keep``
+    draws the same doubles in the same order, vectorized, so the masks and the generator's state
+    afterwards are the same to the last bit. Scaling and gradients are ``nn.Dropout``'s: ``x * (mask / keep)``.
 
     Example:
         >>> x = torch.ones(2, 4)

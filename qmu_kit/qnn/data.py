@@ -83,8 +83,8 @@ class ImageData:
 def load_digits_data() -> ImageData:
     """Load scikit-learn's embedded 8x8 digits, scaled from 0..16 to [0, 1] (no network needed).
 
-    Read once per process (parsing scikit-learn's text file takes about 20 ms, and an experiment loads
-    its data at every step); the arrays are read-only, shared by every caller.
+    Read once per process: an experiment loads its data at every step, and scikit-learn parses its text
+    file at every call. The arrays are read-only, shared by every caller.
     """
     from sklearn.datasets import load_digits
 
