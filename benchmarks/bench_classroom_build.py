@@ -9,9 +9,9 @@ that of the full site); without it, every stop. On a machine shared with other w
 run at the same time under the same load, and compare CPU seconds rather than wall seconds.
 
 ``--site`` builds the whole course site instead, as ``make classroom`` does (``docs/build_site.py
---classroom``: every lesson executed beside the classroom pages, then Sphinx), and records the same
-with the seconds of each phase and of each lesson; the course site's goal is a cold build within
-10 minutes on 2 cores.
+--classroom``: every lesson executed beside the classroom pages, then Sphinx while they finish), and
+records the same with the seconds of each phase and of each lesson; the course site's goal is a cold
+build within 10 minutes on 2 cores.
 
 Usage::
 
